@@ -1,0 +1,20 @@
+"""spinemets: cited decision support for painful spinal metastases, executed by durable-rules from YAML rules.
+
+Decision support for a multidisciplinary tumor board, not a medical device.
+"""
+from .case import Case, Sins
+from .case_io import case_from_data, parse_case_text, read_case_file
+from .decision import Decision
+from .engine import Engine, evaluate, get_engine
+from .errors import CaseError, EngineError, InputError, Problem, RulebookError, SpinemetsError
+from .rulebook import DEFAULT_RULES_DIR, Rulebook, load_rulebook
+from .vignette import Board, CaseDocument
+from .vocabulary import OPTIONS, STATUSES
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Board", "Case", "CaseDocument", "CaseError", "DEFAULT_RULES_DIR", "Decision", "Engine", "EngineError",
+    "InputError", "OPTIONS", "Problem", "Rulebook", "RulebookError", "STATUSES", "Sins", "SpinemetsError",
+    "case_from_data", "evaluate", "get_engine", "load_rulebook", "parse_case_text", "read_case_file",
+]

@@ -1,0 +1,1 @@
+"""Private machinery: YAML reading, the durable-rules wrapper, helpers. Not a public API."""

@@ -1,0 +1,202 @@
+"""The case: every field of the data dictionary, typed strictly; absent or null means unknown."""
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal, Optional
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+Group = Literal["identity", "neurologic", "oncologic", "mechanical", "systemic", "pain"]
+GROUPS: tuple[Group, ...] = ("neurologic", "oncologic", "mechanical", "systemic", "pain")
+
+PrimaryTumor = Literal[
+    "lung", "breast", "prostate", "kidney", "liver", "thyroid", "colorectal", "stomach",
+    "multiple_myeloma", "lymphoma", "leukemia", "melanoma", "other", "unknown_primary",
+]
+VERTEBRAE: tuple[str, ...] = (
+    tuple(f"C{i}" for i in range(1, 8)) + tuple(f"T{i}" for i in range(1, 13))
+    + tuple(f"L{i}" for i in range(1, 6)) + tuple(f"S{i}" for i in range(1, 6))
+)
+Vertebra = Literal[VERTEBRAE]  # type: ignore[valid-type]
+REGION_OF_PREFIX = {"C": "cervical", "T": "thoracic", "L": "lumbar", "S": "sacral"}
+BilskyGrade = Literal["0", "1a", "1b", "1c", "2", "3"]
+AsiaGrade = Literal["A", "B", "C", "D", "E"]
+
+_STRICT = ConfigDict(strict=True, extra="forbid", allow_inf_nan=False, frozen=True)
+
+
+def _field(title: str, description: str, group: Group, **kw: Any) -> Any:
+    return Field(default=None, title=title, description=description, json_schema_extra={"group": group}, **kw)
+
+
+class Sins(BaseModel):
+    """Spinal Instability Neoplastic Score components (Fisher et al. 2010); a left-out component is unknown."""
+
+    model_config = _STRICT
+
+    location: Optional[Literal["junctional", "mobile", "semirigid", "rigid"]] = Field(
+        default=None, title="SINS location",
+        description="junctional (O-C2, C7-T2, T11-L1, L5-S1), mobile (C3-C6, L2-L4), semirigid (T3-T10), rigid (S2-S5)")
+    pain: Optional[Literal["mechanical", "occasional", "none"]] = Field(
+        default=None, title="SINS pain", description="mechanical; occasional, non-mechanical; or pain-free lesion")
+    lesion: Optional[Literal["lytic", "mixed", "blastic"]] = Field(
+        default=None, title="SINS bone lesion", description="lytic, mixed (lytic/blastic) or blastic")
+    alignment: Optional[Literal["subluxation", "deformity", "normal"]] = Field(
+        default=None, title="SINS alignment",
+        description="subluxation or translation; de novo deformity (kyphosis or scoliosis); normal")
+    collapse: Optional[Literal["over_50", "under_50", "none_over_50_involved", "none"]] = Field(
+        default=None, title="SINS vertebral body collapse",
+        description="over 50% collapse; under 50%; no collapse with over half the body involved; none of these")
+    posterolateral: Optional[Literal["bilateral", "unilateral", "none"]] = Field(
+        default=None, title="SINS posterolateral involvement",
+        description="involvement of facet, pedicle or costovertebral joint: bilateral, unilateral or none")
+
+
+class Case(BaseModel):
+    """One patient's case for the board; only `id` is required, everything else may be unknown."""
+
+    model_config = _STRICT
+
+    id: str = Field(
+        title="Case id", pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$",
+        description="case identifier: letters, digits, '.', '_' or '-' (no patient names; vignettes use a slug)",
+        json_schema_extra={"group": "identity"})
+    title: Optional[str] = _field("Title", "one-line summary for lists", "identity", max_length=200)
+    presentation: Optional[str] = _field(
+        "Presentation", "free-text vignette for trainees (not read by rules)", "identity", max_length=20_000)
+
+    # systemic: can the patient bear a procedure, and for how long will it matter
+    age: Optional[int] = _field("Age", "years", "systemic", ge=0, le=120)
+    sex: Optional[Literal["female", "male", "other"]] = _field("Sex", "female, male or other", "systemic")
+    life_expectancy_months: Optional[float] = _field(
+        "Life expectancy (months)", "the board's survival estimate in months (up to 600)", "systemic", ge=0, le=600)
+    karnofsky: Optional[int] = _field("Karnofsky performance status", "0-100", "systemic", ge=0, le=100)
+    asa_class: Optional[int] = _field("ASA physical status", "1-5", "systemic", ge=1, le=5)
+    coagulopathy: Optional[bool] = _field(
+        "Uncorrectable coagulopathy", "uncorrectable coagulopathy or bleeding diathesis", "systemic")
+    active_infection: Optional[bool] = _field(
+        "Active infection", "local (puncture site or spine) or systemic infection / sepsis", "systemic")
+    cement_allergy: Optional[bool] = _field("PMMA allergy", "allergy to PMMA bone cement", "systemic")
+    severe_cardiopulmonary_disease: Optional[bool] = _field(
+        "Severe cardio-respiratory disease",
+        "severe enough to preclude the procedure or prone positioning", "systemic")
+
+    # oncologic: what is the tumour and how far has it spread
+    primary_tumor: Optional[PrimaryTumor] = _field(
+        "Primary tumour", "histology of origin; unknown_primary = cancer of unknown primary, not 'not recorded'",
+        "oncologic")
+    histology_confirmed: Optional[bool] = _field(
+        "Histology confirmed", "malignancy proven by biopsy or marrow biopsy", "oncologic")
+    primary_bone_tumor: Optional[bool] = _field(
+        "Possible primary bone tumour",
+        "the spinal lesion is (or may be) a primary bone tumour of the spine rather than a metastasis", "oncologic")
+    extraspinal_bone_metastases: Optional[int] = _field(
+        "Extraspinal bone metastases", "number of bone metastases outside the spine", "oncologic", ge=0, le=1000)
+    vertebral_metastases: Optional[int] = _field(
+        "Vertebral metastases", "number of vertebral bodies with metastases (C1-S5: at most 29)", "oncologic", ge=0,
+        le=29)
+    visceral_metastases: Optional[Literal["none", "removable", "unremovable"]] = _field(
+        "Visceral metastases", "metastases to major internal organs: none, removable or unremovable", "oncologic")
+    multifocal_bone_metastases: Optional[bool] = _field(
+        "Multifocal painful bone metastases", "painful bone metastases at several sites", "oncologic")
+    hypervascular_tumor: Optional[bool] = _field(
+        "Hypervascular tumour", "hypervascular lesion (angiography, or by primary: renal, thyroid, hepatocellular)",
+        "oncologic")
+    paravertebral_extension: Optional[bool] = _field(
+        "Paravertebral extension", "tumour soft-tissue mass extending into the paravertebral space", "oncologic")
+
+    # mechanical: will the vertebra hold
+    levels: Optional[list[Vertebra]] = _field(  # type: ignore[valid-type]
+        "Levels to treat", "symptomatic vertebral levels (C1-C7, T1-T12, L1-L5, S1-S5)", "mechanical",
+        min_length=1, max_length=24)
+    pathological_fracture: Optional[bool] = _field(
+        "Pathological fracture", "malignant vertebral compression fracture present", "mechanical")
+    height_loss_percent: Optional[float] = _field(
+        "Height loss (%)", "loss of vertebral body height at the worst level", "mechanical", ge=0, le=100)
+    kyphosis_degrees: Optional[float] = _field(
+        "Segmental kyphosis (degrees)", "segmental kyphosis angle", "mechanical", ge=0, le=90)
+    severe_osteoporosis: Optional[bool] = _field(
+        "Severe osteoporosis", "severe osteoporosis of the spine (e.g. DEXA)", "mechanical")
+    lesion_type: Optional[Literal["lytic", "blastic", "mixed"]] = _field(
+        "Lesion type", "radiological character: lytic, blastic or mixed", "mechanical")
+    posterior_wall_defect: Optional[bool] = _field(
+        "Posterior wall defect", "destruction / breach of the posterior cortex of the vertebral body", "mechanical")
+    pedicle_lysis: Optional[bool] = _field("Pedicle lysis", "lysis of the pedicle(s)", "mechanical")
+    sins: Optional[Sins] = _field(
+        "SINS components", "Spinal Instability Neoplastic Score, entered by component", "mechanical")
+
+    # neurologic: is the cord or a root in danger
+    epidural_involvement: Optional[bool] = _field(
+        "Epidural involvement", "tumour in the epidural space", "neurologic")
+    bilsky_grade: Optional[BilskyGrade] = _field(
+        "Bilsky grade", "epidural spinal cord compression grade on MRI: '0', '1a', '1b', '1c', '2', '3'",
+        "neurologic")
+    spinal_cord_compression: Optional[bool] = _field(
+        "Cord compression (imaging)", "radiological compression of the cord or cauda equina", "neurologic")
+    neurological_deficit: Optional[bool] = _field(
+        "Neurological deficit", "symptomatic compression: myelopathy, weakness, sphincter disturbance", "neurologic")
+    asia_grade: Optional[AsiaGrade] = _field("ASIA grade", "ASIA impairment scale A-E (E = normal)", "neurologic")
+
+    # pain: what kind of pain, and has it resisted conservative care
+    pain_score: Optional[float] = _field("Pain score", "VAS / NRS 0-10 at the index level", "pain", ge=0, le=10)
+    radicular_pain: Optional[bool] = _field("Radicular pain", "radicular (nerve-root) pain", "pain")
+    diffuse_back_pain: Optional[bool] = _field("Diffuse back pain", "diffuse, non-focal back pain", "pain")
+    mechanical_pain: Optional[bool] = _field("Mechanical pain", "pain worse with movement or loading", "pain")
+    refractory_to_conservative: Optional[bool] = _field(
+        "Refractory to conservative care",
+        "pain persists despite analgesics, bed rest, radiotherapy or chemotherapy", "pain")
+
+    @field_validator("levels")
+    @classmethod
+    def _distinct_levels(cls, levels: Optional[list[str]]) -> Optional[list[str]]:
+        if levels is None:
+            return None
+        repeated = sorted({v for v in levels if levels.count(v) > 1}, key=VERTEBRAE.index)
+        if repeated:
+            raise ValueError(f"level listed twice: {', '.join(repeated)}")
+        return sorted(levels, key=VERTEBRAE.index)
+
+
+NOT_CLINICAL = frozenset({"id", "title", "presentation"})
+SINS_COMPONENTS: tuple[str, ...] = tuple(Sins.model_fields)
+
+
+def input_fields() -> list[str]:
+    """Clinical input fields in data-dictionary order, with SINS expanded to `sins.<component>`."""
+    names: list[str] = []
+    for name in Case.model_fields:
+        if name in NOT_CLINICAL:
+            continue
+        if name == "sins":
+            names += [f"sins.{c}" for c in SINS_COMPONENTS]
+        else:
+            names.append(name)
+    return names
+
+
+def known_values(case: Case) -> dict[str, Any]:
+    """The case's known clinical values, flat (`sins.location`), in data-dictionary order."""
+    values: dict[str, Any] = {}
+    for name in Case.model_fields:
+        if name in NOT_CLINICAL:
+            continue
+        value = getattr(case, name)
+        if value is None:
+            continue
+        if name == "sins":
+            for component in SINS_COMPONENTS:
+                code = getattr(value, component)
+                if code is not None:
+                    values[f"sins.{component}"] = code
+        else:
+            values[name] = value
+    return values
+
+
+def case_from_values(case_id: str, values: dict[str, Any], **identity: Any) -> Case:
+    """Inverse of `known_values`: rebuild a validated case from flat values."""
+    data: dict[str, Any] = {"id": case_id, **identity}
+    sins = {k.split(".", 1)[1]: v for k, v in values.items() if k.startswith("sins.")}
+    data.update({k: v for k, v in values.items() if not k.startswith("sins.")})
+    if sins:
+        data["sins"] = sins
+    return Case.model_validate(data)

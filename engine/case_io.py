@@ -1,0 +1,159 @@
+"""Reading cases from YAML or JSON, with errors that name the file, line and field."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from ._internal import yamlio
+from ._internal.suggest import did_you_mean
+from .case import Case, Sins
+from .errors import CaseError, Problem
+from .vignette import Board, CaseDocument
+
+VIGNETTE_KEYS = frozenset({"board"})
+_NUMBER_WORDS = {"float_type": "a number", "int_type": "a whole number", "bool_type": "true or false",
+                 "string_type": "text", "list_type": "a list", "dict_type": "a mapping",
+                 "model_type": "a mapping", "model_attributes_type": "a mapping"}
+
+
+def read_case_file(path: str | Path) -> CaseDocument:
+    """Load a case or vignette from a .yaml/.yml/.json file, or from stdin when `path` is '-'."""
+    name = "<stdin>" if str(path) == "-" else str(path)
+    try:
+        raw = sys.stdin.buffer.read() if name == "<stdin>" else Path(path).read_bytes()
+    except FileNotFoundError:
+        raise CaseError(f"{name}: no such file") from None
+    except IsADirectoryError:
+        raise CaseError(f"{name}: is a folder; give a case file") from None
+    except OSError as err:
+        raise CaseError(f"{name}: cannot read ({err.strerror})") from None
+    return parse_case_text(raw, name)
+
+
+def parse_case_text(raw: bytes | str, name: str = "<case>") -> CaseDocument:
+    """Parse case text (JSON when it looks like JSON or the name ends in .json, else YAML)."""
+    try:
+        text = yamlio.decode_text(raw) if isinstance(raw, bytes) else raw
+        if not text.strip():
+            raise yamlio.YamlProblem("the file is empty; expected a mapping of case fields with at least 'id'", None)
+        if name.endswith(".json") or text.lstrip().startswith("{"):
+            data, index = _load_json(text)
+        else:
+            data, index = yamlio.load(text)
+    except yamlio.YamlProblem as err:
+        raise CaseError(f"{name}: cannot read the case", [Problem(err.message, file=name, line=err.line)]) from None
+    return case_from_data(data, name, index)
+
+
+def _load_json(text: str) -> tuple[Any, yamlio.LineIndex]:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise yamlio.YamlProblem(f"not valid JSON: {err.msg} (column {err.colno})", err.lineno) from None
+    try:  # JSON is YAML: reuse the YAML reader only to learn the line of each key
+        _, index = yamlio.load(text)
+    except yamlio.YamlProblem:
+        index = yamlio.LineIndex()
+    return data, index
+
+
+def case_from_data(data: Any, name: str = "<case>", index: yamlio.LineIndex | None = None) -> CaseDocument:
+    """Validate a mapping as a case (or vignette); every problem found is reported at once."""
+    index = index or yamlio.LineIndex()
+    if not isinstance(data, dict):
+        kind = "a list" if isinstance(data, list) else f"{type(data).__name__} {data!r}"[:60]
+        raise CaseError(f"{name}: expected a mapping of case fields (field: value), got {kind}",
+                        [Problem("the case must be a mapping with at least 'id'", file=name, line=index.line(()))])
+    problems = _unknown_keys(data, name, index)
+    case_data = {k: v for k, v in data.items() if k not in VIGNETTE_KEYS and k in Case.model_fields}
+    if isinstance(case_data.get("sins"), dict):
+        case_data["sins"] = {k: v for k, v in case_data["sins"].items() if k in Sins.model_fields}
+    case_data = _drop_nulls(case_data)
+    case = _validate(Case, case_data, (), name, index, problems)
+    board = None
+    if data.get("board") is not None:
+        board = _validate(Board, data["board"], ("board",), name, index, problems)
+    if problems:
+        raise CaseError(f"{name}: the case does not match the data dictionary", problems)
+    return CaseDocument(case=case, board=board, path=None if name.startswith("<") else name)
+
+
+def _drop_nulls(data: dict[str, Any]) -> dict[str, Any]:
+    cleaned = {k: v for k, v in data.items() if v is not None}
+    if isinstance(cleaned.get("sins"), dict):
+        cleaned["sins"] = {k: v for k, v in cleaned["sins"].items() if v is not None}
+    return cleaned
+
+
+def _unknown_keys(data: dict[str, Any], name: str, index: yamlio.LineIndex) -> list[Problem]:
+    problems = []
+    allowed = set(Case.model_fields) | VIGNETTE_KEYS
+    for key in data:
+        if key not in allowed:
+            problems.append(Problem(f"unknown field{did_you_mean(key, allowed)}", file=name,
+                                    line=index.key_line((key,)), field=str(key)))
+    if isinstance(data.get("sins"), dict):
+        for key in data["sins"]:
+            if key not in Sins.model_fields:
+                problems.append(Problem(f"unknown SINS component{did_you_mean(key, Sins.model_fields)}; "
+                                        f"components: {', '.join(Sins.model_fields)}",
+                                        file=name, line=index.key_line(("sins", key)), field=f"sins.{key}"))
+    return problems
+
+
+def _validate(model: type[BaseModel], data: Any, base: tuple, name: str, index: yamlio.LineIndex,
+              problems: list[Problem]) -> Any:
+    try:
+        return model.model_validate(data)
+    except ValidationError as err:
+        for e in err.errors(include_url=False):
+            loc = base + tuple(e["loc"])
+            problems.append(Problem(_explain(e), file=name, line=index.line(loc),
+                                    field=".".join(str(p) for p in loc)))
+        return None
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return f"the text {value!r}"
+    if isinstance(value, (int, float)):
+        return f"{value!r}"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    return type(value).__name__
+
+
+def _explain(error: dict[str, Any]) -> str:
+    kind, ctx, value = error["type"], error.get("ctx") or {}, error.get("input")
+    if kind == "missing":
+        return "required"
+    if kind in _NUMBER_WORDS:
+        message = f"expected {_NUMBER_WORDS[kind]}, got {_describe(value)}"
+        if isinstance(value, str):
+            message += "; write the value without quotes"
+        return message
+    if kind == "literal_error":
+        message = f"expected one of {ctx.get('expected')}, got {_describe(value)}"
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            message += "; codes are text: quote them, e.g. \"2\""
+        return message
+    if kind in ("greater_than_equal", "greater_than", "less_than_equal", "less_than"):
+        bound = {"greater_than_equal": ">=", "greater_than": ">", "less_than_equal": "<=", "less_than": "<"}[kind]
+        limit = next(iter(ctx.values()), "?")
+        return f"must be {bound} {limit}, got {_describe(value)}"
+    if kind == "string_pattern_mismatch":
+        return (f"got {_describe(value)}; use letters, digits, '.', '_' or '-' only, "
+                "starting with a letter or digit (no patient names)")
+    if kind == "finite_number":
+        return "must be a finite number"
+    if kind == "extra_forbidden":
+        return "unknown field"
+    return error["msg"]

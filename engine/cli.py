@@ -1,0 +1,188 @@
+"""The `spinemets` command line: evaluate cases, validate rule bases, export schemas."""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import textwrap
+from dataclasses import replace
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+from .errors import CaseError, EngineError, InputError
+
+EXIT_OK, EXIT_INTERNAL, EXIT_INPUT = 0, 1, 2
+DISCLAIMER = "Decision support for a multidisciplinary tumor board, not a medical device."
+
+
+class _Style:
+    """ANSI colours on a terminal unless NO_COLOR is set; plain text otherwise."""
+
+    CODES = {"recommended": "32;1", "appropriate": "32", "caution": "33", "not_recommended": "90",
+             "contraindicated": "31;1", "bold": "1", "dim": "2"}
+
+    def __init__(self, stream: TextIO):
+        self.on = stream.isatty() and "NO_COLOR" not in os.environ
+
+    def __call__(self, text: str, style: str) -> str:
+        return f"\033[{self.CODES[style]}m{text}\033[0m" if self.on else text
+
+
+def _rules_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--rules", metavar="DIR", default=os.environ.get("SPINEMETS_RULES"),
+                        help="rule base folder (default: the built-in rules/, or $SPINEMETS_RULES)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="spinemets", description="Cited treatment decision support for painful spinal metastases. " + DISCLAIMER)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("evaluate", help="grade the six options for one case, with cited reasons")
+    p.add_argument("case", help="case or vignette file (.yaml, .yml, .json), or - for stdin")
+    p.add_argument("--json", action="store_true", help="print the decision as JSON (the data dictionary's format)")
+    _rules_arg(p)
+    p.set_defaults(run=_cmd_evaluate)
+
+    p = sub.add_parser("validate", help="load and check a rule base; exit 2 with every problem if it is invalid")
+    p.add_argument("path", nargs="?", default=None, help="rule base folder or file (default: the built-in rules/)")
+    p.set_defaults(run=_cmd_validate)
+
+    p = sub.add_parser("schema", help="print the JSON Schema of a case or a decision")
+    p.add_argument("which", choices=["case", "decision"])
+    p.set_defaults(run=_cmd_schema)
+    return parser
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from .case_io import read_case_file
+    from .engine import get_engine
+
+    document = read_case_file(args.case)
+    try:
+        decision = get_engine(args.rules).evaluate(document.case)
+    except CaseError as err:
+        where = "<stdin>" if args.case == "-" else args.case
+        raise CaseError(f"{where}: {err.summary}", [replace(p, file=where) for p in err.problems]) from None
+    if args.json:
+        sys.stdout.write(decision.to_json())
+    else:
+        sys.stdout.write(render_decision(decision, document, get_engine(args.rules).rulebook, _Style(sys.stdout)))
+    return EXIT_OK
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    from .rulebook import load_rulebook
+
+    book = load_rulebook(args.path)
+    rules = book.rules
+    active = book.active_rules
+    effects: dict[str, int] = {}
+    for rule in active:
+        for effect in rule.then:
+            name = next(k for k in type(effect).model_fields if k != "text")
+            effects[name] = effects.get(name, 0) + 1
+    cited = {c.source for r in rules for c in r.citations}
+    print(f"rule base {book.manifest.name} {book.version}: valid")
+    print(f"  sha256     {book.sha256}")
+    print(f"  rules      {len(rules)} ({len(active)} active)")
+    print("  effects    " + ", ".join(f"{k} {v}" for k, v in sorted(effects.items())))
+    print(f"  sources    {len(book.sources)} declared, {len(cited)} cited by rules")
+    print(f"  scores     {', '.join(s.id for s in book.scores) or 'none'}")
+    print(f"  facts      {', '.join(n for n, s in book.catalog.specs.items() if s.kind == 'fact') or 'none'}")
+    print(f"  checks     {len(book.constraints)} consistency checks")
+    return EXIT_OK
+
+
+def _cmd_schema(args: argparse.Namespace) -> int:
+    from .case import Case
+    from .decision import Decision
+
+    model = Case if args.which == "case" else Decision
+    print(json.dumps(model.model_json_schema(mode="serialization" if args.which == "decision" else "validation"),
+                     indent=2))
+    return EXIT_OK
+
+
+def render_decision(decision: Any, document: Any, rulebook: Any, style: Callable[[str, str], str]) -> str:
+    """The decision as a readable table: options best first, reasons with their sources, then what is missing."""
+    width = 100
+    out: list[str] = []
+    case = document.case
+    out.append(style(f"Case {case.id}", "bold") + (f" - {case.title}" if case.title else ""))
+    out.append(f"Rule base {decision.rulebook.name} {decision.rulebook.version} (sha256 {decision.rulebook.sha256[:16]})")
+    out.append("")
+    titles = {o.code: o.title for o in rulebook.manifest.options}
+    for rank, option in enumerate(decision.options, start=1):
+        number = f"{rank}." if option.option in decision.ranking else "--"
+        flag = "  (provisional)" if option.provisional else ""
+        status = style(f"{option.status:<16}", option.status)
+        out.append(f"{number:>3} {option.option:<13}{status}{titles[option.option]}{flag}")
+        for reason in option.reasons:
+            mark = {"indicates": "+", "prefers": ">", "conflict": "!", "contraindicates": "x",
+                    "advises_against": "-"}[reason.effect]
+            detail = f" {reason.detail}" if reason.detail else ""
+            sources = "; ".join(f"{c.source}, {c.section}" for c in reason.citations)
+            head = f"      {mark} {reason.effect}{detail} [{reason.rule}] "
+            out += textwrap.wrap(reason.text + style(f"  ({sources})", "dim"), width, initial_indent=head,
+                                 subsequent_indent=" " * 8)
+    if decision.conflicts:
+        out += ["", style("Conflicts between the sources", "bold")]
+        for c in decision.conflicts:
+            out += textwrap.wrap(f"{', '.join(c.options)}: {c.text}", width, initial_indent="  ! ",
+                                 subsequent_indent="    ")
+            out += [style(f"      {x.source}, {x.section}: \"{x.locator}\"", "dim") for x in c.citations]
+    if decision.adjuncts:
+        out += ["", style("Adjuncts", "bold")]
+        for a in decision.adjuncts:
+            tied = f" (with {', '.join(a.options)})" if a.options else ""
+            out += textwrap.wrap(f"{a.title}{tied}: {a.text}", width, initial_indent="  * ", subsequent_indent="    ")
+    if decision.missing:
+        out += ["", style("Unknown fields that could change the advice", "bold")]
+        specs = rulebook.catalog.specs
+        for m in decision.missing:
+            title = specs[m.field].title if m.field in specs else m.field
+            out.append(f"  ? {m.field} ({title}): affects {', '.join(m.affects)}")
+    for score in decision.frameworks.values():
+        if score.get("total") is not None:
+            out += ["", f"{score['title']}: {score['total']} ({score['band_title']})"]
+        elif score.get("unknown") and len(score["unknown"]) < len(score["components"]):
+            out += ["", f"{score['title']}: {score['minimum']}-{score['maximum']} so far "
+                        f"({len(score['unknown'])} component(s) unknown)"]
+    if document.board is not None:
+        board = document.board
+        out += ["", style(f"Board ({board.kind}): top {board.top}", "bold")]
+        out += textwrap.wrap(board.management, width, initial_indent="  ", subsequent_indent="  ")
+    out += ["", style(DISCLAIMER, "dim"), ""]
+    return "\n".join(out)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.run(args)
+    except InputError as err:
+        print(f"spinemets: {err}", file=sys.stderr)
+        return EXIT_INPUT
+    except EngineError as err:
+        print(f"spinemets: internal error: {err}", file=sys.stderr)
+        return EXIT_INTERNAL
+    except BrokenPipeError:
+        # the reader (e.g. `head`) went away; nothing left to say
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
+    except KeyboardInterrupt:
+        return 130
+    except Exception as err:  # a bug: say so plainly, without a traceback unless asked
+        if os.environ.get("SPINEMETS_DEBUG"):
+            raise
+        print(f"spinemets: internal error ({type(err).__name__}: {err}); set SPINEMETS_DEBUG=1 for a traceback",
+              file=sys.stderr)
+        return EXIT_INTERNAL
+
+
+if __name__ == "__main__":
+    sys.exit(main())

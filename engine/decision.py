@@ -1,0 +1,260 @@
+"""From fired rules to a decision: one status per option, a ranking, cited reasons, conflicts, adjuncts, missing data.
+
+The resolution semantics are written down in docs/decision.md; in short:
+- every option starts at `not_recommended`;
+- indications raise it (strong: `recommended`, moderate: `appropriate`), the highest wins;
+- limits lower it, the lowest wins and beats any indication: an absolute contraindication makes it
+  `contraindicated`; a relative contraindication or a conflict with caution caps it at `caution`;
+  advice against caps it at `not_recommended`;
+- options are ranked by status, then by the rule base's preferences, then by the manifest's order.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any, Literal, Optional
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from .conditions import fields_of
+from .rulebook import (AdviseAgainst, Adjunct, Conflict, Contraindicate, Indicate, Prefer, Rule, Rulebook,
+                       effect_options)
+from .vocabulary import STATUS_RANK, STATUSES, Citation, Option, Status
+
+_OUT = ConfigDict(frozen=True)
+EffectName = Literal["indicates", "contraindicates", "advises_against", "conflict", "prefers"]
+
+
+class Reason(BaseModel):
+    model_config = _OUT
+    rule: str = Field(description="id of the rule that gives this reason")
+    effect: EffectName
+    detail: Optional[str] = Field(default=None, description="strength, severity, or the options preferred over")
+    text: str
+    citations: tuple[Citation, ...]
+
+
+class OptionDecision(BaseModel):
+    model_config = _OUT
+    option: Option
+    status: Status
+    provisional: bool = Field(description="some unknown field, once known, could change this status")
+    reasons: tuple[Reason, ...]
+
+
+class RulebookRef(BaseModel):
+    model_config = _OUT
+    name: str
+    version: str
+    sha256: str
+
+
+class MissingField(BaseModel):
+    model_config = _OUT
+    field: str
+    affects: tuple[Option, ...]
+    rules: tuple[str, ...] = Field(description="undecided rules that read this field")
+
+
+class ConflictNote(BaseModel):
+    model_config = _OUT
+    rule: str
+    options: tuple[Option, ...]
+    caution: bool
+    text: str
+    citations: tuple[Citation, ...]
+
+
+class AdjunctNote(BaseModel):
+    model_config = _OUT
+    rule: str
+    adjunct: str
+    title: str
+    options: tuple[Option, ...]
+    text: str
+    citations: tuple[Citation, ...]
+
+
+class Decision(BaseModel):
+    """The engine's answer for one case, exactly as the data dictionary lays it out."""
+
+    model_config = _OUT
+    case_id: str
+    rulebook: RulebookRef
+    options: tuple[OptionDecision, ...]
+    ranking: tuple[Option, ...]
+    missing: tuple[MissingField, ...]
+    conflicts: tuple[ConflictNote, ...]
+    adjuncts: tuple[AdjunctNote, ...]
+    frameworks: dict[str, Any] = Field(default_factory=dict)
+
+    def option(self, code: str) -> OptionDecision:
+        return next(o for o in self.options if o.option == code)
+
+    @property
+    def top(self) -> str:
+        return self.ranking[0]
+
+    def statuses(self) -> dict[str, str]:
+        return {o.option: o.status for o in self.options}
+
+    def to_json(self) -> str:
+        return self.model_dump_json(indent=2) + "\n"
+
+
+# --- status semantics -------------------------------------------------------------------------------------
+
+FLOOR = {"strong": "recommended", "moderate": "appropriate"}
+BASELINE = "not_recommended"
+
+
+def limits_of(effect: Any) -> tuple[str, Optional[str]]:
+    """('floor'|'ceiling', status) that an effect imposes on each option it names."""
+    if isinstance(effect, Indicate):
+        return "floor", FLOOR[effect.strength]
+    if isinstance(effect, Contraindicate):
+        return "ceiling", "contraindicated" if effect.severity == "absolute" else "caution"
+    if isinstance(effect, AdviseAgainst):
+        return "ceiling", "not_recommended"
+    if isinstance(effect, Conflict):
+        return "ceiling", "caution"
+    return "none", None
+
+
+def resolve_status(floors: Iterable[str], ceilings: Iterable[str]) -> str:
+    """The highest floor (baseline not_recommended), capped by the lowest ceiling."""
+    rank = STATUS_RANK
+    base = max(floors, key=rank.__getitem__, default=BASELINE)
+    if rank[base] < rank[BASELINE]:
+        base = BASELINE
+    cap = min(ceilings, key=rank.__getitem__, default="recommended")
+    return cap if rank[cap] < rank[base] else base
+
+
+def _bounds(rules: Iterable[Rule], option: str) -> tuple[list[str], list[str]]:
+    floors, ceilings = [], []
+    for rule in rules:
+        for effect in rule.then:
+            if option in effect_options(effect):
+                kind, status = limits_of(effect)
+                (floors if kind == "floor" else ceilings).append(status)
+    return floors, ceilings
+
+
+def status_of(rules: Iterable[Rule], option: str) -> str:
+    floors, ceilings = _bounds(rules, option)
+    return resolve_status(floors, ceilings)
+
+
+def _affects(rule: Rule, option: str) -> bool:
+    return any(option in effect_options(e) for e in rule.then)
+
+
+def pivotal_rules(option: str, certain: Sequence[Rule], undecided: Sequence[Rule]) -> list[Rule]:
+    """Undecided rules whose firing or not can change the option's status, in some extreme of the others."""
+    relevant = [r for r in undecided if _affects(r, option)]
+    pivotal = []
+    for rule in relevant:
+        others = [r for r in relevant if r is not rule]
+        raisers = [r for r in others if _bounds([r], option)[0]]
+        lowerers = [r for r in others if _bounds([r], option)[1]]
+        contexts = ([], others, raisers, lowerers)
+        if any(status_of([*certain, *ctx, rule], option) != status_of([*certain, *ctx], option) for ctx in contexts):
+            pivotal.append(rule)
+    return pivotal
+
+
+def rank_options(statuses: dict[str, str], preferences: Iterable[tuple[str, str]], order: Sequence[str]) -> list[str]:
+    """Non-contraindicated options: by status, then preferences among equals, then manifest order."""
+    edges = set(preferences)
+    ranking: list[str] = []
+    for status in STATUSES[:-1]:
+        group = [o for o in order if statuses[o] == status]
+        while group:
+            free = [o for o in group if not any((p, o) in edges for p in group if p != o)]
+            pick = (free or group)[0]  # a preference cycle falls back to the manifest's order
+            ranking.append(pick)
+            group.remove(pick)
+    return ranking
+
+
+# --- the decision -----------------------------------------------------------------------------------------
+
+
+def decide(rulebook: Rulebook, case_id: str, fired: Iterable[str], undecided: Iterable[str],
+           unknown_inputs: Iterable[str], frameworks: Optional[dict[str, Any]] = None) -> Decision:
+    """Build the decision from the rules that fired and those still undecided by unknown fields."""
+    by_id = rulebook.rule_by_id
+    fired_rules = sorted((by_id[r] for r in fired), key=lambda r: r.id)
+    undecided_ids = set(undecided)
+    undecided_rules = [by_id[r] for r in sorted(undecided_ids)]
+    certain = [r for r in fired_rules if r.id not in undecided_ids]
+    order = rulebook.option_order
+    catalog = rulebook.catalog
+    unknown = set(unknown_inputs)
+
+    statuses = {o: status_of(fired_rules, o) for o in order}
+    provisional: dict[str, bool] = {}
+    missing: dict[str, dict[str, set[str]]] = {}
+    for option in order:
+        pivots = pivotal_rules(option, certain, undecided_rules)
+        provisional[option] = bool(pivots)
+        for rule in pivots:
+            for name in conditions_inputs(rule, catalog):
+                if name in unknown:
+                    entry = missing.setdefault(name, {"affects": set(), "rules": set()})
+                    entry["affects"].add(option)
+                    entry["rules"].add(rule.id)
+
+    preferences = [(e.prefer, worse) for r in fired_rules for e in r.then if isinstance(e, Prefer) for worse in e.over]
+    ranking = rank_options(statuses, preferences, order)
+    contraindicated = [o for o in order if statuses[o] == "contraindicated"]
+    options = tuple(OptionDecision(option=o, status=statuses[o], provisional=provisional[o],
+                                   reasons=_reasons(o, fired_rules)) for o in ranking + contraindicated)
+
+    field_order = {name: i for i, name in enumerate(catalog.specs)}
+    field_order.setdefault("levels", -1)
+    missing_out = tuple(
+        MissingField(field=name, affects=tuple(o for o in order if o in entry["affects"]),
+                     rules=tuple(sorted(entry["rules"])))
+        for name, entry in sorted(missing.items(), key=lambda kv: field_order.get(kv[0], len(field_order))))
+    conflicts = tuple(ConflictNote(rule=r.id, options=e.conflict, caution=e.caution, text=r.reason_text(e),
+                                   citations=r.citations)
+                      for r in fired_rules for e in r.then if isinstance(e, Conflict))
+    adjuncts = tuple(AdjunctNote(rule=r.id, adjunct=e.adjunct, title=rulebook.manifest.adjuncts[e.adjunct].title,
+                                 options=e.options, text=r.reason_text(e), citations=r.citations)
+                     for r in fired_rules for e in r.then if isinstance(e, Adjunct)
+                     if not e.options or any(statuses[o] != "contraindicated" for o in e.options))
+    m = rulebook.manifest
+    return Decision(case_id=case_id, rulebook=RulebookRef(name=m.name, version=m.version, sha256=rulebook.sha256),
+                    options=options, ranking=tuple(ranking), missing=missing_out, conflicts=conflicts,
+                    adjuncts=adjuncts, frameworks=frameworks or {})
+
+
+def conditions_inputs(rule: Rule, catalog) -> frozenset[str]:
+    """Case input fields a rule's condition rests on, through computed values, scores and derived facts."""
+    return frozenset().union(*(catalog.inputs_of(n) for n in fields_of(rule.when)))
+
+
+_EFFECT_NAMES: dict[type, EffectName] = {Indicate: "indicates", Contraindicate: "contraindicates",
+                                         AdviseAgainst: "advises_against", Conflict: "conflict"}
+_REASON_ORDER = {"contraindicates": 0, "advises_against": 1, "conflict": 2, "indicates": 3, "prefers": 4}
+
+
+def _reasons(option: str, rules: Sequence[Rule]) -> tuple[Reason, ...]:
+    reasons = []
+    for rule in rules:
+        for effect in rule.then:
+            if isinstance(effect, Prefer):
+                if effect.prefer == option:
+                    reasons.append(Reason(rule=rule.id, effect="prefers", detail="over " + ", ".join(effect.over),
+                                          text=rule.reason_text(effect), citations=rule.citations))
+                continue
+            if option not in effect_options(effect) and not (isinstance(effect, Conflict) and option in effect.conflict):
+                continue
+            detail = getattr(effect, "strength", None) or getattr(effect, "severity", None)
+            if isinstance(effect, Conflict) and not effect.caution:
+                detail = "note"
+            reasons.append(Reason(rule=rule.id, effect=_EFFECT_NAMES[type(effect)], detail=detail,
+                                  text=rule.reason_text(effect), citations=rule.citations))
+    reasons.sort(key=lambda r: (_REASON_ORDER[r.effect], r.rule))
+    return tuple(reasons)

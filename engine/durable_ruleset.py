@@ -1,0 +1,272 @@
+"""The rule base compiled to a durable-rules ruleset, and cases run through it."""
+from __future__ import annotations
+
+import bisect
+from collections.abc import Iterable
+from typing import Any, Optional
+
+from . import conditions
+from ._internal import durable_host
+from .conditions import AllOf, AnyOf, Compare, Condition, Presence
+from .errors import EngineError
+from .rulebook import Rule, Rulebook
+
+CASE, DERIVED = "case", "derived"
+_OPS = {"!=": "$neq", "<": "$lt", "<=": "$lte", ">": "$gt", ">=": "$gte"}
+Branch = tuple[frozenset[str], Optional[Condition]]  # derived facts to join, condition on the case fact
+
+
+def durable_key(name: str) -> str:
+    """durable-rules reads dotted names as paths into nested objects; flatten `sins.location`."""
+    return name.replace(".", "__")
+
+
+def plain_number(value: float) -> bool:
+    """durable-rules' JSON parser rejects exponent notation (1e-05, 1e+16), which Python writes for some floats."""
+    text = repr(value)
+    return "e" not in text and "E" not in text
+
+
+def stand_in(value: float, constants: tuple[float, ...]) -> float:
+    """A plain decimal that compares with every constant exactly as `value` does (same cell between them)."""
+    if plain_number(value):
+        return value
+    i = bisect.bisect_left(constants, value)
+    if i < len(constants) and constants[i] == value:
+        return constants[i]
+    lo = constants[i - 1] if i > 0 else None
+    hi = constants[i] if i < len(constants) else None
+    if lo is None and hi is None:
+        return 0
+    if lo is None:
+        return hi - 1
+    if hi is None:
+        return lo + 1
+    for digits in range(0, 16):
+        candidate = round((lo + hi) / 2, digits)
+        if lo < candidate < hi and plain_number(candidate):
+            return candidate
+    raise EngineError(f"no plain decimal between {lo} and {hi} to stand in for {value!r}")
+
+
+class DurableRuleset:
+    """One rule base registered with durable-rules under a name derived from its content hash."""
+
+    def __init__(self, rulebook: Rulebook):
+        self.rulebook = rulebook
+        self.name = f"spinemets_{rulebook.sha256[:24]}"
+        self._derivers = _derivers(rulebook.active_rules)
+        self._constants = _numeric_constants(rulebook)
+        self.definition: dict[str, Any] = {}
+        actions: dict[str, durable_host.Action] = {}
+        for number, rule in enumerate(rulebook.active_rules):
+            key = f"r{number:04d}"
+            spec = self._compile_rule(rule.when)
+            spec["run"] = f"{self.name}/{key}"
+            self.definition[key] = spec
+            actions[spec["run"]] = _action(rule.id, rule.derives)
+        # A rule for every fact kind: an unmatched assert raises, and deleting that session can segfault.
+        for kind in (CASE, DERIVED):
+            self.definition[f"seen_{kind}"] = {"all": [{"m": {"kind": kind}}], "run": f"{self.name}/seen"}
+        actions[f"{self.name}/seen"] = _ignore
+        durable_host.register(self.name, self.definition, actions)
+
+    def fire(self, values: dict[str, Any]) -> frozenset[str]:
+        """Ids of the rules durable-rules fires for a case's known values."""
+        return frozenset(durable_host.run(self.name, self.case_fact(values)).fired)
+
+    def case_fact(self, values: dict[str, Any]) -> dict[str, Any]:
+        """The case fact as durable sees it: known values only (durable counts None as present)."""
+        fact = {}
+        for name, value in values.items():
+            if isinstance(value, float) and not plain_number(value):
+                value = stand_in(value, self._constants.get(name, ()))
+            fact[durable_key(name)] = value
+        fact["kind"] = CASE
+        return fact
+
+    # --- compilation ---------------------------------------------------------------------------------------
+
+    def _compile_rule(self, when: Condition) -> dict[str, Any]:
+        branches = [(facts, piece) for facts, cond in _merge(self._branches(conditions.nnf(when)))
+                    for piece in (_fit(cond) if cond is not None else [None])]
+        if len(branches) == 1:
+            return {"all": _join(*branches[0])}
+        return {"any": [{f"b{i}$all": _join(facts, cond)} for i, (facts, cond) in enumerate(branches)]}
+
+    def _branches(self, cond: Condition) -> list[Branch]:
+        """Disjunction of (derived facts joined, case condition): durable joins facts only at the top."""
+        if not self._mentions_fact(cond):
+            return [(frozenset(), cond)]
+        if isinstance(cond, Compare):  # a derived fact
+            if (cond.value is True) == (cond.op == "=="):
+                return [(frozenset({cond.field}), None)]
+            # a derived fact is false when every rule deriving it is false: inline that, no negation-as-failure
+            negated = AllOf(items=tuple(conditions.negate(r.when) for r in self._derivers[cond.field]))
+            return self._branches(conditions.nnf(negated))
+        if isinstance(cond, AnyOf):
+            return [b for item in cond.items for b in self._branches(item)]
+        assert isinstance(cond, AllOf)
+        result: list[Branch] = [(frozenset(), None)]
+        for item in cond.items:
+            result = [(f1 | f2, _and(c1, c2)) for f1, c1 in result for f2, c2 in self._branches(item)]
+        return result
+
+    def _mentions_fact(self, cond: Condition) -> bool:
+        return any(self.rulebook.catalog.specs[n].kind == "fact" for n in conditions.fields_of(cond))
+
+
+def _derivers(rules: Iterable[Rule]) -> dict[str, list[Rule]]:
+    found: dict[str, list[Rule]] = {}
+    for rule in rules:
+        for fact in rule.derives:
+            found.setdefault(fact, []).append(rule)
+    return found
+
+
+def _numeric_constants(rulebook: Rulebook) -> dict[str, tuple[float, ...]]:
+    """Every number each field is compared with, sorted: the cells a stand-in must stay within."""
+    found: dict[str, set[float]] = {}
+
+    def walk(cond: Condition) -> None:
+        if isinstance(cond, Compare):
+            if rulebook.catalog.specs[cond.field].numeric:
+                values = cond.value if isinstance(cond.value, tuple) else (cond.value,)
+                found.setdefault(cond.field, set()).update(values)
+        elif isinstance(cond, (AllOf, AnyOf)):
+            for item in cond.items:
+                walk(item)
+        elif not isinstance(cond, Presence):
+            walk(cond.item)
+
+    for rule in rulebook.active_rules:
+        walk(rule.when)
+    return {name: tuple(sorted(values)) for name, values in found.items()}
+
+
+# durable-rules gives each join term 32 expression slots; every $and / $or group takes two (open, end),
+# and the anchoring $and on `kind` takes one group. Past the limit, create_ruleset fails with error 113.
+MAX_GROUPS = 12
+
+
+def _simplify(cond: Condition) -> Condition:
+    """Same truth, fewer groups: nested same-kind groups flattened, singletons unwrapped, repeats dropped."""
+    if isinstance(cond, Compare) and cond.op in ("in", "not in") and len(cond.value) == 1:
+        return Compare(field=cond.field, op="==" if cond.op == "in" else "!=", value=cond.value[0])
+    if not isinstance(cond, (AllOf, AnyOf)):
+        return cond
+    kind = type(cond)
+    items: list[Condition] = []
+    for item in (_simplify(i) for i in cond.items):
+        for part in (item.items if isinstance(item, kind) else (item,)):
+            if part not in items:
+                items.append(part)
+    return items[0] if len(items) == 1 else kind(items=tuple(items))
+
+
+def _groups(cond: Condition) -> int:
+    if isinstance(cond, (AllOf, AnyOf)):
+        return 1 + sum(_groups(i) for i in cond.items)
+    if isinstance(cond, Compare) and cond.op in ("in", "not in"):
+        return 1
+    return 0
+
+
+def _fit(cond: Condition) -> list[Condition]:
+    """Disjuncts of `cond`, each small enough for one durable join term."""
+    cond = _simplify(cond)
+    if _groups(cond) <= MAX_GROUPS:
+        return [cond]
+    if isinstance(cond, AnyOf):
+        return [piece for item in cond.items for piece in _fit(item)]
+    assert isinstance(cond, AllOf)
+    alternatives = [i for i in cond.items if isinstance(i, AnyOf) or (isinstance(i, Compare) and i.op == "in")]
+    if not alternatives:  # only not-in groups left: spell them out as separate != leaves
+        leaves = [Compare(field=i.field, op="!=", value=v) for i in cond.items if isinstance(i, Compare)
+                  and i.op == "not in" for v in i.value]
+        others = [i for i in cond.items if not (isinstance(i, Compare) and i.op == "not in")]
+        return [AllOf(items=tuple(others + leaves))]
+    widest = max(alternatives, key=_groups)
+    options = widest.items if isinstance(widest, AnyOf) else tuple(
+        Compare(field=widest.field, op="==", value=v) for v in widest.value)
+    rest = tuple(i for i in cond.items if i is not widest)
+    return [piece for option in options for piece in _fit(AllOf(items=rest + (option,)))]
+
+
+def _and(a: Optional[Condition], b: Optional[Condition]) -> Optional[Condition]:
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return AllOf(items=(a, b))
+
+
+def _merge(branches: list[Branch]) -> list[Branch]:
+    """Branches joining the same facts share one durable branch with their case conditions OR-ed."""
+    by_facts: dict[frozenset[str], list[Optional[Condition]]] = {}
+    for facts, cond in branches:
+        by_facts.setdefault(facts, []).append(cond)
+    merged: list[Branch] = []
+    for facts, conds in sorted(by_facts.items(), key=lambda kv: sorted(kv[0])):
+        if any(c is None for c in conds):
+            merged.append((facts, None))
+        else:
+            merged.append((facts, conds[0] if len(conds) == 1 else AnyOf(items=tuple(conds))))
+    return merged
+
+
+def _join(facts: frozenset[str], cond: Optional[Condition]) -> list[dict[str, Any]]:
+    anchor = {"kind": CASE}
+    if cond is None:
+        case_term = anchor
+    else:
+        parts = cond.items if isinstance(cond, AllOf) else (cond,)  # the anchor's $and absorbs a top-level and
+        case_term = {"$and": [anchor, *(_pattern(p) for p in parts)]}
+    terms = [{"c": case_term}]
+    for i, fact in enumerate(sorted(facts)):
+        terms.append({f"f{i}": {"$and": [{"kind": DERIVED}, {"name": fact}]}})
+    return terms
+
+
+def _pattern(cond: Condition) -> dict[str, Any]:
+    """A condition in negation normal form as a durable-rules expression.
+
+    Absent fields match no comparison (not even $neq), so a leaf matches exactly when Kleene logic
+    calls it TRUE; with negations already at the leaves, the whole tree matches exactly when TRUE.
+    """
+    if isinstance(cond, Compare):
+        key = durable_key(cond.field)
+        if cond.op == "==":
+            return {key: cond.value}
+        if cond.op == "in":
+            return {"$or": [{key: v} for v in cond.value]} if len(cond.value) > 1 else {key: cond.value[0]}
+        if cond.op == "not in":
+            terms = [{"$neq": {key: v}} for v in cond.value]
+            return {"$and": terms} if len(terms) > 1 else terms[0]
+        return {_OPS[cond.op]: {key: cond.value}}
+    if isinstance(cond, Presence):
+        return {"$ex" if cond.kind == "known" else "$nex": {durable_key(cond.field): 1}}
+    if isinstance(cond, AllOf):
+        return {"$and": [_pattern(i) for i in cond.items]}
+    if isinstance(cond, AnyOf):
+        return {"$or": [_pattern(i) for i in cond.items]}
+    raise EngineError(f"cannot compile {type(cond).__name__}: conditions must be in negation normal form")
+
+
+def _action(rule_id: str, derives: tuple[str, ...]) -> durable_host.Action:
+    def action(c: Any) -> None:
+        run = durable_host.current_run()
+        try:
+            run.fired.add(rule_id)  # an 'any' rule fires once per true branch: the set de-duplicates
+            for fact in derives:
+                if fact not in run.asserted:
+                    run.asserted.add(fact)
+                    c.assert_fact({"kind": DERIVED, "name": fact})
+        except BaseException as err:  # durable would only store it as text in the session state
+            run.errors.append(err)
+            raise
+    return action
+
+
+def _ignore(c: Any) -> None:
+    return None

@@ -1,0 +1,92 @@
+"""The engine: a rule base compiled once, evaluating cases through durable-rules with a three-valued cross-check."""
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+from . import kleene
+from .case import Case, input_fields, known_values
+from .case_io import case_from_data
+from .decision import Decision, decide
+from .durable_ruleset import DurableRuleset
+from .errors import CaseError, EngineError, Problem
+from .evaluator import RuleEvaluator, case_values
+from .kleene import Truth
+from .rulebook import Rulebook, load_rulebook
+from .vignette import CaseDocument
+
+_INPUTS = tuple(input_fields())
+
+
+class Engine:
+    """Evaluates cases against one rule base. Thread-safe; build it once per process (see `get_engine`)."""
+
+    def __init__(self, rulebook: Rulebook):
+        self.rulebook = rulebook
+        self.evaluator = RuleEvaluator(rulebook)
+        self.durable = DurableRuleset(rulebook)
+        catalog = rulebook.catalog
+        self._constraints = tuple((c, kleene.compile_condition(c.when, catalog)) for c in rulebook.constraints)
+
+    @property
+    def sha256(self) -> str:
+        return self.rulebook.sha256
+
+    def check(self, case: Case) -> list[Problem]:
+        """Combinations of values the rule base declares impossible for one patient, named by field."""
+        values, _ = case_values(case, self.rulebook)
+        return [Problem(c.message, field=", ".join(c.fields), rule=c.id)
+                for c, test in self._constraints if test(values) == Truth.TRUE]
+
+    def evaluate(self, case: Case | CaseDocument | dict[str, Any]) -> Decision:
+        """The graded, cited decision for one case; raises CaseError for input the data dictionary refuses."""
+        case = _as_case(case)
+        problems = self.check(case)
+        if problems:
+            raise CaseError(f"case {case.id}: these values cannot all be true of one patient", problems)
+        values, scores = case_values(case, self.rulebook)
+        fired = self.durable.fire(values)
+        expected = self.evaluator.fired(values)
+        if fired != expected:
+            raise EngineError(
+                f"durable-rules and the three-valued evaluator disagree on case {case.id}: "
+                f"only durable fired {sorted(fired - expected)}, only Kleene fired {sorted(expected - fired)}")
+        settled, _ = self.evaluator.evaluate(values, settled=True)
+        undecided = [rid for rid, t in zip(self.evaluator.rule_ids, settled) if t == Truth.UNKNOWN]
+        known = known_values(case)
+        unknown = [name for name in _INPUTS if name not in known]
+        frameworks = {sid: result.model_dump(mode="json") for sid, result in scores.items()}
+        return decide(self.rulebook, case.id, fired, undecided, unknown, frameworks)
+
+
+def _as_case(case: Case | CaseDocument | dict[str, Any]) -> Case:
+    if isinstance(case, Case):
+        return case
+    if isinstance(case, CaseDocument):
+        return case.case
+    if isinstance(case, dict):
+        return case_from_data(case).case
+    raise TypeError(f"expected a Case, CaseDocument or mapping, got {type(case).__name__}")
+
+
+_ENGINES: dict[str, Engine] = {}
+_ENGINES_LOCK = threading.Lock()
+
+
+def get_engine(rules: str | Path | Rulebook | None = None) -> Engine:
+    """The engine for a rule base, built once per content hash and shared (a changed rule base gets a new one)."""
+    rulebook = rules if isinstance(rules, Rulebook) else load_rulebook(rules)
+    with _ENGINES_LOCK:
+        engine = _ENGINES.get(rulebook.sha256)
+        if engine is None:
+            engine = _ENGINES[rulebook.sha256] = Engine(rulebook)
+        return engine
+
+
+def evaluate(case: Case | CaseDocument | dict[str, Any], rules: str | Path | Rulebook | None = None) -> Decision:
+    """One-call convenience: evaluate a case against the built-in (or given) rule base."""
+    return get_engine(rules).evaluate(case)
+
+
+__all__ = ["Engine", "get_engine", "evaluate", "EngineError"]

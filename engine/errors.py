@@ -1,0 +1,59 @@
+"""One error hierarchy: bad input (exit 2) versus a fault of the engine itself (exit 1)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with an input, located as precisely as the input allows."""
+
+    message: str
+    file: str | None = None
+    line: int | None = None
+    field: str | None = None
+    rule: str | None = None
+
+    def __str__(self) -> str:
+        where = self.file or ""
+        if self.line is not None:
+            where += f":{self.line}" if where else f"line {self.line}"
+        parts = [where] if where else []
+        if self.rule:
+            parts.append(f"rule {self.rule}")
+        if self.field:
+            parts.append(f"field '{self.field}'")
+        prefix = ", ".join(parts)
+        return f"{prefix}: {self.message}" if prefix else self.message
+
+
+class SpinemetsError(Exception):
+    """Base of every error the engine raises on purpose."""
+
+
+class InputError(SpinemetsError):
+    """The user's input (a case or a rule base) is wrong; the message says where and what was expected."""
+
+    def __init__(self, summary: str, problems: list[Problem] | None = None):
+        self.summary = summary
+        # in file order, so a reader can walk down the file
+        self.problems = sorted(problems or [], key=lambda p: (p.file or "", p.line or 0))
+        super().__init__(self.render())
+
+    def render(self) -> str:
+        if not self.problems:
+            return self.summary
+        lines = [self.summary] + [f"  - {p}" for p in self.problems]
+        return "\n".join(lines)
+
+
+class CaseError(InputError):
+    """A case file or case mapping does not satisfy the data dictionary."""
+
+
+class RulebookError(InputError):
+    """A rule base does not load: YAML, schema, references or derivation structure."""
+
+
+class EngineError(SpinemetsError):
+    """The engine failed on valid input: a durable-rules fault or an internal inconsistency."""

@@ -1,0 +1,129 @@
+"""What rules may test: case fields, values computed from them, score outputs and derived facts."""
+from __future__ import annotations
+
+import typing
+from dataclasses import dataclass, field
+from typing import Any, Literal, Optional
+
+import annotated_types
+
+from .case import Case, Sins, input_fields
+
+Kind = Literal["bool", "int", "number", "enum", "fact"]
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """A name a condition may test, its type and range, and the case inputs it depends on."""
+
+    name: str
+    kind: Kind
+    title: str
+    description: str = ""
+    values: tuple[str, ...] = ()          # enum codes
+    minimum: float | None = None          # numeric range, inclusive
+    maximum: float | None = None
+    origin: Literal["input", "computed", "score", "fact"] = "input"
+    inputs: frozenset[str] = field(default_factory=frozenset)  # case input fields it rests on
+    group: str = ""
+
+    @property
+    def numeric(self) -> bool:
+        return self.kind in ("int", "number")
+
+    def accepts(self, value: Any) -> bool:
+        """Whether `value` is a value this field can take (type and range)."""
+        if self.kind in ("bool", "fact"):
+            return isinstance(value, bool)
+        if self.kind == "enum":
+            return isinstance(value, str) and value in self.values
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return False
+        if self.kind == "int" and not float(value).is_integer():
+            return False
+        return (self.minimum is None or value >= self.minimum) and (self.maximum is None or value <= self.maximum)
+
+    def describe_type(self) -> str:
+        if self.kind in ("bool", "fact"):
+            return "true or false"
+        if self.kind == "enum":
+            return "one of " + ", ".join(self.values)
+        word = "a whole number" if self.kind == "int" else "a number"
+        lo = "" if self.minimum is None else f"{self.minimum:g}"
+        hi = "" if self.maximum is None else f"{self.maximum:g}"
+        return f"{word} {lo}-{hi}" if lo and hi else (f"{word} >= {lo}" if lo else word)
+
+
+def _unwrap_optional(annotation: Any) -> Any:
+    if typing.get_origin(annotation) is typing.Union:
+        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        return args[0] if len(args) == 1 else annotation
+    return annotation
+
+
+def _spec_from_model_field(name: str, info: Any, group: str) -> FieldSpec | None:
+    annotation = _unwrap_optional(info.annotation)
+    lo = hi = None
+    for meta in info.metadata:
+        if isinstance(meta, annotated_types.Ge):
+            lo = meta.ge
+        elif isinstance(meta, annotated_types.Le):
+            hi = meta.le
+    common = dict(title=info.title or name, description=info.description or "", inputs=frozenset({name}),
+                  group=group)
+    if annotation is bool:
+        return FieldSpec(name, "bool", **common)
+    if annotation is int:
+        return FieldSpec(name, "int", minimum=lo, maximum=hi, **common)
+    if annotation is float:
+        return FieldSpec(name, "number", minimum=lo, maximum=hi, **common)
+    if typing.get_origin(annotation) is Literal:
+        return FieldSpec(name, "enum", values=tuple(typing.get_args(annotation)), **common)
+    return None  # lists and nested models are tested through computed values
+
+
+def input_specs() -> dict[str, FieldSpec]:
+    """The case's clinical input fields as specs, in data-dictionary order (`levels` excluded: see computed)."""
+    specs: dict[str, FieldSpec] = {}
+    for name in input_fields():
+        if name.startswith("sins."):
+            component = name.split(".", 1)[1]
+            spec = _spec_from_model_field(name, Sins.model_fields[component], "mechanical")
+        else:
+            info = Case.model_fields[name]
+            spec = _spec_from_model_field(name, info, (info.json_schema_extra or {}).get("group", ""))
+        if spec is not None:
+            specs[name] = spec
+    return specs
+
+
+LEVEL_REGIONS = ("cervical", "thoracic", "lumbar", "sacral")
+
+
+def computed_specs() -> dict[str, FieldSpec]:
+    """Values computed from `levels`: anatomy and counting only, no clinical judgement."""
+    levels = frozenset({"levels"})
+    specs = {"level_count": FieldSpec("level_count", "int", "Number of levels to treat", "count of `levels`",
+                                      minimum=1, maximum=24, origin="computed", inputs=levels, group="mechanical")}
+    for region in LEVEL_REGIONS:
+        specs[f"region_{region}"] = FieldSpec(
+            f"region_{region}", "bool", f"A {region} level to treat", f"true when some level in `levels` is {region}",
+            origin="computed", inputs=levels, group="mechanical")
+    return specs
+
+
+@dataclass
+class FieldCatalog:
+    """Every testable name for one rule base."""
+
+    specs: dict[str, FieldSpec]
+
+    def get(self, name: str) -> Optional[FieldSpec]:
+        return self.specs.get(name)
+
+    def names(self) -> list[str]:
+        return list(self.specs)
+
+    def inputs_of(self, name: str) -> frozenset[str]:
+        spec = self.specs.get(name)
+        return spec.inputs if spec else frozenset()

@@ -1,0 +1,646 @@
+"""The rule base: YAML files under rules/ parsed into pydantic models and validated as a whole."""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import replace
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Literal, Optional, Union
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from . import conditions
+from ._internal import yamlio
+from ._internal.suggest import did_you_mean
+from .conditions import Condition, ConditionProblem
+from .errors import Problem, RulebookError
+from .fields import FieldCatalog, FieldSpec, computed_specs, input_specs
+from .scores import Score
+from .vocabulary import OPTIONS, Citation, Option
+
+DEFAULT_RULES_DIR = Path(__file__).resolve().parent.parent / "rules"
+_MODEL = ConfigDict(extra="forbid", frozen=True)
+RULE_ID = r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$"
+LOCATOR_WORDS = (4, 30)
+
+
+def _as_tuple(value: Any) -> Any:
+    return (value,) if isinstance(value, str) else value
+
+
+# --- effects ----------------------------------------------------------------------------------------------
+
+
+class _Effect(BaseModel):
+    model_config = _MODEL
+    text: Optional[str] = Field(default=None, description="reason in plain words; defaults to the rule's text")
+
+
+class Indicate(_Effect):
+    """Raise the options to `recommended` (strong) or `appropriate` (moderate)."""
+
+    indicate: tuple[Option, ...]
+    strength: Literal["strong", "moderate"] = "strong"
+    _v = field_validator("indicate", mode="before")(_as_tuple)
+
+
+class Contraindicate(_Effect):
+    """Absolute: the option is contraindicated. Relative: it is at most `caution`."""
+
+    contraindicate: tuple[Option, ...]
+    severity: Literal["absolute", "relative"]
+    _v = field_validator("contraindicate", mode="before")(_as_tuple)
+
+
+class AdviseAgainst(_Effect):
+    """The option is at most `not_recommended`: the evidence argues against it, short of a contraindication."""
+
+    advise_against: tuple[Option, ...]
+    _v = field_validator("advise_against", mode="before")(_as_tuple)
+
+
+class Prefer(_Effect):
+    """Among options of equal status, rank `prefer` above each of `over`."""
+
+    prefer: Option
+    over: tuple[Option, ...]
+    _v = field_validator("over", mode="before")(_as_tuple)
+
+
+class Conflict(_Effect):
+    """The sources disagree about these options for this case; with `caution`, each is at most `caution`."""
+
+    conflict: tuple[Option, ...]
+    caution: bool = True
+    _v = field_validator("conflict", mode="before")(_as_tuple)
+
+
+class Adjunct(_Effect):
+    """Something to do besides the chosen option (biopsy, radiotherapy, ...), optionally tied to options."""
+
+    adjunct: str
+    options: tuple[Option, ...] = ()
+    _v = field_validator("options", mode="before")(_as_tuple)
+
+
+class Derive(BaseModel):
+    """Assert a derived fact that other rules test (forward chaining)."""
+
+    model_config = _MODEL
+    derive: str
+
+
+Effect = Union[Indicate, Contraindicate, AdviseAgainst, Prefer, Conflict, Adjunct, Derive]
+_EFFECT_BY_KEY: dict[str, type[BaseModel]] = {
+    "indicate": Indicate, "contraindicate": Contraindicate, "advise_against": AdviseAgainst, "prefer": Prefer,
+    "conflict": Conflict, "adjunct": Adjunct, "derive": Derive}
+
+
+def effect_options(effect: Effect) -> tuple[str, ...]:
+    """The options whose status an effect can change (prefer and adjunct change none)."""
+    if isinstance(effect, Indicate):
+        return effect.indicate
+    if isinstance(effect, Contraindicate):
+        return effect.contraindicate
+    if isinstance(effect, AdviseAgainst):
+        return effect.advise_against
+    if isinstance(effect, Conflict) and effect.caution:
+        return effect.conflict
+    return ()
+
+
+# --- rules and the rest of the rule base ------------------------------------------------------------------
+
+
+class Rule(BaseModel):
+    """One clinical statement: when the condition holds, these effects follow, because these sources say so."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+    id: str = Field(pattern=RULE_ID, description="dotted id, e.g. ci.cement.coagulopathy")
+    title: str
+    when: Condition
+    then: tuple[Effect, ...] = Field(min_length=1)
+    text: str = Field(description="the reason as the board reads it")
+    citations: tuple[Citation, ...] = Field(min_length=1)
+    evidence_level: int = Field(ge=1, le=5, description="Oxford CEBM level of the supporting evidence, 1-5")
+    status: Literal["active", "draft", "retired"] = "active"
+    version: int = Field(default=1, ge=1)
+    notes: Optional[str] = None
+    file: str = Field(default="", exclude=True)
+    line: Optional[int] = Field(default=None, exclude=True)
+
+    def reason_text(self, effect: BaseModel) -> str:
+        return getattr(effect, "text", None) or self.text
+
+    @property
+    def derives(self) -> tuple[str, ...]:
+        return tuple(e.derive for e in self.then if isinstance(e, Derive))
+
+
+class Constraint(BaseModel):
+    """A combination of values that cannot be true of one patient; the case is refused with `message`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    id: str = Field(pattern=RULE_ID)
+    when: Condition
+    message: str
+    fields: tuple[str, ...] = ()
+    citations: tuple[Citation, ...] = ()
+
+
+class OptionInfo(BaseModel):
+    model_config = _MODEL
+    code: Option
+    title: str
+    description: str
+    cement: bool = Field(description="injects PMMA bone cement")
+
+
+class Named(BaseModel):
+    model_config = _MODEL
+    title: str
+    description: str = ""
+
+
+class Manifest(BaseModel):
+    """rules/rulebook.yaml: identity, the options in tie-break order, adjunct codes and derived facts."""
+
+    model_config = _MODEL
+    name: str
+    version: str = Field(pattern=r"^\d+\.\d+\.\d+$")
+    title: str
+    description: str = ""
+    options: tuple[OptionInfo, ...] = Field(description="the six options; their order breaks ties in the ranking")
+    adjuncts: dict[str, Named]
+    facts: dict[str, Named] = Field(default_factory=dict, description="derived facts rules may assert and test")
+
+
+class Source(BaseModel):
+    """A bibliographic source: one of the five papers, or an external reference."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    kind: Literal["paper", "external"]
+    title: str
+    authors: str
+    journal: str
+    year: Union[int, str]
+    volume: Optional[str] = None
+    pages: Optional[str] = None
+    doi: Optional[str] = None
+    pmid: Optional[str] = None
+    design: str
+    evidence_level: Optional[int] = Field(default=None, ge=1, le=5)
+    note: Optional[str] = None
+
+
+class Rulebook(BaseModel):
+    """A loaded, validated rule base; `sha256` identifies its content."""
+
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+    manifest: Manifest
+    sources: dict[str, Source]
+    scores: tuple[Score, ...]
+    rules: tuple[Rule, ...]
+    constraints: tuple[Constraint, ...]
+    evidence: tuple[dict, ...] = ()
+    invariants: tuple[dict, ...] = ()
+    catalog: FieldCatalog
+    sha256: str
+    root: str
+
+    @property
+    def version(self) -> str:
+        return self.manifest.version
+
+    @cached_property
+    def active_rules(self) -> tuple[Rule, ...]:
+        return tuple(r for r in self.rules if r.status == "active")
+
+    @cached_property
+    def rule_by_id(self) -> dict[str, Rule]:
+        return {r.id: r for r in self.rules}
+
+    @property
+    def option_order(self) -> tuple[str, ...]:
+        return tuple(o.code for o in self.manifest.options)
+
+
+# --- loading ----------------------------------------------------------------------------------------------
+
+_SECTIONS = ("rulebook", "sources", "rules", "scores", "consistency", "evidence", "invariants")
+
+
+class _Loader:
+    """Collects every problem across all files before failing, so one run shows them all."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.problems: list[Problem] = []
+        self.docs: dict[str, list[tuple[str, Any, yamlio.LineIndex, tuple]]] = {s: [] for s in _SECTIONS}
+
+    def problem(self, message: str, file: str | None = None, index: yamlio.LineIndex | None = None,
+                path: tuple = (), rule: str | None = None, field: str | None = None) -> None:
+        line = index.line(path) if index is not None else None
+        self.problems.append(Problem(message, file=file, line=line, rule=rule, field=field))
+
+    def read(self, files: list[Path]) -> None:
+        for path in files:
+            name = self._name(path)
+            try:
+                data, index = yamlio.load(yamlio.decode_text(path.read_bytes()))
+            except yamlio.YamlProblem as err:
+                self.problems.append(Problem(err.message, file=name, line=err.line))
+                continue
+            if not isinstance(data, dict) or len(data) != 1 or next(iter(data)) not in _SECTIONS:
+                keys = list(data) if isinstance(data, dict) else type(data).__name__
+                hint = did_you_mean(str(keys[0]), _SECTIONS) if isinstance(keys, list) and keys else ""
+                self.problem(f"a rule-base file holds one top-level key, one of {', '.join(_SECTIONS)}; "
+                             f"got {keys}{hint}", name, index, ())
+                continue
+            (section, body), = data.items()
+            self.docs[section].append((name, body, index, (section,)))
+
+    def _name(self, path: Path) -> str:
+        try:
+            return str(path.relative_to(self.root.parent))
+        except ValueError:
+            return str(path)
+
+    def model(self, cls: type[BaseModel], data: Any, file: str, index: yamlio.LineIndex, path: tuple,
+              rule: str | None = None) -> Any:
+        try:
+            return cls.model_validate(data)
+        except ValidationError as err:
+            for e in err.errors(include_url=False):
+                loc = path + tuple(e["loc"])
+                field = ".".join(str(p) for p in e["loc"])
+                message = e["msg"]
+                if e["type"] == "extra_forbidden":
+                    allowed = [k for k in getattr(cls, "model_fields", {}) if k not in ("file", "line")]
+                    message = f"unknown key{did_you_mean(str(e['loc'][-1]), allowed)}"
+                elif e["type"] == "literal_error":
+                    message = f"expected one of {e['ctx']['expected']}, got {e['input']!r}"
+                    if "Option" in repr(cls.model_fields.get(str(e["loc"][0]))) or e["input"] not in OPTIONS:
+                        message += did_you_mean(str(e["input"]), OPTIONS) if isinstance(e["input"], str) else ""
+                self.problem(message, file, index, loc, rule=rule, field=field)
+            return None
+
+
+def load_rulebook(root: str | Path | None = None) -> Rulebook:
+    """Load and validate every YAML file under `root` (default: the built-in rules/)."""
+    root = Path(root) if root is not None else DEFAULT_RULES_DIR
+    if root.is_file():
+        files = [root]
+        root = root.parent
+    elif root.is_dir():
+        files = sorted(p for p in root.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())
+    else:
+        raise RulebookError(f"{root}: no such rule base folder or file")
+    if not files:
+        raise RulebookError(f"{root}: no .yaml files in the rule base")
+    loader = _Loader(root)
+    loader.read(files)
+    book = _build(loader, root)
+    if loader.problems:
+        count = len(loader.problems)
+        raise RulebookError(f"rule base {root}: {count} problem{'s' if count != 1 else ''}", loader.problems)
+    assert book is not None
+    return book
+
+
+def _single(loader: _Loader, section: str) -> Optional[tuple[str, Any, yamlio.LineIndex, tuple]]:
+    docs = loader.docs[section]
+    if not docs:
+        loader.problem(f"no '{section}:' file in the rule base")
+        return None
+    if len(docs) > 1:
+        loader.problem(f"'{section}:' appears in {len(docs)} files ({', '.join(d[0] for d in docs)}); keep one")
+    return docs[0]
+
+
+def _listed(loader: _Loader, section: str):
+    """Items of every file of a list section, with their file, index and path."""
+    for name, body, index, path in loader.docs[section]:
+        if not isinstance(body, list):
+            loader.problem(f"'{section}:' holds a list", name, index, path)
+            continue
+        for i, item in enumerate(body):
+            yield name, item, index, path + (i,)
+
+
+def _build(loader: _Loader, root: Path) -> Optional[Rulebook]:
+    manifest = sources = None
+    doc = _single(loader, "rulebook")
+    if doc:
+        manifest = loader.model(Manifest, doc[1], doc[0], doc[2], doc[3])
+        if manifest is not None:
+            codes = [o.code for o in manifest.options]
+            if sorted(codes) != sorted(OPTIONS):
+                loader.problem(f"options must be the six codes {', '.join(OPTIONS)} once each; got {codes}",
+                               doc[0], doc[2], doc[3] + ("options",))
+    doc = _single(loader, "sources")
+    if doc:
+        if isinstance(doc[1], dict):
+            sources = {}
+            for key, value in doc[1].items():
+                source = loader.model(Source, value, doc[0], doc[2], doc[3] + (key,))
+                if source is not None:
+                    sources[str(key)] = source
+        else:
+            loader.problem("'sources:' maps each source id to its bibliography", doc[0], doc[2], doc[3])
+
+    scores = []
+    for name, item, index, path in _listed(loader, "scores"):
+        score = loader.model(Score, item, name, index, path)
+        if score is not None:
+            scores.append((score, name, index, path))
+
+    specs = dict(input_specs())
+    specs.update(computed_specs())
+    for score, name, index, path in scores:
+        _check_score(loader, score, specs, name, index, path)
+        lo, hi = score.range
+        inputs = frozenset(c.input for c in score.components)
+        specs[score.total_field] = FieldSpec(score.total_field, "int", f"{score.title} total", minimum=lo,
+                                             maximum=hi, origin="score", inputs=inputs)
+        specs[score.band_field] = FieldSpec(score.band_field, "enum", f"{score.title} band",
+                                            values=tuple(b.name for b in score.bands), origin="score", inputs=inputs)
+    for fact, info in (manifest.facts.items() if manifest else ()):
+        if fact in specs:
+            loader.problem(f"derived fact '{fact}' has the name of a case field or score")
+        specs[fact] = FieldSpec(fact, "fact", info.title, info.description, origin="fact")
+    catalog = FieldCatalog(specs)
+
+    rules = _build_rules(loader, catalog, manifest, sources or {})
+    constraints = _build_constraints(loader, catalog)
+    catalog = _resolve_fact_inputs(loader, catalog, rules)
+    evidence = tuple(item for _, item, _, _ in _listed(loader, "evidence"))
+    invariants = tuple(item for _, item, _, _ in _listed(loader, "invariants"))
+    _check_citations_everywhere(loader, sources or {})
+
+    if manifest is None or sources is None or loader.problems:
+        return None
+    digest = _content_hash(manifest, sources, scores, rules, constraints, evidence, invariants)
+    return Rulebook(manifest=manifest, sources=sources, scores=tuple(s[0] for s in scores),
+                    rules=tuple(sorted(rules, key=lambda r: r.id)), constraints=constraints, evidence=evidence,
+                    invariants=invariants, catalog=catalog, sha256=digest, root=str(root))
+
+
+def _check_score(loader: _Loader, score: Score, specs: dict[str, FieldSpec], name: str,
+                 index: yamlio.LineIndex, path: tuple) -> None:
+    for i, component in enumerate(score.components):
+        spec = specs.get(component.input)
+        where = path + ("components", i)
+        if spec is None:
+            loader.problem(f"component '{component.name}' reads unknown field '{component.input}'"
+                           f"{did_you_mean(component.input, specs)}", name, index, where)
+            continue
+        if component.points and spec.kind == "enum":
+            extra = set(component.points) - set(spec.values)
+            if extra:
+                loader.problem(f"component '{component.name}' scores codes {sorted(extra)} that "
+                               f"'{component.input}' does not have ({', '.join(spec.values)})", name, index, where)
+        elif component.points:
+            loader.problem(f"component '{component.name}' scores codes, but '{component.input}' is "
+                           f"{spec.describe_type()}: use 'ranges'", name, index, where)
+        elif not spec.numeric:
+            loader.problem(f"component '{component.name}' scores numeric ranges, but '{component.input}' is "
+                           f"{spec.describe_type()}: use 'points'", name, index, where)
+    for message in score.band_problems():
+        loader.problem(f"score '{score.id}': {message}", name, index, path + ("bands",))
+
+
+def _parse_condition(loader: _Loader, raw: Any, catalog: FieldCatalog, file: str, index: yamlio.LineIndex,
+                     path: tuple, rule_id: str | None) -> Optional[Condition]:
+    def report(problem: ConditionProblem) -> None:
+        loader.problem(problem.message, file, index, path + problem.path, rule=rule_id, field=problem.field)
+    return conditions.parse(raw, catalog, (), report)
+
+
+def _build_rules(loader: _Loader, catalog: FieldCatalog, manifest: Optional[Manifest],
+                 sources: dict[str, Source]) -> list[Rule]:
+    rules: list[Rule] = []
+    seen: dict[str, str] = {}
+    for name, item, index, path in _listed(loader, "rules"):
+        if not isinstance(item, dict):
+            loader.problem("each rule is a mapping with id, title, when, then, text, citations", name, index, path)
+            continue
+        rule_id = item.get("id") if isinstance(item.get("id"), str) else None
+        where = f"{name}:{index.line(path)}"
+        if rule_id in seen:
+            loader.problem(f"duplicate rule id (first defined at {seen[rule_id]})", name, index, path, rule=rule_id)
+        elif rule_id:
+            seen[rule_id] = where
+        data = dict(item)
+        if "when" not in data:
+            loader.problem("missing 'when' (the condition)", name, index, path, rule=rule_id)
+            continue
+        when = _parse_condition(loader, data.pop("when"), catalog, name, index, path + ("when",), rule_id)
+        effects = _parse_effects(loader, data.pop("then", None), name, index, path + ("then",), rule_id)
+        if when is None or effects is None:
+            continue
+        data.update(when=when, then=effects, file=name, line=index.line(path))
+        rule = loader.model(Rule, data, name, index, path, rule=rule_id)
+        if rule is None:
+            continue
+        _check_rule_references(loader, rule, manifest, sources, name, index, path)
+        rules.append(rule)
+    _check_derivations(loader, rules, catalog)
+    return rules
+
+
+def _parse_effects(loader: _Loader, raw: Any, file: str, index: yamlio.LineIndex, path: tuple,
+                   rule_id: str | None) -> Optional[tuple]:
+    if not isinstance(raw, list) or not raw:
+        loader.problem("'then' needs a non-empty list of effects", file, index, path, rule=rule_id)
+        return None
+    effects = []
+    for i, item in enumerate(raw):
+        keys = [k for k in (item if isinstance(item, dict) else {}) if k in _EFFECT_BY_KEY]
+        if len(keys) != 1:
+            first = next(iter(item), "") if isinstance(item, dict) else str(item)
+            loader.problem(f"an effect has exactly one of {', '.join(_EFFECT_BY_KEY)}"
+                           f"{did_you_mean(str(first), _EFFECT_BY_KEY) if not keys else f'; got {keys}'}",
+                           file, index, path + (i,), rule=rule_id)
+            return None
+        effect = loader.model(_EFFECT_BY_KEY[keys[0]], item, file, index, path + (i,), rule=rule_id)
+        if effect is None:
+            return None
+        effects.append(effect)
+    return tuple(effects)
+
+
+def _check_rule_references(loader: _Loader, rule: Rule, manifest: Optional[Manifest], sources: dict[str, Source],
+                           file: str, index: yamlio.LineIndex, path: tuple) -> None:
+    for i, effect in enumerate(rule.then):
+        where = path + ("then", i)
+        if isinstance(effect, Adjunct) and manifest and effect.adjunct not in manifest.adjuncts:
+            loader.problem(f"unknown adjunct '{effect.adjunct}'{did_you_mean(effect.adjunct, manifest.adjuncts)}; "
+                           "declare it under adjuncts in rulebook.yaml", file, index, where, rule=rule.id)
+        if isinstance(effect, Derive) and manifest and effect.derive not in manifest.facts:
+            loader.problem(f"derives undeclared fact '{effect.derive}'{did_you_mean(effect.derive, manifest.facts)}; "
+                           "declare it under facts in rulebook.yaml", file, index, where, rule=rule.id)
+        if isinstance(effect, Prefer) and effect.prefer in effect.over:
+            loader.problem(f"prefers {effect.prefer} over itself", file, index, where, rule=rule.id)
+        if isinstance(effect, Conflict):
+            cited = {c.source for c in rule.citations}
+            if len(cited) < 2:
+                loader.problem("a conflict cites both sides: at least two different sources", file, index,
+                               path + ("citations",), rule=rule.id)
+    if sources:
+        best = min((sources[c.source].evidence_level or 5 for c in rule.citations if c.source in sources), default=5)
+        if rule.evidence_level < best:
+            loader.problem(f"evidence_level {rule.evidence_level} is stronger than any cited source (best: {best})",
+                           file, index, path + ("evidence_level",), rule=rule.id)
+
+
+def _check_derivations(loader: _Loader, rules: list[Rule], catalog: FieldCatalog) -> None:
+    derivers: dict[str, list[Rule]] = {}
+    for rule in rules:
+        for fact in rule.derives:
+            derivers.setdefault(fact, []).append(rule)
+    used: dict[str, list[Rule]] = {}
+    for rule in rules:
+        for name in conditions.fields_of(rule.when):
+            spec = catalog.get(name)
+            if spec is not None and spec.kind == "fact":
+                used.setdefault(name, []).append(rule)
+    for name, spec in catalog.specs.items():
+        if spec.kind != "fact":
+            continue
+        if name in derivers and name not in used:
+            rule = derivers[name][0]
+            loader.problems.append(Problem(f"derives '{name}', but no rule tests it", file=rule.file,
+                                           line=rule.line, rule=rule.id))
+        if name in used and name not in derivers:
+            rule = used[name][0]
+            loader.problems.append(Problem(f"tests the derived fact '{name}', but no rule derives it",
+                                           file=rule.file, line=rule.line, rule=rule.id))
+    cycle = _find_cycle({fact: {n for r in rs for n in conditions.fields_of(r.when) if n in derivers}
+                         for fact, rs in derivers.items()})
+    if cycle:
+        rule = derivers[cycle[0]][0]
+        loader.problems.append(Problem("derivations form a cycle: " + " -> ".join(cycle + [cycle[0]]),
+                                       file=rule.file, line=rule.line, rule=rule.id))
+
+
+def _find_cycle(graph: dict[str, set[str]]) -> Optional[list[str]]:
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(node: str) -> Optional[list[str]]:
+        state[node] = 1
+        stack.append(node)
+        for nxt in sorted(graph.get(node, ())):
+            if state.get(nxt) == 1:
+                return stack[stack.index(nxt):]
+            if nxt not in state:
+                found = visit(nxt)
+                if found:
+                    return found
+        stack.pop()
+        state[node] = 2
+        return None
+
+    for node in sorted(graph):
+        if node not in state:
+            found = visit(node)
+            if found:
+                return found
+    return None
+
+
+def _resolve_fact_inputs(loader: _Loader, catalog: FieldCatalog, rules: list[Rule]) -> FieldCatalog:
+    """A derived fact rests on the case inputs of every rule that derives it, transitively."""
+    if loader.problems:
+        return catalog
+    specs = dict(catalog.specs)
+    derivers: dict[str, list[Rule]] = {}
+    for rule in rules:
+        if rule.status == "active":
+            for fact in rule.derives:
+                derivers.setdefault(fact, []).append(rule)
+    resolved: dict[str, frozenset[str]] = {}
+
+    def inputs(name: str) -> frozenset[str]:
+        spec = specs[name]
+        if spec.kind != "fact":
+            return spec.inputs
+        if name not in resolved:
+            resolved[name] = frozenset()  # acyclic by now; guards the recursion anyway
+            resolved[name] = frozenset().union(*(inputs(n) for r in derivers.get(name, ())
+                                                 for n in conditions.fields_of(r.when)))
+        return resolved[name]
+
+    for name, spec in catalog.specs.items():
+        if spec.kind == "fact":
+            specs[name] = replace(spec, inputs=inputs(name))
+    return FieldCatalog(specs)
+
+
+def _build_constraints(loader: _Loader, catalog: FieldCatalog) -> tuple[Constraint, ...]:
+    constraints = []
+    for name, item, index, path in _listed(loader, "consistency"):
+        if not isinstance(item, dict) or "when" not in item:
+            loader.problem("a consistency check is a mapping with id, when and message", name, index, path)
+            continue
+        data = dict(item)
+        cid = data.get("id") if isinstance(data.get("id"), str) else None
+        when = _parse_condition(loader, data.pop("when"), catalog, name, index, path + ("when",), cid)
+        if when is None:
+            continue
+        data["when"] = when
+        data.setdefault("fields", tuple(sorted(conditions.fields_of(when))))
+        constraint = loader.model(Constraint, data, name, index, path, rule=cid)
+        if constraint is not None:
+            constraints.append(constraint)
+    return tuple(sorted(constraints, key=lambda c: c.id))
+
+
+def _check_citations_everywhere(loader: _Loader, sources: dict[str, Source]) -> None:
+    """Every citation anywhere in the rule base names a declared source and a locator of 4-30 words."""
+    lo, hi = LOCATOR_WORDS
+    for section, docs in loader.docs.items():
+        if section == "sources":
+            continue
+        for name, body, index, path in docs:
+            for where, cite in _citations_in(body, path):
+                source = cite.get("source")
+                if sources and source not in sources:
+                    loader.problem(f"cites unknown source {source!r}{did_you_mean(str(source), sources)}",
+                                   name, index, where + ("source",))
+                locator = cite.get("locator")
+                if not isinstance(locator, str) or not lo <= len(locator.split()) <= hi:
+                    loader.problem(f"a locator is a phrase of {lo}-{hi} words copied from the source",
+                                   name, index, where + ("locator",))
+
+
+def _citations_in(node: Any, path: tuple):
+    if isinstance(node, dict):
+        if "source" in node and ("locator" in node or "section" in node):
+            yield path, node
+        for key, value in node.items():
+            yield from _citations_in(value, path + (key,))
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            yield from _citations_in(value, path + (i,))
+
+
+def _content_hash(manifest: Manifest, sources: dict[str, Source], scores: list, rules: list[Rule],
+                  constraints: tuple[Constraint, ...], evidence: tuple, invariants: tuple) -> str:
+    """Hash of the parsed content, independent of file layout and of the order of rules within files."""
+    def key(item: Any) -> str:
+        return str(item.get("id", "")) if isinstance(item, dict) else ""
+
+    content = {
+        "rulebook": manifest.model_dump(mode="json"),
+        "sources": {k: v.model_dump(mode="json") for k, v in sorted(sources.items())},
+        "scores": sorted((s[0].model_dump(mode="json") for s in scores), key=lambda s: s["id"]),
+        "rules": [r.model_dump(mode="json") for r in sorted(rules, key=lambda r: r.id)],
+        "consistency": [c.model_dump(mode="json") for c in constraints],
+        "evidence": sorted(evidence, key=key),
+        "invariants": sorted(invariants, key=key),
+    }
+    blob = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()

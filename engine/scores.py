@@ -1,0 +1,146 @@
+"""Published scores as data (points, bands) and their computation, exact or as the range still possible."""
+from __future__ import annotations
+
+from typing import Any, Optional
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from .vocabulary import Citation
+
+_MODEL = ConfigDict(extra="forbid", frozen=True)
+
+
+class PointRange(BaseModel):
+    """Points for a numeric input between `min` and `max`, both inclusive."""
+
+    model_config = _MODEL
+    min: float
+    max: float
+    points: int
+
+
+class ScoreComponent(BaseModel):
+    """One scored item: points by code (`points`) or by numeric range (`ranges`)."""
+
+    model_config = _MODEL
+    name: str
+    input: str = Field(description="the case field (e.g. sins.location) the component reads")
+    title: str
+    points: dict[str, int] = Field(default_factory=dict)
+    ranges: tuple[PointRange, ...] = ()
+    note: Optional[str] = None
+
+    @model_validator(mode="after")
+    def _one_table(self) -> "ScoreComponent":
+        if bool(self.points) == bool(self.ranges):
+            raise ValueError(f"component '{self.name}' needs exactly one of 'points' (by code) or 'ranges' (numeric)")
+        return self
+
+    def points_for(self, value: Any) -> Optional[int]:
+        """Points for a known input value, or None when the score's published table has no entry for it."""
+        if self.points:
+            return self.points.get(value)
+        for band in self.ranges:
+            if band.min <= value <= band.max:
+                return band.points
+        return None
+
+    @property
+    def possible(self) -> tuple[int, int]:
+        values = list(self.points.values()) or [r.points for r in self.ranges]
+        return min(values), max(values)
+
+
+class ScoreBand(BaseModel):
+    model_config = _MODEL
+    name: str
+    title: str
+    min: int
+    max: int
+
+
+class Score(BaseModel):
+    """A published score: its components, bands and the source of its points."""
+
+    model_config = _MODEL
+    id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    title: str
+    description: str = ""
+    components: tuple[ScoreComponent, ...]
+    bands: tuple[ScoreBand, ...]
+    citations: tuple[Citation, ...] = Field(min_length=1)
+
+    @property
+    def total_field(self) -> str:
+        return f"{self.id}_total"
+
+    @property
+    def band_field(self) -> str:
+        return f"{self.id}_band"
+
+    @property
+    def range(self) -> tuple[int, int]:
+        return (sum(c.possible[0] for c in self.components), sum(c.possible[1] for c in self.components))
+
+    def band_of(self, total: int) -> Optional[ScoreBand]:
+        return next((b for b in self.bands if b.min <= total <= b.max), None)
+
+    def band_problems(self) -> list[str]:
+        """Bands must tile the score's whole range without gaps or overlaps."""
+        lo, hi = self.range
+        bands = sorted(self.bands, key=lambda b: b.min)
+        problems = []
+        expected = lo
+        for band in bands:
+            if band.min != expected:
+                problems.append(f"band '{band.name}' starts at {band.min}, expected {expected}")
+            expected = band.max + 1
+        if expected != hi + 1:
+            problems.append(f"bands end at {expected - 1}, but the score reaches {hi}")
+        return problems
+
+
+class ScoreResult(BaseModel):
+    """A score on one case: exact when every component is known, else the range it can still take."""
+
+    model_config = ConfigDict(frozen=True)
+    score: str
+    title: str
+    total: Optional[int] = None
+    band: Optional[str] = None
+    band_title: Optional[str] = None
+    minimum: int
+    maximum: int
+    possible_bands: tuple[str, ...] = ()
+    components: dict[str, Optional[int]] = Field(default_factory=dict)
+    unknown: tuple[str, ...] = ()
+    unmapped: tuple[str, ...] = ()
+    citations: tuple[Citation, ...] = ()
+
+
+def compute(score: Score, values: dict[str, Any]) -> ScoreResult:
+    """Sum the known components; the total is exact only when none is unknown or unmapped."""
+    points: dict[str, Optional[int]] = {}
+    unknown, unmapped = [], []
+    lo = hi = 0
+    for component in score.components:
+        if component.input not in values:
+            unknown.append(component.input)
+            points[component.name] = None
+            c_lo, c_hi = component.possible
+        else:
+            p = component.points_for(values[component.input])
+            points[component.name] = p
+            if p is None:
+                unmapped.append(f"{component.input}={values[component.input]}")
+                c_lo, c_hi = component.possible
+            else:
+                c_lo = c_hi = p
+        lo, hi = lo + c_lo, hi + c_hi
+    exact = not unknown and not unmapped
+    band = score.band_of(lo) if exact else None
+    possible = tuple(b.name for b in score.bands if b.max >= lo and b.min <= hi)
+    return ScoreResult(score=score.id, title=score.title, total=lo if exact else None,
+                       band=band.name if band else None, band_title=band.title if band else None,
+                       minimum=lo, maximum=hi, possible_bands=possible, components=points,
+                       unknown=tuple(unknown), unmapped=tuple(unmapped), citations=score.citations)

@@ -1,0 +1,137 @@
+"""Hypothesis strategies derived from the case model and the rule language, shared by the property tests."""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from hypothesis import strategies as st
+
+from engine.case import VERTEBRAE, Case, case_from_values
+from engine.conditions import AllOf, AnyOf, Compare, NotOf, Presence
+from engine.fields import FieldSpec, input_specs
+
+# Open-ended fields get a generous but finite range for generation.
+OPEN_MAXIMUM = {"life_expectancy_months": 120, "extraspinal_bone_metastases": 30, "vertebral_metastases": 24}
+INPUTS: dict[str, FieldSpec] = input_specs()
+
+
+def bounds(spec: FieldSpec) -> tuple[float, float]:
+    lo = spec.minimum if spec.minimum is not None else 0
+    hi = spec.maximum if spec.maximum is not None else OPEN_MAXIMUM.get(spec.name, 100)
+    return lo, hi
+
+
+def values_for(spec: FieldSpec) -> st.SearchStrategy[Any]:
+    """Every value the field can take, with the round numbers that thresholds use drawn often."""
+    if spec.kind in ("bool", "fact"):
+        return st.booleans()
+    if spec.kind == "enum":
+        return st.sampled_from(spec.values)
+    lo, hi = bounds(spec)
+    ints = st.integers(int(lo), int(hi))
+    if spec.kind == "int":
+        return ints
+    return st.one_of(ints, st.floats(lo, hi, allow_nan=False, allow_infinity=False))
+
+
+levels_strategy = st.lists(st.sampled_from(VERTEBRAE), min_size=1, max_size=5, unique=True)
+
+
+@st.composite
+def case_values(draw, complete: bool = False, unknown_rate: float | None = None) -> dict[str, Any]:
+    """Flat known values of a case (`sins.x` keys); `complete` leaves nothing unknown."""
+    values: dict[str, Any] = {}
+    for name, spec in INPUTS.items():
+        if complete or draw(st.booleans()):
+            values[name] = draw(values_for(spec))
+    if complete or draw(st.booleans()):
+        values["levels"] = draw(levels_strategy)
+    return values
+
+
+def make_consistent(values: dict[str, Any]) -> dict[str, Any]:
+    """Repair the combinations rules/consistency.yaml refuses, so complete random cases are admissible."""
+    fixed = dict(values)
+    grade = fixed.get("bilsky_grade")
+    if grade is not None:
+        fixed["epidural_involvement"] = grade != "0"
+        if grade in ("2", "3"):
+            fixed["spinal_cord_compression"] = True
+    if "sins.lesion" in fixed:
+        fixed["lesion_type"] = fixed["sins.lesion"]
+    if "sins.pain" in fixed:
+        fixed["mechanical_pain"] = fixed["sins.pain"] == "mechanical"
+    collapse, height = fixed.get("sins.collapse"), fixed.get("height_loss_percent")
+    if collapse is not None and height is not None:
+        fixed["height_loss_percent"] = max(height, 50) if collapse == "over_50" else min(height, 50)
+    return fixed
+
+
+@st.composite
+def cases(draw, complete: bool = False) -> Case:
+    number = draw(st.integers(0, 10**6))
+    values = draw(case_values(complete=complete))
+    return case_from_values(f"gen-{number}", make_consistent(values) if complete else values)
+
+
+def completions(values: dict[str, Any]) -> st.SearchStrategy[dict[str, Any]]:
+    """Cases that agree with `values` on every known field and fill in every unknown one."""
+    @st.composite
+    def complete(draw):
+        filled = dict(values)
+        for name, spec in INPUTS.items():
+            if name not in filled:
+                filled[name] = draw(values_for(spec))
+        if "levels" not in filled:
+            filled["levels"] = draw(levels_strategy)
+        return filled if filled == make_consistent(filled) else make_consistent_keeping(values, filled)
+    return complete()
+
+
+def make_consistent_keeping(known: dict[str, Any], filled: dict[str, Any]) -> dict[str, Any]:
+    """A repaired completion, unless the repair would change a field the partial case already knew."""
+    repaired = make_consistent(filled)
+    return repaired if all(repaired[k] == v for k, v in known.items()) else filled
+
+
+# --- random condition trees and rule bases ----------------------------------------------------------------
+
+
+def leaves(specs: dict[str, FieldSpec]) -> st.SearchStrategy:
+    names = sorted(specs)
+
+    @st.composite
+    def leaf(draw):
+        spec = specs[draw(st.sampled_from(names))]
+        if spec.kind != "fact" and draw(st.integers(0, 9)) == 0:
+            return Presence(kind=draw(st.sampled_from(["known", "unknown"])), field=spec.name)
+        if spec.kind in ("bool", "fact"):
+            return Compare(field=spec.name, op=draw(st.sampled_from(["==", "!="])), value=draw(st.booleans()))
+        if spec.kind == "enum":
+            op = draw(st.sampled_from(["==", "!=", "in", "not in"]))
+            if op in ("in", "not in"):
+                chosen = draw(st.lists(st.sampled_from(spec.values), min_size=1, max_size=3, unique=True))
+                return Compare(field=spec.name, op=op, value=tuple(chosen))
+            return Compare(field=spec.name, op=op, value=draw(st.sampled_from(spec.values)))
+        op = draw(st.sampled_from(["==", "!=", "<", "<=", ">", ">="]))
+        lo, hi = bounds(spec)
+        value = draw(st.integers(int(lo), int(hi)))
+        return Compare(field=spec.name, op=op, value=value)
+    return leaf()
+
+
+def condition_trees(specs: dict[str, FieldSpec], max_leaves: int = 6) -> st.SearchStrategy:
+    return st.recursive(
+        leaves(specs),
+        lambda children: st.one_of(
+            st.lists(children, min_size=1, max_size=3).map(lambda xs: AllOf(items=tuple(xs))),
+            st.lists(children, min_size=1, max_size=3).map(lambda xs: AnyOf(items=tuple(xs))),
+            children.map(lambda x: NotOf(item=x)),
+        ),
+        max_leaves=max_leaves,
+    )
+
+
+def dump(data: Any) -> str:
+    """YAML is a superset of JSON: generated rule files are written as JSON, read by the YAML loader."""
+    return json.dumps(data, indent=1)

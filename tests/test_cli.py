@@ -1,0 +1,107 @@
+"""The `spinemets` command line, run as a real process: exit codes, messages, no tracebacks."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from .conftest import CASES_DIR, SHARED
+
+SCRIPT = Path(sys.executable).parent / "spinemets"
+CLI = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "engine.cli"]
+VIGNETTE = sorted(CASES_DIR.glob("*.yaml"))[0]
+
+
+def run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([*CLI, *args], capture_output=True, text=True, input=stdin, timeout=120)
+
+
+def test_evaluate_prints_six_graded_options_with_cited_reasons():
+    out = run("evaluate", str(VIGNETTE))
+    assert out.returncode == 0, out.stderr
+    for option in ("PVP", "TAE_PVP", "PVP_ITR", "KP", "SURGERY", "CONSERVATIVE"):
+        assert f" {option} " in out.stdout
+    assert "barbanti-brodano-2007" in out.stdout and "not a medical device" in out.stdout
+
+
+def test_json_is_deterministic_across_processes_and_validates_against_the_schema():
+    first, second = run("evaluate", str(VIGNETTE), "--json"), run("evaluate", str(VIGNETTE), "--json")
+    assert first.returncode == 0 and first.stdout == second.stdout
+    schema = json.loads(run("schema", "decision").stdout)
+    jsonschema.validate(json.loads(first.stdout), schema)
+
+
+def test_stdin_is_read_with_a_dash():
+    out = run("evaluate", "-", "--json", stdin='{"id": "stdin-case", "coagulopathy": true}')
+    assert out.returncode == 0 and json.loads(out.stdout)["case_id"] == "stdin-case"
+
+
+@pytest.mark.parametrize("text, fragment", [
+    ('id: x\nage: "old"\n', "field 'age'"),
+    ("id: x\nkarnofsky: 170\n", "must be <= 100"),
+    ("id: x\nposterior_wall_defct: true\n", "did you mean 'posterior_wall_defect'"),
+    ("id: x\nlevels: [Q7]\n", "field 'levels.0'"),
+    ('id: x\ncoagulopathy: "true"\n', "expected true or false"),
+    ('id: x\nlife_expectancy_months: "10"\n', "without quotes"),
+    ("age: 60\n", "field 'id': required"),
+    ("id: [unclosed\n", "not valid YAML"),
+    ("- just\n- a list\n", "expected a mapping"),
+    ("", "empty"),
+    ("\x00\x01\x02\xff", "binary"),
+    ("id: x\nbilsky_grade: '0'\nepidural_involvement: true\n", "cannot all be true"),
+])
+def test_bad_cases_exit_2_with_a_message_and_no_traceback(tmp_path, text, fragment):
+    path = tmp_path / "case.yaml"
+    path.write_bytes(text.encode("latin-1"))
+    out = run("evaluate", str(path), "--json")
+    assert out.returncode == 2
+    assert fragment in out.stderr and str(path) in out.stderr
+    assert "Traceback" not in out.stderr + out.stdout and out.stdout == ""
+
+
+def test_a_missing_file_exits_2():
+    out = run("evaluate", "/no/such/case.yaml")
+    assert out.returncode == 2 and "no such file" in out.stderr
+
+
+def test_validate_reports_the_built_in_rule_base():
+    out = run("validate")
+    assert out.returncode == 0 and "valid" in out.stdout and "sha256" in out.stdout
+
+
+def test_validate_exits_2_naming_file_line_and_rule(rules_copy):
+    path = next(p for p in rules_copy.glob("*.yaml") if "ci.cement.coagulopathy" in p.read_text())
+    path.write_text(path.read_text().replace("when: coagulopathy == true", "when: coagulopaty == true"))
+    out = run("validate", str(rules_copy))
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert f"{path.name}:" in out.stderr and "rule ci.cement.coagulopathy" in out.stderr
+    assert "did you mean 'coagulopathy'" in out.stderr
+
+
+def test_evaluate_with_a_broken_rule_base_exits_2(rules_copy):
+    (rules_copy / "broken.yaml").write_text("rules: [unclosed\n")
+    out = run("evaluate", str(VIGNETTE), "--rules", str(rules_copy))
+    assert out.returncode == 2 and "broken.yaml" in out.stderr and "Traceback" not in out.stderr
+
+
+@pytest.mark.parametrize("which", ["case", "decision"])
+def test_schema_is_json(which):
+    out = run("schema", which)
+    assert out.returncode == 0 and json.loads(out.stdout)["type"] == "object"
+
+
+def test_usage_errors_exit_2():
+    assert run("evaluate").returncode == 2
+    assert run("frobnicate").returncode == 2
+
+
+@pytest.mark.skipif(not (SHARED / "tools" / "check_contract.py").exists(), reason="../shared is not beside the project")
+def test_the_shared_contract_checker_passes():
+    out = subprocess.run([sys.executable, str(SHARED / "tools" / "check_contract.py"), "--cli", CLI[0]]
+                         if SCRIPT.exists() else [sys.executable, "-c", "print('no script')"],
+                         capture_output=True, text=True, cwd=CASES_DIR.parent, timeout=600)
+    assert out.returncode == 0, out.stdout[-2000:]

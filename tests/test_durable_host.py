@@ -1,0 +1,104 @@
+"""The edges of durable-rules, kept inside one wrapper: errors, registration, sessions, threads, memory."""
+from __future__ import annotations
+
+import random
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from hypothesis import given, settings
+
+from engine import EngineError, get_engine, load_rulebook
+from engine._internal import durable_host
+from engine.case import case_from_values
+from engine.durable_ruleset import DurableRuleset
+
+from . import strategies as gen
+
+
+def test_an_error_raised_in_an_action_is_raised_not_stored():
+    def boom(c):
+        raise ValueError("deliberate failure in an action")
+    name = f"test_boom_{random.getrandbits(32)}"
+    durable_host.register(name, {"r": {"all": [{"m": {"kind": "case"}}], "run": f"{name}/boom"}}, {f"{name}/boom": boom})
+    with pytest.raises(EngineError, match="deliberate failure"):
+        durable_host.run(name, {"kind": "case", "x": 1})
+    # the failed session was deleted: the ruleset keeps working past durable's 1,024 live sessions
+    durable_host.register(name + "_ok", {"r": {"all": [{"m": {"kind": "case"}}], "run": f"{name}/ok"}},
+                          {f"{name}/ok": lambda c: None})
+    for _ in range(1100):
+        durable_host.run(name + "_ok", {"kind": "case"})
+
+
+def test_an_unmatched_fact_is_an_engine_error_not_a_crash():
+    name = f"test_unmatched_{random.getrandbits(32)}"
+    durable_host.register(name, {"r": {"all": [{"m": {"kind": "other"}}], "run": f"{name}/x"}}, {f"{name}/x": lambda c: None})
+    with pytest.raises(EngineError, match="no rule"):
+        durable_host.run(name, {"kind": "case"})
+
+
+def test_registering_the_same_rule_base_twice_reuses_it(rulebook):
+    first = DurableRuleset(rulebook)
+    second = DurableRuleset(rulebook)  # durable itself would raise "already registered"
+    assert first.name == second.name and durable_host.is_registered(first.name)
+    assert get_engine(rulebook) is get_engine(load_rulebook())
+
+
+def test_a_changed_rule_base_loads_in_the_same_process(rules_copy, engine):
+    case = {"id": "x", "coagulopathy": True}
+    assert engine.evaluate(case).option("PVP").status == "contraindicated"
+    path = next(p for p in rules_copy.glob("*.yaml") if "ci.cement.coagulopathy" in p.read_text())
+    path.write_text(path.read_text().replace("severity: absolute", "severity: relative", 1))
+    changed = get_engine(rules_copy)
+    assert changed.sha256 != engine.sha256
+    assert changed.evaluate(case).option("PVP").status != "contraindicated"
+    assert engine.evaluate(case).option("PVP").status == "contraindicated"  # the old one still answers
+
+
+@given(gen.cases())
+@settings(max_examples=30)
+def test_sessions_are_not_left_behind(engine, case):
+    # more evaluations than durable's 1,024 live sessions per ruleset, in total across examples
+    for _ in range(40):
+        engine.durable.fire({"age": case.age} if case.age is not None else {})
+
+
+def test_eight_threads_give_the_same_decisions_as_one(engine):
+    rng = random.Random(7)
+    cases = []
+    for i in range(300):
+        values = {name: rng.choice([True, False]) for name, spec in gen.INPUTS.items()
+                  if spec.kind == "bool" and rng.random() < 0.6}
+        values.update(bilsky_grade=rng.choice(["1a", "1c", "2", "3"]), epidural_involvement=True,
+                      spinal_cord_compression=True)
+        cases.append(case_from_values(f"t{i}", values))
+    serial = [engine.evaluate(c).to_json() for c in cases]
+    barrier = threading.Barrier(8)
+
+    def worker(offset: int) -> list[str]:
+        barrier.wait()
+        order = cases[offset:] + cases[:offset]
+        return [engine.evaluate(c).to_json() for c in order]
+
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(worker, range(0, 300, 38)))
+    for offset, result in zip(range(0, 300, 38), results):
+        assert result == serial[offset:] + serial[:offset]
+
+
+def _rss_kb() -> int:
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("VmRSS:"))
+
+
+def test_memory_stays_flat_over_20000_evaluations(engine):
+    case = case_from_values("mem", {"pathological_fracture": True, "refractory_to_conservative": True,
+                                    "neurological_deficit": False, "bilsky_grade": "2",
+                                    "epidural_involvement": True, "spinal_cord_compression": True})
+    for _ in range(2000):  # warm caches and allocator pools
+        engine.evaluate(case)
+    before = _rss_kb()
+    for _ in range(20000):
+        engine.evaluate(case)
+    growth_mb = (_rss_kb() - before) / 1024
+    assert growth_mb < 5, f"RSS grew {growth_mb:.1f} MB over 20,000 evaluations"

@@ -1,0 +1,1 @@
+"""The Streamlit front end; it calls only the engine's public API."""
