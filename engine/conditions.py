@@ -183,6 +183,15 @@ def fields_of(cond: Condition) -> frozenset[str]:
     return frozenset().union(*(fields_of(i) for i in cond.items))
 
 
+def leaves(cond: Condition) -> list[Union[Compare, Presence]]:
+    """The comparisons and presence tests of a tree, left to right."""
+    if isinstance(cond, (Compare, Presence)):
+        return [cond]
+    if isinstance(cond, NotOf):
+        return leaves(cond.item)
+    return [leaf for item in cond.items for leaf in leaves(item)]
+
+
 def negate(cond: Condition) -> Condition:
     """Negation pushed to the leaves (Kleene: NOT is exact on comparisons of known fields)."""
     if isinstance(cond, Compare):

@@ -56,7 +56,7 @@ class DurableRuleset:
         self.rulebook = rulebook
         self.name = f"spinemets_{rulebook.sha256[:24]}"
         self._derivers = _derivers(rulebook.active_rules)
-        self._constants = _numeric_constants(rulebook)
+        self._constants = rulebook.numeric_constants
         self.definition: dict[str, Any] = {}
         actions: dict[str, durable_host.Action] = {}
         for number, rule in enumerate(rulebook.active_rules):
@@ -122,26 +122,6 @@ def _derivers(rules: Iterable[Rule]) -> dict[str, list[Rule]]:
         for fact in rule.derives:
             found.setdefault(fact, []).append(rule)
     return found
-
-
-def _numeric_constants(rulebook: Rulebook) -> dict[str, tuple[float, ...]]:
-    """Every number each field is compared with, sorted: the cells a stand-in must stay within."""
-    found: dict[str, set[float]] = {}
-
-    def walk(cond: Condition) -> None:
-        if isinstance(cond, Compare):
-            if rulebook.catalog.specs[cond.field].numeric:
-                values = cond.value if isinstance(cond.value, tuple) else (cond.value,)
-                found.setdefault(cond.field, set()).update(values)
-        elif isinstance(cond, (AllOf, AnyOf)):
-            for item in cond.items:
-                walk(item)
-        elif not isinstance(cond, Presence):
-            walk(cond.item)
-
-    for rule in rulebook.active_rules:
-        walk(rule.when)
-    return {name: tuple(sorted(values)) for name, values in found.items()}
 
 
 # durable-rules gives each join term 32 expression slots; every $and / $or group takes two (open, end),

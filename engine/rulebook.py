@@ -225,6 +225,17 @@ class Rulebook(BaseModel):
     def option_order(self) -> tuple[str, ...]:
         return tuple(o.code for o in self.manifest.options)
 
+    @cached_property
+    def numeric_constants(self) -> dict[str, tuple[float, ...]]:
+        """Every number each numeric field is compared with by an active rule, sorted."""
+        found: dict[str, set[float]] = {}
+        for rule in self.active_rules:
+            for leaf in conditions.leaves(rule.when):
+                if isinstance(leaf, conditions.Compare) and self.catalog.specs[leaf.field].numeric:
+                    values = leaf.value if isinstance(leaf.value, tuple) else (leaf.value,)
+                    found.setdefault(leaf.field, set()).update(values)
+        return {name: tuple(sorted(values)) for name, values in found.items()}
+
 
 # --- loading ----------------------------------------------------------------------------------------------
 
