@@ -135,6 +135,10 @@ class Case(BaseModel):
     neurological_deficit: Optional[bool] = _field(
         "Neurological deficit", "symptomatic compression: myelopathy, weakness, sphincter disturbance", "neurologic")
     asia_grade: Optional[AsiaGrade] = _field("ASIA grade", "ASIA impairment scale A-E (E = normal)", "neurologic")
+    # Added to the data dictionary: the papers give symptomatic cement leakage its own indication for surgery.
+    symptomatic_cement_leak: Optional[bool] = _field(
+        "Symptomatic cement leak", "cement from an earlier vertebroplasty compresses a nerve root or the cord",
+        "neurologic")
 
     # pain: what kind of pain, and has it resisted conservative care
     pain_score: Optional[float] = _field("Pain score", "VAS / NRS 0-10 at the index level", "pain", ge=0, le=10)

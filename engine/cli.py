@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
+from . import kb_docs
 from .errors import CaseError, EngineError, InputError
 
 EXIT_OK, EXIT_INTERNAL, EXIT_INPUT = 0, 1, 2
@@ -53,6 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("schema", help="print the JSON Schema of a case or a decision")
     p.add_argument("which", choices=["case", "decision"])
     p.set_defaults(run=_cmd_schema)
+    kb_docs.register(sub)
     return parser
 
 

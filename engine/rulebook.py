@@ -16,7 +16,7 @@ from ._internal.suggest import did_you_mean
 from .conditions import Condition, ConditionProblem
 from .errors import Problem, RulebookError
 from .fields import FieldCatalog, FieldSpec, computed_specs, input_specs
-from .scores import Score
+from .scores import Scale, Score
 from .vocabulary import OPTIONS, Citation, Option
 
 DEFAULT_RULES_DIR = Path(__file__).resolve().parent.parent / "rules"
@@ -201,6 +201,7 @@ class Rulebook(BaseModel):
     manifest: Manifest
     sources: dict[str, Source]
     scores: tuple[Score, ...]
+    scales: tuple[Scale, ...] = ()
     rules: tuple[Rule, ...]
     constraints: tuple[Constraint, ...]
     evidence: tuple[dict, ...] = ()
@@ -239,7 +240,7 @@ class Rulebook(BaseModel):
 
 # --- loading ----------------------------------------------------------------------------------------------
 
-_SECTIONS = ("rulebook", "sources", "rules", "scores", "consistency", "evidence", "invariants")
+_SECTIONS = ("rulebook", "sources", "rules", "scores", "scales", "consistency", "evidence", "invariants")
 
 
 class _Loader:
@@ -283,10 +284,15 @@ class _Loader:
         try:
             return cls.model_validate(data)
         except ValidationError as err:
-            for e in err.errors(include_url=False):
-                loc = path + tuple(e["loc"])
+            errors = err.errors(include_url=False)
+            locations = [tuple(e["loc"]) for e in errors]
+            for e in errors:
+                here = tuple(e["loc"])
+                if any(len(other) > len(here) and other[:len(here)] == here for other in locations):
+                    continue  # a parent's "too short" that only echoes the child's error
+                loc = path + here
                 field = ".".join(str(p) for p in e["loc"])
-                message = e["msg"]
+                message = e["msg"].removeprefix("Value error, ")
                 if e["type"] == "extra_forbidden":
                     allowed = [k for k in getattr(cls, "model_fields", {}) if k not in ("file", "line")]
                     message = f"unknown key{did_you_mean(str(e['loc'][-1]), allowed)}"
@@ -382,20 +388,39 @@ def _build(loader: _Loader, root: Path) -> Optional[Rulebook]:
             loader.problem(f"derived fact '{fact}' has the name of a case field or score")
         specs[fact] = FieldSpec(fact, "fact", info.title, info.description, origin="fact")
     catalog = FieldCatalog(specs)
+    scales = _build_scales(loader, catalog)
 
     rules = _build_rules(loader, catalog, manifest, sources or {})
     constraints = _build_constraints(loader, catalog)
     catalog = _resolve_fact_inputs(loader, catalog, rules)
-    evidence = tuple(item for _, item, _, _ in _listed(loader, "evidence"))
+    evidence = _build_evidence(loader, sources or {})
     invariants = tuple(item for _, item, _, _ in _listed(loader, "invariants"))
     _check_citations_everywhere(loader, sources or {})
 
     if manifest is None or sources is None or loader.problems:
         return None
-    digest = _content_hash(manifest, sources, scores, rules, constraints, evidence, invariants)
-    return Rulebook(manifest=manifest, sources=sources, scores=tuple(s[0] for s in scores),
+    digest = _content_hash(manifest, sources, scores, scales, rules, constraints, evidence, invariants)
+    return Rulebook(manifest=manifest, sources=sources, scores=tuple(s[0] for s in scores), scales=scales,
                     rules=tuple(sorted(rules, key=lambda r: r.id)), constraints=constraints, evidence=evidence,
                     invariants=invariants, catalog=catalog, sha256=digest, root=str(root))
+
+
+def _build_scales(loader: _Loader, catalog: FieldCatalog) -> tuple[Scale, ...]:
+    """Each scale must define exactly the codes of its case field, so the front end can explain every one."""
+    scales = []
+    for name, item, index, path in _listed(loader, "scales"):
+        scale = loader.model(Scale, item, name, index, path)
+        if scale is None:
+            continue
+        spec = catalog.get(scale.field)
+        if spec is None or spec.kind != "enum":
+            loader.problem(f"scale '{scale.id}' grades '{scale.field}', which is not a coded case field"
+                           f"{did_you_mean(scale.field, catalog.names())}", name, index, path + ("field",))
+        elif sorted(g.code for g in scale.grades) != sorted(spec.values):
+            loader.problem(f"scale '{scale.id}' defines codes {[g.code for g in scale.grades]}, but "
+                           f"'{scale.field}' has {list(spec.values)}", name, index, path + ("grades",))
+        scales.append(scale)
+    return tuple(sorted(scales, key=lambda s: s.id))
 
 
 def _check_score(loader: _Loader, score: Score, specs: dict[str, FieldSpec], name: str,
@@ -609,6 +634,25 @@ def _build_constraints(loader: _Loader, catalog: FieldCatalog) -> tuple[Constrai
     return tuple(sorted(constraints, key=lambda c: c.id))
 
 
+def _build_evidence(loader: _Loader, sources: dict[str, Source]) -> tuple[dict, ...]:
+    """Outcome figures, validated by the evidence model but kept as plain mappings for display code."""
+    from .evidence import EvidenceItem
+
+    items, seen = [], {}
+    for name, item, index, path in _listed(loader, "evidence"):
+        model = loader.model(EvidenceItem, item, name, index, path, rule=item.get("id") if isinstance(item, dict) else None)
+        if model is None:
+            continue
+        if model.id in seen:
+            loader.problem(f"duplicate evidence id (first at {seen[model.id]})", name, index, path, rule=model.id)
+        seen[model.id] = f"{name}:{index.line(path)}"
+        if sources and model.study not in sources:
+            loader.problem(f"unknown study {model.study!r}{did_you_mean(model.study, sources)}", name, index,
+                           path + ("study",), rule=model.id)
+        items.append(item)
+    return tuple(items)
+
+
 def _check_citations_everywhere(loader: _Loader, sources: dict[str, Source]) -> None:
     """Every citation anywhere in the rule base names a declared source and a locator of 4-30 words."""
     lo, hi = LOCATOR_WORDS
@@ -638,7 +682,7 @@ def _citations_in(node: Any, path: tuple):
             yield from _citations_in(value, path + (i,))
 
 
-def _content_hash(manifest: Manifest, sources: dict[str, Source], scores: list, rules: list[Rule],
+def _content_hash(manifest: Manifest, sources: dict[str, Source], scores: list, scales: tuple, rules: list[Rule],
                   constraints: tuple[Constraint, ...], evidence: tuple, invariants: tuple) -> str:
     """Hash of the parsed content, independent of file layout and of the order of rules within files."""
     def key(item: Any) -> str:
@@ -648,6 +692,7 @@ def _content_hash(manifest: Manifest, sources: dict[str, Source], scores: list, 
         "rulebook": manifest.model_dump(mode="json"),
         "sources": {k: v.model_dump(mode="json") for k, v in sorted(sources.items())},
         "scores": sorted((s[0].model_dump(mode="json") for s in scores), key=lambda s: s["id"]),
+        "scales": sorted((s.model_dump(mode="json") for s in scales), key=lambda s: s["id"]),
         "rules": [r.model_dump(mode="json") for r in sorted(rules, key=lambda r: r.id)],
         "consistency": [c.model_dump(mode="json") for c in constraints],
         "evidence": sorted(evidence, key=key),

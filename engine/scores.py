@@ -144,3 +144,21 @@ def compute(score: Score, values: dict[str, Any]) -> ScoreResult:
                        band=band.name if band else None, band_title=band.title if band else None,
                        minimum=lo, maximum=hi, possible_bands=possible, components=points,
                        unknown=tuple(unknown), unmapped=tuple(unmapped), citations=score.citations)
+
+
+class ScaleGrade(BaseModel):
+    model_config = _MODEL
+    code: str
+    title: str
+    description: str
+
+
+class Scale(BaseModel):
+    """A published categorical grading (Bilsky, ASIA): the meaning of each code of one case field."""
+
+    model_config = _MODEL
+    id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    title: str
+    field: str = Field(description="the case field whose codes the scale defines")
+    grades: tuple[ScaleGrade, ...] = Field(min_length=2)
+    citations: tuple[Citation, ...] = Field(min_length=1)

@@ -206,3 +206,34 @@ def test_content_hash_changes_with_content(rules_copy):
     path = rules_copy / "rulebook.yaml"
     path.write_text(path.read_text().replace("version: 0.1.0", "version: 0.1.1"))
     assert load_rulebook(rules_copy).sha256 != original
+
+
+def test_evidence_figures_are_validated(scratch_rules):
+    folder = scratch_rules("rules:" + rule("t.ok", "'age > 3'", "[{indicate: PVP}]"))
+    (folder / "evidence.yaml").write_text(f"""evidence:
+  - id: ev.test.leak
+    title: leakage
+    study: gu-2017
+    design: test
+    measure: cement_leakage
+    unit: "%"
+    arms:
+      - {{option: PVP, label: PVP, events: 30, total: 20, per: vertebrae}}
+    citations: [{CITE}]
+""")
+    p = only_problem(folder)
+    assert "30 events out of 20" in p.message and p.file.endswith("evidence.yaml") and p.line == 9
+
+
+def test_a_scale_must_define_exactly_its_fields_codes(scratch_rules):
+    folder = scratch_rules("rules:" + rule("t.ok", "'age > 3'", "[{indicate: PVP}]"))
+    (folder / "scale.yaml").write_text(f"""scales:
+  - id: asia
+    title: ASIA
+    field: asia_grade
+    grades:
+      - {{code: A, title: a, description: a}}
+      - {{code: F, title: f, description: f}}
+    citations: [{CITE}]
+""")
+    assert "defines codes ['A', 'F']" in only_problem(folder).message
