@@ -34,5 +34,10 @@ run: check-python $(VENV)/.installed-run
 test: check-python $(VENV)/.installed-test
 	$(BIN)/python -m pytest
 
+# Speed and memory against the targets of docs/performance.md (a few minutes; QUICK=1 for a first look).
+.PHONY: bench
+bench: check-python $(VENV)/.installed-run
+	$(BIN)/python benchmarks/run.py $(if $(QUICK),--quick)
+
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

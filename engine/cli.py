@@ -11,8 +11,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from . import kb_docs
+from . import batch, kb_docs, synth
 from .errors import CaseError, EngineError, InputError
+from .verify import command as verify_command
 
 EXIT_OK, EXIT_INTERNAL, EXIT_INPUT = 0, 1, 2
 DISCLAIMER = "Decision support for a multidisciplinary tumor board, not a medical device."
@@ -54,6 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("schema", help="print the JSON Schema of a case or a decision")
     p.add_argument("which", choices=["case", "decision"])
     p.set_defaults(run=_cmd_schema)
+    verify_command.register(sub)
+    batch.register(sub)
+    synth.register(sub)
     kb_docs.register(sub)
     return parser
 

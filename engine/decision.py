@@ -258,3 +258,174 @@ def _reasons(option: str, rules: Sequence[Rule]) -> tuple[Reason, ...]:
                                   text=rule.reason_text(effect), citations=rule.citations))
     reasons.sort(key=lambda r: (_REASON_ORDER[r.effect], r.rule))
     return tuple(reasons)
+
+
+# --- the same decision, precompiled per rule base ---------------------------------------------------------
+
+# Ranks as ints, higher is better. A floor is always above the baseline and a ceiling always below the
+# top (FLOOR, limits_of), so the baseline and the top double as "no floor" and "no ceiling".
+_NO_FLOOR, _NO_CAP = STATUS_RANK[BASELINE], STATUS_RANK["recommended"]
+_STATUS_OF_RANK = {rank: status for status, rank in STATUS_RANK.items()}
+
+
+class _RulePlan:
+    """What one rule contributes to a decision once fired, worked out once per rule base."""
+
+    __slots__ = ("id", "floor", "cap", "affects", "reasons", "preferences", "conflicts", "adjuncts", "inputs")
+
+    def __init__(self, rule: Rule, rulebook: Rulebook):
+        self.id = rule.id
+        order = rulebook.option_order
+        self.floor: list[int] = []  # by option position: highest floor rank the rule imposes
+        self.cap: list[int] = []    # lowest ceiling rank
+        for option in order:
+            floors, ceilings = _bounds([rule], option)
+            self.floor.append(max((STATUS_RANK[s] for s in floors), default=_NO_FLOOR))
+            self.cap.append(min((STATUS_RANK[s] for s in ceilings), default=_NO_CAP))
+        self.affects = tuple(i for i in range(len(order)) if self.floor[i] > _NO_FLOOR or self.cap[i] < _NO_CAP)
+        self.reasons = tuple(_reasons(o, [rule]) for o in order)
+        self.preferences = tuple((e.prefer, worse) for e in rule.then if isinstance(e, Prefer) for worse in e.over)
+        self.conflicts = tuple(ConflictNote(rule=rule.id, options=e.conflict, caution=e.caution,
+                                            text=rule.reason_text(e), citations=rule.citations)
+                               for e in rule.then if isinstance(e, Conflict))
+        manifest = rulebook.manifest
+        self.adjuncts = tuple((AdjunctNote(rule=rule.id, adjunct=e.adjunct, title=manifest.adjuncts[e.adjunct].title,
+                                           options=e.options, text=rule.reason_text(e), citations=rule.citations),
+                               e.options) for e in rule.then if isinstance(e, Adjunct))
+        self.inputs = conditions_inputs(rule, rulebook.catalog)
+
+
+def _ranks(rules: Sequence[_RulePlan], i: int) -> int:
+    """Status rank of the option at position `i` when exactly `rules` fire (`status_of` on ints)."""
+    floor = max([r.floor[i] for r in rules], default=_NO_FLOOR)
+    cap = min([r.cap[i] for r in rules], default=_NO_CAP)
+    return cap if cap < floor else floor
+
+
+class DecisionPlan:
+    """`decide`, with everything that depends only on the rule base worked out once.
+
+    A decision is built per case from per-rule lookups and prebuilt (immutable, shared) reasons and notes
+    instead of re-deriving them from the effects for every option and every status tried. (The models are
+    still built through validation: for these small models pydantic-core validates faster than
+    `model_construct` assembles.) The output is byte-identical to `decide`
+    (tests/test_performance_equivalence.py).
+    """
+
+    def __init__(self, rulebook: Rulebook):
+        self.order = rulebook.option_order
+        self.rules = {r.id: _RulePlan(r, rulebook) for r in rulebook.active_rules}
+        m = rulebook.manifest
+        self.ref = RulebookRef(name=m.name, version=m.version, sha256=rulebook.sha256)
+        field_order = {name: i for i, name in enumerate(rulebook.catalog.specs)}
+        field_order.setdefault("levels", -1)
+        self._field_order = field_order
+
+    def ranking(self, fired: Iterable[str]) -> tuple[dict[str, str], list[str]]:
+        """Statuses and ranking alone: all the what-if sweep compares."""
+        rules = [self.rules[r] for r in sorted(fired)]
+        statuses = {o: _STATUS_OF_RANK[_ranks(rules, i)] for i, o in enumerate(self.order)}
+        return statuses, rank_options(statuses, [p for r in rules for p in r.preferences], self.order)
+
+    def decide(self, case_id: str, fired: Iterable[str], undecided: Iterable[str], unknown_inputs: Iterable[str],
+               frameworks: Optional[dict[str, Any]] = None) -> Decision:
+        plans = self.rules
+        fired_rules = [plans[r] for r in sorted(fired)]
+        undecided_ids = set(undecided)
+        undecided_rules = [plans[r] for r in sorted(undecided_ids)]
+        certain = [r for r in fired_rules if r.id not in undecided_ids]
+        order = self.order
+        unknown = set(unknown_inputs)
+
+        statuses = {o: _STATUS_OF_RANK[_ranks(fired_rules, i)] for i, o in enumerate(order)}
+        provisional: dict[str, bool] = {}
+        missing: dict[str, dict[str, set[str]]] = {}
+        relevant: list[list[_RulePlan]] = [[] for _ in order]
+        for rule in undecided_rules:
+            for i in rule.affects:
+                relevant[i].append(rule)
+        for i, option in enumerate(order):
+            pivots = _pivotal(i, certain, relevant[i])
+            provisional[option] = bool(pivots)
+            for rule in pivots:
+                for name in rule.inputs:
+                    if name in unknown:
+                        entry = missing.setdefault(name, {"affects": set(), "rules": set()})
+                        entry["affects"].add(option)
+                        entry["rules"].add(rule.id)
+
+        ranking = rank_options(statuses, [p for r in fired_rules for p in r.preferences], order)
+        contraindicated = [o for o in order if statuses[o] == "contraindicated"]
+        position = {o: i for i, o in enumerate(order)}
+        options = []
+        for o in ranking + contraindicated:
+            i = position[o]
+            reasons = [reason for r in fired_rules for reason in r.reasons[i]]
+            reasons.sort(key=_reason_key)
+            options.append(OptionDecision(option=o, status=statuses[o], provisional=provisional[o],
+                                          reasons=tuple(reasons)))
+        field_order = self._field_order
+        missing_out = tuple(
+            MissingField(field=name, affects=tuple(o for o in order if o in entry["affects"]),
+                         rules=tuple(sorted(entry["rules"])))
+            for name, entry in sorted(missing.items(), key=lambda kv: field_order.get(kv[0], len(field_order))))
+        conflicts = tuple(note for r in fired_rules for note in r.conflicts)
+        adjuncts = tuple(note for r in fired_rules for note, tied in r.adjuncts
+                         if not tied or any(statuses[o] != "contraindicated" for o in tied))
+        return Decision(case_id=case_id, rulebook=self.ref, options=tuple(options), ranking=tuple(ranking),
+                        missing=missing_out, conflicts=conflicts, adjuncts=adjuncts, frameworks=frameworks or {})
+
+
+def _reason_key(reason: Reason) -> tuple[int, str]:
+    return _REASON_ORDER[reason.effect], reason.rule
+
+
+def _pivotal(i: int, certain: Sequence[_RulePlan], relevant: Sequence[_RulePlan]) -> list[_RulePlan]:
+    """`pivotal_rules` for the option at position `i`, on ranks, among the undecided rules that affect it.
+
+    Whether a rule is pivotal depends only on its own (floor, cap) and on those of the others, so rules with
+    the same pair are decided once: a case with dozens of undecided rules has only a few distinct pairs.
+    For each pair, the backgrounds (none of the other relevant rules, all of them, those that lift, those
+    that limit) are folded on top of the certain rules; the pair is pivotal when adding it changes
+    `cap if cap < floor else floor` on some background.
+    """
+    if not relevant:
+        return []
+    base_floor = max([r.floor[i] for r in certain], default=_NO_FLOOR)
+    base_cap = min([r.cap[i] for r in certain], default=_NO_CAP)
+    counts: dict[tuple[int, int], int] = {}
+    for r in relevant:
+        pair = (r.floor[i], r.cap[i])
+        counts[pair] = counts.get(pair, 0) + 1
+    pivotal_pairs = set()
+    for pair, count in counts.items():
+        f, c = pair
+        all_f = lift_f = limit_f = base_floor
+        all_c = lift_c = limit_c = base_cap
+        for (fm, cm), n in counts.items():  # comparisons, not max()/min(): this is the hot loop
+            if (fm, cm) == pair and count == 1:
+                continue  # the rule itself; another rule with the same pair is one of the others
+            if fm > all_f:
+                all_f = fm
+            if cm < all_c:
+                all_c = cm
+            if fm > _NO_FLOOR:
+                if fm > lift_f:
+                    lift_f = fm
+                if cm < lift_c:
+                    lift_c = cm
+            if cm < _NO_CAP:
+                if fm > limit_f:
+                    limit_f = fm
+                if cm < limit_c:
+                    limit_c = cm
+        for floor, cap in ((base_floor, base_cap), (all_f, all_c), (lift_f, lift_c), (limit_f, limit_c)):
+            without = cap if cap < floor else floor
+            if f > floor:
+                floor = f
+            if c < cap:
+                cap = c
+            if (cap if cap < floor else floor) != without:
+                pivotal_pairs.add(pair)
+                break
+    return [r for r in relevant if (r.floor[i], r.cap[i]) in pivotal_pairs]

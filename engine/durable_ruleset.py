@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import bisect
+import string
 from collections.abc import Iterable
 from typing import Any, Optional
 
@@ -16,9 +17,27 @@ _OPS = {"!=": "$neq", "<": "$lt", "<=": "$lte", ">": "$gt", ">=": "$gte"}
 Branch = tuple[frozenset[str], Optional[Condition]]  # derived facts to join, condition on the case fact
 
 
-def durable_key(name: str) -> str:
-    """durable-rules reads dotted names as paths into nested objects; flatten `sins.location`."""
-    return name.replace(".", "__")
+def fact_keys(rulebook: Rulebook) -> dict[str, str]:
+    """Short keys in durable's facts for the fields some active rule reads, in catalog order.
+
+    durable-rules reads a dotted name as a path into nested objects, so `sins.location` cannot be a key
+    as it stands; and durable passes the whole case fact as JSON to every action it runs, so short keys
+    ("a", "b", ..., "aa", ...) make every fired rule cheaper. Fields no rule reads are not sent at all.
+    """
+    specs = rulebook.catalog.specs
+    read = {name for rule in rulebook.active_rules for name in conditions.fields_of(rule.when)
+            if specs[name].kind != "fact"}
+    names = [name for name in specs if name in read]
+    return {name: _short(i) for i, name in enumerate(names)}
+
+
+def _short(i: int) -> str:
+    letters = string.ascii_lowercase
+    key = letters[i % 26]
+    while i >= 26:
+        i = i // 26 - 1
+        key = letters[i % 26] + key
+    return key
 
 
 def plain_number(value: float) -> bool:
@@ -57,17 +76,22 @@ class DurableRuleset:
         self.name = f"spinemets_{rulebook.sha256[:24]}"
         self._derivers = _derivers(rulebook.active_rules)
         self._constants = rulebook.numeric_constants
+        self.keys = fact_keys(rulebook)
+        self._keys = tuple(self.keys.items())
         self.definition: dict[str, Any] = {}
-        actions: dict[str, durable_host.Action] = {}
-        for number, rule in enumerate(rulebook.active_rules):
-            key = f"r{number:04d}"
-            spec = self._compile_rule(rule.when)
-            spec["run"] = f"{self.name}/{key}"
-            self.definition[key] = spec
-            actions[spec["run"]] = _action(rule.id, rule.derives)
-        # A rule for every fact kind: an unmatched assert raises, and deleting that session can segfault.
-        for kind in (CASE, DERIVED):
-            self.definition[f"seen_{kind}"] = {"all": [{"m": {"kind": kind}}], "run": f"{self.name}/seen"}
+        keyed = [(f"r{number:04d}", rule) for number, rule in enumerate(rulebook.active_rules)]
+        for key, rule in keyed:
+            self.definition[key] = dict(self._compile_rule(rule.when), run=f"{self.name}/{key}")
+        # A derived fact no rule joins on (one only ever tested `== false`) would match no pattern: not asserting
+        # it spares durable an assert and the catch-all action it would otherwise need.
+        self.joined = frozenset(f for spec in self.definition.values() for f in _joined_facts(spec))
+        actions: dict[str, durable_host.Action] = {
+            f"{self.name}/{key}": _action(rule.id, tuple(f for f in rule.derives if f in self.joined))
+            for key, rule in keyed}
+        # A rule for every case fact: an unmatched assert raises, and deleting that session can segfault
+        # (so can deleting a session in which no action ran). Derived facts need none: each one asserted
+        # is joined by some rule, so it always matches a pattern.
+        self.definition[f"seen_{CASE}"] = {"all": [{"m": {"kind": CASE}}], "run": f"{self.name}/seen"}
         actions[f"{self.name}/seen"] = _ignore
         durable_host.register(self.name, self.definition, actions)
 
@@ -76,12 +100,14 @@ class DurableRuleset:
         return frozenset(durable_host.run(self.name, self.case_fact(values)).fired)
 
     def case_fact(self, values: dict[str, Any]) -> dict[str, Any]:
-        """The case fact as durable sees it: known values only (durable counts None as present)."""
-        fact = {}
-        for name, value in values.items():
-            if isinstance(value, float) and not plain_number(value):
-                value = stand_in(value, self._constants.get(name, ()))
-            fact[durable_key(name)] = value
+        """The case fact as durable sees it: the known values its patterns read (durable counts None as present)."""
+        fact: dict[str, Any] = {}
+        for name, key in self._keys:
+            if name in values:
+                value = values[name]
+                if value.__class__ is float and not plain_number(value):
+                    value = stand_in(value, self._constants.get(name, ()))
+                fact[key] = value
         fact["kind"] = CASE
         return fact
 
@@ -91,8 +117,8 @@ class DurableRuleset:
         branches = [(facts, piece) for facts, cond in _merge(self._branches(conditions.nnf(when)))
                     for piece in (_fit(cond) if cond is not None else [None])]
         if len(branches) == 1:
-            return {"all": _join(*branches[0])}
-        return {"any": [{f"b{i}$all": _join(facts, cond)} for i, (facts, cond) in enumerate(branches)]}
+            return {"all": _join(*branches[0], self.keys)}
+        return {"any": [{f"b{i}$all": _join(facts, cond, self.keys)} for i, (facts, cond) in enumerate(branches)]}
 
     def _branches(self, cond: Condition) -> list[Branch]:
         """Disjunction of (derived facts joined, case condition): durable joins facts only at the top."""
@@ -114,6 +140,11 @@ class DurableRuleset:
 
     def _mentions_fact(self, cond: Condition) -> bool:
         return any(self.rulebook.catalog.specs[n].kind == "fact" for n in conditions.fields_of(cond))
+
+
+def _joined_facts(spec: dict[str, Any]) -> set[str]:
+    terms = spec.get("all") or [term for b in spec["any"] for term in next(iter(b.values()))]
+    return {t[k]["$and"][1]["name"] for t in terms for k in t if k != "c"}
 
 
 def _derivers(rules: Iterable[Rule]) -> dict[str, list[Rule]]:
@@ -195,27 +226,27 @@ def _merge(branches: list[Branch]) -> list[Branch]:
     return merged
 
 
-def _join(facts: frozenset[str], cond: Optional[Condition]) -> list[dict[str, Any]]:
+def _join(facts: frozenset[str], cond: Optional[Condition], keys: dict[str, str]) -> list[dict[str, Any]]:
     anchor = {"kind": CASE}
     if cond is None:
         case_term = anchor
     else:
         parts = cond.items if isinstance(cond, AllOf) else (cond,)  # the anchor's $and absorbs a top-level and
-        case_term = {"$and": [anchor, *(_pattern(p) for p in parts)]}
+        case_term = {"$and": [anchor, *(_pattern(p, keys) for p in parts)]}
     terms = [{"c": case_term}]
     for i, fact in enumerate(sorted(facts)):
         terms.append({f"f{i}": {"$and": [{"kind": DERIVED}, {"name": fact}]}})
     return terms
 
 
-def _pattern(cond: Condition) -> dict[str, Any]:
+def _pattern(cond: Condition, keys: dict[str, str]) -> dict[str, Any]:
     """A condition in negation normal form as a durable-rules expression.
 
     Absent fields match no comparison (not even $neq), so a leaf matches exactly when Kleene logic
     calls it TRUE; with negations already at the leaves, the whole tree matches exactly when TRUE.
     """
     if isinstance(cond, Compare):
-        key = durable_key(cond.field)
+        key = keys[cond.field]
         if cond.op == "==":
             return {key: cond.value}
         if cond.op == "in":
@@ -225,11 +256,11 @@ def _pattern(cond: Condition) -> dict[str, Any]:
             return {"$and": terms} if len(terms) > 1 else terms[0]
         return {_OPS[cond.op]: {key: cond.value}}
     if isinstance(cond, Presence):
-        return {"$ex" if cond.kind == "known" else "$nex": {durable_key(cond.field): 1}}
+        return {"$ex" if cond.kind == "known" else "$nex": {keys[cond.field]: 1}}
     if isinstance(cond, AllOf):
-        return {"$and": [_pattern(i) for i in cond.items]}
+        return {"$and": [_pattern(i, keys) for i in cond.items]}
     if isinstance(cond, AnyOf):
-        return {"$or": [_pattern(i) for i in cond.items]}
+        return {"$or": [_pattern(i, keys) for i in cond.items]}
     raise EngineError(f"cannot compile {type(cond).__name__}: conditions must be in negation normal form")
 
 

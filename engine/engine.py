@@ -6,9 +6,9 @@ from pathlib import Path
 from typing import Any
 
 from . import kleene
-from .case import Case, input_fields, known_values
+from .case import Case, input_fields
 from .case_io import case_from_data
-from .decision import Decision, decide
+from .decision import Decision, DecisionPlan
 from .durable_ruleset import DurableRuleset
 from .errors import CaseError, EngineError, Problem
 from .evaluator import RuleEvaluator, case_values
@@ -26,6 +26,7 @@ class Engine:
         self.rulebook = rulebook
         self.evaluator = RuleEvaluator(rulebook)
         self.durable = DurableRuleset(rulebook)
+        self.plan = DecisionPlan(rulebook)
         catalog = rulebook.catalog
         self._constraints = tuple((c, kleene.compile_condition(c.when, catalog)) for c in rulebook.constraints)
 
@@ -36,28 +37,40 @@ class Engine:
     def check(self, case: Case) -> list[Problem]:
         """Combinations of values the rule base declares impossible for one patient, named by field."""
         values, _ = case_values(case, self.rulebook)
+        return self.check_values(values)
+
+    def check_values(self, values: dict[str, Any]) -> list[Problem]:
+        """`check` on the values `case_values` computed."""
         return [Problem(c.message, field=", ".join(c.fields), rule=c.id)
                 for c, test in self._constraints if test(values) == Truth.TRUE]
 
     def evaluate(self, case: Case | CaseDocument | dict[str, Any]) -> Decision:
         """The graded, cited decision for one case; raises CaseError for input the data dictionary refuses."""
         case = _as_case(case)
-        problems = self.check(case)
+        values, scores = case_values(case, self.rulebook)
+        problems = self.check_values(values)
         if problems:
             raise CaseError(f"case {case.id}: these values cannot all be true of one patient", problems)
-        values, scores = case_values(case, self.rulebook)
-        fired = self.durable.fire(values)
-        expected = self.evaluator.fired(values)
+        now, settled = self.evaluator.readings(values)
+        ids = self.evaluator.rule_ids
+        fired = self._cross_checked(case.id, self.durable.fire(values),
+                                    frozenset(r for r, t in zip(ids, now) if t == Truth.TRUE))
+        undecided = [r for r, t in zip(ids, settled) if t == Truth.UNKNOWN]
+        unknown = [name for name in _INPUTS if name not in values]
+        frameworks = {sid: result.model_dump(mode="json") for sid, result in scores.items()}
+        return self.plan.decide(case.id, fired, undecided, unknown, frameworks)
+
+    def fire(self, case_id: str, values: dict[str, Any]) -> frozenset[str]:
+        """The rules durable-rules fires for the values, once the three-valued evaluator agrees."""
+        return self._cross_checked(case_id, self.durable.fire(values), self.evaluator.fired(values))
+
+    @staticmethod
+    def _cross_checked(case_id: str, fired: frozenset[str], expected: frozenset[str]) -> frozenset[str]:
         if fired != expected:
             raise EngineError(
-                f"durable-rules and the three-valued evaluator disagree on case {case.id}: "
+                f"durable-rules and the three-valued evaluator disagree on case {case_id}: "
                 f"only durable fired {sorted(fired - expected)}, only Kleene fired {sorted(expected - fired)}")
-        settled, _ = self.evaluator.evaluate(values, settled=True)
-        undecided = [rid for rid, t in zip(self.evaluator.rule_ids, settled) if t == Truth.UNKNOWN]
-        known = known_values(case)
-        unknown = [name for name in _INPUTS if name not in known]
-        frameworks = {sid: result.model_dump(mode="json") for sid, result in scores.items()}
-        return decide(self.rulebook, case.id, fired, undecided, unknown, frameworks)
+        return fired
 
 
 def _as_case(case: Case | CaseDocument | dict[str, Any]) -> Case:

@@ -13,13 +13,21 @@ from .scores import ScoreResult, compute
 
 
 def case_values(case: Case, rulebook: Rulebook) -> tuple[dict[str, Any], dict[str, ScoreResult]]:
-    """The known values rules read (inputs, values computed from `levels`, exact score outputs), and every score."""
-    values = known_values(case)
-    if case.levels:
-        regions = {REGION_OF_PREFIX[level[0]] for level in case.levels}
-        values["level_count"] = len(case.levels)
+    """The known values rules read (inputs, computed counts and regions, exact score outputs), and every score."""
+    return input_values(known_values(case), rulebook)
+
+
+def input_values(values: dict[str, Any], rulebook: Rulebook) -> tuple[dict[str, Any], dict[str, ScoreResult]]:
+    """`case_values` from a case's known values as `known_values` gives them (extended in place)."""
+    levels = values.get("levels")
+    if levels:
+        regions = {REGION_OF_PREFIX[level[0]] for level in levels}
+        values["level_count"] = len(levels)
         for region in LEVEL_REGIONS:
             values[f"region_{region}"] = region in regions
+    vertebral, extraspinal = values.get("vertebral_metastases"), values.get("extraspinal_bone_metastases")
+    if vertebral is not None and extraspinal is not None:
+        values["bone_metastases_total"] = vertebral + extraspinal
     results = {}
     for score in rulebook.scores:
         result = compute(score, values)
@@ -54,6 +62,16 @@ class RuleEvaluator:
         order = list(TopologicalSorter(graph).static_order())
         # A fact with no active deriver is FALSE: it is never asserted.
         self._fact_plan = tuple((fact, tuple(derivers.get(fact, ()))) for fact in order if fact in graph)
+        # The two readings differ only through `known`/`unknown` tests, in a rule or in a fact it tests.
+        presence = {i for i, rule in enumerate(rules)
+                    if any(isinstance(leaf, conditions.Presence) for leaf in conditions.leaves(rule.when))}
+        while True:
+            tainted = {fact for fact, indices in self._fact_plan if presence.intersection(indices)}
+            grown = presence | {i for i, rule in enumerate(rules) if tainted & conditions.fields_of(rule.when)}
+            if grown == presence:
+                break
+            presence = grown
+        self._differs = frozenset(presence)
 
     def evaluate(self, values: dict[str, Any], *, settled: bool = False) -> tuple[tuple[int, ...], dict[str, int]]:
         """Truth of every active rule (in `rule_ids` order) and of every derived fact."""
@@ -71,6 +89,27 @@ class RuleEvaluator:
                     value = truth
             scope[fact] = facts[fact] = value
         return tuple(t if t is not None else compiled[i](scope) for i, t in enumerate(truths)), facts
+
+    def readings(self, values: dict[str, Any]) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        """Both readings of every rule, `(now, settled)`; the second evaluates again only where they can differ."""
+        now, _ = self.evaluate(values)
+        differs = self._differs
+        if not differs:
+            return now, now
+        settled = self._settled
+        scope = dict(values)
+        truths: list[int | None] = [None] * len(now)
+        for fact, rule_indices in self._fact_plan:
+            value = Truth.FALSE
+            for i in rule_indices:
+                truth = truths[i]
+                if truth is None:
+                    truth = truths[i] = settled[i](scope) if i in differs else now[i]
+                if truth > value:
+                    value = truth
+            scope[fact] = value
+        return now, tuple(t if t is not None else (settled[i](scope) if i in differs else now[i])
+                          for i, t in enumerate(truths))
 
     def fired(self, values: dict[str, Any]) -> frozenset[str]:
         """Rules TRUE of the case as it stands: the set durable-rules must fire."""

@@ -101,7 +101,7 @@ LEVEL_REGIONS = ("cervical", "thoracic", "lumbar", "sacral")
 
 
 def computed_specs() -> dict[str, FieldSpec]:
-    """Values computed from `levels`: anatomy and counting only, no clinical judgement."""
+    """Values computed from the case by anatomy and counting only, no clinical judgement."""
     levels = frozenset({"levels"})
     specs = {"level_count": FieldSpec("level_count", "int", "Number of levels to treat", "count of `levels`",
                                       minimum=1, maximum=24, origin="computed", inputs=levels, group="mechanical")}
@@ -109,6 +109,11 @@ def computed_specs() -> dict[str, FieldSpec]:
         specs[f"region_{region}"] = FieldSpec(
             f"region_{region}", "bool", f"A {region} level to treat", f"true when some level in `levels` is {region}",
             origin="computed", inputs=levels, group="mechanical")
+    counts = frozenset({"vertebral_metastases", "extraspinal_bone_metastases"})
+    specs["bone_metastases_total"] = FieldSpec(
+        "bone_metastases_total", "int", "Bone metastases in all",
+        "vertebral plus extraspinal bone metastases (known when both are)", minimum=0, maximum=29 + 1000,
+        origin="computed", inputs=counts, group="oncologic")
     return specs
 
 

@@ -16,6 +16,7 @@ from ._internal.suggest import did_you_mean
 from .conditions import Condition, ConditionProblem
 from .errors import Problem, RulebookError
 from .fields import FieldCatalog, FieldSpec, computed_specs, input_specs
+from .frameworks import Framework
 from .scores import Scale, Score
 from .vocabulary import OPTIONS, Citation, Option
 
@@ -202,6 +203,7 @@ class Rulebook(BaseModel):
     sources: dict[str, Source]
     scores: tuple[Score, ...]
     scales: tuple[Scale, ...] = ()
+    frameworks: tuple[Framework, ...] = ()
     rules: tuple[Rule, ...]
     constraints: tuple[Constraint, ...]
     evidence: tuple[dict, ...] = ()
@@ -240,7 +242,8 @@ class Rulebook(BaseModel):
 
 # --- loading ----------------------------------------------------------------------------------------------
 
-_SECTIONS = ("rulebook", "sources", "rules", "scores", "scales", "consistency", "evidence", "invariants")
+_SECTIONS = ("rulebook", "sources", "rules", "scores", "scales", "frameworks", "consistency", "evidence",
+             "invariants")
 
 
 class _Loader:
@@ -389,8 +392,11 @@ def _build(loader: _Loader, root: Path) -> Optional[Rulebook]:
         specs[fact] = FieldSpec(fact, "fact", info.title, info.description, origin="fact")
     catalog = FieldCatalog(specs)
     scales = _build_scales(loader, catalog)
+    frameworks = _build_frameworks(loader, catalog)
+    framework_fields = frozenset(conditions.fields_of(o.when) for f in frameworks for line in f.lines
+                                 for o in line.outcomes)
 
-    rules = _build_rules(loader, catalog, manifest, sources or {})
+    rules = _build_rules(loader, catalog, manifest, sources or {}, frozenset().union(*framework_fields))
     constraints = _build_constraints(loader, catalog)
     catalog = _resolve_fact_inputs(loader, catalog, rules)
     evidence = _build_evidence(loader, sources or {})
@@ -399,8 +405,9 @@ def _build(loader: _Loader, root: Path) -> Optional[Rulebook]:
 
     if manifest is None or sources is None or loader.problems:
         return None
-    digest = _content_hash(manifest, sources, scores, scales, rules, constraints, evidence, invariants)
+    digest = _content_hash(manifest, sources, scores, scales, rules, constraints, evidence, invariants, frameworks)
     return Rulebook(manifest=manifest, sources=sources, scores=tuple(s[0] for s in scores), scales=scales,
+                    frameworks=frameworks,
                     rules=tuple(sorted(rules, key=lambda r: r.id)), constraints=constraints, evidence=evidence,
                     invariants=invariants, catalog=catalog, sha256=digest, root=str(root))
 
@@ -421,6 +428,41 @@ def _build_scales(loader: _Loader, catalog: FieldCatalog) -> tuple[Scale, ...]:
                            f"'{scale.field}' has {list(spec.values)}", name, index, path + ("grades",))
         scales.append(scale)
     return tuple(sorted(scales, key=lambda s: s.id))
+
+
+def _build_frameworks(loader: _Loader, catalog: FieldCatalog) -> tuple[Framework, ...]:
+    """Summary lines (NOMS): each outcome's condition is parsed and type-checked like a rule's."""
+    frameworks = []
+    for name, item, index, path in _listed(loader, "frameworks"):
+        if not isinstance(item, dict) or not isinstance(item.get("lines"), list):
+            loader.problem("a framework is a mapping with id, title, lines and citations", name, index, path)
+            continue
+        fid = item.get("id") if isinstance(item.get("id"), str) else None
+        data, lines, ok = dict(item), [], True
+        for i, line in enumerate(item["lines"]):
+            if not isinstance(line, dict) or not isinstance(line.get("outcomes"), list):
+                loader.problem("a line is a mapping with name, title, outcomes and unknown", name, index,
+                               path + ("lines", i), rule=fid)
+                ok = False
+                continue
+            outcomes = []
+            for j, outcome in enumerate(line["outcomes"]):
+                where = path + ("lines", i, "outcomes", j)
+                if not isinstance(outcome, dict) or "when" not in outcome:
+                    loader.problem("an outcome is a mapping with when and text", name, index, where, rule=fid)
+                    ok = False
+                    continue
+                when = _parse_condition(loader, outcome["when"], catalog, name, index, where + ("when",), fid)
+                ok = ok and when is not None
+                outcomes.append({**outcome, "when": when})
+            lines.append({**line, "outcomes": outcomes})
+        if not ok:
+            continue
+        data["lines"] = lines
+        framework = loader.model(Framework, data, name, index, path, rule=fid)
+        if framework is not None:
+            frameworks.append(framework)
+    return tuple(sorted(frameworks, key=lambda f: f.id))
 
 
 def _check_score(loader: _Loader, score: Score, specs: dict[str, FieldSpec], name: str,
@@ -455,7 +497,7 @@ def _parse_condition(loader: _Loader, raw: Any, catalog: FieldCatalog, file: str
 
 
 def _build_rules(loader: _Loader, catalog: FieldCatalog, manifest: Optional[Manifest],
-                 sources: dict[str, Source]) -> list[Rule]:
+                 sources: dict[str, Source], tested_elsewhere: frozenset[str] = frozenset()) -> list[Rule]:
     rules: list[Rule] = []
     seen: dict[str, str] = {}
     for name, item, index, path in _listed(loader, "rules"):
@@ -482,7 +524,7 @@ def _build_rules(loader: _Loader, catalog: FieldCatalog, manifest: Optional[Mani
             continue
         _check_rule_references(loader, rule, manifest, sources, name, index, path)
         rules.append(rule)
-    _check_derivations(loader, rules, catalog)
+    _check_derivations(loader, rules, catalog, tested_elsewhere)
     return rules
 
 
@@ -531,7 +573,8 @@ def _check_rule_references(loader: _Loader, rule: Rule, manifest: Optional[Manif
                            file, index, path + ("evidence_level",), rule=rule.id)
 
 
-def _check_derivations(loader: _Loader, rules: list[Rule], catalog: FieldCatalog) -> None:
+def _check_derivations(loader: _Loader, rules: list[Rule], catalog: FieldCatalog,
+                       tested_elsewhere: frozenset[str] = frozenset()) -> None:
     derivers: dict[str, list[Rule]] = {}
     for rule in rules:
         for fact in rule.derives:
@@ -545,14 +588,15 @@ def _check_derivations(loader: _Loader, rules: list[Rule], catalog: FieldCatalog
     for name, spec in catalog.specs.items():
         if spec.kind != "fact":
             continue
-        if name in derivers and name not in used:
+        if name in derivers and name not in used and name not in tested_elsewhere:
             rule = derivers[name][0]
             loader.problems.append(Problem(f"derives '{name}', but no rule tests it", file=rule.file,
                                            line=rule.line, rule=rule.id))
-        if name in used and name not in derivers:
-            rule = used[name][0]
+        if (name in used or name in tested_elsewhere) and name not in derivers:
+            rule = used[name][0] if name in used else None
             loader.problems.append(Problem(f"tests the derived fact '{name}', but no rule derives it",
-                                           file=rule.file, line=rule.line, rule=rule.id))
+                                           file=rule.file if rule else None, line=rule.line if rule else None,
+                                           rule=rule.id if rule else None))
     cycle = _find_cycle({fact: {n for r in rs for n in conditions.fields_of(r.when) if n in derivers}
                          for fact, rs in derivers.items()})
     if cycle:
@@ -683,7 +727,8 @@ def _citations_in(node: Any, path: tuple):
 
 
 def _content_hash(manifest: Manifest, sources: dict[str, Source], scores: list, scales: tuple, rules: list[Rule],
-                  constraints: tuple[Constraint, ...], evidence: tuple, invariants: tuple) -> str:
+                  constraints: tuple[Constraint, ...], evidence: tuple, invariants: tuple,
+                  frameworks: tuple = ()) -> str:
     """Hash of the parsed content, independent of file layout and of the order of rules within files."""
     def key(item: Any) -> str:
         return str(item.get("id", "")) if isinstance(item, dict) else ""
@@ -693,6 +738,7 @@ def _content_hash(manifest: Manifest, sources: dict[str, Source], scores: list, 
         "sources": {k: v.model_dump(mode="json") for k, v in sorted(sources.items())},
         "scores": sorted((s[0].model_dump(mode="json") for s in scores), key=lambda s: s["id"]),
         "scales": sorted((s.model_dump(mode="json") for s in scales), key=lambda s: s["id"]),
+        "frameworks": [f.model_dump(mode="json") for f in frameworks],
         "rules": [r.model_dump(mode="json") for r in sorted(rules, key=lambda r: r.id)],
         "consistency": [c.model_dump(mode="json") for c in constraints],
         "evidence": sorted(evidence, key=key),

@@ -5,8 +5,8 @@ from dataclasses import dataclass
 from typing import Any, Optional
 
 from .case import Case, case_from_values, known_values
-from .decision import Decision
-from .errors import CaseError
+from .decision import Decision, conditions_inputs
+from .evaluator import input_values
 from .fields import FieldSpec, input_specs
 
 _UNKNOWN = object()
@@ -74,25 +74,40 @@ def candidate_values(spec: FieldSpec, constants: tuple[float, ...]) -> list[Any]
 
 
 def sweep(engine: Any, case: Case, baseline: Optional[Decision] = None) -> list[FieldChange]:
-    """Every single-field change that changes some status; top-moving changes first, then by field order."""
+    """Every single-field change that changes some status; top-moving changes first, then by field order.
+
+    Each variant goes through durable-rules (cross-checked by the three-valued evaluator) like any
+    evaluation, but only as far as its statuses and ranking: that is all a change is judged by. What
+    durable is given is a function of the values rules read, so variants that give durable the same case
+    fact (a SINS component that leaves the total alone, say) share one run; fields no rule reads,
+    directly or through a computed value, score or derived fact, cannot change the fired rules, so their
+    variants are not evaluated at all.
+    """
     baseline = baseline or engine.evaluate(case)
-    constants = engine.rulebook.numeric_constants
+    rulebook = engine.rulebook
+    constants = rulebook.numeric_constants
     current = known_values(case)
+    read = frozenset().union(*(conditions_inputs(rule, rulebook.catalog) for rule in rulebook.active_rules))
+    before = baseline.statuses()
+    outcomes: dict[tuple, tuple[dict[str, str], list[str]]] = {}
     found: list[FieldChange] = []
     for name, spec in input_specs().items():
+        if name not in read:
+            continue
         for value in candidate_values(spec, constants.get(name, ())):
             if current.get(name, _UNKNOWN) == value:
                 continue
-            changed = with_value(case, name, value)
-            if engine.check(changed):
+            values, _ = input_values({**current, name: value}, rulebook)
+            if engine.check_values(values):
                 continue  # a combination the rule base refuses is not a real alternative
-            try:
-                decision = engine.evaluate(changed)
-            except CaseError:
-                continue
-            changes = diff(baseline, decision)
+            fact = tuple(engine.durable.case_fact(values).items())
+            outcome = outcomes.get(fact)
+            if outcome is None:
+                outcome = outcomes[fact] = engine.plan.ranking(engine.fire(case.id, values))
+            statuses, ranking = outcome
+            changes = tuple(StatusChange(o, before[o], statuses[o]) for o in before if before[o] != statuses[o])
             if changes:
-                found.append(FieldChange(name, current.get(name), value, baseline.top, decision.top, changes))
+                found.append(FieldChange(name, current.get(name), value, baseline.top, ranking[0], changes))
     order = {name: i for i, name in enumerate(input_specs())}
     found.sort(key=lambda c: (not c.moves_top, order[c.field]))
     return found

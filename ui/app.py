@@ -1,47 +1,42 @@
-"""spinemets front end: evaluate a vignette and show the graded, cited decision."""
+"""spinemets front end: `streamlit run ui/app.py` (or `make run`). Pages live in ui/views/."""
 from __future__ import annotations
 
 from pathlib import Path
 
 import streamlit as st
 
-from engine import DEFAULT_RULES_DIR, get_engine, read_case_file
+from engine import RulebookError
+from ui import case_state, labels, resources
+from ui.text import md
 
-CASES = Path(__file__).resolve().parent.parent / "cases"
-STATUS_COLOURS = {"recommended": "#1b7f3b", "appropriate": "#4c9a2a", "caution": "#c77c02",
-                  "not_recommended": "#6b7280", "contraindicated": "#b91c1c"}
+VIEWS = Path(__file__).resolve().parent / "views"
 
+st.set_page_config(page_title="spinemets", page_icon=":material/healing:", layout="wide")
+case_state.keep(st.session_state)
 
-@st.cache_resource
-def engine():
-    # One engine per process, shared by every session: durable-rules registers a ruleset once per process.
-    return get_engine(DEFAULT_RULES_DIR)
+pages = st.navigation([
+    st.Page(VIEWS / "board.py", title="Case and decision", icon=":material/groups:", default=True),
+    st.Page(VIEWS / "whatif.py", title="What-if", icon=":material/compare_arrows:"),
+    st.Page(VIEWS / "trainee.py", title="Vignettes (trainees)", icon=":material/school:"),
+    st.Page(VIEWS / "rule_base.py", title="Rule base", icon=":material/menu_book:"),
+    st.Page(VIEWS / "evidence.py", title="Evidence", icon=":material/monitoring:"),
+])
 
+with st.sidebar:
+    st.warning(labels.DISCLAIMER, icon=":material/info:")
+st.caption(":material/info: **Decision support, not a medical device.** It does not replace the judgement of the "
+           "clinicians responsible for the patient.")
 
-def main() -> None:
-    st.set_page_config(page_title="spinemets", layout="wide")
-    st.title("spinemets - painful spinal metastases")
-    st.warning("Decision support for a multidisciplinary tumor board, not a medical device. "
-               "It does not replace clinical judgement.")
-    vignettes = sorted(CASES.glob("*.yaml"))
-    chosen = st.selectbox("Vignette", vignettes, format_func=lambda p: p.stem)
-    if chosen is None:
-        st.info("No vignettes in cases/.")
-        return
-    document = read_case_file(chosen)
-    st.write(document.case.presentation or "")
-    decision = engine().evaluate(document.case)
-    for option in decision.options:
-        colour = STATUS_COLOURS[option.status]
-        flag = " (provisional)" if option.provisional else ""
-        st.markdown(f"<div style='border-left:6px solid {colour};padding:4px 10px;margin:4px 0'>"
-                    f"<b>{option.option}</b> - {option.status.replace('_', ' ')}{flag}</div>",
-                    unsafe_allow_html=True)
-        for reason in option.reasons:
-            with st.expander(f"{reason.effect}: {reason.text}"):
-                for c in reason.citations:
-                    st.markdown(f"**{c.source}**, {c.section}: \"{c.locator}\"")
-    st.caption(f"Rule base {decision.rulebook.name} {decision.rulebook.version}, sha256 {decision.rulebook.sha256}")
+try:
+    engine = resources.engine()
+except RulebookError as err:
+    # A rule base being edited can fail to load; say where, and show no advice rather than stale advice.
+    details = "\n".join(f"- {md(p)}" for p in err.problems[:30]) or md(err.summary)
+    st.error("The rule base does not load, so no decision can be shown:\n\n" + details)
+    st.stop()
 
+with st.sidebar:
+    st.caption(f"Rule base {md(engine.rulebook.manifest.name)} {md(engine.rulebook.version)}  \n"
+               f"sha256 `{engine.sha256[:16]}…`  \n{len(engine.rulebook.active_rules)} active rules")
 
-main()
+pages.run()

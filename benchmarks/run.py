@@ -1,0 +1,387 @@
+"""Speed and memory of spinemets, measured against the targets of docs/performance.md.
+
+    python benchmarks/run.py            # everything (a few minutes)
+    python benchmarks/run.py --quick    # smaller samples, for a first look
+
+Prints figures and ratios; asserts nothing (a benchmark, not a test). Synthetic cases only; the batch
+section writes its synthetic registry and decisions to a temporary folder that is removed afterwards.
+Wall-clock figures move with whatever else the machine is doing: the load average is printed at the
+start and the end of each run, and CPU time beside wall time where a process is measured as a whole.
+"""
+from __future__ import annotations
+
+import argparse
+import cProfile
+import json
+import os
+import platform
+import pstats
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+CLI = [str(BIN / "spinemets")] if (BIN / "spinemets").exists() else [sys.executable, "-m", "engine.cli"]
+sys.path.insert(0, str(ROOT))
+
+from engine import get_engine, read_case_file  # noqa: E402
+from engine._internal import durable_host  # noqa: E402
+from engine.case_io import case_from_data  # noqa: E402
+from engine.evaluator import case_values  # noqa: E402
+from engine.kleene import Truth  # noqa: E402
+from engine.synth import synthetic_cases  # noqa: E402
+from engine.whatif import sweep  # noqa: E402
+
+TARGETS = {
+    "median": 1.0, "p99": 3.0,          # ms per decision
+    "sweep": 100.0,                     # ms per what-if sweep
+    "batch": 2000.0,                    # cases per second
+    "cold": 1.0,                        # s for `spinemets evaluate`
+    "growth": 5.0,                      # MB over 100,000 evaluations
+}
+
+
+def verdict(ok: bool) -> str:
+    return "met" if ok else "NOT MET"
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def header(title: str) -> None:
+    print(f"\n== {title}")
+
+
+def load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+# --- 1. one decision --------------------------------------------------------------------------------------
+
+
+def floor_of(engine, case) -> None:
+    """The three-valued evaluator alone: the values rules read, and both readings of every rule."""
+    values, _ = case_values(case, engine.rulebook)
+    engine.evaluator.evaluate(values)
+    engine.evaluator.evaluate(values, settled=True)
+
+
+def time_decisions(engine, cases: list, repeat: int) -> tuple[list[float], list[float]]:
+    """Per-call wall time (ms) of evaluate and of the floor, interleaved so that drift hits both alike."""
+    api, floor = [], []
+    clock = time.perf_counter_ns
+    for _ in range(repeat):
+        for case in cases:
+            t = clock()
+            engine.evaluate(case)
+            api.append((clock() - t) / 1e6)
+            t = clock()
+            floor_of(engine, case)
+            floor.append((clock() - t) / 1e6)
+    return api, floor
+
+
+def stage_times(engine, cases: list) -> dict[str, float]:
+    """Median microseconds of each stage of evaluate, run separately on the same cases."""
+    rows = []
+    for case in cases:
+        clock = time.perf_counter_ns
+        t0 = clock()
+        values, scores = case_values(case, engine.rulebook)
+        t1 = clock()
+        engine.check_values(values)
+        t2 = clock()
+        fired = engine.durable.fire(values)
+        t3 = clock()
+        engine.evaluator.fired(values)
+        settled, _ = engine.evaluator.evaluate(values, settled=True)
+        t4 = clock()
+        undecided = [r for r, t in zip(engine.evaluator.rule_ids, settled) if t == Truth.UNKNOWN]
+        frameworks = {sid: r.model_dump(mode="json") for sid, r in scores.items()}
+        t5 = clock()
+        decision = engine.plan.decide(case.id, fired, undecided, [], frameworks)
+        t6 = clock()
+        decision.to_json()
+        t7 = clock()
+        rows.append((t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4, t6 - t5, t7 - t6))
+    names = ("case values", "consistency checks", "durable-rules fire", "three-valued (both readings)",
+             "scores to JSON form", "decision layer", "to_json (not in evaluate)")
+    return {name: statistics.median(r[i] for r in rows) / 1e3 for i, name in enumerate(names)}
+
+
+def section_decisions(engine, vignettes: list, synthetic: list, repeat: int) -> dict:
+    header("1. One decision through the public API (engine.evaluate), beside the three-valued evaluator alone")
+    results = {}
+    for label, cases, reps in (("vignettes", vignettes, repeat * 20), ("synthetic", synthetic, repeat)):
+        for case in cases[:50]:
+            engine.evaluate(case)  # warm caches
+        api, floor = time_decisions(engine, cases, reps)
+        m_api, p_api, m_floor, p_floor = (statistics.median(api), pct(api, 0.99),
+                                          statistics.median(floor), pct(floor, 0.99))
+        results[label] = (m_api, p_api)
+        print(f"  {label:<10} {len(api):>6} decisions  evaluate median {m_api:.3f} ms  p99 {p_api:.3f} ms   "
+              f"floor median {m_floor:.3f} ms  p99 {p_floor:.3f} ms   ratio {m_api / m_floor:.1f}x (p99 "
+              f"{p_api / p_floor:.1f}x)")
+    worst_median = max(m for m, _ in results.values())
+    worst_p99 = max(p for _, p in results.values())
+    print(f"  target: median <= {TARGETS['median']} ms: {verdict(worst_median <= TARGETS['median'])}; "
+          f"p99 <= {TARGETS['p99']} ms: {verdict(worst_p99 <= TARGETS['p99'])}")
+    print("  where the time goes (median per synthetic case, stages run separately):")
+    for name, us in stage_times(engine, synthetic).items():
+        print(f"    {name:<32}{us:8.1f} us")
+    return {"median": worst_median, "p99": worst_p99}
+
+
+# --- 1b. inside durable-rules -----------------------------------------------------------------------------
+
+_CATEGORIES = (
+    ("json decode of each action's message (durable's Python layer)", ("json/decoder.py", "json/__init__.py:299")),
+    ("json encode of the session state and facts", ("json/encoder.py", "json/__init__.py:183")),
+    ("durable C engine: assert (pattern matching, joins)", ("durable_rules_engine.assert_fact",)),
+    ("durable C engine: action bookkeeping", ("durable_rules_engine.update_state",
+                                               "durable_rules_engine.complete_and_start_action",
+                                               "durable_rules_engine.start_action_for_state",
+                                               "durable_rules_engine.delete_state")),
+    ("durable Python dispatch (Closure, Promise, callbacks, clock)", ("durable/engine.py",)),
+    ("spinemets actions and wrapper", ("engine/durable_ruleset.py", "engine/_internal/durable_host.py")),
+)
+
+
+def section_durable(engine, synthetic: list) -> None:
+    header("1b. Inside durable-rules: where the time goes per fired rule")
+    values = [case_values(c, engine.rulebook)[0] for c in synthetic]
+    facts = [engine.durable.case_fact(v) for v in values]
+    name = engine.durable.name
+    xs, ys = [], []
+    for fact in facts:
+        t = time.perf_counter_ns()
+        run = durable_host.run(name, fact)
+        ys.append((time.perf_counter_ns() - t) / 1e3)
+        xs.append(len(run.fired))
+    # least squares: time = fixed + per_rule * fired
+    mx, my = statistics.mean(xs), statistics.mean(ys)
+    sxx = sum((x - mx) ** 2 for x in xs) or 1
+    per_rule = sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sxx
+    fixed = my - per_rule * mx
+    print(f"  {len(facts)} cases, {mx:.1f} rules fired per case on average, "
+          f"{len(engine.durable.keys)} fields in the case fact; fire median {statistics.median(ys):.0f} us")
+    print(f"  fit: {fixed:.0f} us per case (session, assert, catch-all action, delete) "
+          f"+ {per_rule:.1f} us per fired rule")
+    profile = cProfile.Profile()
+    profile.enable()
+    actions = 0
+    for fact in facts:
+        actions += len(durable_host.run(name, fact).fired) + 1  # the catch-all action runs too
+    profile.disable()
+    stats = pstats.Stats(profile).stats
+    total = sum(row[2] for row in stats.values())
+    shares = {label: 0.0 for label, _ in _CATEGORIES}
+    shares["other (builtins, dict and string methods)"] = 0.0
+    for (filename, line, function), row in stats.items():
+        where = f"{filename}:{line}:{function}"
+        label = next((label for label, needles in _CATEGORIES if any(n in where for n in needles)),
+                     "other (builtins, dict and string methods)")
+        shares[label] += row[2]
+    print(f"  profile of {actions} actions (cProfile inflates Python time; read the shares, not the totals):")
+    for label, seconds in shares.items():
+        print(f"    {100 * seconds / total:5.1f}%  {label}")
+
+
+# --- 2. what-if -------------------------------------------------------------------------------------------
+
+
+def section_sweep(engine, vignettes: list, synthetic: list) -> dict:
+    header("2. What-if sweep of one case (every single-field change)")
+    times = {}
+    for label, cases in (("vignettes", vignettes), ("synthetic", synthetic)):
+        ms = []
+        for case in cases:
+            t = time.perf_counter()
+            sweep(engine, case)
+            ms.append((time.perf_counter() - t) * 1e3)
+        times[label] = ms
+        print(f"  {label:<10} {len(ms):>4} sweeps  median {statistics.median(ms):.1f} ms  p90 {pct(ms, 0.9):.1f} ms"
+              f"  max {max(ms):.1f} ms")
+    worst = max(statistics.median(v) for v in times.values())
+    print(f"  target: <= {TARGETS['sweep']:.0f} ms per sweep (median): {verdict(worst <= TARGETS['sweep'])}")
+    return {"sweep": worst}
+
+
+# --- 3. batch ---------------------------------------------------------------------------------------------
+
+
+def run_timed(args: list[str], **kw) -> tuple[float, float, subprocess.CompletedProcess]:
+    """Wall seconds and CPU seconds (this child and its own children) of one command."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t = time.perf_counter()
+    out = subprocess.run(args, capture_output=True, text=True, **kw)
+    wall = time.perf_counter() - t
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu, out
+
+
+def section_batch(rows: int, rules: str | None) -> dict:
+    header(f"3. Batch throughput: {rows:,} synthetic cases, `spinemets batch` on {os.cpu_count()} cores")
+    rules_args = ["--rules", rules] if rules else []
+    with tempfile.TemporaryDirectory(prefix="spinemets-bench-") as folder:
+        registry = Path(folder) / "registry.csv"
+        wall, _, out = run_timed([*CLI, "synth", str(rows), "--seed", "1", "--out", str(registry), *rules_args])
+        if out.returncode:
+            print("  synth failed:", out.stderr[-500:])
+            return {}
+        print(f"  synthetic registry: {registry.stat().st_size / 1e6:.1f} MB CSV, made in {wall:.1f} s")
+        results = {}
+        for label, extra in (("decisions to a file", ["--out", str(Path(folder) / "decisions.jsonl")]),
+                             ("--summary-only", ["--summary-only"])):
+            wall, cpu, out = run_timed([*CLI, "batch", str(registry), *extra, *rules_args])
+            if out.returncode not in (0, 2):
+                print(f"  {label}: failed ({out.returncode}): {out.stderr[-500:]}")
+                continue
+            rate = rows / wall
+            results[label] = rate
+            print(f"  {label:<20} {wall:6.1f} s wall  {rate:8,.0f} cases/s   CPU {cpu:6.1f} s "
+                  f"({rows / cpu:,.0f} cases per CPU-second)")
+        peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        print(f"  largest resident set of any process so far: {peak:.0f} MB")
+    rate = results.get("decisions to a file", 0.0)
+    print(f"  target: >= {TARGETS['batch']:,.0f} cases/s (decisions written): {verdict(rate >= TARGETS['batch'])}")
+    return {"batch": rate}
+
+
+# --- 4. cold start ----------------------------------------------------------------------------------------
+
+_LOAD_AND_COMPILE = """
+import json, sys, time
+t0 = time.perf_counter()
+from engine import load_rulebook
+from engine.engine import Engine
+t1 = time.perf_counter()
+book = load_rulebook(sys.argv[1] if len(sys.argv) > 1 else None)
+t2 = time.perf_counter()
+Engine(book)
+t3 = time.perf_counter()
+print(json.dumps({"import": t1 - t0, "load": t2 - t1, "compile": t3 - t2}))
+"""
+
+
+def section_cold(vignette: Path, rules: str | None, runs: int) -> dict:
+    header("4. Cold start")
+    rules_args = ["--rules", rules] if rules else []
+    walls = []
+    for _ in range(runs):
+        wall, _, out = run_timed([*CLI, "evaluate", str(vignette), "--json", *rules_args])
+        if out.returncode:
+            print("  evaluate failed:", out.stderr[-300:])
+        walls.append(wall)
+    parts = [json.loads(subprocess.run([sys.executable, "-c", _LOAD_AND_COMPILE, *([rules] if rules else [])],
+                                       capture_output=True, text=True, cwd=ROOT).stdout) for _ in range(runs)]
+    print(f"  `spinemets evaluate {vignette.name} --json` as a fresh process: median {statistics.median(walls):.2f} s"
+          f"  min {min(walls):.2f} s  ({runs} runs)")
+    for key, label in (("import", "import the engine"), ("load", "load and validate the rule base"),
+                       ("compile", "compile (durable ruleset, evaluator, decision plan)")):
+        print(f"  {label:<52} median {1e3 * statistics.median(p[key] for p in parts):6.0f} ms")
+    cold = statistics.median(walls)
+    print(f"  target: <= {TARGETS['cold']} s: {verdict(cold <= TARGETS['cold'])}")
+    return {"cold": cold}
+
+
+# --- 5. memory --------------------------------------------------------------------------------------------
+
+_MEMORY = """
+import json, resource, sys
+from engine import get_engine
+from engine.case_io import case_from_data
+from engine.synth import synthetic_cases
+
+def rss_mb():
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("VmRSS:")) / 1024
+
+engine = get_engine(sys.argv[2] if len(sys.argv) > 2 else None)
+total = int(sys.argv[1])
+cases = [case_from_data(c).case for c in synthetic_cases(min(total, 10000), 4, engine)]
+for case in cases[:2000]:
+    engine.evaluate(case)
+start = rss_mb()
+marks = []
+for i in range(total):
+    engine.evaluate(cases[i % len(cases)])
+    if (i + 1) % (total // 5) == 0:
+        marks.append(rss_mb())
+print(json.dumps({"start": start, "marks": marks, "peak": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+
+def section_memory(evaluations: int, rules: str | None) -> dict:
+    header(f"5. Memory over {evaluations:,} evaluations in one process")
+    out = subprocess.run([sys.executable, "-c", _MEMORY, str(evaluations), *([rules] if rules else [])],
+                         capture_output=True, text=True, cwd=ROOT)
+    if out.returncode:
+        print("  failed:", out.stderr[-500:])
+        return {}
+    m = json.loads(out.stdout)
+    growth = m["marks"][-1] - m["start"]
+    print(f"  resident set after warm-up {m['start']:.1f} MB; at each fifth: "
+          + ", ".join(f"{x:.1f}" for x in m["marks"]) + " MB")
+    print(f"  growth {growth:+.1f} MB; peak resident set {m['peak']:.1f} MB")
+    print(f"  target: growth < {TARGETS['growth']} MB: {verdict(growth < TARGETS['growth'])}")
+    return {"growth": growth}
+
+
+# --- main -------------------------------------------------------------------------------------------------
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="smaller samples (about a minute)")
+    parser.add_argument("--rules", help="rule base folder (default: the built-in rules/)")
+    parser.add_argument("--only", nargs="+", choices=["decisions", "durable", "sweep", "batch", "cold", "memory"],
+                        help="run only these sections")
+    args = parser.parse_args()
+    quick = args.quick
+    only = set(args.only or ["decisions", "durable", "sweep", "batch", "cold", "memory"])
+
+    engine = get_engine(args.rules)
+    book = engine.rulebook
+    vignette_files = sorted((ROOT / "cases").glob("*.yaml"))
+    vignettes = [read_case_file(p).case for p in vignette_files]
+    synthetic = [case_from_data(c).case for c in synthetic_cases(1000 if quick else 5000, 2, engine)]
+    print(f"spinemets benchmarks{' (quick)' if quick else ''}: Python {platform.python_version()}, "
+          f"{os.cpu_count()} cores, load average {load()}")
+    print(f"rule base {book.manifest.name} {book.version} sha256 {book.sha256[:16]}: "
+          f"{len(book.active_rules)} active rules, {len(vignettes)} vignettes")
+
+    figures: dict[str, float] = {}
+    if "decisions" in only:
+        figures.update(section_decisions(engine, vignettes, synthetic, 1 if quick else 3))
+    if "durable" in only:
+        section_durable(engine, synthetic[:2000])
+    if "sweep" in only:
+        figures.update(section_sweep(engine, vignettes, synthetic[:20 if quick else 100]))
+    if "batch" in only:
+        figures.update(section_batch(20_000 if quick else 100_000, args.rules))
+    if "cold" in only and vignette_files:
+        figures.update(section_cold(vignette_files[0], args.rules, 3 if quick else 7))
+    if "memory" in only:
+        figures.update(section_memory(20_000 if quick else 100_000, args.rules))
+
+    header("Summary against the targets")
+    units = {"median": "ms", "p99": "ms", "sweep": "ms", "batch": "cases/s", "cold": "s", "growth": "MB"}
+    for key, value in figures.items():
+        target = TARGETS[key]
+        ok = value >= target if key == "batch" else (value < target if key == "growth" else value <= target)
+        print(f"  {key:<8}{value:12,.3f} {units[key]:<8} target {'>=' if key == 'batch' else '<='} {target:,} "
+              f"{units[key]}: {verdict(ok)}")
+    print(f"  load average at the end: {load()}")
+
+
+if __name__ == "__main__":
+    main()

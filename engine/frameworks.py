@@ -1,0 +1,73 @@
+"""Summary frameworks (NOMS): lines for the board, each the first outcome whose condition holds for the case."""
+from __future__ import annotations
+
+from typing import Any, Optional
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from . import kleene
+from .conditions import Condition, fields_of
+from .fields import FieldCatalog
+from .kleene import Truth
+from .vocabulary import Citation
+
+_MODEL = ConfigDict(extra="forbid", frozen=True)
+
+
+class Outcome(BaseModel):
+    model_config = _MODEL
+    when: Condition
+    text: str
+
+
+class Line(BaseModel):
+    """One line of a summary: outcomes in order of precedence, and what to say when none holds yet."""
+
+    model_config = _MODEL
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    title: str
+    outcomes: tuple[Outcome, ...] = Field(min_length=1)
+    unknown: str = Field(description="what the line says when no outcome holds for the case as it stands")
+
+
+class Framework(BaseModel):
+    model_config = _MODEL
+    id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    title: str
+    description: str = ""
+    lines: tuple[Line, ...] = Field(min_length=1)
+    citations: tuple[Citation, ...] = Field(min_length=1)
+
+
+class CompiledFramework:
+    """A framework's conditions compiled once for three-valued evaluation."""
+
+    def __init__(self, framework: Framework, catalog: FieldCatalog):
+        self.framework = framework
+        self.catalog = catalog
+        self._lines = tuple(
+            (line, tuple((outcome, kleene.compile_condition(outcome.when, catalog)) for outcome in line.outcomes))
+            for line in framework.lines)
+
+    def summarise(self, scope: dict[str, Any], unknown_inputs: frozenset[str]) -> dict[str, Any]:
+        """Each line's text for the case; `provisional` when an earlier outcome could still come to hold."""
+        lines = []
+        for line, outcomes in self._lines:
+            text: Optional[str] = None
+            undecided: list[Outcome] = []
+            for outcome, test in outcomes:
+                truth = test(scope)
+                if truth == Truth.TRUE:
+                    text = outcome.text
+                    break
+                if truth == Truth.UNKNOWN:
+                    undecided.append(outcome)
+            fields = sorted({name for outcome in undecided for name in self._inputs(outcome) if name in unknown_inputs})
+            lines.append({"name": line.name, "title": line.title, "text": text or line.unknown,
+                          "known": text is not None, "provisional": bool(undecided), "find_out": fields})
+        f = self.framework
+        return {"id": f.id, "title": f.title, "lines": lines,
+                "citations": [c.model_dump(mode="json") for c in f.citations]}
+
+    def _inputs(self, outcome: Outcome) -> frozenset[str]:
+        return frozenset().union(*(self.catalog.inputs_of(n) for n in fields_of(outcome.when)))

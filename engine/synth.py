@@ -1,0 +1,299 @@
+"""Synthetic registries: plausible, internally consistent made-up cases for demos and benchmarks.
+
+The distributions below are illustrative, chosen so that values hang together the way they do in a
+real registry (a prostate primary is mostly blastic, a kidney primary hypervascular, a Bilsky grade
+agrees with epidural involvement and cord compression, the SINS lesion with the lesion type, survival
+falls with the Karnofsky score) and so that about a fifth of the fields are unknown. They are not
+epidemiology and no decision rests on them: the rules never read this module.
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import random
+import sys
+from collections.abc import Iterator
+from typing import Any, Optional
+
+from .case import VERTEBRAE, Case
+from .registry_io import csv_columns
+
+# primary: (weight, share female, lesion weights lytic/mixed/blastic, share hypervascular,
+#           median survival in months at Karnofsky 70, chance of visceral metastases)
+PRIMARIES: dict[str, tuple[float, float, tuple[int, int, int], float, float, float]] = {
+    "lung": (24, 0.40, (6, 3, 1), 0.10, 6, 0.55),
+    "breast": (20, 0.99, (4, 4, 2), 0.05, 24, 0.35),
+    "prostate": (14, 0.00, (1, 2, 7), 0.02, 30, 0.15),
+    "kidney": (8, 0.35, (9, 1, 0), 0.90, 14, 0.40),
+    "multiple_myeloma": (8, 0.45, (10, 0, 0), 0.10, 30, 0.05),
+    "liver": (4, 0.25, (8, 2, 0), 0.80, 5, 0.60),
+    "colorectal": (4, 0.45, (7, 3, 0), 0.10, 8, 0.60),
+    "thyroid": (3, 0.70, (8, 2, 0), 0.85, 40, 0.30),
+    "stomach": (2, 0.35, (5, 4, 1), 0.05, 4, 0.60),
+    "melanoma": (2, 0.45, (9, 1, 0), 0.60, 6, 0.60),
+    "lymphoma": (2, 0.45, (7, 3, 0), 0.10, 24, 0.20),
+    "leukemia": (1, 0.45, (8, 2, 0), 0.05, 12, 0.10),
+    "other": (4, 0.50, (6, 3, 1), 0.20, 10, 0.40),
+    "unknown_primary": (4, 0.45, (6, 3, 1), 0.20, 6, 0.50),
+}
+LESIONS = ("lytic", "mixed", "blastic")
+# SINS location by vertebra, as the SINS table defines the segments.
+SINS_LOCATION = {
+    **{v: "junctional" for v in ("C1", "C2", "C7", "T1", "T2", "T11", "T12", "L1", "L5", "S1")},
+    **{v: "mobile" for v in ("C3", "C4", "C5", "C6", "L2", "L3", "L4")},
+    **{f"T{i}": "semirigid" for i in range(3, 11)},
+    **{v: "rigid" for v in ("S2", "S3", "S4", "S5")},
+}
+REGION_WEIGHTS = {"C": 8, "T": 62, "L": 27, "S": 3}
+KARNOFSKY = (30, 40, 50, 60, 70, 80, 90, 100)
+KARNOFSKY_WEIGHTS = (2, 4, 9, 15, 21, 22, 17, 10)
+# Chance that a registry leaves a field blank: routine fields are nearly always filled in, scores and
+# graded findings often are not.
+UNKNOWN_RATE: dict[str, float] = {
+    "age": 0.02, "sex": 0.01, "life_expectancy_months": 0.30, "karnofsky": 0.15, "asa_class": 0.35,
+    "coagulopathy": 0.15, "active_infection": 0.15, "cement_allergy": 0.40, "severe_cardiopulmonary_disease": 0.20,
+    "primary_tumor": 0.03, "histology_confirmed": 0.10, "primary_bone_tumor": 0.50,
+    "extraspinal_bone_metastases": 0.30, "vertebral_metastases": 0.20, "visceral_metastases": 0.20,
+    "multifocal_bone_metastases": 0.20, "hypervascular_tumor": 0.30, "paravertebral_extension": 0.20,
+    "levels": 0.03, "pathological_fracture": 0.05, "height_loss_percent": 0.30, "kyphosis_degrees": 0.50,
+    "severe_osteoporosis": 0.40, "lesion_type": 0.10, "posterior_wall_defect": 0.20, "pedicle_lysis": 0.25,
+    "sins": 0.25, "epidural_involvement": 0.10, "bilsky_grade": 0.30, "spinal_cord_compression": 0.10,
+    "neurological_deficit": 0.05, "asia_grade": 0.40, "symptomatic_cement_leak": 0.60, "pain_score": 0.10,
+    "radicular_pain": 0.20, "diffuse_back_pain": 0.30, "mechanical_pain": 0.15, "refractory_to_conservative": 0.10,
+}
+SINS_UNKNOWN_COMPONENT = 0.10  # once SINS was scored at all, a single component is sometimes left out
+
+
+def _pick(rng: random.Random, weights: dict[str, float]) -> str:
+    return rng.choices(list(weights), weights=list(weights.values()))[0]
+
+
+def _levels(rng: random.Random) -> list[str]:
+    region = _pick(rng, REGION_WEIGHTS)
+    spine = [v for v in VERTEBRAE if v[0] == region]
+    count = rng.choices((1, 2, 3), weights=(70, 22, 8))[0]
+    start = rng.randrange(0, len(spine) - count + 1)
+    return spine[start:start + count]
+
+
+def _complete_case(rng: random.Random, case_id: str) -> dict[str, Any]:
+    """Every field filled in, each consistent with the others."""
+    primary = _pick(rng, {k: v[0] for k, v in PRIMARIES.items()})
+    _, female, lesion_weights, hypervascular, survival, visceral = PRIMARIES[primary]
+    c: dict[str, Any] = {"id": case_id, "primary_tumor": primary}
+    c["sex"] = "female" if rng.random() < female else "male"
+    c["age"] = max(18, min(95, round(rng.gauss(63, 11))))
+    c["histology_confirmed"] = rng.random() < (0.55 if primary == "unknown_primary" else 0.9)
+    c["primary_bone_tumor"] = (not c["histology_confirmed"]) and rng.random() < 0.15
+
+    levels = _levels(rng)
+    c["levels"] = levels
+    c["vertebral_metastases"] = len(levels) + min(20, int(rng.expovariate(0.4)))
+    c["extraspinal_bone_metastases"] = min(40, int(rng.expovariate(0.3))) if rng.random() < 0.6 else 0
+    c["multifocal_bone_metastases"] = c["extraspinal_bone_metastases"] > 0 and rng.random() < 0.7
+    c["visceral_metastases"] = ("none" if rng.random() >= visceral
+                                else "removable" if rng.random() < 0.25 else "unremovable")
+    lesion = rng.choices(LESIONS, weights=lesion_weights)[0]
+    c["lesion_type"] = lesion
+    c["hypervascular_tumor"] = rng.random() < hypervascular
+
+    fracture = rng.random() < (0.35 if lesion == "blastic" else 0.7)
+    c["pathological_fracture"] = fracture
+    height = round(min(90.0, rng.gammavariate(2.0, 14.0)), 0) if fracture else float(rng.choice((0, 0, 0, 5)))
+    c["height_loss_percent"] = height
+    c["kyphosis_degrees"] = round(min(60.0, height / 3 + rng.uniform(0, 8)), 0)
+    c["severe_osteoporosis"] = rng.random() < (0.25 if c["age"] >= 70 else 0.08)
+    c["posterior_wall_defect"] = rng.random() < (0.45 if lesion != "blastic" else 0.15)
+    pedicle = rng.random() < (0.35 if lesion != "blastic" else 0.1)
+    c["pedicle_lysis"] = pedicle
+    c["paravertebral_extension"] = rng.random() < (0.3 + 0.2 * c["hypervascular_tumor"])
+
+    epidural = rng.random() < (0.25 + 0.3 * c["posterior_wall_defect"])
+    c["epidural_involvement"] = epidural
+    grade = rng.choices(("1a", "1b", "1c", "2", "3"), weights=(30, 25, 15, 18, 12))[0] if epidural else "0"
+    c["bilsky_grade"] = grade
+    c["spinal_cord_compression"] = grade in ("2", "3") or (grade == "1c" and rng.random() < 0.3)
+    deficit_chance = {"0": 0.01, "1a": 0.03, "1b": 0.08, "1c": 0.2, "2": 0.45, "3": 0.75}[grade]
+    deficit = rng.random() < deficit_chance
+    c["neurological_deficit"] = deficit
+    c["asia_grade"] = rng.choices("ABCD", weights=(1, 2, 4, 8))[0] if deficit else "E"
+    c["radicular_pain"] = rng.random() < (0.45 if epidural else 0.15)
+    c["symptomatic_cement_leak"] = rng.random() < 0.01  # only after an earlier vertebroplasty
+
+    mechanical = rng.random() < (0.75 if fracture else 0.35)
+    c["mechanical_pain"] = mechanical
+    c["diffuse_back_pain"] = rng.random() < 0.15
+    c["pain_score"] = float(max(2, min(10, round(rng.gauss(7.2, 1.6)))))
+    c["refractory_to_conservative"] = rng.random() < (0.7 if c["pain_score"] >= 7 else 0.4)
+
+    kps_weights = [w * (1.6 ** i if not deficit else 1.6 ** -i) for i, w in enumerate(KARNOFSKY_WEIGHTS)]
+    karnofsky = rng.choices(KARNOFSKY, weights=kps_weights)[0]
+    c["karnofsky"] = karnofsky
+    median = survival * math.exp((karnofsky - 70) / 25) * (0.6 if c["visceral_metastases"] == "unremovable" else 1)
+    c["life_expectancy_months"] = float(max(1, min(120, round(rng.lognormvariate(math.log(median), 0.5)))))
+    c["asa_class"] = max(1, min(5, 2 + (karnofsky <= 50) + (c["age"] >= 75) + rng.choice((-1, 0, 0, 1))))
+    c["coagulopathy"] = rng.random() < (0.03 + 0.05 * (primary in ("liver", "leukemia", "multiple_myeloma")))
+    c["active_infection"] = rng.random() < 0.02
+    c["cement_allergy"] = rng.random() < 0.005
+    c["severe_cardiopulmonary_disease"] = rng.random() < (0.04 + 0.06 * (c["age"] >= 75) + 0.04 * (primary == "lung"))
+
+    collapse = ("over_50" if height > 50 else "under_50" if height > 0
+                else "none_over_50_involved" if rng.random() < 0.4 else "none")
+    posterolateral = ("bilateral" if pedicle and rng.random() < 0.4 else "unilateral" if pedicle else "none")
+    c["sins"] = {
+        "location": SINS_LOCATION[levels[0]],
+        "pain": "mechanical" if mechanical else rng.choice(("occasional", "occasional", "none")),
+        "lesion": lesion,
+        "alignment": rng.choices(("normal", "deformity", "subluxation"),
+                                 weights=(80, 17, 3) if height < 40 else (45, 45, 10))[0],
+        "collapse": collapse,
+        "posterolateral": posterolateral,
+    }
+    span = levels[0] if len(levels) == 1 else f"{levels[0]}-{levels[-1]}"
+    c["title"] = f"synthetic {primary.replace('_', ' ')}, {span}"
+    return c
+
+
+def _blank_out(rng: random.Random, case: dict[str, Any]) -> dict[str, Any]:
+    """Leave fields unknown at the registry's rates; never the id."""
+    out = {"id": case["id"], "title": case["title"]}
+    for name in Case.model_fields:
+        if name in out or name not in case or rng.random() < UNKNOWN_RATE.get(name, 0.0):
+            continue
+        value = case[name]
+        if name == "sins":
+            value = {k: v for k, v in value.items() if rng.random() >= SINS_UNKNOWN_COMPONENT}
+            if not value:
+                continue
+        out[name] = value
+    return out
+
+
+def synthetic_cases(n: int, seed: int = 0, engine: Any = None) -> Iterator[dict[str, Any]]:
+    """`n` case mappings (data-dictionary shape), the same for the same seed.
+
+    With an engine, each case is checked against the rule base's consistency checks; a field a check
+    names is left unknown (the generator's own correlations already satisfy the built-in checks, so
+    this only matters for a rule base that adds checks of its own).
+    """
+    rng = random.Random(seed)
+    width = max(6, len(str(n - 1)))
+    for i in range(n):
+        case = _blank_out(rng, _complete_case(rng, f"synth-{seed}-{i:0{width}d}"))
+        if engine is not None:
+            case = _admissible(engine, case)
+        yield case
+
+
+def _admissible(engine: Any, case: dict[str, Any]) -> dict[str, Any]:
+    from .case_io import case_from_data
+
+    for _ in range(8):
+        problems = engine.check(case_from_data(case).case)
+        if not problems:
+            return case
+        for problem in problems:
+            for name in (problem.field or "").split(", "):
+                if name.startswith("sins.") and isinstance(case.get("sins"), dict):
+                    case["sins"].pop(name[5:], None)
+                    if not case["sins"]:
+                        del case["sins"]
+                else:
+                    case.pop(name, None)
+    raise ValueError(f"case {case['id']}: the rule base's consistency checks refuse every repair")
+
+
+# --- writing ----------------------------------------------------------------------------------------------
+
+
+def csv_cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return ";".join(value)
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def flat_row(case: dict[str, Any]) -> dict[str, Any]:
+    row = {k: v for k, v in case.items() if k != "sins"}
+    for component, code in (case.get("sins") or {}).items():
+        row[f"sins.{component}"] = code
+    return row
+
+
+def write(cases: Iterator[dict[str, Any]], out: Any, fmt: str) -> int:
+    import csv
+    import json
+
+    count = 0
+    if fmt == "jsonl":
+        for case in cases:
+            out.write(json.dumps(case, ensure_ascii=False, separators=(",", ":")) + "\n")
+            count += 1
+        return count
+    columns = csv_columns()  # the same header the batch command reads
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(columns)
+    for case in cases:
+        row = flat_row(case)
+        writer.writerow([csv_cell(row.get(c)) for c in columns])
+        count += 1
+    return count
+
+
+# --- command line -----------------------------------------------------------------------------------------
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "synth", help="write N made-up but plausible cases (CSV or JSON Lines) for demos and benchmarks",
+        description="Synthetic cases: plausible correlations, a realistic share of unknown fields, and every "
+                    "case admissible under the rule base's consistency checks. Not real patients.")
+    p.add_argument("n", type=_count, help="number of cases")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0); the same seed gives the same cases")
+    p.add_argument("--out", metavar="FILE", help="write to FILE (.csv or .jsonl); default: CSV on stdout")
+    p.add_argument("--format", choices=["csv", "jsonl"], help="output format (default: from --out, else csv)")
+    p.add_argument("--rules", metavar="DIR", default=None,
+                   help="rule base whose consistency checks the cases must pass (default: the built-in rules/)")
+    p.set_defaults(run=_cmd_synth)
+
+
+def _count(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number of cases, got {text!r}") from None
+    if n < 0:
+        raise argparse.ArgumentTypeError("the number of cases cannot be negative")
+    return n
+
+
+def _cmd_synth(args: argparse.Namespace) -> int:
+    import os
+
+    from .engine import get_engine
+    from .errors import InputError
+
+    fmt = args.format or _format_of(args.out)
+    rules = args.rules or os.environ.get("SPINEMETS_RULES")
+    engine = get_engine(rules)
+    cases = synthetic_cases(args.n, args.seed, engine)
+    if not args.out or args.out == "-":
+        write(cases, sys.stdout, fmt)
+        return 0
+    try:
+        with open(args.out, "w", encoding="utf-8", newline="") as out:
+            write(cases, out, fmt)
+    except OSError as err:
+        raise InputError(f"{args.out}: cannot write ({err.strerror})") from None
+    return 0
+
+
+def _format_of(path: Optional[str]) -> str:
+    if path and path.lower().endswith((".jsonl", ".ndjson")):
+        return "jsonl"
+    return "csv"

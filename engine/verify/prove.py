@@ -1,0 +1,209 @@
+"""Proofs over every admissible case: each invariant holds, or a concrete counterexample the engine confirms.
+
+A proof asks z3 for a case where the invariant's condition is TRUE and some claim fails. UNSAT is a
+proof over the whole domain (every field's range, unknown included, consistency checks respected);
+SAT gives a model, turned into a case (as few known fields as the solver allows), validated by the
+case model and evaluated by the engine, which must show the same violation.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+import z3
+from pydantic import ValidationError
+
+from ..case import Case, case_from_values
+from ..decision import Decision
+from ..engine import Engine
+from ..errors import CaseError
+from ..evaluator import case_values
+from ..kleene import Truth, compile_condition
+from ..vocabulary import STATUS_RANK
+from .encode import Encoding
+from .invariants import (AdjunctClaim, CitedReasonsClaim, ExcludesContraindicatedClaim, Invariant,
+                         RankedClaim, RankingNonemptyClaim, StatusClaim, TopClaim, failed_claims)
+
+DEFAULT_TIMEOUT_MS = 20_000
+
+
+@dataclass
+class Counterexample:
+    """A case (only known fields) that the solver found, and what the engine made of it."""
+
+    values: dict[str, Any]
+    case: dict[str, Any]
+    confirmed: bool
+    engine_says: str
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class InvariantResult:
+    invariant: Invariant
+    outcome: str  # proved, violated, unknown
+    seconds: float
+    counterexample: Optional[Counterexample] = None
+    detail: str = ""
+
+
+def claim_expr(enc: Encoding, claim: Any) -> z3.BoolRef:
+    """The claim about the decision as a z3 formula over the encoding's case."""
+    if isinstance(claim, StatusClaim):
+        return z3.And(*[enc.status_is(o, claim.status.allowed) for o in claim.status.options])
+    if isinstance(claim, RankedClaim):
+        return z3.And(*[enc.ranked(o) for o in claim.ranked])
+    if isinstance(claim, TopClaim):
+        return z3.Or(*[enc.top[o] for o in claim.top.allowed]) if claim.top.allowed else z3.BoolVal(False)
+    if isinstance(claim, RankingNonemptyClaim):
+        return z3.Or(*[enc.ranked(o) for o in enc.options])
+    if isinstance(claim, ExcludesContraindicatedClaim):
+        # ranked is defined by the decision layer as "status above contraindicated"; stated here so that a
+        # change to that definition in encode.py has to be a deliberate one.
+        return z3.And(*[z3.Implies(enc.ranked(o), enc.status[o] != STATUS_RANK["contraindicated"])
+                        for o in enc.options])
+    if isinstance(claim, CitedReasonsClaim):
+        test = claim.cited_reasons
+        return z3.And(*[z3.Implies(enc.status[o] == STATUS_RANK[s], enc.explained(o, s))
+                        for o in test.options for s in test.statuses])
+    if isinstance(claim, AdjunctClaim):
+        return enc.adjunct_listed(claim.adjunct)
+    raise TypeError(f"unknown claim {claim!r}")
+
+
+class Search:
+    """One solver over one or more encodings (each with its domain); each query is pushed and popped."""
+
+    def __init__(self, encodings: list[Encoding], extra: tuple = (), timeout_ms: int = DEFAULT_TIMEOUT_MS,
+                 minimize: bool = True):
+        self.encodings = encodings
+        self.solver = z3.Solver()
+        self.solver.set("timeout", timeout_ms)
+        for enc in encodings:
+            self.solver.add(*enc.domain())
+        self.solver.add(*extra)
+        self.minimize = minimize
+
+    def find(self, *formulas: z3.BoolRef, simplify: bool = True) -> tuple[str, list[dict[str, Any]]]:
+        """('unsat', []), ('unknown', []) or ('sat', the case values of each encoding) for cases satisfying
+        every formula; `simplify` spends more queries on a counterexample a person will read."""
+        self.solver.push()
+        try:
+            self.solver.add(*formulas)
+            result = self.solver.check()
+            if result == z3.unsat:
+                return "unsat", []
+            if result != z3.sat:
+                return "unknown", []
+            if self.minimize and simplify:
+                self._simplify()
+            model = self.solver.model()
+            return "sat", [enc.case.values_from(model) for enc in self.encodings]
+        finally:
+            self.solver.pop()
+
+    def reason_unknown(self) -> str:
+        return self.solver.reason_unknown()
+
+    def _simplify(self) -> None:
+        """Leave the model with as few known fields and as round numbers as the constraints allow, so a
+        counterexample shows only what it needs; ends with the solver holding that model."""
+        solver = self.solver
+        model = solver.model()
+        kept: list[z3.BoolRef] = []
+        for enc in self.encodings:
+            space = enc.case
+            for var in [*space.known.values(), space.levels_known]:
+                if z3.is_true(model.eval(var, model_completion=True)):
+                    trial = kept + [z3.Not(var)]
+                    if solver.check(*trial) == z3.sat:
+                        kept = trial
+        solver.check(*kept)
+        model = solver.model()
+        for enc in self.encodings:
+            space = enc.case
+            for name, spec in space.inputs.items():
+                if spec.kind != "number" or not z3.is_true(model.eval(space.known[name], model_completion=True)):
+                    continue
+                raw = model.eval(space.value[name], model_completion=True)
+                current = raw.numerator_as_long() / raw.denominator_as_long()
+                for nicer in dict.fromkeys((round(current), round(current, 1), round(current, 2))):
+                    trial = kept + [space.value[name] == z3.RealVal(str(nicer))]
+                    if solver.check(*trial) == z3.sat:
+                        kept = trial
+                        break
+        solver.check(*kept)
+
+
+class Prover:
+    """The invariants of one rule base, proved over one shared encoding."""
+
+    def __init__(self, engine: Engine, timeout_ms: int = DEFAULT_TIMEOUT_MS, minimize: bool = True):
+        self.engine = engine
+        self.rulebook = engine.rulebook
+        self.enc = Encoding(self.rulebook)
+        self.search = Search([self.enc], timeout_ms=timeout_ms, minimize=minimize)
+
+    # --- invariants -----------------------------------------------------------------------------------------
+
+    def prove(self, invariant: Invariant) -> InvariantResult:
+        start = time.perf_counter()
+        when = self.enc.condition(invariant.when).t if invariant.when is not None else z3.BoolVal(True)
+        claim = z3.And(*[claim_expr(self.enc, c) for c in invariant.then])
+        outcome, found = self.search.find(when, z3.Not(claim))
+        if outcome == "unsat":
+            return InvariantResult(invariant, "proved", time.perf_counter() - start)
+        if outcome == "unknown":
+            return InvariantResult(invariant, "unknown", time.perf_counter() - start,
+                                   detail=f"the solver gave up ({self.search.reason_unknown()})")
+        cx = self.confirm(invariant, found[0])
+        return InvariantResult(invariant, "violated", time.perf_counter() - start, counterexample=cx)
+
+    def confirm(self, invariant: Invariant, values: dict[str, Any]) -> Counterexample:
+        """Evaluate the counterexample with the engine: the condition must be TRUE and some claim must fail."""
+        outcome = evaluate_values(self.engine, f"cx-{invariant.id}", values)
+        if isinstance(outcome, str):
+            return Counterexample(values, {"id": f"cx-{invariant.id}"}, False, outcome)
+        case, decision = outcome
+        document = case_document(case)
+        if invariant.when is not None and when_truth(self.engine, invariant, case) != Truth.TRUE:
+            return Counterexample(values, document, False, f"the engine does not find '{invariant.when_text}' TRUE")
+        failed = failed_claims(invariant, decision)
+        if not failed:
+            return Counterexample(values, document, False, "the engine's decision satisfies every claim")
+        return Counterexample(values, document, True, "; ".join(failed))
+
+
+def evaluate_values(engine: Engine, case_id: str, values: dict[str, Any]) -> tuple[Case, Decision] | str:
+    """The case and the engine's decision for it, or why the case model or the engine refuses it."""
+    try:
+        case = case_from_values(_slug(case_id), values)
+    except ValidationError as err:
+        return f"the case model refuses the case: {err.errors(include_url=False)[0]['msg']}"
+    try:
+        return case, engine.evaluate(case)
+    except CaseError as err:
+        return f"the engine refuses the case: {err}"
+
+
+def when_truth(engine: Engine, invariant: Invariant, case: Case) -> int:
+    values, _ = case_values(case, engine.rulebook)
+    _, facts = engine.evaluator.evaluate(values)
+    return compile_condition(invariant.when, engine.rulebook.catalog)({**values, **facts})
+
+
+def case_document(case: Case) -> dict[str, Any]:
+    """A case mapping as a case file holds it: id, then fields in data-dictionary order, SINS nested."""
+    data: dict[str, Any] = {"id": case.id}
+    for name in type(case).model_fields:
+        value = getattr(case, name)
+        if name in ("id", "title", "presentation") or value is None:
+            continue
+        data[name] = value.model_dump(exclude_none=True) if hasattr(value, "model_dump") else value
+    return data
+
+
+def _slug(text: str) -> str:
+    cleaned = "".join(ch if ch.isalnum() or ch in "._-" else "-" for ch in text)
+    return cleaned[:80] or "counterexample"

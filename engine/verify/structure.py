@@ -1,0 +1,324 @@
+"""Structural properties of the rule base, proved over every admissible case.
+
+- rules_can_fire: every active rule fires for some case (no dead rules);
+- no_shadowed_rules: no rule whose effects another rule also gives on every case where it fires;
+- every_option_can_lead: every option is the top suggestion for some case;
+- no_undeclared_contradictions: no indication that an opposite limit overrides on every case it fires
+  on, and no two opposite preferences that fire together, unless a conflict on the option is declared;
+- provisional_is_sound: an option not marked provisional keeps its status for every case that fills
+  in more of the unknown fields.
+
+Each finding carries a witness case where one exists, evaluated by the engine to confirm it.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Optional
+
+import z3
+
+from ..conditions import fields_of
+from ..decision import FLOOR
+from ..engine import Engine
+from ..evaluator import case_values
+from ..rulebook import AdviseAgainst, Adjunct, Conflict, Contraindicate, Derive, Indicate, Prefer, Rule
+from ..vocabulary import STATUS_RANK
+from .encode import Encoding, STATUS_OF_RANK
+from .invariants import StructuralCheck
+from .prove import DEFAULT_TIMEOUT_MS, Search, case_document, evaluate_values
+
+
+@dataclass
+class Witness:
+    """A case (or a pair: a partial case and a case that fills it in) and what the engine made of it."""
+
+    cases: list[dict[str, Any]]
+    confirmed: bool
+    engine_says: str
+
+
+@dataclass
+class Finding:
+    key: str
+    message: str
+    witness: Optional[Witness] = None
+    allowed: Optional[str] = None  # the reason the rule base gives for keeping it
+
+
+@dataclass
+class CheckResult:
+    check: StructuralCheck
+    passed: bool
+    seconds: float
+    summary: str
+    findings: list[Finding] = field(default_factory=list)
+    unconfirmed: list[str] = field(default_factory=list)  # witnesses the engine contradicts: encoding bugs
+    undecided: list[str] = field(default_factory=list)    # queries the solver gave up on
+
+
+class StructureProver:
+    def __init__(self, engine: Engine, enc: Encoding, search: Search, timeout_ms: int = DEFAULT_TIMEOUT_MS,
+                 minimize: bool = True):
+        self.engine, self.enc, self.search = engine, enc, search
+        self.rules = enc.rules
+        self.timeout_ms, self.minimize = timeout_ms, minimize
+        self._can_fire: dict[int, tuple[str, list]] = {}
+        self._may_not_fire: dict[int, bool] = {}
+        self._groups: dict[int, frozenset[str]] = {}
+        self._group = _field_groups(engine.rulebook, self._inputs)
+
+    def run(self, check: StructuralCheck) -> CheckResult:
+        start = time.perf_counter()
+        method: Callable[[CheckResult], None] = getattr(self, "_" + check.check)
+        result = CheckResult(check, True, 0.0, "")
+        method(result)
+        for finding in result.findings:
+            finding.allowed = check.allowed(finding.key)
+        result.passed = not [f for f in result.findings if f.allowed is None] and not result.undecided \
+            and not result.unconfirmed
+        result.seconds = time.perf_counter() - start
+        return result
+
+    def can_fire(self, i: int) -> tuple[str, list]:
+        if i not in self._can_fire:
+            self._can_fire[i] = self.search.find(self.enc.fired(i), simplify=False)
+        return self._can_fire[i]
+
+    def may_not_fire(self, i: int) -> bool:
+        if i not in self._may_not_fire:
+            self._may_not_fire[i] = self.search.find(z3.Not(self.enc.fired(i)), simplify=False)[0] == "sat"
+        return self._may_not_fire[i]
+
+    def implies(self, r: int, s: int) -> str:
+        """'unsat' when rule s fires on every case rule r fires on (r must be able to fire), else 'sat' or
+        'unknown'. Rules over independent fields need no solver: the domain is a product of independent
+        groups of fields (the consistency checks are what ties fields together), so r can fire while s
+        does not unless s always fires."""
+        if r != s and not (self._groups_of(r) & self._groups_of(s)) and self.may_not_fire(s):
+            return "sat"
+        return self.search.find(self.enc.fired(r), z3.Not(self.enc.fired(s)), simplify=False)[0]
+
+    def _groups_of(self, i: int) -> frozenset[str]:
+        if i not in self._groups:
+            self._groups[i] = frozenset(self._group.get(name, name) for name in self._inputs(self.rules[i].when))
+        return self._groups[i]
+
+    def _inputs(self, cond) -> frozenset[str]:
+        catalog = self.engine.rulebook.catalog
+        return frozenset().union(*(catalog.inputs_of(n) or {n} for n in fields_of(cond)))
+
+    def _run_engine(self, values: dict[str, Any], case_id: str) -> tuple[Any, Any, frozenset] | str:
+        """The case, the engine's decision and the rules it fired; or why the case is refused."""
+        outcome = evaluate_values(self.engine, case_id, values)
+        if isinstance(outcome, str):
+            return outcome
+        case, decision = outcome
+        known, _ = case_values(case, self.engine.rulebook)
+        return case, decision, self.engine.evaluator.fired(known)
+
+    # --- the checks -----------------------------------------------------------------------------------------
+
+    def _rules_can_fire(self, result: CheckResult) -> None:
+        for i, rule in enumerate(self.rules):
+            outcome, found = self.can_fire(i)
+            if outcome == "unknown":
+                result.undecided.append(rule.id)
+            elif outcome == "unsat":
+                result.findings.append(Finding(rule.id, f"{rule.id} ({rule.file}) can never fire: no admissible case "
+                                                        "makes its condition TRUE"))
+            else:
+                run = self._run_engine(found[0], f"fires-{rule.id}")
+                if isinstance(run, str) or rule.id not in run[2]:
+                    why = run if isinstance(run, str) else "the engine does not fire it"
+                    result.unconfirmed.append(f"{rule.id}: the solver's witness case: {why}")
+        live = len(self.rules) - len(result.findings)
+        result.summary = f"{live} of {len(self.rules)} active rules can fire"
+
+    def _no_shadowed_rules(self, result: CheckResult) -> None:
+        atoms = [_atoms(rule) for rule in self.rules]
+        pairs = 0
+        for r, rule in enumerate(self.rules):
+            if self.can_fire(r)[0] != "sat":
+                continue
+            for s, other in enumerate(self.rules):
+                if s == r or not _covered(atoms[r], atoms[s]):
+                    continue
+                pairs += 1
+                outcome = self.implies(r, s)
+                if outcome == "unknown":
+                    result.undecided.append(f"{rule.id} by {other.id}")
+                elif outcome == "unsat":
+                    result.findings.append(Finding(
+                        f"{rule.id} by {other.id}",
+                        f"{rule.id} is shadowed by {other.id}: whenever it fires, {other.id} fires too and gives "
+                        "every one of its effects"))
+        result.summary = f"{pairs} pairs of rules with overlapping effects compared"
+
+    def _every_option_can_lead(self, result: CheckResult) -> None:
+        leading = []
+        for option in self.enc.options:
+            outcome, found = self.search.find(self.enc.top[option], simplify=False)
+            if outcome == "unknown":
+                result.undecided.append(option)
+            elif outcome == "unsat":
+                result.findings.append(Finding(option, f"{option} is never the top suggestion, for any case"))
+            else:
+                leading.append(option)
+                verdict = evaluate_values(self.engine, f"leads-{option}", found[0])
+                if isinstance(verdict, str) or verdict[1].top != option:
+                    said = verdict if isinstance(verdict, str) else f"the engine ranks {verdict[1].top} first"
+                    result.unconfirmed.append(f"{option}: {said}")
+        result.summary = f"{len(leading)} of {len(self.enc.options)} options can lead: {', '.join(leading) or 'none'}"
+
+    def _no_undeclared_contradictions(self, result: CheckResult) -> None:
+        enc = self.enc
+        compared = 0
+        for option in enc.options:
+            effects = enc.effects[option]
+            lifters = [(i, e.floor) for i, e in enumerate(effects) if e is not None and e.floor is not None]
+            limiters = [(i, e.ceiling) for i, e in enumerate(effects) if e is not None and e.ceiling is not None]
+            for r, floor in lifters:
+                if self.can_fire(r)[0] != "sat":
+                    continue
+                for s, ceiling in limiters:
+                    if ceiling >= floor:
+                        continue
+                    compared += 1
+                    outcome = self.implies(r, s)
+                    if outcome != "unsat":
+                        if outcome == "unknown":
+                            result.undecided.append(f"{self.rules[r].id} vs {self.rules[s].id}")
+                        continue
+                    # s fires on every case r fires on: r's indication never takes effect.
+                    self._contradiction(result, option, r, s, (option,),
+                                        f"{self.rules[r].id} lifts {option} to {STATUS_OF_RANK[floor]}, but "
+                                        f"{self.rules[s].id} fires on every case it fires on and caps it at "
+                                        f"{STATUS_OF_RANK[ceiling]}")
+        prefs = [(i, e.prefer, worse) for i, rule in enumerate(self.rules) for e in rule.then
+                 if isinstance(e, Prefer) for worse in e.over]
+        for a, (r, better, worse) in enumerate(prefs):
+            for s, better2, worse2 in prefs[a:]:
+                if (better2, worse2) != (worse, better):
+                    continue
+                compared += 1
+                self._contradiction(result, better, r, s, (better, worse),
+                                    f"{self.rules[r].id} prefers {better} over {worse} and {self.rules[s].id} the "
+                                    "opposite, on the same case")
+        result.summary = f"{compared} pairs of opposite effects compared"
+
+    def _contradiction(self, result: CheckResult, option: str, r: int, s: int, options: tuple[str, ...],
+                       message: str) -> None:
+        enc = self.enc
+        key = f"{self.rules[r].id} vs {self.rules[s].id}"
+        outcome, found = self.search.find(enc.fired(r), enc.fired(s), z3.Not(enc.conflict_declared(options)))
+        if outcome == "unknown":
+            result.undecided.append(key)
+            return
+        if outcome == "unsat":
+            return  # a declared conflict shows the board the disagreement
+        run = self._run_engine(found[0], f"contradiction-{option}")
+        if isinstance(run, str):
+            confirmed, says, case = False, run, {}
+        else:
+            shown = any(set(c.options) & set(options) for c in run[1].conflicts)
+            confirmed = {self.rules[r].id, self.rules[s].id} <= run[2] and not shown
+            says = "both fire and no conflict is declared" if confirmed else "the engine does not show this"
+            case = case_document(run[0])
+        result.findings.append(Finding(key, message + " - and no conflict is declared for these cases",
+                                       Witness([case], confirmed, says)))
+        if not confirmed:
+            result.unconfirmed.append(f"{key}: {says}")
+
+    def _provisional_is_sound(self, result: CheckResult) -> None:
+        book = self.engine.rulebook
+        partial, complete = Encoding(book, "partial:"), Encoding(book, "completion:")
+        search = Search([partial, complete], extra=(partial.case.extended_by(complete.case),),
+                        timeout_ms=self.timeout_ms, minimize=self.minimize)
+        sound = []
+        for option in partial.options:
+            outcome, found = search.find(z3.Not(partial.provisional(option)),
+                                         partial.status[option] != complete.status[option])
+            if outcome == "unknown":
+                result.undecided.append(option)
+                continue
+            if outcome == "unsat":
+                sound.append(option)
+                continue
+            first = evaluate_values(self.engine, f"partial-{option}", found[0])
+            second = evaluate_values(self.engine, f"completion-{option}", found[1])
+            if isinstance(first, str) or isinstance(second, str):
+                says, confirmed, cases = first if isinstance(first, str) else second, False, []
+            else:
+                a, b = first[1].option(option), second[1].option(option)
+                confirmed = not a.provisional and a.status != b.status
+                says = (f"{option} is {a.status}{' (provisional)' if a.provisional else ''} on the partial case and "
+                        f"{b.status} once it is filled in")
+                cases = [case_document(first[0]), case_document(second[0])]
+            result.findings.append(Finding(option, f"{option} is not marked provisional, yet filling in unknown fields "
+                                                   "changes its status", Witness(cases, confirmed, says)))
+            if not confirmed:
+                result.unconfirmed.append(f"{option}: {says}")
+        result.summary = f"proved for {len(sound)} of {len(partial.options)} options"
+
+
+def _field_groups(rulebook, inputs_of) -> dict[str, str]:
+    """Each case input's group: inputs a consistency check names together are in one group (union-find)."""
+    parent: dict[str, str] = {}
+
+    def find(x: str) -> str:
+        parent.setdefault(x, x)
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for name, spec in rulebook.catalog.specs.items():
+        if spec.origin == "input":
+            find(name)
+    find("levels")
+    for constraint in rulebook.constraints:
+        names = sorted(inputs_of(constraint.when))
+        for other in names[1:]:
+            parent[find(other)] = find(names[0])
+    return {name: find(name) for name in list(parent)}
+
+
+# --- what a rule does, as comparable atoms --------------------------------------------------------------------
+
+
+def _atoms(rule: Rule) -> list[tuple]:
+    """Each effect as (effect, subject, strength): only the same kind of effect can stand in for another."""
+    atoms: list[tuple] = []
+    for e in rule.then:
+        if isinstance(e, Indicate):
+            atoms += [("indicate", o, STATUS_RANK[FLOOR[e.strength]]) for o in e.indicate]
+        elif isinstance(e, Contraindicate):
+            rank = STATUS_RANK["contraindicated" if e.severity == "absolute" else "caution"]
+            atoms += [("contraindicate", o, rank) for o in e.contraindicate]
+        elif isinstance(e, AdviseAgainst):
+            atoms += [("advise_against", o, 0) for o in e.advise_against]
+        elif isinstance(e, Conflict):
+            atoms += [("conflict", o, e.caution) for o in e.conflict]
+        elif isinstance(e, Prefer):
+            atoms += [("prefer", e.prefer, worse) for worse in e.over]
+        elif isinstance(e, Adjunct):
+            atoms.append(("adjunct", e.adjunct, frozenset(e.options)))
+        elif isinstance(e, Derive):
+            atoms.append(("derive", e.derive, None))
+    return atoms
+
+
+def _covered(mine: list[tuple], theirs: list[tuple]) -> bool:
+    """Every effect of `mine` is given, by the same kind of effect and at least as strongly, by `theirs`."""
+    def covers(b: tuple, a: tuple) -> bool:
+        if a[0] != b[0] or a[1] != b[1]:
+            return False
+        if a[0] == "indicate":
+            return b[2] >= a[2]
+        if a[0] == "contraindicate":
+            return b[2] <= a[2]
+        if a[0] == "adjunct":
+            return not b[2] or (bool(a[2]) and a[2] <= b[2])
+        return a[2] == b[2]
+    return bool(mine) and all(any(covers(b, a) for b in theirs) for a in mine)

@@ -1,0 +1,231 @@
+"""`spinemets batch`: every valid row evaluated in input order, every invalid one reported by line and field."""
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+
+import pytest
+
+from engine import EngineError, cli, read_case_file
+from engine.batch import CHUNK_ROWS, IN_PROCESS_ROWS, Progress, Summary, run
+from engine.case_io import case_from_data
+from engine.registry_io import csv_columns
+from engine.synth import synthetic_cases, write
+
+from .conftest import CASES_DIR
+from .test_cli import CLI
+
+HEADER = "id,karnofsky,coagulopathy,levels,height_loss_percent,bilsky_grade,epidural_involvement,presentation"
+
+
+def batch(*args: str, cwd=None, env=None, stdin=None) -> subprocess.CompletedProcess:
+    return subprocess.run([*CLI, "batch", *args], capture_output=True, text=True, timeout=600, cwd=cwd, env=env,
+                          input=stdin)
+
+
+def decisions(path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_invalid_rows_are_reported_by_line_and_field_and_the_rest_evaluated(tmp_path, engine):
+    source = tmp_path / "registry.csv"
+    source.write_text(
+        HEADER + "\n"
+        "ok-1,80,false,T11;T12,20,1a,true,\n"                       # line 2
+        "bad-kps,170,false,L2,,,,\n"                                 # line 3
+        'ok-2,60,,L3,,,,"two-line\npresentation"\n'                  # lines 4-5
+        "bad-bool,70,yes,L1,,,,\n"                                   # line 6
+        "\n"                                                         # line 7: blank, skipped
+        "too-many,70,false,L1,1,5,,,\n"                              # line 8: one cell too many
+        'bad-decimal,70,false,L4,"1,5",,,\n'                         # line 9
+        "bad-consistency,70,false,L4,,0,true,\n"                     # line 10
+        ",70,false,L4,,,,\n"                                         # line 11: no id
+        "ok-3,,true,,,,,\n")                                          # line 12
+    out = tmp_path / "decisions.jsonl"
+    result = batch(str(source), "--out", str(out))
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    err = result.stderr
+    assert f"{source}:3, field 'karnofsky': must be <= 100, got 170" in err
+    assert f"{source}:6, field 'coagulopathy': expected true or false, got 'yes'" in err
+    assert f"{source}:8: the row has 9 cells, the header 8" in err
+    assert f"{source}:9, field 'height_loss_percent'" in err and "decimal separator" in err
+    assert f"{source}:10, rule consistency.bilsky_zero_with_epidural, field 'bilsky_grade, epidural_involvement'" in err
+    assert f"{source}:11, field 'id': required" in err
+    assert "Rows: 9 read, 3 evaluated, 6 rejected" in result.stdout
+    written = decisions(out)
+    assert [d["case_id"] for d in written] == ["ok-1", "ok-2", "ok-3"]
+    expected = engine.evaluate({"id": "ok-1", "karnofsky": 80, "coagulopathy": False, "levels": ["T11", "T12"],
+                                "height_loss_percent": 20.0, "bilsky_grade": "1a", "epidural_involvement": True})
+    assert out.read_text().splitlines()[0] == expected.model_dump_json()
+
+
+def test_levels_written_with_commas_get_a_hint(tmp_path):
+    source = tmp_path / "r.csv"
+    source.write_text('id,levels\nx,"T11,T12"\n')
+    result = batch(str(source), "--summary-only")
+    assert result.returncode == 2 and "separate levels with ';'" in result.stderr
+
+
+def test_a_header_naming_unknown_fields_stops_before_any_output(tmp_path):
+    source = tmp_path / "r.csv"
+    source.write_text("id,karnofski,sins\nx,70,3\n")
+    out = tmp_path / "decisions.jsonl"
+    result = batch(str(source), "--out", str(out))
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert f"{source}:1, field 'karnofski': unknown column (did you mean 'karnofsky'?)" in result.stderr
+    assert "sins.location" in result.stderr
+    assert not out.exists()
+
+
+def test_json_lines_and_stdin(tmp_path, engine):
+    lines = ['{"id": "a", "coagulopathy": true, "karnofsky": null}', "", "not json", "[1, 2]",
+             '{"id": "b", "karnofski": 70}', '{"id": "c", "sins": {"location": "junctional"}}']
+    source = tmp_path / "r.jsonl"
+    source.write_text("\n".join(lines) + "\n")
+    result = batch(str(source))
+    assert result.returncode == 2
+    assert f"{source}:3: not valid JSON" in result.stderr
+    assert f"{source}:4: expected a JSON object" in result.stderr
+    assert f"{source}:5, field 'karnofski': unknown field (did you mean 'karnofsky'?)" in result.stderr
+    assert [json.loads(x)["case_id"] for x in result.stdout.splitlines()] == ["a", "c"]
+    assert "Rows: 5 read, 2 evaluated, 3 rejected" in result.stderr  # decisions on stdout, the summary beside
+    piped = batch("-", "--format", "jsonl", stdin=source.read_text())
+    assert piped.stdout == result.stdout
+
+
+def test_a_folder_of_case_files_in_name_order(tmp_path, engine):
+    out = tmp_path / "d.jsonl"
+    result = batch(str(CASES_DIR), "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    expected = [engine.evaluate(read_case_file(p).case).model_dump_json() for p in sorted(CASES_DIR.glob("*.yaml"))]
+    assert out.read_text().splitlines() == expected
+
+
+def test_output_is_identical_across_runs_and_worker_counts(tmp_path, engine):
+    rows = IN_PROCESS_ROWS + CHUNK_ROWS + 1  # enough rows for the worker processes to start
+    source = tmp_path / "registry.csv"
+    with source.open("w", newline="") as f:
+        write(synthetic_cases(rows, 9, engine), f, "csv")
+    outputs = []
+    for workers in ("1", "2", "2"):
+        out = tmp_path / f"d{len(outputs)}.jsonl"
+        result = batch(str(source), "--out", str(out), "--workers", workers)
+        assert result.returncode == 0, result.stderr[-2000:]
+        outputs.append(out.read_bytes())
+    assert outputs[0] == outputs[1] == outputs[2]
+    lines = outputs[0].decode().splitlines()
+    assert len(lines) == rows
+    sample = list(synthetic_cases(rows, 9, engine))
+    for i in (0, rows // 2, rows - 1):  # the input order, and the same decision as evaluate gives
+        assert lines[i] == engine.evaluate(case_from_data(sample[i]).case).model_dump_json()
+
+
+def test_summary_only_counts_without_writing_decisions(tmp_path, engine):
+    source = tmp_path / "r.csv"
+    with source.open("w", newline="") as f:
+        write(synthetic_cases(60, 2, engine), f, "csv")
+    result = batch(str(source), "--summary-only")
+    assert result.returncode == 0 and "{" not in result.stdout
+    tops: dict[str, int] = {}
+    for data in synthetic_cases(60, 2, engine):
+        top = engine.evaluate(case_from_data(data).case).top
+        tops[top] = tops.get(top, 0) + 1
+    assert "Rows: 60 read, 60 evaluated, 0 rejected" in result.stdout
+    for option, count in tops.items():
+        assert any(line.split()[:2] == [option, str(count)] for line in result.stdout.splitlines())
+    assert batch(str(source), "--summary-only", "--out", str(tmp_path / "x")).returncode == 2
+
+
+def test_nothing_is_written_but_the_requested_output(tmp_path, engine):
+    work, scratch = tmp_path / "work", tmp_path / "tmp"
+    work.mkdir()
+    scratch.mkdir()
+    source = work / "r.csv"
+    with source.open("w", newline="") as f:
+        write(synthetic_cases(IN_PROCESS_ROWS + 10, 3, engine), f, "csv")
+    env = dict(os.environ, TMPDIR=str(scratch), TEMP=str(scratch), TMP=str(scratch))
+    result = batch(str(source), "--out", "d.jsonl", cwd=work, env=env)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert sorted(p.name for p in work.iterdir()) == ["d.jsonl", "r.csv"]
+    assert list(scratch.iterdir()) == []
+    assert "\r" not in result.stderr  # no progress bar when stderr is not a terminal
+
+
+def test_a_failed_run_leaves_no_partial_output(tmp_path, engine, monkeypatch, capsys):
+    source = tmp_path / "r.csv"
+    with source.open("w", newline="") as f:
+        write(synthetic_cases(30, 1, engine), f, "csv")
+    calls = {"n": 0}
+    real = type(engine).evaluate
+
+    def failing(self, case):
+        calls["n"] += 1
+        if calls["n"] == 20:
+            raise EngineError("simulated disagreement")
+        return real(self, case)
+
+    monkeypatch.setattr(type(engine), "evaluate", failing)
+    out = tmp_path / "d.jsonl"
+    assert cli.main(["batch", str(source), "--out", str(out), "--workers", "1"]) == 1
+    err = capsys.readouterr().err
+    assert "internal error: simulated disagreement" in err and "Traceback" not in err
+    assert not out.exists()
+
+
+def test_missing_input_and_unwritable_output_exit_2(tmp_path):
+    assert batch(str(tmp_path / "none.csv")).returncode == 2
+    source = tmp_path / "r.csv"
+    source.write_text("id\nx\n")
+    result = batch(str(source), "--out", str(tmp_path / "no" / "such" / "d.jsonl"))
+    assert result.returncode == 2 and "cannot write" in result.stderr
+    assert batch(str(tmp_path / "r.txt")).returncode == 2  # unknown format
+
+
+def test_csv_columns_round_trip_through_the_synthetic_writer(engine):
+    out = io.StringIO()
+    write(synthetic_cases(5, 1, engine), out, "csv")
+    assert out.getvalue().splitlines()[0] == ",".join(csv_columns())
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_the_progress_bar_draws_only_on_a_terminal():
+    tty, pipe = _Terminal(), io.StringIO()
+    for stream in (tty, pipe):
+        bar = Progress(stream, total=400, enabled=True)
+        bar.last -= 1  # as if the last redraw were a second ago
+        bar.advance(200)
+        bar.clear()
+    assert "\r[###############..............." in tty.getvalue() and "200/400 rows" in tty.getvalue()
+    assert pipe.getvalue() == ""
+
+
+def test_the_summary_counts_tops_statuses_and_rejections():
+    order = ("CONSERVATIVE", "PVP", "KP", "TAE_PVP", "PVP_ITR", "SURGERY")
+    statuses = dict(zip(order, ("recommended", "caution", "not_recommended", "not_recommended", "not_recommended",
+                                "contraindicated")))
+    chunk = Summary()
+    chunk.add("PVP", statuses)
+    chunk.add_rejected()
+    summary = Summary(options=order)
+    summary.merge(chunk)
+    summary.merge(chunk)
+    text = summary.render()
+    assert "Rows: 4 read, 2 evaluated, 2 rejected" in text and "100.0%" in text
+    assert text.splitlines()[-1].split() == ["SURGERY", "0", "0", "0", "0", "2"]
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl"])
+def test_run_is_usable_from_python(tmp_path, engine, fmt):
+    source = tmp_path / f"r.{fmt}"
+    with source.open("w", newline="") as f:
+        write(synthetic_cases(12, 8, engine), f, fmt)
+    out = io.StringIO()
+    summary = run(str(source), out=out, workers=1, report=io.StringIO())
+    assert summary.rows == 12 and summary.rejected == 0 and len(out.getvalue().splitlines()) == 12

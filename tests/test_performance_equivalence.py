@@ -1,0 +1,199 @@
+"""The optimised paths give byte-identical results to the plain ones they stand in for.
+
+References: `decide` in engine/decision.py (the readable statement of docs/decision.md), and below an
+evaluation and a what-if sweep written the straightforward way, as the engine first did them. Speed is
+measured by benchmarks/run.py, never asserted here.
+"""
+from __future__ import annotations
+
+import json
+
+import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+
+from engine import CaseError, get_engine, load_rulebook, read_case_file
+from engine.case import case_from_values, input_fields, known_values
+from engine.case_io import case_from_data
+from engine.conditions import fields_of
+from engine.decision import DecisionPlan, decide
+from engine.evaluator import RuleEvaluator, case_values
+from engine.fields import input_specs
+from engine.kleene import Truth
+from engine.synth import synthetic_cases
+from engine.vocabulary import OPTIONS
+from engine.whatif import FieldChange, candidate_values, diff, sweep, with_value
+
+from . import strategies as gen
+from .conftest import CASES_DIR, CITATION, vocabulary_files
+from .test_agreement import random_rule_bases, write_rule_base
+
+VIGNETTES = sorted(CASES_DIR.glob("*.yaml"))
+
+
+def reference_evaluate(engine, case):
+    """evaluate as first written: everything from the case, each status re-derived from the effects."""
+    if engine.check(case):
+        raise CaseError(f"case {case.id}: inconsistent")
+    values, scores = case_values(case, engine.rulebook)
+    fired = engine.durable.fire(values)
+    assert fired == engine.evaluator.fired(values)
+    settled, _ = engine.evaluator.evaluate(values, settled=True)
+    undecided = [rid for rid, t in zip(engine.evaluator.rule_ids, settled) if t == Truth.UNKNOWN]
+    known = known_values(case)
+    unknown = [name for name in input_fields() if name not in known]
+    frameworks = {sid: result.model_dump(mode="json") for sid, result in scores.items()}
+    return decide(engine.rulebook, case.id, fired, undecided, unknown, frameworks)
+
+
+def reference_sweep(engine, case):
+    """The what-if sweep as first written: a validated case and a full decision for every variant."""
+    baseline = engine.evaluate(case)
+    constants = engine.rulebook.numeric_constants
+    current = known_values(case)
+    found = []
+    for name, spec in input_specs().items():
+        for value in candidate_values(spec, constants.get(name, ())):
+            if name in current and current[name] == value:
+                continue
+            changed = with_value(case, name, value)
+            if engine.check(changed):
+                continue
+            decision = engine.evaluate(changed)
+            changes = diff(baseline, decision)
+            if changes:
+                found.append(FieldChange(name, current.get(name), value, baseline.top, decision.top, changes))
+    order = {name: i for i, name in enumerate(input_specs())}
+    found.sort(key=lambda c: (not c.moves_top, order[c.field]))
+    return found
+
+
+def assert_same_decision(engine, case) -> None:
+    fast, plain = engine.evaluate(case), reference_evaluate(engine, case)
+    assert fast.to_json() == plain.to_json()
+    assert fast.model_dump_json() == plain.model_dump_json()  # the compact form the batch writes
+    assert fast == plain
+
+
+@pytest.mark.parametrize("path", VIGNETTES, ids=lambda p: p.stem)
+def test_vignettes_give_byte_identical_decisions(engine, path):
+    assert_same_decision(engine, read_case_file(path).case)
+
+
+def test_synthetic_registry_gives_byte_identical_decisions(engine):
+    for data in synthetic_cases(400, seed=17, engine=engine):
+        assert_same_decision(engine, case_from_data(data).case)
+
+
+@given(gen.cases())
+@settings(max_examples=150)
+def test_generated_partial_cases_give_byte_identical_decisions(engine, case):
+    assume(not engine.check(case))
+    assert_same_decision(engine, case)
+
+
+@given(gen.cases(complete=True))
+@settings(max_examples=60)
+def test_generated_complete_cases_give_byte_identical_decisions(engine, case):
+    assume(not engine.check(case))
+    assert_same_decision(engine, case)
+
+
+# --- the decision layer alone, on rule bases with every kind of effect ----------------------------------
+
+SECOND_CITATION = {"source": "gu-2017", "section": "Discussion",
+                   "locator": "it has the risk of damaging the posterior wall when the balloon is inflated too high"}
+options = st.lists(st.sampled_from(OPTIONS), min_size=1, max_size=3, unique=True)
+effects = st.one_of(
+    st.builds(lambda o, s: {"indicate": o, "strength": s}, options, st.sampled_from(["strong", "moderate"])),
+    st.builds(lambda o, s: {"contraindicate": o, "severity": s}, options, st.sampled_from(["absolute", "relative"])),
+    st.builds(lambda o: {"advise_against": o}, options),
+    st.builds(lambda o, c: {"conflict": o, "caution": c}, options, st.booleans()),
+    st.builds(lambda p, o: {"prefer": p, "over": [x for x in o if x != p] or [x for x in OPTIONS if x != p][:1]},
+              st.sampled_from(OPTIONS), options),
+    st.builds(lambda o: {"adjunct": "biopsy", "options": o}, st.one_of(st.just([]), options)),
+)
+
+
+@st.composite
+def effect_rule_bases(draw):
+    rules = []
+    for n in range(draw(st.integers(3, 10))):
+        then = draw(st.lists(effects, min_size=1, max_size=3))
+        rules.append({"id": f"gen.effect_{n}", "title": "t", "when": f"karnofsky > {n}", "then": then,
+                      "text": "generated", "evidence_level": 5, "citations": [CITATION, SECOND_CITATION]})
+    return rules
+
+
+@given(rules=effect_rule_bases(), data=st.data())
+@settings(max_examples=40)
+def test_the_decision_plan_decides_exactly_like_decide(tmp_path_factory, rules, data):
+    folder = vocabulary_files(tmp_path_factory.mktemp("effects") / "rules")
+    (folder / "generated.yaml").write_text(gen.dump({"rules": rules}))
+    book = load_rulebook(folder)
+    plan = DecisionPlan(book)
+    ids = [r.id for r in book.active_rules]
+    for _ in range(6):
+        fired = data.draw(st.sets(st.sampled_from(ids)))
+        undecided = data.draw(st.sets(st.sampled_from(ids)))
+        unknown = data.draw(st.sets(st.sampled_from(input_fields())))
+        frameworks = {"sins": {"total": 3}}
+        expected = decide(book, "case-1", fired, undecided, unknown, frameworks)
+        assert plan.decide("case-1", fired, undecided, unknown, frameworks).to_json() == expected.to_json()
+        statuses, ranking = plan.ranking(fired)
+        assert statuses == expected.statuses() and tuple(ranking) == expected.ranking
+
+
+# --- the three-valued evaluator's two readings ------------------------------------------------------------
+
+
+@given(rules=random_rule_bases(), cases=st.lists(gen.case_values(), min_size=4, max_size=4))
+@settings(max_examples=40)
+def test_both_readings_at_once_equal_two_separate_readings(tmp_path_factory, rules, cases):
+    folder = tmp_path_factory.mktemp("readings") / "rules"
+    write_rule_base(folder, rules)
+    book = load_rulebook(folder)
+    evaluator = RuleEvaluator(book)
+    for values in cases:
+        known, _ = case_values(case_from_values("r", values), book)
+        assert evaluator.readings(known) == (evaluator.evaluate(known)[0], evaluator.evaluate(known, settled=True)[0])
+
+
+# --- what-if ----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", VIGNETTES, ids=lambda p: p.stem)
+def test_the_sweep_of_each_vignette_is_unchanged(engine, path):
+    case = read_case_file(path).case
+    assert sweep(engine, case) == reference_sweep(engine, case)
+
+
+def test_the_sweep_of_synthetic_cases_is_unchanged(engine):
+    for data in synthetic_cases(6, seed=23, engine=engine):
+        case = case_from_data(data).case
+        assert sweep(engine, case) == reference_sweep(engine, case)
+
+
+# --- what durable-rules is given --------------------------------------------------------------------------
+
+
+def test_the_case_fact_carries_only_what_rules_read_under_short_keys(engine):
+    case = read_case_file(VIGNETTES[0]).case
+    values, _ = case_values(case, engine.rulebook)
+    fact = engine.durable.case_fact(values)
+    keys = engine.durable.keys
+    assert len(set(keys.values())) == len(keys)  # one key per field
+    assert set(fact) - {"kind"} <= set(keys.values())
+    read = {n for r in engine.rulebook.active_rules for n in fields_of(r.when)}
+    unread = [name for name in values if name not in read]
+    assert all(keys.get(name) is None for name in unread)
+    assert len(json.dumps(fact)) < len(json.dumps(values, default=str))
+
+
+def test_a_rule_base_edited_in_place_gets_its_own_engine(rules_copy):
+    """Optimisations precompute from the rule base: a changed rule base must never reuse them."""
+    first = get_engine(rules_copy)
+    path = next(p for p in rules_copy.rglob("*.yaml") if "severity: absolute" in p.read_text())
+    path.write_text(path.read_text().replace("severity: absolute", "severity: relative", 1))
+    second = get_engine(rules_copy)
+    assert second is not first and second.plan is not first.plan and second.durable.name != first.durable.name

@@ -1,0 +1,78 @@
+"""Trainee mode: read a vignette, commit to an option, then see the engine's reasoning and the board's management."""
+from __future__ import annotations
+
+from engine import get_engine
+from tests.ui_apptest import document, start, texts, vignette_files, widget
+from ui import case_state
+
+TEACHING = [p for p in vignette_files() if document(p).board is not None]
+
+
+def _open():
+    at = start()
+    at.switch_page("views/trainee.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def _commit(at, path, option):
+    at.selectbox(key="trainee.vignette").set_value(path.name).run()
+    case = document(path).case
+    at.radio(key=f"trainee.choice.{case.id}").set_value(option)
+    next(b for b in at.button if b.label == "Commit and reveal").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def test_the_presentation_is_shown_and_nothing_is_revealed_before_commitment():
+    at = _open()
+    path = TEACHING[0]
+    at.selectbox(key="trainee.vignette").set_value(path.name).run()
+    doc = document(path)
+    page = texts(at)
+    if doc.case.presentation:
+        assert doc.case.presentation.split()[0] in page
+    assert doc.board.reasoning not in page and doc.board.management not in page
+    assert "Top suggestion" not in page
+
+
+def test_committing_reveals_the_board_and_the_engine_and_keeps_score():
+    at = _open()
+    first, second = TEACHING[0], TEACHING[-1]
+    right = document(first).board.top
+    _commit(at, first, right)
+    page = texts(at)
+    assert document(first).board.management in page
+    assert f"top suggestion **{get_engine().evaluate(document(first).case).top}**" in page
+    assert "Score this session: **1 of 1**" in page
+    wrong = next(o for o in get_engine().rulebook.option_order if o != document(second).board.top)
+    _commit(at, second, wrong)
+    expected_right = 1 if first != second else 0
+    assert f"Score this session: **{expected_right} of {1 if first == second else 2}**" in texts(at)
+
+
+def test_trying_again_hides_the_answer_and_takes_it_off_the_score():
+    at = _open()
+    path = TEACHING[0]
+    _commit(at, path, document(path).board.top)
+    next(b for b in at.button if b.label == "Try this vignette again").click().run()
+    assert "Score this session: **0 of 0**" in texts(at)
+    assert document(path).board.management not in texts(at)
+
+
+def test_a_vignette_can_be_opened_on_the_case_page():
+    at = _open()
+    path = TEACHING[0]
+    _commit(at, path, document(path).board.top)
+    next(b for b in at.button if b.label == "Open it on the case page").click().run()
+    at.switch_page("views/board.py").run()
+    assert widget(at, "id").value == document(path).case.id
+    assert at.session_state[case_state.key("id")] == document(path).case.id
+
+
+def test_start_over_forgets_every_answer():
+    at = _open()
+    for path in TEACHING[:2]:
+        _commit(at, path, document(path).board.top)
+    next(b for b in at.button if b.label == "Start over").click().run()
+    assert "Score this session: **0 of 0**" in texts(at)

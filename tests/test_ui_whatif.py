@@ -1,0 +1,79 @@
+"""The what-if page: one field changed by hand, and the automatic list of changes that move the top suggestion."""
+from __future__ import annotations
+
+from engine import get_engine
+from engine.whatif import diff, sweep, with_value
+from tests.ui_apptest import document, errors, load_vignette, set_field, start, texts, vignette_files, widget
+from ui import case_state
+from ui.labels import status_label
+
+FIRST = vignette_files()[0]
+
+
+def _tables(at, column: str):
+    """The page's tables that have this column, in page order (read-only tables carry no key)."""
+    return [t.value for t in at.table if column in t.value.columns]
+
+
+def _on_whatif(path=FIRST):
+    at = load_vignette(start(), path)
+    at.switch_page("views/whatif.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def test_a_changed_field_shows_which_statuses_change():
+    engine = get_engine()
+    case = document(FIRST).case
+    change = next(c for c in sweep(engine, case) if c.moves_top)
+    at = _on_whatif()
+    at.selectbox(key="whatif.field").set_value(change.field).run()
+    set_field(at, change.field, change.after, key=f"whatif.value.{change.field}")
+    table = _tables(at, "after the change")[0]
+    changed = table[table["changed"] == "yes"]
+    assert set(changed["option"]) == {c.option for c in change.changes}
+    for c in change.changes:
+        row = table[table["option"] == c.option].iloc[0]
+        assert (row["now"], row["after the change"]) == (status_label(c.before), status_label(c.after))
+    assert f"{change.top_before} → {change.top_after}" in texts(at)
+
+
+def test_the_what_if_does_not_touch_the_case_until_applied():
+    engine = get_engine()
+    case = document(FIRST).case
+    change = next(c for c in sweep(engine, case) if c.moves_top)
+    at = _on_whatif()
+    at.selectbox(key="whatif.field").set_value(change.field).run()
+    set_field(at, change.field, change.after, key=f"whatif.value.{change.field}")
+    spec = engine.rulebook.catalog.get(change.field)
+    assert at.session_state[case_state.key(change.field)] == case_state.widget_value(change.field, spec, change.before)
+    next(b for b in at.button if b.label == "Apply this value to the case").click().run()
+    assert at.session_state[case_state.key(change.field)] == case_state.widget_value(change.field, spec, change.after)
+    at.switch_page("views/board.py").run()
+    assert widget(at, change.field).value == case_state.widget_value(change.field, spec, change.after)
+
+
+def test_the_automatic_list_holds_exactly_the_changes_that_move_the_top():
+    engine = get_engine()
+    case = document(FIRST).case
+    expected = [c for c in sweep(engine, case) if c.moves_top]
+    at = _on_whatif()
+    table = _tables(at, "top suggestion")[0]
+    assert len(table) == len(expected)
+    for row, change in zip(table.to_dict("records"), expected):
+        assert row["field"] == engine.rulebook.catalog.get(change.field).title
+        assert row["top suggestion"] == f"{change.top_before} → {change.top_after}"
+        # each listed change really does what it says
+        after = engine.evaluate(with_value(case, change.field, change.after))
+        assert after.top == change.top_after and diff(engine.evaluate(case), after) == change.changes
+
+
+def test_an_invalid_case_sends_the_user_back_to_the_form():
+    at = start()
+    widget(at, "age").input("sixty")
+    at.run()
+    at.switch_page("views/whatif.py").run()
+    assert "The case in the form has problems" in texts(at)
+    at.switch_page("views/board.py").run()
+    assert widget(at, "age").value == "sixty"
+    assert errors(at)

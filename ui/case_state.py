@@ -1,0 +1,156 @@
+"""The case being entered, kept in session state in the widgets' own terms so nothing typed is ever lost.
+
+Every input field has one widget key, `case.<field>`. Values are stored as the widget shows them: "unknown",
+"yes" or "no" for booleans; "unknown" or a code for enumerations; the text as typed for numbers (empty is
+unknown); a list of vertebrae for levels. Turning that into case data is `read`, which never changes state.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import MutableMapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from engine import Case
+from engine.case import input_fields, known_values
+from engine.fields import FieldSpec
+
+PREFIX = "case."
+IDENTITY = ("id", "title", "presentation")
+LEVELS = "levels"
+UNKNOWN = "unknown"
+YES, NO = "yes", "no"
+DEFAULT_ID = "board-case"
+
+
+def key(name: str) -> str:
+    return PREFIX + name
+
+
+def field_names() -> list[str]:
+    """Identity first, then every clinical input of the data dictionary (SINS as `sins.<component>`)."""
+    return [*IDENTITY, *input_fields()]
+
+
+def blank_value(name: str, spec: FieldSpec | None) -> Any:
+    if name == "id":
+        return DEFAULT_ID
+    if name == LEVELS:
+        return []
+    if spec is None or spec.numeric or name in IDENTITY:
+        return ""
+    return UNKNOWN
+
+
+def widget_value(name: str, spec: FieldSpec | None, value: Any) -> Any:
+    """A case value in the form the widget holds it."""
+    if value is None:
+        return blank_value(name, spec)
+    if name == LEVELS:
+        return list(value)
+    if isinstance(value, bool):
+        return YES if value else NO
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else repr(value)
+    return str(value)
+
+
+def ensure(state: MutableMapping[str, Any], specs: dict[str, FieldSpec]) -> None:
+    """Give every field a widget value (unknown) the first time a session sees the form."""
+    for name in field_names():
+        state.setdefault(key(name), blank_value(name, specs.get(name)))
+
+
+def load(state: MutableMapping[str, Any], specs: dict[str, FieldSpec], case: Case) -> None:
+    """Fill the form from a case: every field the case leaves out becomes unknown, none is left over."""
+    known = known_values(case)
+    identity = {"id": case.id, "title": case.title or "", "presentation": case.presentation or ""}
+    for name in field_names():
+        spec = specs.get(name)
+        value = identity[name] if name in identity else known.get(name)
+        state[key(name)] = widget_value(name, spec, value)
+
+
+def clear(state: MutableMapping[str, Any], specs: dict[str, FieldSpec]) -> None:
+    for name in field_names():
+        state[key(name)] = blank_value(name, specs.get(name))
+
+
+def keep(state: MutableMapping[str, Any]) -> None:
+    """Streamlit forgets a widget's value on a run where the widget is not drawn (another page);
+    writing each value back to session state makes it the app's own, so it survives page changes."""
+    for name in [k for k in state.keys() if isinstance(k, str) and k.startswith(PREFIX)]:
+        state[name] = state[name]
+
+
+@dataclass
+class Reading:
+    """The form read as case data, and what could not be read (field -> message)."""
+
+    data: dict[str, Any]
+    problems: dict[str, str] = field(default_factory=dict)
+    unknown: list[str] = field(default_factory=list)
+
+
+def parse_number(text: str, spec: FieldSpec) -> tuple[Any, str | None]:
+    """(value, None), or (None, message) when the text is not a number. Range checks are the engine's."""
+    cleaned = text.strip().replace(" ", "")
+    if cleaned.count(",") == 1 and "." not in cleaned:
+        cleaned = cleaned.replace(",", ".")  # a decimal comma, as many European boards write it
+    try:
+        number = float(cleaned)
+    except ValueError:
+        return None, f"expected {spec.describe_type()}, got '{text.strip()}'; leave it empty if unknown"
+    if not math.isfinite(number):
+        return None, f"expected {spec.describe_type()}, got '{text.strip()}'"
+    if spec.kind == "int" and number.is_integer():
+        return int(number), None
+    # A fraction in a whole-number field goes to the engine as it is, so its message names the rule broken.
+    return number, None
+
+
+def read(state: MutableMapping[str, Any], specs: dict[str, FieldSpec]) -> Reading:
+    """The case data the form holds now; unknown fields are left out, exactly as in a case file."""
+    reading = Reading(data={})
+    sins: dict[str, Any] = {}
+    for name in field_names():
+        raw = state.get(key(name), blank_value(name, specs.get(name)))
+        spec = specs.get(name)
+        if name in IDENTITY:
+            text = str(raw).strip() if name == "id" else str(raw)
+            if text.strip():
+                reading.data[name] = text
+            elif name == "id":
+                reading.problems[name] = "required: a short label for the case (no patient names)"
+            continue
+        value = _value_of(name, spec, raw, reading)
+        if value is None:
+            if name not in reading.problems:
+                reading.unknown.append(name)
+            continue
+        if name.startswith("sins."):
+            sins[name.split(".", 1)[1]] = value
+        else:
+            reading.data[name] = value
+    if sins:
+        reading.data["sins"] = sins
+    return reading
+
+
+def _value_of(name: str, spec: FieldSpec | None, raw: Any, reading: Reading) -> Any:
+    if name == LEVELS:
+        return list(raw) or None
+    if spec is None:
+        return None
+    if spec.numeric:
+        if not str(raw).strip():
+            return None
+        value, problem = parse_number(str(raw), spec)
+        if problem:
+            reading.problems[name] = problem
+        return value
+    if raw == UNKNOWN or raw is None:
+        return None
+    if spec.kind == "bool":
+        return raw == YES
+    return raw

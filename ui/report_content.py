@@ -1,0 +1,133 @@
+"""The tumor board summary as data: what the minutes record, independent of Markdown or PDF."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from engine import Case, Decision, Rulebook
+from engine.case import GROUPS, input_fields, known_values
+from engine.vocabulary import Citation
+
+from . import citations, labels
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A numbered passage; the full bibliography of its source is listed once, under `Summary.sources`."""
+
+    number: int
+    source: str           # short name, e.g. "Gu et al. 2017"
+    section: str
+    locator: str
+
+
+@dataclass
+class ReasonLine:
+    effect: str
+    text: str
+    rule: str
+    refs: list[int]
+
+
+@dataclass
+class OptionLine:
+    code: str
+    title: str
+    status: str
+    provisional: bool
+    rank: int | None
+    reasons: list[ReasonLine]
+
+
+@dataclass
+class Note:
+    """A conflict or an adjunct: a heading, the text and its references."""
+
+    heading: str
+    text: str
+    rule: str
+    refs: list[int]
+
+
+@dataclass
+class Summary:
+    case_id: str
+    case_title: str | None
+    presentation: str | None
+    generated: str
+    findings: list[tuple[str, list[tuple[str, str]]]]   # (group title, [(field title, value)])
+    unknown_count: int
+    top: str
+    options: list[OptionLine]
+    missing: list[tuple[str, str]]                      # (field title, options it could change)
+    conflicts: list[Note]
+    adjuncts: list[Note]
+    scores: list[str]
+    references: list[Reference] = field(default_factory=list)
+    sources: list[tuple[str, str]] = field(default_factory=list)   # (short name, bibliography)
+    rulebook: str = ""
+    sha256: str = ""
+    disclaimer: str = labels.DISCLAIMER
+
+
+class _References:
+    def __init__(self, rulebook: Rulebook):
+        self.rulebook = rulebook
+        self.numbers: dict[tuple[str, str, str], int] = {}
+        self.items: list[Reference] = []
+        self.sources: dict[str, tuple[str, str]] = {}
+
+    def cite(self, found: tuple[Citation, ...]) -> list[int]:
+        numbers = []
+        for c in found:
+            k = (c.source, c.section, c.locator)
+            if k not in self.numbers:
+                self.numbers[k] = len(self.items) + 1
+                short = citations.short_name(self.rulebook, c.source)
+                self.items.append(Reference(self.numbers[k], short, c.section, c.locator))
+                self.sources.setdefault(c.source, (short, citations.reference(self.rulebook, c.source)))
+            numbers.append(self.numbers[k])
+        return numbers
+
+
+def build(rulebook: Rulebook, case: Case, decision: Decision, when: datetime | None = None) -> Summary:
+    when = when or datetime.now().astimezone()
+    refs = _References(rulebook)
+    known = known_values(case)
+    by_group: dict[str, list[tuple[str, str]]] = {g: [] for g in GROUPS}
+    for name, value in known.items():
+        group = labels.field_group(rulebook, name)
+        by_group.setdefault(group, []).append((labels.field_title(rulebook, name), labels.value_label(value)))
+    findings = [(labels.GROUP_TITLES.get(g, g), items) for g, items in by_group.items() if items]
+
+    options = []
+    for i, o in enumerate(decision.options, start=1):
+        reasons = [ReasonLine(labels.EFFECT_WORDS[r.effect] + (f" ({r.detail})" if r.detail else ""), r.text, r.rule,
+                              refs.cite(r.citations)) for r in o.reasons]
+        options.append(OptionLine(o.option, labels.option_title(rulebook, o.option), labels.status_label(o.status),
+                                  o.provisional, i if o.option in decision.ranking else None, reasons))
+    conflicts = [Note("The papers disagree about " + ", ".join(c.options)
+                      + (" (each at most caution)" if c.caution else ""), c.text, c.rule, refs.cite(c.citations))
+                 for c in decision.conflicts]
+    adjuncts = [Note(a.title + (f" (with {', '.join(a.options)})" if a.options else ""), a.text, a.rule,
+                     refs.cite(a.citations)) for a in decision.adjuncts]
+    missing = [(labels.field_title(rulebook, m.field), ", ".join(m.affects)) for m in decision.missing]
+    scores = []
+    for result in decision.frameworks.values():
+        if isinstance(result, dict) and "minimum" in result:
+            title = result.get("title", result.get("score", ""))
+            if result.get("total") is not None:
+                band = result.get("band_title") or result.get("band") or ""
+                scores.append(f"{title}: {result['total']}" + (f" ({band})" if band else ""))
+            else:
+                scores.append(f"{title}: not complete, between {result['minimum']} and {result['maximum']}")
+    ref = decision.rulebook
+    return Summary(
+        case_id=case.id, case_title=case.title, presentation=case.presentation,
+        generated=when.strftime("%Y-%m-%d %H:%M %Z").strip(), findings=findings,
+        unknown_count=len(input_fields()) - len(known),
+        top=f"{decision.top} - {labels.option_title(rulebook, decision.top)}", options=options, missing=missing,
+        conflicts=conflicts, adjuncts=adjuncts, scores=scores, references=refs.items,
+        sources=list(refs.sources.values()),
+        rulebook=f"{ref.name} {ref.version}", sha256=ref.sha256)
+

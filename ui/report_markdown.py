@@ -1,0 +1,72 @@
+"""The tumor board summary as Markdown, for minutes kept as text."""
+from __future__ import annotations
+
+import re
+
+from .report_content import Summary
+
+
+def _refs(numbers: list[int]) -> str:
+    return " [" + ", ".join(str(n) for n in numbers) + "]" if numbers else ""
+
+
+_LONE_UNDERSCORE = re.compile(r"(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])")
+
+
+def _escape(text: str) -> str:
+    """Literal text in Markdown that stays readable raw: 'PVP_ITR' keeps its underscore (intraword, never
+    emphasis), while '*', '<' and a '_' at a word's edge are escaped."""
+    text = text.replace("\\", "\\\\").replace("*", "\\*").replace("<", "\\<")
+    return _LONE_UNDERSCORE.sub(r"\\_", text)
+
+
+def render(s: Summary) -> str:
+    out = [f"# Tumor board summary: {_escape(s.case_title or s.case_id)}", "",
+           f"> **{_escape(s.disclaimer)}**", "",
+           f"- Case: `{s.case_id}`",
+           f"- Generated: {s.generated}",
+           f"- Rule base: {_escape(s.rulebook)}, sha256 `{s.sha256}`", ""]
+    if s.presentation:
+        out += ["## Presentation", "", _escape(s.presentation.strip()), ""]
+    out += ["## Case", ""]
+    for group, items in s.findings:
+        out.append(f"**{group}:** " + "; ".join(f"{_escape(t)}: {_escape(v)}" for t, v in items))
+        out.append("")
+    out += [f"{s.unknown_count} fields not assessed (unknown).", ""]
+    out += ["## Decision", "", f"**Top suggestion: {_escape(s.top)}**", "",
+            "| # | option | status | provisional |", "|---|---|---|---|"]
+    for o in s.options:
+        out.append(f"| {o.rank or '-'} | {o.code} - {_escape(o.title)} | {o.status} | {'yes' if o.provisional else ''} |")
+    out.append("")
+    out += ["## Reasons", ""]
+    for o in s.options:
+        out.append(f"### {o.code}: {o.status}" + (" (provisional)" if o.provisional else ""))
+        out.append("")
+        if not o.reasons:
+            out.append("- No rule applies to this option for this case.")
+        for r in o.reasons:
+            out.append(f"- **{_escape(r.effect)}**: {_escape(r.text)}{_refs(r.refs)} (rule `{r.rule}`)")
+        out.append("")
+    if s.conflicts:
+        out += ["## Conflicts between papers", ""]
+        out += [f"- **{_escape(n.heading)}**: {_escape(n.text)}{_refs(n.refs)} (rule `{n.rule}`)" for n in s.conflicts]
+        out.append("")
+    if s.adjuncts:
+        out += ["## Adjuncts", ""]
+        out += [f"- **{_escape(n.heading)}**: {_escape(n.text)}{_refs(n.refs)} (rule `{n.rule}`)" for n in s.adjuncts]
+        out.append("")
+    out += ["## Missing data", ""]
+    if s.missing:
+        out += [f"- {_escape(t)}: unknown; could change {a}" for t, a in s.missing]
+    else:
+        out.append("- No unknown field could change this advice.")
+    out.append("")
+    if s.scores:
+        out += ["## Scores", ""] + [f"- {_escape(x)}" for x in s.scores] + [""]
+    out += ["## References", ""]
+    for ref in s.references:
+        out.append(f"{ref.number}. {_escape(ref.source)}, {_escape(ref.section)}: \"{_escape(ref.locator)}\"")
+    out += ["", "## Sources", ""]
+    out += [f"- **{_escape(short)}**: {_escape(bibliography)}" for short, bibliography in s.sources]
+    out += ["", "---", "", f"*{_escape(s.disclaimer)}*", ""]
+    return "\n".join(out)

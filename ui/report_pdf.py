@@ -1,0 +1,131 @@
+"""The tumor board summary as a PDF for the minutes, built in memory.
+
+fpdf2's core fonts need no font file (so the PDF builds the same on any machine) but only cover latin-1:
+every other character is spelled out in latin-1 first (e.g. '≥' -> '>='), and anything left is '?'.
+"""
+from __future__ import annotations
+
+import unicodedata
+
+from fpdf import FPDF
+from fpdf.enums import XPos, YPos
+
+from .report_content import Summary
+
+_SPELLED = {
+    "≥": ">=", "≤": "<=", "≠": "!=", "≈": "~", "→": "->", "←": "<-", "↔": "<->", "⇒": "=>", "–": "-", "—": "-",
+    "‒": "-", "−": "-", "‐": "-", "‑": "-", "“": '"', "”": '"', "„": '"', "‘": "'", "’": "'", "‚": "'", "′": "'",
+    "″": '"', "…": "...", "•": "*", "·": "·", "✔": "v", "✓": "v", "✖": "x", "⚠": "!", "α": "alpha", "β": "beta",
+    "γ": "gamma", "δ": "delta", "κ": "kappa", "λ": "lambda", "μ": "µ", "σ": "sigma", "χ": "chi", "Δ": "Delta",
+    "\u00a0": " ", "\u2009": " ", "\u202f": " ", "\u200b": "", "€": "EUR", "™": "(TM)", "‰": " per mille",
+}
+
+
+def latin1(text: str) -> str:
+    """Text the core fonts can print: spelled-out symbols, accents kept where latin-1 has them."""
+    out = []
+    for char in str(text):
+        if char in _SPELLED:
+            out.append(_SPELLED[char])
+            continue
+        try:
+            char.encode("latin-1")
+            out.append(char)
+            continue
+        except UnicodeEncodeError:
+            pass
+        decomposed = unicodedata.normalize("NFKD", char)
+        base = "".join(c for c in decomposed if not unicodedata.combining(c))
+        try:
+            base.encode("latin-1")
+            out.append(base if base else "?")
+        except UnicodeEncodeError:
+            out.append("?")
+    return "".join(out)
+
+
+class _Pdf(FPDF):
+    def __init__(self, footer_text: str):
+        super().__init__(format="A4", unit="mm")
+        self._footer_text = footer_text
+        self.set_margins(14, 12, 14)
+        self.set_auto_page_break(auto=True, margin=14)
+        self.set_creator("spinemets")
+        self.set_title("Tumor board summary")
+
+    def footer(self) -> None:
+        self.set_y(-11)
+        self.set_font("Helvetica", "I", 7)
+        self.set_text_color(90, 90, 90)
+        self.cell(0, 4, latin1(f"{self._footer_text} - page {self.page_no()}/{{nb}}"), align="C")
+
+
+def render(s: Summary) -> bytes:
+    pdf = _Pdf(f"{s.rulebook}, sha256 {s.sha256[:16]}... - decision support, not a medical device")
+    pdf.alias_nb_pages()
+    pdf.add_page()
+    width = pdf.epw
+
+    def text(body: str, size: float = 8.5, style: str = "", gap: float = 0.6, colour=(0, 0, 0),
+             indent: float = 0) -> None:
+        pdf.set_font("Helvetica", style, size)
+        pdf.set_text_color(*colour)
+        pdf.set_x(pdf.l_margin + indent)
+        pdf.multi_cell(width - indent, size * 0.45, latin1(body), align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        pdf.ln(gap)
+
+    def heading(body: str) -> None:
+        pdf.ln(1.2)
+        text(body, 10.5, "B", 0.4)
+
+    text(f"Tumor board summary: {s.case_title or s.case_id}", 14, "B", 1)
+    pdf.set_fill_color(253, 243, 227)
+    pdf.set_font("Helvetica", "B", 8)
+    pdf.multi_cell(width, 3.8, latin1(s.disclaimer), border=1, fill=True, align="L", new_x=XPos.LMARGIN,
+                   new_y=YPos.NEXT)
+    pdf.ln(1)
+    text(f"Case {s.case_id} - generated {s.generated} - rule base {s.rulebook}", 8)
+    text(f"Rule base sha256 {s.sha256}", 7, colour=(80, 80, 80))
+
+    if s.presentation:
+        heading("Presentation")
+        text(s.presentation.strip(), 8)
+    heading("Case")
+    for group, items in s.findings:
+        text(f"{group}: " + "; ".join(f"{t}: {v}" for t, v in items), 8, gap=0.3)
+    text(f"{s.unknown_count} fields not assessed (unknown).", 7.5, "I", colour=(80, 80, 80))
+
+    heading(f"Top suggestion: {s.top}")
+    for o in s.options:
+        rank = f"{o.rank}. " if o.rank else "   "
+        flag = " (provisional)" if o.provisional else ""
+        text(f"{rank}{o.code} - {o.title}: {o.status}{flag}", 9, "B", 0.2)
+        for r in o.reasons:
+            refs = " [" + ", ".join(map(str, r.refs)) + "]" if r.refs else ""
+            text(f"{r.effect}: {r.text}{refs}", 8, gap=0.2, indent=5)
+        pdf.ln(0.6)
+    if s.conflicts:
+        heading("Conflicts between papers")
+        for n in s.conflicts:
+            text(f"{n.heading}: {n.text} [" + ", ".join(map(str, n.refs)) + "]", 8)
+    if s.adjuncts:
+        heading("Adjuncts")
+        for n in s.adjuncts:
+            text(f"{n.heading}: {n.text} [" + ", ".join(map(str, n.refs)) + "]", 8)
+    heading("Missing data")
+    if s.missing:
+        text("Unknown, and could change the advice once known: "
+             + "; ".join(f"{title} ({affects})" for title, affects in s.missing) + ".", 8)
+    else:
+        text("No unknown field could change this advice.", 8)
+    if s.scores:
+        heading("Scores")
+        for line in s.scores:
+            text(line, 8, gap=0.2)
+    heading("References")
+    for ref in s.references:
+        text(f"[{ref.number}] {ref.source}, {ref.section}: \"{ref.locator}\"", 7, gap=0.2)
+    heading("Sources")
+    for short, bibliography in s.sources:
+        text(f"{short}: {bibliography}", 7, gap=0.2)
+    return bytes(pdf.output())

@@ -1,0 +1,112 @@
+"""What-if: change one field of the case in the form and see which statuses change; and every single change that
+would move the top suggestion."""
+from __future__ import annotations
+
+import streamlit as st
+
+from engine import Decision
+from engine.whatif import FieldChange, diff, sweep
+from ui import case_state, decision_view, evaluation, form, labels, resources
+from ui.text import md
+
+engine = resources.engine()
+rulebook = engine.rulebook
+specs = evaluation.input_specs(engine)
+case_state.ensure(st.session_state, specs)
+
+st.title("What-if")
+outcome = evaluation.evaluate_form(engine, st.session_state)
+if not outcome.ok:
+    st.warning("The case in the form has problems, so there is nothing to compare against yet. "
+               "Fix them on the case page.", icon=":material/error:")
+    st.page_link("views/board.py", label="Go to the case", icon=":material/groups:")
+    st.stop()
+
+case, decision = outcome.case, outcome.decision
+st.markdown(f"Case `{case.id}` as entered on the case page; top suggestion now "
+            f"**{decision.top} - {md(labels.option_title(rulebook, decision.top))}**.")
+decision_view.glance(decision)
+
+
+def _status_table(before: Decision, after: Decision) -> list[dict[str, str]]:
+    old, new = before.statuses(), after.statuses()
+    return [{"option": o, "now": labels.status_label(old[o]), "after the change": labels.status_label(new[o]),
+             "changed": "yes" if old[o] != new[o] else ""} for o in old]
+
+
+st.subheader("Change one field")
+names = [n for n in case_state.field_names() if n not in case_state.IDENTITY]
+
+
+def _field_label(name: str) -> str:
+    group = labels.GROUP_TITLES.get(labels.field_group(rulebook, name), "")
+    current = labels.value_label(outcome.reading.data.get(name) if not name.startswith("sins.")
+                                 else (outcome.reading.data.get("sins") or {}).get(name.split(".", 1)[1]))
+    return f"{group}: {labels.field_title(rulebook, name)} (now {current})"
+
+
+chosen = st.selectbox("Field", names, key="whatif.field", format_func=_field_label)
+value_key = f"whatif.value.{chosen}"
+if value_key not in st.session_state:
+    st.session_state[value_key] = st.session_state.get(case_state.key(chosen))
+form.field_widget(engine, specs, chosen, widget_key=value_key, title="Value to try")
+
+trial_state = {k: v for k, v in st.session_state.items() if isinstance(k, str) and k.startswith(case_state.PREFIX)}
+trial_state[case_state.key(chosen)] = st.session_state[value_key]
+trial = evaluation.evaluate_form(engine, trial_state)
+
+
+def _apply() -> None:
+    st.session_state[case_state.key(chosen)] = st.session_state[value_key]
+
+
+if not trial.ok:
+    for message in [m for ms in trial.field_problems.values() for m in ms] + trial.general_problems:
+        st.error(message, icon=":material/error:")
+    st.caption("This value cannot be combined with the rest of the case; the case itself is unchanged.")
+else:
+    changes = diff(decision, trial.decision)
+    if trial.decision.top != decision.top:
+        st.markdown(f"Top suggestion: **{decision.top} → {trial.decision.top}** "
+                    f"({md(labels.option_title(rulebook, trial.decision.top))})")
+    else:
+        st.markdown(f"Top suggestion unchanged: **{decision.top}**")
+    if not changes:
+        st.info("No option changes status with this value.", icon=":material/check:")
+    st.table(_status_table(decision, trial.decision), hide_index=True)
+    st.button("Apply this value to the case", on_click=_apply, icon=":material/done:",
+              disabled=st.session_state[value_key] == st.session_state.get(case_state.key(chosen)))
+
+st.subheader("Single changes that would move the top suggestion")
+st.caption("Every field tried at each value (numbers: one value on each side of every threshold the rules use), "
+           "one at a time; values the rule base declares inconsistent with the rest of the case are skipped. "
+           "Levels are not varied.")
+
+
+def _changes() -> list[FieldChange]:
+    # The sweep evaluates the case a few hundred times; keep it for this session until the case changes.
+    memo_key = (engine.sha256, case.model_dump_json())
+    memo = st.session_state.get("whatif.sweep")
+    if memo is None or memo[0] != memo_key:
+        memo = (memo_key, sweep(engine, case, decision))
+        st.session_state["whatif.sweep"] = memo
+    return memo[1]
+
+
+def _rows(found: list[FieldChange]) -> list[dict[str, str]]:
+    return [{"field": labels.field_title(rulebook, c.field), "now": labels.value_label(c.before),
+             "if": labels.value_label(c.after), "top suggestion": f"{c.top_before} → {c.top_after}",
+             "status changes": "; ".join(f"{s.option}: {labels.status_label(s.before)} → {labels.status_label(s.after)}"
+                                         for s in c.changes)} for c in found]
+
+
+found = _changes()
+moving = [c for c in found if c.moves_top]
+if moving:
+    st.table(_rows(moving), hide_index=True)
+else:
+    st.success("No single change of one field moves the top suggestion.", icon=":material/task_alt:")
+others = [c for c in found if not c.moves_top]
+with st.expander(f"{len(others)} other single changes alter some status but not the top suggestion"):
+    if others:
+        st.table(_rows(others), hide_index=True)
