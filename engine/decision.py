@@ -74,8 +74,25 @@ class AdjunctNote(BaseModel):
     citations: tuple[Citation, ...]
 
 
+class Because(BaseModel):
+    model_config = _OUT
+    rule: str
+    text: str
+    citations: tuple[Citation, ...]
+
+
+class Derivation(BaseModel):
+    """An intermediate conclusion of the forward chaining: a derived fact that holds, why, and who used it."""
+
+    model_config = _OUT
+    fact: str
+    title: str
+    because: tuple[Because, ...] = Field(description="the fired rules that derived it")
+    used_by: tuple[str, ...] = Field(description="fired rules whose condition tests it")
+
+
 class Decision(BaseModel):
-    """The engine's answer for one case, exactly as the data dictionary lays it out."""
+    """The engine's answer for one case, as the data dictionary lays it out (plus `derived` and `fired`)."""
 
     model_config = _OUT
     case_id: str
@@ -86,6 +103,8 @@ class Decision(BaseModel):
     conflicts: tuple[ConflictNote, ...]
     adjuncts: tuple[AdjunctNote, ...]
     frameworks: dict[str, Any] = Field(default_factory=dict)
+    derived: tuple[Derivation, ...] = Field(default=(), description="derived facts that hold, and why")
+    fired: tuple[str, ...] = Field(default=(), description="every rule durable-rules fired, by id")
 
     def option(self, code: str) -> OptionDecision:
         return next(o for o in self.options if o.option == code)
@@ -230,6 +249,19 @@ def decide(rulebook: Rulebook, case_id: str, fired: Iterable[str], undecided: It
                     adjuncts=adjuncts, frameworks=frameworks or {})
 
 
+def derivations(rulebook: Rulebook, fired: Iterable[str]) -> tuple[Derivation, ...]:
+    """The derived facts that hold (some deriver fired), in manifest order, with their rules and users."""
+    by_id = rulebook.rule_by_id
+    rules = [by_id[r] for r in sorted(fired)]
+    found = []
+    for fact, info in rulebook.manifest.facts.items():
+        because = tuple(Because(rule=r.id, text=r.text, citations=r.citations) for r in rules if fact in r.derives)
+        if because:
+            used_by = tuple(r.id for r in rules if fact in fields_of(r.when))
+            found.append(Derivation(fact=fact, title=info.title, because=because, used_by=used_by))
+    return tuple(found)
+
+
 def conditions_inputs(rule: Rule, catalog) -> frozenset[str]:
     """Case input fields a rule's condition rests on, through computed values, scores and derived facts."""
     return frozenset().union(*(catalog.inputs_of(n) for n in fields_of(rule.when)))
@@ -237,7 +269,12 @@ def conditions_inputs(rule: Rule, catalog) -> frozenset[str]:
 
 _EFFECT_NAMES: dict[type, EffectName] = {Indicate: "indicates", Contraindicate: "contraindicates",
                                          AdviseAgainst: "advises_against", Conflict: "conflict"}
-_REASON_ORDER = {"contraindicates": 0, "advises_against": 1, "conflict": 2, "indicates": 3, "prefers": 4}
+# What limits an option first, then what lifts it; a conflict that only informs (detail "note") comes last.
+_REASON_ORDER = {"contraindicates": 0, "advises_against": 1, "conflict": 2, "indicates": 3, "prefers": 4, "note": 5}
+
+
+def _reason_rank(reason: Reason) -> int:
+    return _REASON_ORDER["note" if reason.detail == "note" else reason.effect]
 
 
 def _reasons(option: str, rules: Sequence[Rule]) -> tuple[Reason, ...]:
@@ -256,7 +293,7 @@ def _reasons(option: str, rules: Sequence[Rule]) -> tuple[Reason, ...]:
                 detail = "note"
             reasons.append(Reason(rule=rule.id, effect=_EFFECT_NAMES[type(effect)], detail=detail,
                                   text=rule.reason_text(effect), citations=rule.citations))
-    reasons.sort(key=lambda r: (_REASON_ORDER[r.effect], r.rule))
+    reasons.sort(key=lambda r: (_reason_rank(r), r.rule))
     return tuple(reasons)
 
 
@@ -377,7 +414,7 @@ class DecisionPlan:
 
 
 def _reason_key(reason: Reason) -> tuple[int, str]:
-    return _REASON_ORDER[reason.effect], reason.rule
+    return _reason_rank(reason), reason.rule
 
 
 def _pivotal(i: int, certain: Sequence[_RulePlan], relevant: Sequence[_RulePlan]) -> list[_RulePlan]:

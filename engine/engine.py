@@ -8,10 +8,11 @@ from typing import Any
 from . import kleene
 from .case import Case, input_fields
 from .case_io import case_from_data
-from .decision import Decision, DecisionPlan
+from .decision import Decision, DecisionPlan, derivations
 from .durable_ruleset import DurableRuleset
 from .errors import CaseError, EngineError, Problem
 from .evaluator import RuleEvaluator, case_values
+from .frameworks import CompiledFramework
 from .kleene import Truth
 from .rulebook import Rulebook, load_rulebook
 from .vignette import CaseDocument
@@ -27,6 +28,7 @@ class Engine:
         self.evaluator = RuleEvaluator(rulebook)
         self.durable = DurableRuleset(rulebook)
         self.plan = DecisionPlan(rulebook)
+        self._frameworks = tuple(CompiledFramework(f, rulebook.catalog) for f in rulebook.frameworks)
         catalog = rulebook.catalog
         self._constraints = tuple((c, kleene.compile_condition(c.when, catalog)) for c in rulebook.constraints)
 
@@ -51,14 +53,29 @@ class Engine:
         problems = self.check_values(values)
         if problems:
             raise CaseError(f"case {case.id}: these values cannot all be true of one patient", problems)
-        now, settled = self.evaluator.readings(values)
+        now, settled, facts = self.evaluator.readings(values)
         ids = self.evaluator.rule_ids
         fired = self._cross_checked(case.id, self.durable.fire(values),
                                     frozenset(r for r, t in zip(ids, now) if t == Truth.TRUE))
         undecided = [r for r, t in zip(ids, settled) if t == Truth.UNKNOWN]
         unknown = [name for name in _INPUTS if name not in values]
-        frameworks = {sid: result.model_dump(mode="json") for sid, result in scores.items()}
-        return self.plan.decide(case.id, fired, undecided, unknown, frameworks)
+        frameworks = self.frameworks_for(values, facts, scores, unknown)
+        decision = self.plan.decide(case.id, fired, undecided, unknown, frameworks)
+        return decision.model_copy(update=self.trace(fired))
+
+    def frameworks_for(self, values: dict[str, Any], facts: dict[str, int], scores: dict[str, Any],
+                       unknown: list[str]) -> dict[str, Any]:
+        """Every score (exact or its range) and every summary (NOMS) for the case, as the decision shows them."""
+        frameworks: dict[str, Any] = {sid: result.model_dump(mode="json") for sid, result in scores.items()}
+        if self._frameworks:
+            scope, missing = {**values, **facts}, frozenset(unknown)
+            for framework in self._frameworks:
+                frameworks[framework.framework.id] = framework.summarise(scope, missing)
+        return frameworks
+
+    def trace(self, fired: frozenset[str]) -> dict[str, Any]:
+        """The decision's `derived` facts (with why) and `fired` rules."""
+        return {"derived": derivations(self.rulebook, fired), "fired": tuple(sorted(fired))}
 
     def fire(self, case_id: str, values: dict[str, Any]) -> frozenset[str]:
         """The rules durable-rules fires for the values, once the three-valued evaluator agrees."""

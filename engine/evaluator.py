@@ -90,12 +90,12 @@ class RuleEvaluator:
             scope[fact] = facts[fact] = value
         return tuple(t if t is not None else compiled[i](scope) for i, t in enumerate(truths)), facts
 
-    def readings(self, values: dict[str, Any]) -> tuple[tuple[int, ...], tuple[int, ...]]:
-        """Both readings of every rule, `(now, settled)`; the second evaluates again only where they can differ."""
-        now, _ = self.evaluate(values)
+    def readings(self, values: dict[str, Any]) -> tuple[tuple[int, ...], tuple[int, ...], dict[str, int]]:
+        """Both readings of every rule, `(now, settled, facts now)`; the second re-evaluates only where they differ."""
+        now, facts = self.evaluate(values)
         differs = self._differs
         if not differs:
-            return now, now
+            return now, now, facts
         settled = self._settled
         scope = dict(values)
         truths: list[int | None] = [None] * len(now)
@@ -109,7 +109,7 @@ class RuleEvaluator:
                     value = truth
             scope[fact] = value
         return now, tuple(t if t is not None else (settled[i](scope) if i in differs else now[i])
-                          for i, t in enumerate(truths))
+                          for i, t in enumerate(truths)), facts
 
     def fired(self, values: dict[str, Any]) -> frozenset[str]:
         """Rules TRUE of the case as it stands: the set durable-rules must fire."""

@@ -66,7 +66,7 @@ class CompiledFramework:
             lines.append({"name": line.name, "title": line.title, "text": text or line.unknown,
                           "known": text is not None, "provisional": bool(undecided), "find_out": fields})
         f = self.framework
-        return {"id": f.id, "title": f.title, "lines": lines,
+        return {"kind": "summary", "id": f.id, "title": f.title, "lines": lines,
                 "citations": [c.model_dump(mode="json") for c in f.citations]}
 
     def _inputs(self, outcome: Outcome) -> frozenset[str]:

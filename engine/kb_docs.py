@@ -65,6 +65,7 @@ def render(rulebook: Rulebook, fired_in: dict[str, list[str]]) -> str:
     out += _adjuncts_section(rulebook, rules, fired_in)
     out += _facts_section(rulebook, rules)
     out += _scores_section(rulebook)
+    out += _frameworks_section(rulebook)
     out += _consistency_section(rulebook)
     out += _evidence_section(rulebook)
     return "\n".join(out).rstrip() + "\n"
@@ -165,13 +166,26 @@ def _scores_section(rulebook: Rulebook) -> list[str]:
         for c in score.components:
             points = ", ".join(f"{k} {v}" for k, v in c.points.items()) or ", ".join(
                 f"{r.min:g}-{r.max:g}: {r.points}" for r in c.ranges)
-            out.append(f"| {c.title} | `{c.input}` | {points} |")
+            out.append(f"| {c.title} | `{c.input}` | {points}{'; ' + _cell(c.note) if c.note else ''} |")
         out += ["", "Bands: " + "; ".join(f"{b.min}-{b.max} {b.title}" for b in score.bands), "",
                 "Source: " + "; ".join(f"{c.source} ({c.section})" for c in score.citations), ""]
     for scale in rulebook.scales:
         out += [f"### {scale.title} (`{scale.field}`)", ""]
         out += [f"- `{g.code}` {g.title}: {g.description}" for g in scale.grades]
         out += ["", "Source: " + "; ".join(f"{c.source} ({c.section})" for c in scale.citations), ""]
+    return out
+
+
+def _frameworks_section(rulebook: Rulebook) -> list[str]:
+    out = []
+    for framework in rulebook.frameworks:
+        out += [f"## {framework.title} (`{framework.id}`)", "", framework.description, "",
+                "Each line shows the first outcome whose condition holds for the case.", ""]
+        for line in framework.lines:
+            out += [f"### {line.title}", "", "| when | the line says |", "|---|---|"]
+            out += [f"| `{_cell(to_text(o.when))}` | {_cell(o.text)} |" for o in line.outcomes]
+            out += [f"| otherwise | {_cell(line.unknown)} |", ""]
+        out += ["Source: " + "; ".join(f"{c.source} ({c.section})" for c in framework.citations), ""]
     return out
 
 

@@ -1,7 +1,7 @@
 """Published scores as data (points, bands) and their computation, exact or as the range still possible."""
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -104,6 +104,7 @@ class ScoreResult(BaseModel):
     """A score on one case: exact when every component is known, else the range it can still take."""
 
     model_config = ConfigDict(frozen=True)
+    kind: Literal["score"] = "score"
     score: str
     title: str
     total: Optional[int] = None

@@ -42,8 +42,9 @@ def reference_evaluate(engine, case):
     undecided = [rid for rid, t in zip(engine.evaluator.rule_ids, settled) if t == Truth.UNKNOWN]
     known = known_values(case)
     unknown = [name for name in input_fields() if name not in known]
-    frameworks = {sid: result.model_dump(mode="json") for sid, result in scores.items()}
-    return decide(engine.rulebook, case.id, fired, undecided, unknown, frameworks)
+    frameworks = engine.frameworks_for(values, engine.evaluator.evaluate(values)[1], scores, unknown)
+    decision = decide(engine.rulebook, case.id, fired, undecided, unknown, frameworks)
+    return decision.model_copy(update=engine.trace(fired))
 
 
 def reference_sweep(engine, case):
@@ -156,7 +157,8 @@ def test_both_readings_at_once_equal_two_separate_readings(tmp_path_factory, rul
     evaluator = RuleEvaluator(book)
     for values in cases:
         known, _ = case_values(case_from_values("r", values), book)
-        assert evaluator.readings(known) == (evaluator.evaluate(known)[0], evaluator.evaluate(known, settled=True)[0])
+        now, facts = evaluator.evaluate(known)
+        assert evaluator.readings(known) == (now, evaluator.evaluate(known, settled=True)[0], facts)
 
 
 # --- what-if ----------------------------------------------------------------------------------------------

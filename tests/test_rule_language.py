@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -204,7 +205,9 @@ def test_content_hash_ignores_file_layout_and_rule_order(rules_copy):
 def test_content_hash_changes_with_content(rules_copy):
     original = load_rulebook(rules_copy).sha256
     path = rules_copy / "rulebook.yaml"
-    path.write_text(path.read_text().replace("version: 0.1.0", "version: 0.1.1"))
+    text = path.read_text()
+    assert "\n  version: " in text
+    path.write_text(re.sub(r"\n  version: \S+", "\n  version: 99.0.0", text, count=1))
     assert load_rulebook(rules_copy).sha256 != original
 
 

@@ -144,9 +144,12 @@ def score_line(title: str, result: dict | None) -> str:
         band = result.get("band_title") or result.get("band") or ""
         return f"{title}: **{result['total']}**" + (f" ({md(band)})" if band else "")
     unknown = len(result.get("unknown") or ())
+    unmapped = result.get("unmapped") or ()
+    why = ([f"{unknown} component{'s are' if unknown != 1 else ' is'} unknown"] if unknown else []) + (
+        [f"the score has no published category for {md(', '.join(unmapped))} (not guessed)"] if unmapped else [])
     bands = ", ".join(result.get("possible_bands") or ())
-    return (f"{title}: between **{result['minimum']}** and **{result['maximum']}** while {unknown} "
-            f"component{'s are' if unknown != 1 else ' is'} unknown" + (f" (could be {md(bands)})" if bands else ""))
+    return (f"{title}: between **{result['minimum']}** and **{result['maximum']}** while " + " and ".join(why)
+            + (f" (could be {md(bands)})" if bands else ""))
 
 
 def _problems(messages: list[str]) -> None:
