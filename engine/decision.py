@@ -249,17 +249,26 @@ def decide(rulebook: Rulebook, case_id: str, fired: Iterable[str], undecided: It
                     adjuncts=adjuncts, frameworks=frameworks or {})
 
 
-def derivations(rulebook: Rulebook, fired: Iterable[str]) -> tuple[Derivation, ...]:
-    """The derived facts that hold (some deriver fired), in manifest order, with their rules and users."""
-    by_id = rulebook.rule_by_id
-    rules = [by_id[r] for r in sorted(fired)]
-    found = []
-    for fact, info in rulebook.manifest.facts.items():
-        because = tuple(Because(rule=r.id, text=r.text, citations=r.citations) for r in rules if fact in r.derives)
-        if because:
-            used_by = tuple(r.id for r in rules if fact in fields_of(r.when))
-            found.append(Derivation(fact=fact, title=info.title, because=because, used_by=used_by))
-    return tuple(found)
+class DerivationPlan:
+    """For each derived fact, its deriving rules (with their reasons, built once) and the rules that test it."""
+
+    def __init__(self, rulebook: Rulebook):
+        rules = sorted(rulebook.active_rules, key=lambda r: r.id)
+        self._facts = tuple(
+            (fact, info.title,
+             tuple((r.id, Because(rule=r.id, text=r.text, citations=r.citations)) for r in rules if fact in r.derives),
+             tuple(r.id for r in rules if fact in fields_of(r.when)))
+            for fact, info in rulebook.manifest.facts.items())
+
+    def derivations(self, fired: frozenset[str]) -> tuple[Derivation, ...]:
+        """The derived facts that hold (some deriver fired), in manifest order, with their rules and users."""
+        found = []
+        for fact, title, derivers, testers in self._facts:
+            because = tuple(b for rule_id, b in derivers if rule_id in fired)
+            if because:
+                found.append(Derivation(fact=fact, title=title, because=because,
+                                        used_by=tuple(r for r in testers if r in fired)))
+        return tuple(found)
 
 
 def conditions_inputs(rule: Rule, catalog) -> frozenset[str]:

@@ -81,19 +81,18 @@ class DurableRuleset:
         self.definition: dict[str, Any] = {}
         keyed = [(f"r{number:04d}", rule) for number, rule in enumerate(rulebook.active_rules)]
         for key, rule in keyed:
-            self.definition[key] = dict(self._compile_rule(rule.when), run=f"{self.name}/{key}")
+            self.definition[key] = self._compile_rule(rule.when)
         # A derived fact no rule joins on (one only ever tested `== false`) would match no pattern: not asserting
         # it spares durable an assert and the catch-all action it would otherwise need.
         self.joined = frozenset(f for spec in self.definition.values() for f in _joined_facts(spec))
-        actions: dict[str, durable_host.Action] = {
-            f"{self.name}/{key}": _action(rule.id, tuple(f for f in rule.derives if f in self.joined))
-            for key, rule in keyed}
+        handlers: dict[str, durable_host.Handler] = {
+            key: _handler(rule.id, tuple(f for f in rule.derives if f in self.joined)) for key, rule in keyed}
         # A rule for every case fact: an unmatched assert raises, and deleting that session can segfault
         # (so can deleting a session in which no action ran). Derived facts need none: each one asserted
         # is joined by some rule, so it always matches a pattern.
-        self.definition[f"seen_{CASE}"] = {"all": [{"m": {"kind": CASE}}], "run": f"{self.name}/seen"}
-        actions[f"{self.name}/seen"] = _ignore
-        durable_host.register(self.name, self.definition, actions)
+        self.definition[f"seen_{CASE}"] = {"all": [{"m": {"kind": CASE}}]}
+        handlers[f"seen_{CASE}"] = _ignore
+        durable_host.register(self.name, self.definition, handlers)
 
     def fire(self, values: dict[str, Any]) -> frozenset[str]:
         """Ids of the rules durable-rules fires for a case's known values."""
@@ -264,20 +263,14 @@ def _pattern(cond: Condition, keys: dict[str, str]) -> dict[str, Any]:
     raise EngineError(f"cannot compile {type(cond).__name__}: conditions must be in negation normal form")
 
 
-def _action(rule_id: str, derives: tuple[str, ...]) -> durable_host.Action:
-    def action(c: Any) -> None:
-        run = durable_host.current_run()
-        try:
-            run.fired.add(rule_id)  # an 'any' rule fires once per true branch: the set de-duplicates
-            for fact in derives:
-                if fact not in run.asserted:
-                    run.asserted.add(fact)
-                    c.assert_fact({"kind": DERIVED, "name": fact})
-        except BaseException as err:  # durable would only store it as text in the session state
-            run.errors.append(err)
-            raise
-    return action
+def _handler(rule_id: str, derives: tuple[str, ...]) -> durable_host.Handler:
+    def handle(run: durable_host.Run) -> list[dict[str, Any]]:
+        run.fired.add(rule_id)  # an 'any' rule fires once per true branch: the set de-duplicates
+        new = [fact for fact in derives if fact not in run.asserted]
+        run.asserted.update(new)
+        return [{"kind": DERIVED, "name": fact} for fact in new]
+    return handle
 
 
-def _ignore(c: Any) -> None:
-    return None
+def _ignore(run: durable_host.Run) -> list[dict[str, Any]]:
+    return []

@@ -8,7 +8,7 @@ from typing import Any
 from . import kleene
 from .case import Case, input_fields
 from .case_io import case_from_data
-from .decision import Decision, DecisionPlan, derivations
+from .decision import Decision, DecisionPlan, DerivationPlan
 from .durable_ruleset import DurableRuleset
 from .errors import CaseError, EngineError, Problem
 from .evaluator import RuleEvaluator, case_values
@@ -29,6 +29,7 @@ class Engine:
         self.durable = DurableRuleset(rulebook)
         self.plan = DecisionPlan(rulebook)
         self._frameworks = tuple(CompiledFramework(f, rulebook.catalog) for f in rulebook.frameworks)
+        self._derivations = DerivationPlan(rulebook)
         catalog = rulebook.catalog
         self._constraints = tuple((c, kleene.compile_condition(c.when, catalog)) for c in rulebook.constraints)
 
@@ -75,7 +76,7 @@ class Engine:
 
     def trace(self, fired: frozenset[str]) -> dict[str, Any]:
         """The decision's `derived` facts (with why) and `fired` rules."""
-        return {"derived": derivations(self.rulebook, fired), "fired": tuple(sorted(fired))}
+        return {"derived": self._derivations.derivations(fired), "fired": tuple(sorted(fired))}
 
     def fire(self, case_id: str, values: dict[str, Any]) -> frozenset[str]:
         """The rules durable-rules fires for the values, once the three-valued evaluator agrees."""

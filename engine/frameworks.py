@@ -44,9 +44,10 @@ class CompiledFramework:
 
     def __init__(self, framework: Framework, catalog: FieldCatalog):
         self.framework = framework
-        self.catalog = catalog
         self._lines = tuple(
-            (line, tuple((outcome, kleene.compile_condition(outcome.when, catalog)) for outcome in line.outcomes))
+            (line, tuple((outcome, kleene.compile_condition(outcome.when, catalog),
+                          frozenset().union(*(catalog.inputs_of(n) for n in fields_of(outcome.when))))
+                         for outcome in line.outcomes))
             for line in framework.lines)
 
     def summarise(self, scope: dict[str, Any], unknown_inputs: frozenset[str]) -> dict[str, Any]:
@@ -54,20 +55,17 @@ class CompiledFramework:
         lines = []
         for line, outcomes in self._lines:
             text: Optional[str] = None
-            undecided: list[Outcome] = []
-            for outcome, test in outcomes:
+            undecided: list[frozenset[str]] = []
+            for outcome, test, inputs in outcomes:
                 truth = test(scope)
                 if truth == Truth.TRUE:
                     text = outcome.text
                     break
                 if truth == Truth.UNKNOWN:
-                    undecided.append(outcome)
-            fields = sorted({name for outcome in undecided for name in self._inputs(outcome) if name in unknown_inputs})
+                    undecided.append(inputs)
+            fields = sorted({name for inputs in undecided for name in inputs if name in unknown_inputs})
             lines.append({"name": line.name, "title": line.title, "text": text or line.unknown,
                           "known": text is not None, "provisional": bool(undecided), "find_out": fields})
         f = self.framework
         return {"kind": "summary", "id": f.id, "title": f.title, "lines": lines,
                 "citations": [c.model_dump(mode="json") for c in f.citations]}
-
-    def _inputs(self, outcome: Outcome) -> frozenset[str]:
-        return frozenset().union(*(self.catalog.inputs_of(n) for n in fields_of(outcome.when)))

@@ -16,25 +16,56 @@ from engine.durable_ruleset import DurableRuleset
 from . import strategies as gen
 
 
-def test_an_error_raised_in_an_action_is_raised_not_stored():
-    def boom(c):
+def test_an_error_raised_in_a_handler_is_raised_and_its_session_deleted():
+    def boom(run):
         raise ValueError("deliberate failure in an action")
     name = f"test_boom_{random.getrandbits(32)}"
-    durable_host.register(name, {"r": {"all": [{"m": {"kind": "case"}}], "run": f"{name}/boom"}}, {f"{name}/boom": boom})
-    with pytest.raises(EngineError, match="deliberate failure"):
-        durable_host.run(name, {"kind": "case", "x": 1})
-    # the failed session was deleted: the ruleset keeps working past durable's 1,024 live sessions
-    durable_host.register(name + "_ok", {"r": {"all": [{"m": {"kind": "case"}}], "run": f"{name}/ok"}},
-                          {f"{name}/ok": lambda c: None})
+    durable_host.register(name, {"r": {"all": [{"m": {"kind": "case"}}]}}, {"r": boom})
+    for _ in range(3):
+        with pytest.raises(EngineError, match="deliberate failure"):
+            durable_host.run(name, {"kind": "case", "x": 1})
+    # the failed sessions were deleted: the ruleset keeps working past durable's 1,024 live sessions
+    ok = name + "_ok"
+    durable_host.register(ok, {"r": {"all": [{"m": {"kind": "case"}}]}}, {"r": lambda run: []})
     for _ in range(1100):
-        durable_host.run(name + "_ok", {"kind": "case"})
+        durable_host.run(ok, {"kind": "case"})
+
+
+def test_a_failure_after_forward_chaining_abandons_the_chain_cleanly():
+    # the first rule asserts a derived fact; the rule that joins on it then fails mid-chain
+    name = f"test_chain_{random.getrandbits(32)}"
+    definition = {
+        "a": {"all": [{"m": {"kind": "case"}}]},
+        "b": {"all": [{"c": {"kind": "case"}}, {"d": {"$and": [{"kind": "derived"}, {"name": "f"}]}}]},
+    }
+
+    def derive(run):
+        run.fired.add("a")
+        return [{"kind": "derived", "name": "f"}]
+
+    def fail(run):
+        raise RuntimeError("deliberate failure after chaining")
+    durable_host.register(name, definition, {"a": derive, "b": fail})
+    for _ in range(1100):  # more than durable's live sessions: none may be left behind
+        with pytest.raises(EngineError, match="after chaining"):
+            durable_host.run(name, {"kind": "case"})
+
+
+def test_durables_own_action_dispatch_is_never_used():
+    with pytest.raises(EngineError, match="only this module's driver"):
+        durable_host._QuietHost.get_action(None, "anything")(None)
 
 
 def test_an_unmatched_fact_is_an_engine_error_not_a_crash():
     name = f"test_unmatched_{random.getrandbits(32)}"
-    durable_host.register(name, {"r": {"all": [{"m": {"kind": "other"}}], "run": f"{name}/x"}}, {f"{name}/x": lambda c: None})
+    durable_host.register(name, {"r": {"all": [{"m": {"kind": "other"}}]}}, {"r": lambda run: []})
     with pytest.raises(EngineError, match="no rule"):
         durable_host.run(name, {"kind": "case"})
+
+
+def test_every_rule_needs_a_handler():
+    with pytest.raises(EngineError, match="without a handler"):
+        durable_host.register(f"test_{random.getrandbits(32)}", {"r": {"all": [{"m": {"kind": "case"}}]}}, {})
 
 
 def test_registering_the_same_rule_base_twice_reuses_it(rulebook):

@@ -3,65 +3,69 @@
 durable-rules keeps global state in C: a ruleset name can be registered once per process, live
 sessions are capped (the 1,025th raises a bare MemoryError), the stock host runs actions on timer
 threads (wrong results under thread switching), errors raised in actions are stored in the session
-state instead of raised, and deleting a session after an unhandled message can segfault. Everything
-here exists to keep those traps out of the rest of the engine.
+state instead of raised, an action whose callback runs past 10 s of wall clock is silently dropped,
+and deleting a session after an unhandled message can segfault. Everything here exists to keep those
+traps out of the rest of the engine.
+
+durable's `Host` compiles and registers rulesets. Evaluations then drive durable's C engine with the
+same calls its Python host makes (assert the fact, start an action, complete it and start the next,
+delete the session), but without that host's per-action costs: it decodes the whole action message
+(which carries every fact the rule matched) into Python objects and re-encodes the session state after
+every action. Here the fired rule's name is read off the head of the message, our handlers run
+directly, and nothing else is decoded. durable still matches every rule and schedules every action.
 """
 from __future__ import annotations
 
 import copy
 import itertools
+import json
 import threading
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from ..errors import EngineError
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
+    import durable_rules_engine as _c
     from durable import engine as _durable
 
-Action = Callable[[Any], None]
-
-
-class _QuietHost(_durable.Host):
-    """A host without the stock dispatch and timer threads: actions run inside assert_fact, on the caller's thread."""
-
-    def _run(self) -> None:  # the stock host starts two threading.Timer loops here
-        return
-
-    def get_action(self, action_name: str) -> Callable[[Any], None]:
-        try:
-            return _ACTIONS[action_name]
-        except KeyError:
-            raise EngineError(f"durable-rules asked for an unregistered action {action_name!r}") from None
-
-
-_LOCK = threading.Lock()
-_HOST: _QuietHost | None = None
-_ACTIONS: dict[str, Action] = {}
-_REGISTERED: set[str] = set()
-_SESSION_IDS = itertools.count(1)
+_NOT_HANDLED = 1  # assert_fact: no rule matched the fact (ERR_EVENT_NOT_HANDLED)
 
 
 class Run:
-    """What one evaluation collects from its actions; actions reach it through `current_run()`."""
+    """What one evaluation collects: the rules that fired and the derived facts asserted."""
 
-    __slots__ = ("fired", "asserted", "errors")
+    __slots__ = ("fired", "asserted")
 
     def __init__(self) -> None:
         self.fired: set[str] = set()
         self.asserted: set[str] = set()
-        self.errors: list[BaseException] = []
 
 
-_CURRENT: Run | None = None
+# A handler runs when durable fires its rule; it returns the facts to assert into the same session.
+Handler = Callable[[Run], Iterable[dict[str, Any]]]
 
 
-def current_run() -> Run:
-    if _CURRENT is None:
-        raise EngineError("a durable-rules action ran outside an evaluation")
-    return _CURRENT
+class _QuietHost(_durable.Host):
+    """A host that only registers: no dispatch or timer threads (the stock host starts two)."""
+
+    def _run(self) -> None:
+        return
+
+    def get_action(self, action_name: str) -> Callable[[Any], None]:
+        return _never_called
+
+
+def _never_called(c: Any) -> None:
+    raise EngineError("durable-rules' own action dispatch ran; only this module's driver may run actions")
+
+
+_LOCK = threading.Lock()
+_HOST: _QuietHost | None = None
+_RULESETS: dict[str, tuple[int, dict[str, Handler]]] = {}
+_SESSION_IDS = itertools.count(1)
 
 
 def _host() -> _QuietHost:
@@ -71,50 +75,62 @@ def _host() -> _QuietHost:
     return _HOST
 
 
-def register(name: str, definition: dict[str, Any], actions: dict[str, Action]) -> bool:
-    """Register a ruleset once per process; returns False when `name` was already registered.
+def register(name: str, definition: dict[str, Any], handlers: dict[str, Handler]) -> bool:
+    """Register a ruleset once per process; `handlers` maps each rule key of `definition` to its handler.
 
-    Callers name rulesets by content hash, so an existing name means the same rules.
+    Returns False when `name` was already registered: callers name rulesets by content hash, so an existing
+    name means the same rules.
     """
+    missing = set(definition) - set(handlers)
+    if missing:
+        raise EngineError(f"rules without a handler: {sorted(missing)}")
     with _LOCK:
-        if name in _REGISTERED:
+        if name in _RULESETS:
             return False
-        _ACTIONS.update(actions)
-        # durable deletes the 'run' keys from the dict it is given
-        _host().register_rulesets({name: copy.deepcopy(definition)})
-        _REGISTERED.add(name)
+        # durable deletes the 'run' keys from the dict it is given; every rule needs one to register
+        spec = {key: dict(copy.deepcopy(rule), run=f"{name}/{key}") for key, rule in definition.items()}
+        host = _host()
+        host.register_rulesets({name: spec})
+        _RULESETS[name] = (host.get_ruleset(name)._handle, dict(handlers))
         return True
 
 
 def is_registered(name: str) -> bool:
-    return name in _REGISTERED
+    return name in _RULESETS
 
 
 def run(name: str, fact: dict[str, Any]) -> Run:
-    """Assert one fact into a fresh session of ruleset `name`, run every action, delete the session."""
-    global _CURRENT
+    """Assert one fact into a fresh session of ruleset `name`, run every action it triggers, delete the session."""
+    try:
+        handle, handlers = _RULESETS[name]
+    except KeyError:
+        raise EngineError(f"ruleset {name} is not registered") from None
     with _LOCK:
         sid = str(next(_SESSION_IDS))
         current = Run()
-        _CURRENT = current
-        delete = True
+        code, state = _c.assert_fact(handle, json.dumps(dict(fact, sid=sid)))
+        if code == _NOT_HANDLED:
+            # no session was made, and deleting one after an unhandled fact dereferences uninitialised memory
+            raise EngineError(f"no rule of ruleset {name} matched the case fact")
         try:
-            state = _host().assert_fact(name, dict(fact, sid=sid))
-        except _durable.MessageNotHandledException as err:
-            delete = False  # delete_state after an unhandled message dereferences uninitialised memory
-            raise EngineError(f"no rule of ruleset {name} matched the case fact ({err.message[:200]})") from None
-        except MemoryError as err:
-            raise EngineError(f"durable-rules ran out of sessions for ruleset {name}") from err
-        finally:
-            _CURRENT = None
-            if delete:
+            started = _c.start_action_for_state(handle, state)
+            message = started[1] if started else None
+            while message:
+                # the message is {"<rule key>": {<matched facts>}}: only the key is needed
+                key = message[2:message.index('"', 2)]
                 try:
-                    _host().delete_state(name, sid)
-                except Exception:  # the session may not exist if assert_fact failed early
-                    pass
-        if current.errors:
-            raise EngineError(f"a rule action failed: {current.errors[0]!r}") from current.errors[0]
-        stored = (state or {}).get("exception")
-        if stored:
-            raise EngineError(f"a rule action failed inside durable-rules: {str(stored)[:500]}")
+                    for derived in handlers[key](current):
+                        _c.assert_fact(handle, json.dumps(dict(derived, sid=sid)))
+                except BaseException:
+                    _c.abandon_action(handle, state)
+                    raise
+                message = _c.complete_and_start_action(handle, state)
+        except EngineError:
+            raise
+        except MemoryError as err:
+            raise EngineError(f"durable-rules ran out of memory or sessions in ruleset {name}") from err
+        except Exception as err:
+            raise EngineError(f"durable-rules failed in ruleset {name}: {err!r}") from err
+        finally:
+            _c.delete_state(handle, sid)
         return current
