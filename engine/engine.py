@@ -44,7 +44,7 @@ class Engine:
 
     def check_values(self, values: dict[str, Any]) -> list[Problem]:
         """`check` on the values `case_values` computed."""
-        return [Problem(c.message, field=", ".join(c.fields), rule=c.id)
+        return [Problem(c.message, field=c.fields[0], also=tuple(c.fields[1:]), rule=c.id)
                 for c, test in self._constraints if test(values) == Truth.TRUE]
 
     def evaluate(self, case: Case | CaseDocument | dict[str, Any]) -> Decision:

@@ -13,6 +13,13 @@ class Problem:
     line: int | None = None
     field: str | None = None
     rule: str | None = None
+    # Further fields the problem involves equally (a combination the rule base declares impossible).
+    also: tuple[str, ...] = ()
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        """Every field the problem names, `field` first."""
+        return ((self.field,) if self.field else ()) + self.also
 
     def __str__(self) -> str:
         where = self.file or ""
@@ -21,8 +28,10 @@ class Problem:
         parts = [where] if where else []
         if self.rule:
             parts.append(f"rule {self.rule}")
-        if self.field:
+        if len(self.fields) == 1:
             parts.append(f"field '{self.field}'")
+        elif self.fields:
+            parts.append("fields " + " and ".join(f"'{name}'" for name in self.fields))
         prefix = ", ".join(parts)
         return f"{prefix}: {self.message}" if prefix else self.message
 

@@ -52,7 +52,7 @@ def test_invalid_rows_are_reported_by_line_and_field_and_the_rest_evaluated(tmp_
     assert f"{source}:6, field 'coagulopathy': expected true or false, got 'yes'" in err
     assert f"{source}:8: the row has 9 cells, the header 8" in err
     assert f"{source}:9, field 'height_loss_percent'" in err and "decimal separator" in err
-    assert f"{source}:10, rule consistency.bilsky_zero_with_epidural, field 'bilsky_grade, epidural_involvement'" in err
+    assert f"{source}:10, rule consistency.bilsky_zero_with_epidural, fields 'bilsky_grade' and 'epidural_involvement'" in err
     assert f"{source}:11, field 'id': required" in err
     assert "Rows: 9 read, 3 evaluated, 6 rejected" in result.stdout
     written = decisions(out)

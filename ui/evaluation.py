@@ -35,14 +35,12 @@ def input_specs(engine: Engine) -> dict[str, Any]:
     return {name: spec for name, spec in engine.rulebook.catalog.specs.items() if spec.origin == "input"}
 
 
-def widget_fields(engine: Engine, problem_field: str | None) -> list[str]:
-    """The form fields a problem's `field` names: 'levels.1' -> levels; 'a, b' -> both; a computed
-    value, score or derived fact -> the case inputs it rests on."""
-    if not problem_field:
-        return []
+def widget_fields(engine: Engine, problem_fields: tuple[str, ...]) -> list[str]:
+    """The form fields a problem names: 'levels.1' -> levels; a computed value, score or derived fact ->
+    the case inputs it rests on."""
     names = case_state.field_names()
     found: list[str] = []
-    for part in (p.strip() for p in problem_field.split(",")):
+    for part in problem_fields:
         if part in names:
             found.append(part)
             continue
@@ -77,7 +75,7 @@ def _attach(engine: Engine, outcome: Outcome, err: CaseError) -> None:
     if not err.problems:
         outcome.general_problems.append(err.summary)
     for problem in err.problems:
-        targets = widget_fields(engine, problem.field)
+        targets = widget_fields(engine, problem.fields)
         if not targets:
             outcome.general_problems.append(problem.message)
         for name in targets:
