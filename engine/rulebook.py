@@ -193,6 +193,8 @@ class Source(BaseModel):
     design: str
     evidence_level: Optional[int] = Field(default=None, ge=1, le=5)
     note: Optional[str] = None
+    short: Optional[str] = Field(default=None, description="how a reader names the source in one line, when the "
+                                 "authors are not recorded (else 'First et al. year' is built from them)")
 
 
 class Rulebook(BaseModel):

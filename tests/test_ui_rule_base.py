@@ -67,3 +67,17 @@ def test_sources_tab_gives_doi_or_pmid_links():
             assert f"https://doi.org/{source.doi}" in page
         if source.pmid:
             assert f"https://pubmed.ncbi.nlm.nih.gov/{source.pmid}/" in page
+
+
+def test_every_source_is_named_as_a_reader_would_cite_it():
+    """A source id is a key, not a name: papers whose authors the extracts lack carry their own short name."""
+    from ui.citations import short_name
+
+    rulebook = get_engine().rulebook
+    assert short_name(rulebook, "gu-2017") == "Gu et al. 2017"
+    assert short_name(rulebook, "barbanti-brodano-2007") == "Barbanti Brodano et al. 2007"
+    page = texts(_open())
+    for source_id in rulebook.sources:
+        name = short_name(rulebook, source_id)
+        assert name != source_id, f"{source_id} has neither recorded authors nor a short name"
+        assert name in page

@@ -15,8 +15,10 @@ _NOT_RECORDED = "not recorded"
 
 
 def short_name(rulebook: Rulebook, source_id: str) -> str:
-    """'Barbanti Brodano et al. 2007' when the authors are known, else the source id (which names the paper)."""
+    """The source's own `short` name, else 'Barbanti Brodano et al. 2007' from its authors, else its id."""
     source = rulebook.sources.get(source_id)
+    if source is not None and source.short:
+        return source.short
     if source is None or source.authors.lower().startswith(_NOT_RECORDED):
         return source_id
     first = source.authors.split(",")[0].strip()
