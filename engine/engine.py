@@ -14,7 +14,7 @@ from .errors import CaseError, EngineError, Problem
 from .evaluator import RuleEvaluator, case_values
 from .frameworks import CompiledFramework
 from .kleene import Truth
-from .rulebook import Rulebook, load_rulebook
+from .rulebook import Rulebook, files_digest, load_rulebook
 from .vignette import CaseDocument
 
 _INPUTS = tuple(input_fields())
@@ -101,13 +101,29 @@ def _as_case(case: Case | CaseDocument | dict[str, Any]) -> Case:
     raise TypeError(f"expected a Case, CaseDocument or mapping, got {type(case).__name__}")
 
 
-_ENGINES: dict[str, Engine] = {}
+_ENGINES: dict[str, Engine] = {}  # by the rule base's content hash
+_BY_FILES: dict[str, Engine] = {}  # by the digest of its files' bytes, to skip parsing unchanged YAML
 _ENGINES_LOCK = threading.Lock()
 
 
 def get_engine(rules: str | Path | Rulebook | None = None) -> Engine:
-    """The engine for a rule base, built once per content hash and shared (a changed rule base gets a new one)."""
-    rulebook = rules if isinstance(rules, Rulebook) else load_rulebook(rules)
+    """The engine for a rule base, built once per content hash and shared (a changed rule base gets a new one).
+
+    A folder whose files are byte for byte the ones already loaded is not parsed again, so calling this per
+    case costs a read of the files, not a load."""
+    if isinstance(rules, Rulebook):
+        return _engine_for(rules)
+    files = files_digest(rules)
+    engine = _BY_FILES.get(files) if files else None
+    if engine is None:
+        engine = _engine_for(load_rulebook(rules))
+        if files:
+            with _ENGINES_LOCK:
+                _BY_FILES[files] = engine
+    return engine
+
+
+def _engine_for(rulebook: Rulebook) -> Engine:
     with _ENGINES_LOCK:
         engine = _ENGINES.get(rulebook.sha256)
         if engine is None:

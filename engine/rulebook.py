@@ -309,16 +309,32 @@ class _Loader:
             return None
 
 
-def load_rulebook(root: str | Path | None = None) -> Rulebook:
-    """Load and validate every YAML file under `root` (default: the built-in rules/)."""
+def rule_files(root: str | Path | None = None) -> tuple[Path, list[Path]]:
+    """The rule base's folder and its YAML files in load order (a single file is a rule base of one)."""
     root = Path(root) if root is not None else DEFAULT_RULES_DIR
     if root.is_file():
-        files = [root]
-        root = root.parent
-    elif root.is_dir():
-        files = sorted(p for p in root.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())
-    else:
-        raise RulebookError(f"{root}: no such rule base folder or file")
+        return root.parent, [root]
+    if root.is_dir():
+        return root, sorted(p for p in root.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())
+    raise RulebookError(f"{root}: no such rule base folder or file")
+
+
+def files_digest(root: str | Path | None = None) -> str | None:
+    """A digest of the rule base's files as bytes: unchanged files need no second parse. None if unreadable."""
+    digest = hashlib.sha256()
+    try:
+        folder, files = rule_files(root)
+        for path in files:
+            digest.update(f"{path.relative_to(folder)}\0{path.stat().st_size}\0".encode())
+            digest.update(path.read_bytes())
+    except (OSError, RulebookError):
+        return None
+    return digest.hexdigest()
+
+
+def load_rulebook(root: str | Path | None = None) -> Rulebook:
+    """Load and validate every YAML file under `root` (default: the built-in rules/)."""
+    root, files = rule_files(root)
     if not files:
         raise RulebookError(f"{root}: no .yaml files in the rule base")
     loader = _Loader(root)

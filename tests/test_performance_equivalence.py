@@ -199,3 +199,15 @@ def test_a_rule_base_edited_in_place_gets_its_own_engine(rules_copy):
     path.write_text(path.read_text().replace("severity: absolute", "severity: relative", 1))
     second = get_engine(rules_copy)
     assert second is not first and second.plan is not first.plan and second.durable.name != first.durable.name
+
+
+def test_unchanged_rule_files_are_not_parsed_again_and_a_comment_keeps_the_engine(rules_copy, monkeypatch):
+    from engine import engine as engine_module
+
+    first = get_engine(rules_copy)
+    monkeypatch.setattr(engine_module, "load_rulebook", lambda *_: pytest.fail("unchanged files were parsed again"))
+    assert get_engine(rules_copy) is first
+    monkeypatch.undo()
+    path = next(iter(sorted(rules_copy.rglob("*.yaml"))))
+    path.write_text("# a comment changes the bytes, not the rules\n" + path.read_text())
+    assert get_engine(rules_copy) is first  # parsed again, same content hash, same engine

@@ -20,7 +20,7 @@ from .._internal import yamlio
 from .._internal.suggest import did_you_mean
 from ..conditions import Condition, ConditionProblem
 from ..errors import Problem, RulebookError
-from ..rulebook import RULE_ID, Rulebook
+from ..rulebook import RULE_ID, Rulebook, rule_files
 from ..vocabulary import OPTIONS, STATUS_RANK, STATUSES, Citation, Option, Status
 
 _MODEL = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
@@ -358,7 +358,7 @@ def _validated(model: type[BaseModel], data: Any, report, ident: Optional[str], 
 
 def _places(root: Path) -> list[tuple[str, yamlio.LineIndex, tuple]]:
     """File, line index and path of every `invariants:` item, in the loader's file order."""
-    files = sorted(p for p in root.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file()) if root.is_dir() else []
+    files = rule_files(root)[1] if root.is_dir() else []
     places = []
     for path in files:
         try:
