@@ -126,13 +126,18 @@ def render_decision(decision: Any, document: Any, rulebook: Any, style: Callable
         flag = "  (provisional)" if option.provisional else ""
         status = style(f"{option.status:<16}", option.status)
         out.append(f"{number:>3} {option.option:<13}{status}{titles[option.option]}{flag}")
+        explained: set[str] = set()
         for reason in option.reasons:
             mark = {"indicates": "+", "prefers": ">", "conflict": "!", "contraindicates": "x",
                     "advises_against": "-"}[reason.effect]
             detail = f" {reason.detail}" if reason.detail else ""
+            head = f"      {mark} {reason.effect}{detail} [{reason.rule}]"
+            if reason.rule in explained:  # one rule both indicating and preferring: its text once is enough
+                out.append(head + style(" (as above)", "dim"))
+                continue
+            explained.add(reason.rule)
             sources = "; ".join(f"{c.source}, {c.section}" for c in reason.citations)
-            head = f"      {mark} {reason.effect}{detail} [{reason.rule}] "
-            out += textwrap.wrap(reason.text + style(f"  ({sources})", "dim"), width, initial_indent=head,
+            out += textwrap.wrap(reason.text + style(f"  ({sources})", "dim"), width, initial_indent=head + " ",
                                  subsequent_indent=" " * 8)
     if decision.conflicts:
         out += ["", style("Conflicts between the sources", "bold")]

@@ -105,3 +105,19 @@ def test_the_shared_contract_checker_passes():
                          if SCRIPT.exists() else [sys.executable, "-c", "print('no script')"],
                          capture_output=True, text=True, cwd=CASES_DIR.parent, timeout=600)
     assert out.returncode == 0, out.stdout[-2000:]
+
+
+def test_a_rule_that_indicates_and_prefers_is_explained_once_per_option(engine):
+    from engine.cli import render_decision
+    from engine.case_io import read_case_file
+
+    document = read_case_file(CASES_DIR / "teach-tokuhashi-estimate-breast-t8.yaml")
+    decision = engine.evaluate(document)
+    option = decision.options[0]
+    rules = [r.rule for r in option.reasons]
+    repeated = next(r for r in option.reasons if rules.count(r.rule) > 1)
+    table = render_decision(decision, document, engine.rulebook, lambda text, _: text)
+    block = table.split(f" {option.option} ", 1)[1].split("\n  2.", 1)[0]
+    assert rules.count(repeated.rule) == block.count(f"[{repeated.rule}]") == 2
+    assert block.count(repeated.text.split()[0] + " " + repeated.text.split()[1]) == 1
+    assert "(as above)" in block
