@@ -176,6 +176,19 @@ def test_noms_summary_lines(engine):
     assert decision.frameworks["noms"]["citations"][0]["source"] == "laufer-2013-noms"
 
 
+@pytest.mark.parametrize("changes, systemic", [
+    ({}, "Survival of a year or more estimated from the revised Tokuhashi score"),             # 13 points
+    ({"primary_tumor": "kidney"}, "Survival of 6 months or more estimated from the revised Tokuhashi score"),  # 11
+    ({"primary_tumor": "lung", "karnofsky": 60, "extraspinal_bone_metastases": 3, "vertebral_metastases": 3,
+      "visceral_metastases": "unremovable"}, "Survival under 6 months estimated"),                 # 2
+    ({"life_expectancy_months": 12}, "Expected survival of 3 months or more"),                   # the board's own
+])
+def test_noms_systemic_line_names_the_estimated_band_or_the_boards_figure(engine, changes, systemic):
+    decision = engine.evaluate(case_from_values("noms", {**COMPRESSION, **changes}))
+    line = next(line for line in decision.frameworks["noms"]["lines"] if line["name"] == "systemic")
+    assert line["text"].startswith(systemic), line["text"]
+
+
 @pytest.mark.parametrize("primary, grade, adjunct", [
     ("lymphoma", "2", "radiotherapy_conventional"),
     ("multiple_myeloma", "0", "radiotherapy_conventional"),
