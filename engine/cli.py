@@ -144,7 +144,7 @@ def render_decision(decision: Any, document: Any, rulebook: Any, style: Callable
         for c in decision.conflicts:
             out += textwrap.wrap(f"{', '.join(c.options)}: {c.text}", width, initial_indent="  ! ",
                                  subsequent_indent="    ")
-            out += [style(f"      {x.source}, {x.section}: \"{x.locator}\"", "dim") for x in c.citations]
+            out += [style(f"      {x.source}, {x.section}: {rulebook.passage(x)}", "dim") for x in c.citations]
     if decision.adjuncts:
         out += ["", style("Adjuncts", "bold")]
         for a in decision.adjuncts:

@@ -61,7 +61,7 @@ def render(rulebook: Rulebook, fired_in: dict[str, list[str]]) -> str:
     out += _sources_section(rulebook)
     for option in m.options:
         out += _option_section(option, rules, fired_in)
-    out += _conflicts_section(rules, fired_in)
+    out += _conflicts_section(rulebook, rules, fired_in)
     out += _adjuncts_section(rulebook, rules, fired_in)
     out += _facts_section(rulebook, rules)
     out += _scores_section(rulebook)
@@ -118,7 +118,7 @@ def _option_section(option: Any, rules: Iterable[Rule], fired_in: dict[str, list
     return out
 
 
-def _conflicts_section(rules: Iterable[Rule], fired_in: dict[str, list[str]]) -> list[str]:
+def _conflicts_section(rulebook: Rulebook, rules: Iterable[Rule], fired_in: dict[str, list[str]]) -> list[str]:
     out = ["## Conflicts between the papers", "",
            "Each conflict is shown to the board whenever the case triggers it, with both sides cited.", ""]
     for rule in rules:
@@ -128,7 +128,7 @@ def _conflicts_section(rules: Iterable[Rule], fired_in: dict[str, list[str]]) ->
             weight = "caps the options at caution" if effect.caution else "shown as a note; grades unchanged"
             out += [f"### {rule.title}", "", f"`{rule.id}` - when `{to_text(rule.when)}`; options "
                     f"{', '.join(effect.conflict)}; {weight}.", "", rule.reason_text(effect), ""]
-            out += [f"- **{c.source}**, {c.section}: \"{c.locator}\" - {c.claim or ''}" for c in rule.citations]
+            out += [f"- **{c.source}**, {c.section}: {rulebook.passage(c)} - {c.claim or ''}" for c in rule.citations]
             out += ["", f"Vignettes: {', '.join(fired_in.get(rule.id, [])) or '-'}", ""]
     return out
 

@@ -226,6 +226,14 @@ class Rulebook(BaseModel):
     def rule_by_id(self) -> dict[str, Rule]:
         return {r.id: r for r in self.rules}
 
+    def passage(self, citation: Citation) -> str:
+        """The citation's locator as a reader should take it: quoted when it is copied from one of the papers,
+        marked as a pointer when the source is external (its text is not here, so nothing was copied)."""
+        source = self.sources.get(citation.source)
+        if source is not None and source.kind == "external":
+            return f"{citation.locator} (pointer into an external source, not a quotation)"
+        return f'"{citation.locator}"'
+
     @property
     def option_order(self) -> tuple[str, ...]:
         return tuple(o.code for o in self.manifest.options)

@@ -240,3 +240,11 @@ def test_a_scale_must_define_exactly_its_fields_codes(scratch_rules):
     citations: [{CITE}]
 """)
     assert "defines codes ['A', 'F']" in only_problem(folder).message
+
+
+def test_a_locator_is_quoted_only_when_it_was_copied_from_a_paper(rulebook):
+    citations = {c.source: c for rule in rulebook.active_rules for c in rule.citations}
+    paper = next(c for s, c in citations.items() if rulebook.sources[s].kind == "paper")
+    external = next(c for s, c in citations.items() if rulebook.sources[s].kind == "external")
+    assert rulebook.passage(paper) == f'"{paper.locator}"'
+    assert rulebook.passage(external).startswith(external.locator) and '"' not in rulebook.passage(external)

@@ -228,3 +228,13 @@ def test_conflicts_and_adjuncts_are_shown_with_both_sides_cited(engine):
     open_decision_tab(at, "Adjuncts")
     for adjunct in decision.adjuncts:
         assert adjunct.title in texts(at)
+
+
+def test_an_external_sources_locator_is_shown_as_a_pointer_and_a_papers_as_a_quotation(engine):
+    path, citation = next((p, c) for p in VIGNETTES for o in engine.evaluate(document(p).case).options
+                          for r in o.reasons for c in r.citations
+                          if engine.rulebook.sources[c.source].kind == "external")
+    at = load_vignette(start(), path)
+    shown = texts(at)
+    assert "pointer, not a quotation" in shown
+    assert f"> {citation.locator}" not in shown.replace("\\", "")

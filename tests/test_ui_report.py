@@ -48,8 +48,10 @@ def test_the_summary_holds_decision_reasons_references_missing_data_and_identity
             assert reason.rule in markdown
     cited = {(c.source, c.locator) for o in decision.options for r in o.reasons for c in r.citations}
     unescaped = markdown.replace("\\", "")
-    for _, locator in cited:
-        assert locator in unescaped
+    for source, locator in cited:
+        external = engine.rulebook.sources[source].kind == "external"
+        # a paper's passage is quoted; an external source's locator is a pointer and must not look like a quote
+        assert (f'"{locator}"' in unescaped) != external and locator in unescaped
     for item in decision.missing:
         assert engine.rulebook.catalog.get(item.field).title in markdown
     for conflict in decision.conflicts:

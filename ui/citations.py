@@ -69,7 +69,12 @@ def render(rulebook: Rulebook, citation: Citation, *, expanded: bool = False) ->
             st.markdown(f"**{_md(source.title)}**  \n{_md(source.journal)}, {source.year}"
                         + (f" - {_md(source.design)}" if source.design else ""))
         st.markdown(f"**{_md(citation.section)}**")
-        st.markdown("> " + _md(citation.locator))
+        if source is not None and source.kind == "external":
+            st.markdown(_md(citation.locator))
+            st.caption("Where to look in this external source; its text is not in the project, so this is a "
+                       "pointer, not a quotation.")
+        else:
+            st.markdown("> " + _md(citation.locator))
         if citation.claim:
             st.markdown(f"Supports: {_md(citation.claim)}")
         found = links(source)

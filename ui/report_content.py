@@ -18,7 +18,7 @@ class Reference:
     number: int
     source: str           # short name, e.g. "Gu et al. 2017"
     section: str
-    locator: str
+    passage: str          # the locator, quoted only when it is copied from the paper (Rulebook.passage)
 
 
 @dataclass
@@ -84,7 +84,7 @@ class _References:
             if k not in self.numbers:
                 self.numbers[k] = len(self.items) + 1
                 short = citations.short_name(self.rulebook, c.source)
-                self.items.append(Reference(self.numbers[k], short, c.section, c.locator))
+                self.items.append(Reference(self.numbers[k], short, c.section, self.rulebook.passage(c)))
                 self.sources.setdefault(c.source, (short, citations.reference(self.rulebook, c.source)))
             numbers.append(self.numbers[k])
         return numbers

@@ -65,7 +65,7 @@ def render(s: Summary) -> str:
         out += ["## Scores", ""] + [f"- {_escape(x)}" for x in s.scores] + [""]
     out += ["## References", ""]
     for ref in s.references:
-        out.append(f"{ref.number}. {_escape(ref.source)}, {_escape(ref.section)}: \"{_escape(ref.locator)}\"")
+        out.append(f"{ref.number}. {_escape(ref.source)}, {_escape(ref.section)}: {_escape(ref.passage)}")
     out += ["", "## Sources", ""]
     out += [f"- **{_escape(short)}**: {_escape(bibliography)}" for short, bibliography in s.sources]
     out += ["", "---", "", f"*{_escape(s.disclaimer)}*", ""]
