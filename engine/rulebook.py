@@ -45,6 +45,9 @@ class Indicate(_Effect):
     strength: Literal["strong", "moderate"] = "strong"
     _v = field_validator("indicate", mode="before")(_as_tuple)
 
+    def describe(self) -> str:
+        return f"indicate {', '.join(self.indicate)} ({self.strength})"
+
 
 class Contraindicate(_Effect):
     """Absolute: the option is contraindicated. Relative: it is at most `caution`."""
@@ -53,12 +56,18 @@ class Contraindicate(_Effect):
     severity: Literal["absolute", "relative"]
     _v = field_validator("contraindicate", mode="before")(_as_tuple)
 
+    def describe(self) -> str:
+        return f"contraindicate {', '.join(self.contraindicate)} ({self.severity})"
+
 
 class AdviseAgainst(_Effect):
     """The option is at most `not_recommended`: the evidence argues against it, short of a contraindication."""
 
     advise_against: tuple[Option, ...]
     _v = field_validator("advise_against", mode="before")(_as_tuple)
+
+    def describe(self) -> str:
+        return f"advise against {', '.join(self.advise_against)}"
 
 
 class Prefer(_Effect):
@@ -68,6 +77,9 @@ class Prefer(_Effect):
     over: tuple[Option, ...]
     _v = field_validator("over", mode="before")(_as_tuple)
 
+    def describe(self) -> str:
+        return f"prefer {self.prefer} over {', '.join(self.over)}"
+
 
 class Conflict(_Effect):
     """The sources disagree about these options for this case; with `caution`, each is at most `caution`."""
@@ -75,6 +87,9 @@ class Conflict(_Effect):
     conflict: tuple[Option, ...]
     caution: bool = True
     _v = field_validator("conflict", mode="before")(_as_tuple)
+
+    def describe(self) -> str:
+        return f"the sources disagree about {', '.join(self.conflict)} ({'caution' if self.caution else 'note'})"
 
 
 class Adjunct(_Effect):
@@ -84,6 +99,9 @@ class Adjunct(_Effect):
     options: tuple[Option, ...] = ()
     _v = field_validator("options", mode="before")(_as_tuple)
 
+    def describe(self) -> str:
+        return f"adjunct: {self.adjunct}" + (f" with {', '.join(self.options)}" if self.options else "")
+
 
 class Derive(BaseModel):
     """Assert a derived fact that other rules test (forward chaining)."""
@@ -91,11 +109,19 @@ class Derive(BaseModel):
     model_config = _MODEL
     derive: str
 
+    def describe(self) -> str:
+        return f"derive the fact {self.derive}"
+
 
 Effect = Union[Indicate, Contraindicate, AdviseAgainst, Prefer, Conflict, Adjunct, Derive]
 _EFFECT_BY_KEY: dict[str, type[BaseModel]] = {
     "indicate": Indicate, "contraindicate": Contraindicate, "advise_against": AdviseAgainst, "prefer": Prefer,
     "conflict": Conflict, "adjunct": Adjunct, "derive": Derive}
+
+
+def effect_key(effect: Effect) -> str:
+    """The YAML key that writes this kind of effect ('indicate', 'derive', ...)."""
+    return next(key for key, cls in _EFFECT_BY_KEY.items() if isinstance(effect, cls))
 
 
 def effect_options(effect: Effect) -> tuple[str, ...]:

@@ -248,3 +248,16 @@ def test_a_locator_is_quoted_only_when_it_was_copied_from_a_paper(rulebook):
     external = next(c for s, c in citations.items() if rulebook.sources[s].kind == "external")
     assert rulebook.passage(paper) == f'"{paper.locator}"'
     assert rulebook.passage(external).startswith(external.locator) and '"' not in rulebook.passage(external)
+
+
+def test_every_effect_describes_itself_naming_its_options_and_its_yaml_key(rulebook):
+    from engine.rulebook import _EFFECT_BY_KEY, effect_key, effect_options
+
+    kinds = set()
+    for rule in rulebook.active_rules:
+        for effect in rule.then:
+            words = effect.describe()
+            kinds.add(effect_key(effect))
+            assert isinstance(effect, _EFFECT_BY_KEY[effect_key(effect)])
+            assert all(option in words for option in effect_options(effect)), (rule.id, words)
+    assert kinds == set(_EFFECT_BY_KEY), "the shipped rule base no longer uses every kind of effect"

@@ -4,6 +4,7 @@ from __future__ import annotations
 import streamlit as st
 
 from engine.conditions import to_text
+from engine.rulebook import effect_key
 from ui import citations, labels, resources, rule_words
 from ui.text import md
 
@@ -42,13 +43,13 @@ with rules_tab:
                         f"· version {rule.version}")
             st.markdown(md(rule.text))
             st.markdown(f"**When** `{to_text(rule.when)}`  \n**Then** "
-                        + "; ".join(md(rule_words.effect_text(e)) for e in rule.then))
+                        + "; ".join(md(e.describe()) for e in rule.then))
             if rule.notes:
                 st.caption(md(rule.notes))
             vignettes = fired_in.get(rule.id, ())
             if vignettes:
                 st.markdown("Shows in vignettes: " + ", ".join(f"`{v}`" for v in vignettes))
-            elif any(rule_words.effect_key(e) == "derive" for e in rule.then):
+            elif any(effect_key(e) == "derive" for e in rule.then):
                 st.caption("Derives a fact other rules test; it shows through them.")
             else:
                 st.caption("Shows in no vignette yet.")
