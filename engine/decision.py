@@ -25,86 +25,114 @@ EffectName = Literal["indicates", "contraindicates", "advises_against", "conflic
 
 
 class Reason(BaseModel):
+    """Why an option has its status: one effect of one fired rule, with the passages it rests on."""
+
     model_config = _OUT
-    rule: str = Field(description="id of the rule that gives this reason")
-    effect: EffectName
-    detail: Optional[str] = Field(default=None, description="strength, severity, or the options preferred over")
-    text: str
-    citations: tuple[Citation, ...]
+    rule: str = Field(title="Rule", description="id of the rule that gives this reason")
+    effect: EffectName = Field(title="Effect", description="what the rule does to the option")
+    detail: Optional[str] = Field(default=None, title="Detail",
+                                  description="strength, severity, or the options preferred over")
+    text: str = Field(title="Reason", description="the reason in plain words")
+    citations: tuple[Citation, ...] = Field(title="Citations", description="where in the sources the reason rests")
 
 
 class OptionDecision(BaseModel):
+    """One treatment option, graded."""
+
     model_config = _OUT
-    option: Option
-    status: Status
-    provisional: bool = Field(description="some unknown field, once known, could change this status")
-    reasons: tuple[Reason, ...]
+    option: Option = Field(title="Option", description="option code of the data dictionary")
+    status: Status = Field(title="Status", description="recommended > appropriate > caution > not_recommended > "
+                           "contraindicated")
+    provisional: bool = Field(title="Provisional",
+                              description="some unknown field, once known, could change this status")
+    reasons: tuple[Reason, ...] = Field(title="Reasons", description="what limits the option first, then what "
+                                        "lifts it; source conflicts that only inform last")
 
 
 class RulebookRef(BaseModel):
+    """The rule base that made the decision: with the case, enough to reproduce it."""
+
     model_config = _OUT
-    name: str
-    version: str
-    sha256: str
+    name: str = Field(title="Name", description="the rule base's name")
+    version: str = Field(title="Version", description="the rule base's declared version")
+    sha256: str = Field(title="Content hash", description="sha256 of the rule base's content (rules, sources, "
+                        "scores, checks), independent of comments and layout")
 
 
 class MissingField(BaseModel):
+    """An unknown case field that could change some statuses once known."""
+
     model_config = _OUT
-    field: str
-    affects: tuple[Option, ...]
-    rules: tuple[str, ...] = Field(description="undecided rules that read this field")
+    field: str = Field(title="Field", description="case field name of the data dictionary")
+    affects: tuple[Option, ...] = Field(title="Affects", description="options whose status it could change")
+    rules: tuple[str, ...] = Field(title="Rules", description="undecided rules that read this field")
 
 
 class ConflictNote(BaseModel):
+    """The sources disagree about some options for this case."""
+
     model_config = _OUT
-    rule: str
-    options: tuple[Option, ...]
-    caution: bool
-    text: str
-    citations: tuple[Citation, ...]
+    rule: str = Field(title="Rule", description="id of the conflict rule")
+    options: tuple[Option, ...] = Field(title="Options", description="the options the sources disagree about")
+    caution: bool = Field(title="Caution", description="true when the conflict caps the options at caution; "
+                          "false when it only informs")
+    text: str = Field(title="Disagreement", description="who says what, in plain words")
+    citations: tuple[Citation, ...] = Field(title="Citations", description="a passage from each side")
 
 
 class AdjunctNote(BaseModel):
+    """Something to do besides the chosen option (biopsy, radiotherapy, follow-up, ...)."""
+
     model_config = _OUT
-    rule: str
-    adjunct: str
-    title: str
-    options: tuple[Option, ...]
-    text: str
-    citations: tuple[Citation, ...]
+    rule: str = Field(title="Rule", description="id of the rule that adds the adjunct")
+    adjunct: str = Field(title="Adjunct", description="adjunct code of the rule base")
+    title: str = Field(title="Title", description="the adjunct's name for a reader")
+    options: tuple[Option, ...] = Field(title="Options", description="the options it goes with; empty when it "
+                                        "goes with any")
+    text: str = Field(title="Reason", description="why, in plain words")
+    citations: tuple[Citation, ...] = Field(title="Citations", description="where in the sources it rests")
 
 
 class Because(BaseModel):
+    """A fired rule that derived a fact."""
+
     model_config = _OUT
-    rule: str
-    text: str
-    citations: tuple[Citation, ...]
+    rule: str = Field(title="Rule", description="id of the deriving rule")
+    text: str = Field(title="Reason", description="the rule's reason in plain words")
+    citations: tuple[Citation, ...] = Field(title="Citations", description="where in the sources it rests")
 
 
 class Derivation(BaseModel):
     """An intermediate conclusion of the forward chaining: a derived fact that holds, why, and who used it."""
 
     model_config = _OUT
-    fact: str
-    title: str
-    because: tuple[Because, ...] = Field(description="the fired rules that derived it")
-    used_by: tuple[str, ...] = Field(description="fired rules whose condition tests it")
+    fact: str = Field(title="Fact", description="derived fact name of the rule base")
+    title: str = Field(title="Title", description="the fact in words")
+    because: tuple[Because, ...] = Field(title="Because", description="the fired rules that derived it")
+    used_by: tuple[str, ...] = Field(title="Used by", description="fired rules whose condition tests it")
 
 
 class Decision(BaseModel):
     """The engine's answer for one case, as the data dictionary lays it out (plus `derived` and `fired`)."""
 
     model_config = _OUT
-    case_id: str
-    rulebook: RulebookRef
-    options: tuple[OptionDecision, ...]
-    ranking: tuple[Option, ...]
-    missing: tuple[MissingField, ...]
-    conflicts: tuple[ConflictNote, ...]
-    adjuncts: tuple[AdjunctNote, ...]
-    frameworks: dict[str, Any] = Field(default_factory=dict)
-    derived: tuple[Derivation, ...] = Field(default=(), description="derived facts that hold, and why")
-    fired: tuple[str, ...] = Field(default=(), description="every rule durable-rules fired, by id")
+    case_id: str = Field(title="Case id", description="the case's `id`")
+    rulebook: RulebookRef = Field(title="Rule base", description="name, version and content hash of the rule base")
+    options: tuple[OptionDecision, ...] = Field(title="Options", description="all six, in ranking order, then the "
+                                                "contraindicated ones")
+    ranking: tuple[Option, ...] = Field(title="Ranking", description="the options not contraindicated, best first; "
+                                        "the first is the top suggestion")
+    missing: tuple[MissingField, ...] = Field(title="Missing", description="unknown fields that could change any "
+                                              "status, with the options they affect")
+    conflicts: tuple[ConflictNote, ...] = Field(title="Conflicts", description="disagreements between the "
+                                                "sources that this case triggers")
+    adjuncts: tuple[AdjunctNote, ...] = Field(title="Adjuncts", description="what to do besides the chosen option")
+    frameworks: dict[str, Any] = Field(default_factory=dict, title="Frameworks",
+                                       description="scores (SINS, revised Tokuhashi, Tomita) with their "
+                                       "components or the range unknowns leave, and the NOMS summary")
+    derived: tuple[Derivation, ...] = Field(default=(), title="Derived facts",
+                                            description="derived facts that hold, and why")
+    fired: tuple[str, ...] = Field(default=(), title="Fired rules", description="every rule durable-rules fired, by id")
 
     def option(self, code: str) -> OptionDecision:
         return next(o for o in self.options if o.option == code)

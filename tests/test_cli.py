@@ -89,9 +89,14 @@ def test_evaluate_with_a_broken_rule_base_exits_2(rules_copy):
 
 
 @pytest.mark.parametrize("which", ["case", "decision"])
-def test_schema_is_json(which):
+def test_schema_is_json_and_every_field_is_titled_and_described(which):
     out = run("schema", which)
-    assert out.returncode == 0 and json.loads(out.stdout)["type"] == "object"
+    schema = json.loads(out.stdout)
+    assert out.returncode == 0 and schema["type"] == "object"
+    models = {"root": schema, **schema.get("$defs", {})}
+    bare = [f"{model}.{name}" for model, body in models.items() for name, prop in body.get("properties", {}).items()
+            if not (prop.get("title") and prop.get("description"))]
+    assert not bare, f"fields without a title and a description: {bare}"
 
 
 def test_usage_errors_exit_2():
