@@ -339,15 +339,35 @@ def section_memory(evaluations: int, rules: str | None) -> dict:
 # --- main -------------------------------------------------------------------------------------------------
 
 
+def section_rerun(vignette: Path, reruns: int) -> None:
+    """The board page after one field change, run in-process by Streamlit's AppTest (no browser, no network)."""
+    header("6. front end: rerun of the board page after a field change")
+    from tests.ui_apptest import load_vignette, set_field, start
+
+    at = load_vignette(start(), vignette)
+    known = read_case_file(vignette).case
+    field = "coagulopathy"
+    values = [not getattr(known, field), getattr(known, field)]  # flip it and back, a change every rerun
+    walls, pages = [], []
+    for i in range(reruns):
+        started = time.perf_counter()
+        set_field(at, field, values[i % 2])
+        walls.append((time.perf_counter() - started) * 1000)
+        pages.append(at.session_state["timing.board_seconds"] * 1000)
+    print(f"  {vignette.stem}, {reruns} reruns changing {field}")
+    print(f"  page script (the server's work): median {statistics.median(pages):.1f} ms, p90 {pct(pages, 0.9):.1f} ms")
+    print(f"  with AppTest's own overhead:     median {statistics.median(walls):.1f} ms")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller samples (about a minute)")
     parser.add_argument("--rules", help="rule base folder (default: the built-in rules/)")
-    parser.add_argument("--only", nargs="+", choices=["decisions", "durable", "sweep", "batch", "cold", "memory"],
+    parser.add_argument("--only", nargs="+", choices=["decisions", "durable", "sweep", "batch", "cold", "memory", "rerun"],
                         help="run only these sections")
     args = parser.parse_args()
     quick = args.quick
-    only = set(args.only or ["decisions", "durable", "sweep", "batch", "cold", "memory"])
+    only = set(args.only or ["decisions", "durable", "sweep", "batch", "cold", "memory", "rerun"])
 
     engine = get_engine(args.rules)
     book = engine.rulebook
@@ -372,6 +392,8 @@ def main() -> None:
         figures.update(section_cold(vignette_files[0], args.rules, 3 if quick else 7))
     if "memory" in only:
         figures.update(section_memory(20_000 if quick else 100_000, args.rules))
+    if "rerun" in only and vignette_files and not args.rules:  # the app runs on the built-in rule base
+        section_rerun(vignette_files[0], 20 if quick else 60)
 
     header("Summary against the targets")
     units = {"median": "ms", "p99": "ms", "sweep": "ms", "batch": "cases/s", "cold": "s", "growth": "MB"}
