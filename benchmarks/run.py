@@ -31,6 +31,7 @@ sys.path.insert(0, str(ROOT))
 
 from engine import get_engine, read_case_file  # noqa: E402
 from engine._internal import durable_host  # noqa: E402
+from engine.case import input_fields  # noqa: E402
 from engine.case_io import case_from_data  # noqa: E402
 from engine.evaluator import case_values  # noqa: E402
 from engine.kleene import Truth  # noqa: E402
@@ -100,19 +101,20 @@ def stage_times(engine, cases: list) -> dict[str, float]:
         t2 = clock()
         fired = engine.durable.fire(values)
         t3 = clock()
-        engine.evaluator.fired(values)
-        settled, _ = engine.evaluator.evaluate(values, settled=True)
+        _, settled, facts = engine.evaluator.readings(values)
         t4 = clock()
         undecided = [r for r, t in zip(engine.evaluator.rule_ids, settled) if t == Truth.UNKNOWN]
-        frameworks = {sid: r.model_dump(mode="json") for sid, r in scores.items()}
+        unknown = [name for name in input_fields() if name not in values]
+        frameworks = engine.frameworks_for(values, facts, scores, unknown)
         t5 = clock()
-        decision = engine.plan.decide(case.id, fired, undecided, [], frameworks)
+        decision = engine.plan.decide(case.id, fired, undecided, unknown, frameworks)
+        decision = decision.model_copy(update=engine.trace(fired))
         t6 = clock()
         decision.to_json()
         t7 = clock()
         rows.append((t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4, t6 - t5, t7 - t6))
     names = ("case values", "consistency checks", "durable-rules fire", "three-valued (both readings)",
-             "scores to JSON form", "decision layer", "to_json (not in evaluate)")
+             "scores and NOMS summary", "decision layer and trace", "to_json (not in evaluate)")
     return {name: statistics.median(r[i] for r in rows) / 1e3 for i, name in enumerate(names)}
 
 

@@ -156,22 +156,16 @@ def render_decision(decision: Any, document: Any, rulebook: Any, style: Callable
         for m in decision.missing:
             title = specs[m.field].title if m.field in specs else m.field
             out.append(f"  ? {m.field} ({title}): affects {', '.join(m.affects)}")
-    scores = [s for s in decision.frameworks.values() if s.get("kind") == "score"]
-    shown = [s for s in scores if s.get("total") is not None or len(s["unknown"]) < len(s["components"])]
+    scores = [s for s in decision.frameworks.values() if s.kind == "score"]
+    shown = [s for s in scores if s.total is not None or len(s.unknown) < len(s.components)]
     if shown:
         out += ["", style("Scores", "bold")]
-    for score in shown:
-        if score.get("total") is not None:
-            out.append(f"  {score['title']}: {score['total']} ({score['band_title']})")
-        else:
-            why = [f"{len(score['unknown'])} component(s) unknown"] if score["unknown"] else []
-            why += [f"no published category for {', '.join(score['unmapped'])}"] if score["unmapped"] else []
-            out.append(f"  {score['title']}: {score['minimum']}-{score['maximum']} so far ({'; '.join(why)})")
-    for summary in (s for s in decision.frameworks.values() if s.get("kind") == "summary"):
-        out += ["", style(summary["title"], "bold")]
-        for line in summary["lines"]:
-            pending = f"  (find out: {', '.join(line['find_out'])})" if line["provisional"] and line["find_out"] else ""
-            out.append(f"  {line['title']:<11} {line['text']}{pending}")
+    out += [f"  {score.title}: {score.in_words()}" for score in shown]
+    for summary in (s for s in decision.frameworks.values() if s.kind == "summary"):
+        out += ["", style(summary.title, "bold")]
+        for line in summary.lines:
+            pending = f"  (find out: {', '.join(line.find_out)})" if line.provisional and line.find_out else ""
+            out.append(f"  {line.title:<11} {line.text}{pending}")
     if decision.derived:
         out += ["", style("Derived along the way", "bold")]
         for d in decision.derived:

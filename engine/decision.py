@@ -11,13 +11,15 @@ The resolution semantics are written down in docs/decision.md; in short:
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any, Literal, Optional
+from typing import Annotated, Any, Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from .conditions import fields_of
+from .frameworks import Summary
 from .rulebook import (AdviseAgainst, Adjunct, Conflict, Contraindicate, Indicate, Prefer, Rule, Rulebook,
                        effect_options)
+from .scores import ScoreResult
 from .vocabulary import STATUS_RANK, STATUSES, Citation, Option, Status
 
 _OUT = ConfigDict(frozen=True)
@@ -127,7 +129,8 @@ class Decision(BaseModel):
     conflicts: tuple[ConflictNote, ...] = Field(title="Conflicts", description="disagreements between the "
                                                 "sources that this case triggers")
     adjuncts: tuple[AdjunctNote, ...] = Field(title="Adjuncts", description="what to do besides the chosen option")
-    frameworks: dict[str, Any] = Field(default_factory=dict, title="Frameworks",
+    frameworks: dict[str, Annotated[Union[ScoreResult, Summary], Field(discriminator="kind")]] = Field(
+                                       default_factory=dict, title="Frameworks",
                                        description="scores (SINS, revised Tokuhashi, Tomita) with their "
                                        "components or the range unknowns leave, and the NOMS summary")
     derived: tuple[Derivation, ...] = Field(default=(), title="Derived facts",
@@ -228,7 +231,7 @@ def rank_options(statuses: dict[str, str], preferences: Iterable[tuple[str, str]
 
 
 def decide(rulebook: Rulebook, case_id: str, fired: Iterable[str], undecided: Iterable[str],
-           unknown_inputs: Iterable[str], frameworks: Optional[dict[str, Any]] = None) -> Decision:
+           unknown_inputs: Iterable[str], frameworks: Optional[dict[str, ScoreResult | Summary]] = None) -> Decision:
     """Build the decision from the rules that fired and those still undecided by unknown fields."""
     by_id = rulebook.rule_by_id
     fired_rules = sorted((by_id[r] for r in fired), key=lambda r: r.id)
@@ -402,7 +405,7 @@ class DecisionPlan:
         return statuses, rank_options(statuses, [p for r in rules for p in r.preferences], self.order)
 
     def decide(self, case_id: str, fired: Iterable[str], undecided: Iterable[str], unknown_inputs: Iterable[str],
-               frameworks: Optional[dict[str, Any]] = None) -> Decision:
+               frameworks: Optional[dict[str, ScoreResult | Summary]] = None) -> Decision:
         plans = self.rules
         fired_rules = [plans[r] for r in sorted(fired)]
         undecided_ids = set(undecided)

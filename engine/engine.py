@@ -12,9 +12,10 @@ from .decision import Decision, DecisionPlan, DerivationPlan
 from .durable_ruleset import DurableRuleset
 from .errors import CaseError, EngineError, Problem
 from .evaluator import RuleEvaluator, case_values
-from .frameworks import CompiledFramework
+from .frameworks import CompiledFramework, Summary
 from .kleene import Truth
 from .rulebook import Rulebook, files_digest, load_rulebook
+from .scores import ScoreResult
 from .vignette import CaseDocument
 
 _INPUTS = tuple(input_fields())
@@ -65,9 +66,9 @@ class Engine:
         return decision.model_copy(update=self.trace(fired))
 
     def frameworks_for(self, values: dict[str, Any], facts: dict[str, int], scores: dict[str, Any],
-                       unknown: list[str]) -> dict[str, Any]:
+                       unknown: list[str]) -> dict[str, ScoreResult | Summary]:
         """Every score (exact or its range) and every summary (NOMS) for the case, as the decision shows them."""
-        frameworks: dict[str, Any] = {sid: result.model_dump(mode="json") for sid, result in scores.items()}
+        frameworks: dict[str, ScoreResult | Summary] = dict(scores)
         if self._frameworks:
             scope, missing = {**values, **facts}, frozenset(unknown)
             for framework in self._frameworks:

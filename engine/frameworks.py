@@ -1,7 +1,7 @@
 """Summary frameworks (NOMS): lines for the board, each the first outcome whose condition holds for the case."""
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -39,6 +39,29 @@ class Framework(BaseModel):
     citations: tuple[Citation, ...] = Field(min_length=1)
 
 
+class SummaryLine(BaseModel):
+    """One line of a summary as it reads for this case."""
+
+    model_config = ConfigDict(frozen=True)
+    name: str = Field(title="Name", description="the line's name in the framework (neurologic, oncologic, ...)")
+    title: str = Field(title="Title", description="the line's heading")
+    text: str = Field(title="Text", description="the first outcome that holds, or what is still unknown")
+    known: bool = Field(title="Known", description="an outcome holds for the case")
+    provisional: bool = Field(title="Provisional", description="an unknown field could still change the line")
+    find_out: tuple[str, ...] = Field(title="Find out", description="unknown case fields that could change it")
+
+
+class Summary(BaseModel):
+    """A framework's summary of the case (the NOMS four lines)."""
+
+    model_config = ConfigDict(frozen=True)
+    kind: Literal["summary"] = Field(default="summary", title="Kind", description="'summary' (a score is 'score')")
+    id: str = Field(title="Framework", description="framework id of the rule base")
+    title: str = Field(title="Title", description="the framework's name")
+    lines: tuple[SummaryLine, ...] = Field(title="Lines", description="one per consideration, in order")
+    citations: tuple[Citation, ...] = Field(title="Citations", description="the framework's published source")
+
+
 class CompiledFramework:
     """A framework's conditions compiled once for three-valued evaluation."""
 
@@ -50,8 +73,8 @@ class CompiledFramework:
                          for outcome in line.outcomes))
             for line in framework.lines)
 
-    def summarise(self, scope: dict[str, Any], unknown_inputs: frozenset[str]) -> dict[str, Any]:
-        """Each line's text for the case; `provisional` when an earlier outcome could still come to hold."""
+    def summarise(self, scope: dict[str, Any], unknown_inputs: frozenset[str]) -> Summary:
+        """Each line's first outcome that is TRUE; UNKNOWN outcomes before it make the line provisional."""
         lines = []
         for line, outcomes in self._lines:
             text: Optional[str] = None
@@ -64,8 +87,7 @@ class CompiledFramework:
                 if truth == Truth.UNKNOWN:
                     undecided.append(inputs)
             fields = sorted({name for inputs in undecided for name in inputs if name in unknown_inputs})
-            lines.append({"name": line.name, "title": line.title, "text": text or line.unknown,
-                          "known": text is not None, "provisional": bool(undecided), "find_out": fields})
+            lines.append(SummaryLine(name=line.name, title=line.title, text=text or line.unknown,
+                                     known=text is not None, provisional=bool(undecided), find_out=tuple(fields)))
         f = self.framework
-        return {"kind": "summary", "id": f.id, "title": f.title, "lines": lines,
-                "citations": [c.model_dump(mode="json") for c in f.citations]}
+        return Summary(id=f.id, title=f.title, lines=tuple(lines), citations=f.citations)

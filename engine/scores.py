@@ -104,19 +104,32 @@ class ScoreResult(BaseModel):
     """A score on one case: exact when every component is known, else the range it can still take."""
 
     model_config = ConfigDict(frozen=True)
-    kind: Literal["score"] = "score"
-    score: str
-    title: str
-    total: Optional[int] = None
-    band: Optional[str] = None
-    band_title: Optional[str] = None
-    minimum: int
-    maximum: int
-    possible_bands: tuple[str, ...] = ()
-    components: dict[str, Optional[int]] = Field(default_factory=dict)
-    unknown: tuple[str, ...] = ()
-    unmapped: tuple[str, ...] = ()
-    citations: tuple[Citation, ...] = ()
+    kind: Literal["score"] = Field(default="score", title="Kind", description="'score' (a summary is 'summary')")
+    score: str = Field(title="Score", description="score id of the rule base")
+    title: str = Field(title="Title", description="the score's published name")
+    total: Optional[int] = Field(default=None, title="Total",
+                                 description="the total, only when every component is known and mapped")
+    band: Optional[str] = Field(default=None, title="Band", description="the band of the total, when it is exact")
+    band_title: Optional[str] = Field(default=None, title="Band title", description="the band in words")
+    minimum: int = Field(title="Minimum", description="the lowest total the unknown components still allow")
+    maximum: int = Field(title="Maximum", description="the highest total the unknown components still allow")
+    possible_bands: tuple[str, ...] = Field(default=(), title="Possible bands",
+                                            description="the bands the total can still fall in")
+    components: dict[str, Optional[int]] = Field(default_factory=dict, title="Components",
+                                                 description="points per component; null when unknown or unmapped")
+    unknown: tuple[str, ...] = Field(default=(), title="Unknown", description="case fields still unknown")
+    unmapped: tuple[str, ...] = Field(default=(), title="Unmapped", description="field=value pairs with no "
+                                      "published category in the score: said, never guessed")
+    citations: tuple[Citation, ...] = Field(default=(), title="Citations", description="the score's published source")
+
+    def in_words(self) -> str:
+        """'13 (Predicted survival a year or more (12-15))', or the range it can still take and why."""
+        if self.total is not None:
+            band = self.band_title or self.band
+            return f"{self.total}" + (f" ({band})" if band else "")
+        why = [f"{len(self.unknown)} component(s) unknown"] if self.unknown else []
+        why += [f"no published category for {', '.join(self.unmapped)}"] if self.unmapped else []
+        return f"{self.minimum}-{self.maximum} so far ({'; '.join(why)})"
 
 
 def compute(score: Score, values: dict[str, Any]) -> ScoreResult:

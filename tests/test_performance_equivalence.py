@@ -20,6 +20,7 @@ from engine.decision import DecisionPlan, decide
 from engine.evaluator import RuleEvaluator, case_values
 from engine.fields import input_specs
 from engine.kleene import Truth
+from engine.scores import ScoreResult
 from engine.synth import synthetic_cases
 from engine.vocabulary import OPTIONS
 from engine.whatif import FieldChange, candidate_values, diff, sweep, with_value
@@ -138,7 +139,7 @@ def test_the_decision_plan_decides_exactly_like_decide(tmp_path_factory, rules, 
         fired = data.draw(st.sets(st.sampled_from(ids)))
         undecided = data.draw(st.sets(st.sampled_from(ids)))
         unknown = data.draw(st.sets(st.sampled_from(input_fields())))
-        frameworks = {"sins": {"total": 3}}
+        frameworks = {"sins": ScoreResult(score="sins", title="SINS", total=3, minimum=3, maximum=3)}
         expected = decide(book, "case-1", fired, undecided, unknown, frameworks)
         assert plan.decide("case-1", fired, undecided, unknown, frameworks).to_json() == expected.to_json()
         statuses, ranking = plan.ranking(fired)

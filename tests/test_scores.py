@@ -169,11 +169,11 @@ def test_the_boards_estimate_always_wins(engine):
 
 def test_noms_summary_lines(engine):
     decision = engine.evaluate(case_from_values("noms", {**COMPRESSION, "primary_tumor": "lymphoma"}))
-    lines = {line["name"]: line for line in decision.frameworks["noms"]["lines"]}
-    assert lines["neurologic"]["text"].startswith("High-grade epidural compression") and lines["neurologic"]["known"]
-    assert lines["oncologic"]["text"].startswith("Radiosensitive")
-    assert not lines["mechanical"]["known"] and "sins.location" in lines["mechanical"]["find_out"]
-    assert decision.frameworks["noms"]["citations"][0]["source"] == "laufer-2013-noms"
+    lines = {line.name: line for line in decision.frameworks["noms"].lines}
+    assert lines["neurologic"].text.startswith("High-grade epidural compression") and lines["neurologic"].known
+    assert lines["oncologic"].text.startswith("Radiosensitive")
+    assert not lines["mechanical"].known and "sins.location" in lines["mechanical"].find_out
+    assert decision.frameworks["noms"].citations[0].source == "laufer-2013-noms"
 
 
 @pytest.mark.parametrize("changes, systemic", [
@@ -185,8 +185,8 @@ def test_noms_summary_lines(engine):
 ])
 def test_noms_systemic_line_names_the_estimated_band_or_the_boards_figure(engine, changes, systemic):
     decision = engine.evaluate(case_from_values("noms", {**COMPRESSION, **changes}))
-    line = next(line for line in decision.frameworks["noms"]["lines"] if line["name"] == "systemic")
-    assert line["text"].startswith(systemic), line["text"]
+    line = next(line for line in decision.frameworks["noms"].lines if line.name == "systemic")
+    assert line.text.startswith(systemic), line.text
 
 
 @pytest.mark.parametrize("primary, grade, adjunct", [

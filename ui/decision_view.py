@@ -152,15 +152,15 @@ def adjuncts(rulebook: Rulebook, decision: Decision) -> None:
 
 def scores(decision: Decision) -> None:
     for result in decision.frameworks.values():
-        if isinstance(result, dict) and result.get("kind") == "score":
-            st.markdown(score_line(result.get("title", result.get("score", "")), result))
+        if result.kind == "score":
+            st.markdown(score_line(result.title, result))
     for result in decision.frameworks.values():
-        if isinstance(result, dict) and result.get("kind") == "summary":
-            st.markdown(f"**{md(result['title'])}**")
-            for line in result["lines"]:
-                pending = (f" *(provisional: find out {md(', '.join(line['find_out']))})*"
-                           if line["provisional"] and line["find_out"] else "")
-                st.markdown(f"- **{md(line['title'])}**: {md(line['text'])}{pending}")
+        if result.kind == "summary":
+            st.markdown(f"**{md(result.title)}**")
+            for line in result.lines:
+                pending = (f" *(provisional: find out {md(', '.join(line.find_out))})*"
+                           if line.provisional and line.find_out else "")
+                st.markdown(f"- **{md(line.title)}**: {md(line.text)}{pending}")
     if decision.derived:
         with st.expander(f"How the engine got there: {len(decision.derived)} derived facts"):
             for d in decision.derived:

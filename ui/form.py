@@ -8,6 +8,7 @@ import streamlit as st
 from engine import Engine
 from engine.case import GROUPS, VERTEBRAE
 from engine.fields import FieldSpec
+from engine.scores import ScoreResult
 
 from . import case_state, labels
 from .evaluation import Outcome, input_specs
@@ -136,19 +137,19 @@ def _sins(engine: Engine, specs: dict[str, FieldSpec], names: list[str], outcome
         st.markdown(score_line(score.title, result), help=score.description or None)
 
 
-def score_line(title: str, result: dict | None) -> str:
+def score_line(title: str, result: ScoreResult | None) -> str:
     """'SINS total 9 (indeterminate)', or the range it can still take while components are unknown."""
     if result is None:
         return f"{title}: shown once the case can be evaluated."
-    if result.get("total") is not None:
-        band = result.get("band_title") or result.get("band") or ""
-        return f"{title}: **{result['total']}**" + (f" ({md(band)})" if band else "")
-    unknown = len(result.get("unknown") or ())
-    unmapped = result.get("unmapped") or ()
+    if result.total is not None:
+        band = result.band_title or result.band or ""
+        return f"{title}: **{result.total}**" + (f" ({md(band)})" if band else "")
+    unknown = len(result.unknown)
     why = ([f"{unknown} component{'s are' if unknown != 1 else ' is'} unknown"] if unknown else []) + (
-        [f"the score has no published category for {md(', '.join(unmapped))} (not guessed)"] if unmapped else [])
-    bands = ", ".join(result.get("possible_bands") or ())
-    return (f"{title}: between **{result['minimum']}** and **{result['maximum']}** while " + " and ".join(why)
+        [f"the score has no published category for {md(', '.join(result.unmapped))} (not guessed)"]
+        if result.unmapped else [])
+    bands = ", ".join(result.possible_bands)
+    return (f"{title}: between **{result.minimum}** and **{result.maximum}** while " + " and ".join(why)
             + (f" (could be {md(bands)})" if bands else ""))
 
 

@@ -114,18 +114,11 @@ def build(rulebook: Rulebook, case: Case, decision: Decision, when: datetime | N
     missing = [(labels.field_title(rulebook, m.field), ", ".join(m.affects)) for m in decision.missing]
     scores = []
     for result in decision.frameworks.values():
-        if isinstance(result, dict) and result.get("kind") == "score":
-            title = result.get("title", result.get("score", ""))
-            if result.get("total") is not None:
-                band = result.get("band_title") or result.get("band") or ""
-                scores.append(f"{title}: {result['total']}" + (f" ({band})" if band else ""))
-            else:
-                unmapped = result.get("unmapped") or ()
-                scores.append(f"{title}: not complete, between {result['minimum']} and {result['maximum']}"
-                              + (f" (no published category for {', '.join(unmapped)})" if unmapped else ""))
+        if result.kind == "score":
+            scores.append(f"{result.title}: {result.in_words()}")
     for result in decision.frameworks.values():
-        if isinstance(result, dict) and result.get("kind") == "summary":
-            scores += [f"{result['title']}, {line['title']}: {line['text']}" for line in result["lines"]]
+        if result.kind == "summary":
+            scores += [f"{result.title}, {line.title}: {line.text}" for line in result.lines]
     ref = decision.rulebook
     return Summary(
         case_id=case.id, case_title=case.title, presentation=case.presentation,
