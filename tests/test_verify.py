@@ -66,11 +66,12 @@ def test_the_shipped_rule_base_is_verified_fast_and_every_verdict_is_trustworthy
     assert seconds < 30, f"verify took {seconds:.1f} s"
 
 
-def test_every_shipped_invariant_cites_a_paper_or_the_semantics(rulebook):
+def test_every_shipped_invariant_cites_a_paper_an_external_source_or_the_semantics(rulebook):
     invariants, _ = load_invariants(rulebook)
     for inv in invariants:
-        if inv.basis == "paper":
-            assert inv.citations and all(c.source in rulebook.sources for c in inv.citations)
+        if inv.basis in ("paper", "external"):
+            kinds = {rulebook.sources[c.source].kind for c in inv.citations}
+            assert kinds and ("paper" in kinds) == (inv.basis == "paper")
         else:
             assert inv.see and "docs/" in inv.see and not inv.citations
 
@@ -344,6 +345,34 @@ def test_an_invariant_names_its_basis(tmp_path):
         verify(base)
     text = str(err.value)
     assert "cites at least one passage" in text and "cites no paper" in text and "did you mean 'coagulopathy'" in text
+
+
+def test_an_invariants_basis_says_which_kind_of_source_it_cites(tmp_path):
+    paper_citation = rule("x.y", "age > 1", {"indicate": "PVP"})["citations"][0]
+    external_citation = {**paper_citation, "source": "fisher-2010-sins"}
+
+    def cited(inv_id: str, basis: str, citation: dict) -> dict:
+        entry = invariant(inv_id, None, {"ranking_nonempty": True})
+        del entry["see"]
+        return {**entry, "basis": basis, "citations": [citation]}
+
+    base = write_base(tmp_path / "r", SHORT_SURVIVAL, [
+        cited("inv.paper_but_external", "paper", external_citation),
+        cited("inv.external_but_paper", "external", paper_citation),
+        cited("inv.external_ok", "external", external_citation),
+    ])
+    with pytest.raises(RulebookError) as err:
+        verify(base)
+    text = str(err.value)
+    assert "rule inv.paper_but_external" in text and "has basis 'external'" in text
+    assert "rule inv.external_but_paper" in text and "use basis 'paper'" in text
+    assert "inv.external_ok" not in text and len(err.value.problems) == 2
+
+    # an undeclared source is refused earlier, by the rule base loader, with a suggestion
+    typo = write_base(tmp_path / "t", SHORT_SURVIVAL, [cited("inv.typo", "paper", {**paper_citation, "source": "gu-2071"})])
+    with pytest.raises(RulebookError) as err:
+        verify(typo)
+    assert "invariants.yaml:" in str(err.value) and "did you mean 'gu-2017'" in str(err.value)
 
 
 # --- the command line -------------------------------------------------------------------------------------

@@ -4,7 +4,7 @@
 
 - an **invariant**: `when` a condition holds of the case (the rule language's conditions, Kleene
   semantics), `then` every claim about the decision holds; with its rationale and either paper
-  citations (`basis: paper`) or a pointer into the decision semantics (`basis: semantics`, `see:`);
+  citations (`basis: paper`, or `basis: external` for published sources outside the five papers) or a pointer into the decision semantics (`basis: semantics`, `see:`);
 - a **structural check** (`check:`): a property of the rule base itself (no dead rules, every option
   can lead, ...), with `allow:` entries that sanction named findings and say why.
 """
@@ -210,7 +210,9 @@ class Invariant(BaseModel):
     when: Optional[Condition] = Field(default=None, description="the cases it speaks of; absent: every case")
     then: tuple[Claim, ...] = Field(min_length=1)
     rationale: str
-    basis: Literal["paper", "semantics"]
+    basis: Literal["paper", "external", "semantics"] = Field(
+        description="paper: rests on the five papers (cited); external: on published sources outside them (cited, "
+                    "declared kind external); semantics: follows from the decision semantics (see:)")
     citations: tuple[Citation, ...] = ()
     see: Optional[str] = Field(default=None, description="for basis semantics: the section of docs/ it encodes")
     notes: Optional[str] = None
@@ -219,8 +221,8 @@ class Invariant(BaseModel):
 
     @model_validator(mode="after")
     def _grounded(self) -> "Invariant":
-        if self.basis == "paper" and not self.citations:
-            raise ValueError("an invariant with basis 'paper' cites at least one passage (citations)")
+        if self.basis in ("paper", "external") and not self.citations:
+            raise ValueError(f"an invariant with basis '{self.basis}' cites at least one passage (citations)")
         if self.basis == "semantics" and (self.citations or not self.see):
             raise ValueError("an invariant with basis 'semantics' names the documented rule it encodes (see: "
                              "docs/decision.md ...) and cites no paper")
@@ -308,11 +310,25 @@ def load_invariants(rulebook: Rulebook) -> tuple[tuple[Invariant, ...], tuple[St
         if claims is None or not ok:
             continue
         data["then"] = claims
-        invariants.append(_validated(Invariant, data, report, ident, context))
+        invariant = _validated(Invariant, data, report, ident, context)
+        if invariant is not None:
+            _check_sources(invariant, rulebook, report)
+        invariants.append(invariant)
     if problems:
         count = len(problems)
         raise RulebookError(f"invariants of {rulebook.root}: {count} problem{'s' if count != 1 else ''}", problems)
     return tuple(i for i in invariants if i is not None), tuple(c for c in checks if c is not None)
+
+
+def _check_sources(invariant: Invariant, rulebook: Rulebook, report) -> None:
+    """The basis says truthfully whether the five papers are among the cited sources (the rule base loader has
+    already refused citations of undeclared sources)."""
+    kinds = {rulebook.sources[c.source].kind for c in invariant.citations if c.source in rulebook.sources}
+    if invariant.basis == "paper" and kinds and "paper" not in kinds:
+        report("basis 'paper' cites none of the five papers; an invariant resting on external sources only has "
+               "basis 'external'", ("basis",), "basis", invariant.id)
+    if invariant.basis == "external" and "paper" in kinds:
+        report("basis 'external' cites one of the five papers; use basis 'paper'", ("basis",), "basis", invariant.id)
 
 
 def _claims(raw: Any, rulebook: Rulebook, report, ident: Optional[str], context: dict) -> Optional[tuple]:
