@@ -1,7 +1,9 @@
 """Properties relating two evaluations: monotonicity of contraindications, independence from the order of
-rule files and of rules within a file, and a deterministic proof report."""
+rule files and of rules within a file, the board's survival estimate winning over the prognostic scores,
+and a deterministic proof report."""
 from __future__ import annotations
 
+import itertools
 import json
 import random
 import shutil
@@ -13,7 +15,7 @@ from hypothesis import strategies as st
 
 from engine import load_rulebook
 from engine.case import case_from_values
-from engine.conditions import Compare, to_yaml
+from engine.conditions import Compare, fields_of, to_yaml
 from engine.durable_ruleset import DurableRuleset
 from engine.engine import Engine
 from engine.evaluator import RuleEvaluator, case_values
@@ -158,3 +160,64 @@ def test_the_proof_report_is_deterministic(rulebook):
         return data
 
     assert stable(verify(rulebook)) == stable(verify(rulebook))
+
+
+# --- the board's survival estimate wins over the prognostic scores ---------------------------------------------
+
+
+def _prognosis_only_inputs(rulebook) -> set[str]:
+    """Case inputs that reach the rules only through the revised Tokuhashi or Tomita score: every other route
+    (a field read directly, or a computed value built from it) is excluded. Derived facts are not routes of
+    their own: the rules deriving them are inspected like any other."""
+    score_outputs = {name for name in rulebook.catalog.specs if name.startswith(("tokuhashi_", "tomita_"))}
+    facts = set(rulebook.manifest.facts)
+    prognostic = {i for s in rulebook.scores if s.id in ("tokuhashi", "tomita")
+                  for c in s.components for i in rulebook.catalog.inputs_of(c.input)}
+    direct = {i for rule in rulebook.active_rules for name in fields_of(rule.when)
+              if name not in score_outputs and name not in facts for i in rulebook.catalog.inputs_of(name)}
+    return prognostic - direct
+
+
+def test_some_inputs_reach_the_rules_only_through_the_prognostic_scores(rulebook):
+    # Without them the property below would pass vacuously.
+    assert _prognosis_only_inputs(rulebook) >= {"visceral_metastases", "vertebral_metastases"}
+
+
+@given(st.data())
+@settings(max_examples=120, deadline=None)
+def test_with_the_boards_survival_estimate_the_prognostic_scores_change_no_status(engine, data):
+    """The issue's 'a board's own estimate always wins': once life_expectancy_months is given, inputs that
+    only the scores read may move the scores and the NOMS lines, never a status or the ranking. Against one
+    drawn case they are tried at their best and their worst published categories, all unknown, and drawn."""
+    rulebook = engine.rulebook
+    only = sorted(_prognosis_only_inputs(rulebook))
+    categories = _score_categories(rulebook)
+    values = data.draw(gen.case_values())
+    # the other score inputs drawn from the scores' own categories, so that the scores exist
+    values.update({name: data.draw(st.sampled_from(sorted(points, key=str)))
+                   for name, points in categories.items() if name not in only})
+    values["life_expectancy_months"] = data.draw(gen.values_for(gen.INPUTS["life_expectancy_months"]))
+    best = {n: max(categories[n], key=categories[n].get) for n in only}
+    worst = {n: min(categories[n], key=categories[n].get) for n in only}
+    drawn = {n: data.draw(st.sampled_from([None, *sorted(categories[n], key=str)])) for n in only}
+    seen: dict[tuple, dict] = {}
+    for variant in (best, worst, {}, drawn):
+        case = case_from_values("x", {**values, **{n: v for n, v in variant.items() if v is not None}})
+        if engine.check(case):
+            continue
+        decision = engine.evaluate(case)
+        seen.setdefault((tuple(decision.statuses().items()), decision.ranking), variant)
+    assert len(seen) <= 1, f"life_expectancy_months={values['life_expectancy_months']}: {list(seen.values())}"
+
+
+def _score_categories(rulebook) -> dict[str, dict]:
+    """Each case input the revised Tokuhashi score reads: one value per published category, with its points."""
+    tokuhashi = next(s for s in rulebook.scores if s.id == "tokuhashi")
+    found: dict[str, dict] = {}
+    for component in tokuhashi.components:
+        if component.points:
+            found[component.input] = dict(component.points)
+        else:
+            found[component.input] = {int(r.min) if float(r.min).is_integer() else r.min: r.points
+                                      for r in component.ranges}
+    return found
