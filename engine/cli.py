@@ -139,6 +139,9 @@ def render_decision(decision: Any, document: Any, rulebook: Any, style: Callable
             sources = "; ".join(f"{c.source}, {c.section}" for c in reason.citations)
             out += textwrap.wrap(reason.text + style(f"  ({sources})", "dim"), width, initial_indent=head + " ",
                                  subsequent_indent=" " * 8)
+            for fact in decision.rests_on(reason.rule):
+                derivers = ", ".join(b.rule for b in fact.because)
+                out.append(style(f"        rests on: {fact.title} [{derivers}]", "dim"))
     if decision.conflicts:
         out += ["", style("Conflicts between the sources", "bold")]
         for c in decision.conflicts:

@@ -140,6 +140,11 @@ class Decision(BaseModel):
     def option(self, code: str) -> OptionDecision:
         return next(o for o in self.options if o.option == code)
 
+    def rests_on(self, rule_id: str) -> tuple[Derivation, ...]:
+        """The derived facts a fired rule's condition used: how a reason depends on an earlier conclusion (an
+        estimate from a score, say), which its own text does not show."""
+        return tuple(d for d in self.derived if rule_id in d.used_by)
+
     @property
     def top(self) -> str:
         return self.ranking[0]

@@ -126,3 +126,4 @@ def test_a_rule_that_indicates_and_prefers_is_explained_once_per_option(engine):
     assert rules.count(repeated.rule) == block.count(f"[{repeated.rule}]") == 2
     assert block.count(repeated.text.split()[0] + " " + repeated.text.split()[1]) == 1
     assert "(as above)" in block
+    assert "rests on: Survival of 3 months or more [derive.survival.tokuhashi_estimate]" in block

@@ -159,6 +159,8 @@ def test_survival_estimated_from_tokuhashi_when_the_board_gives_none(engine):
     assert [b.rule for b in survival.because] == ["derive.survival.tokuhashi_estimate"]
     assert "ind.surgery.symptomatic_compression" in survival.used_by
     assert any(m.field == "life_expectancy_months" for m in decision.missing)
+    # the surgery reason itself says it rests on the estimate, not only the trace at the end
+    assert survival in decision.rests_on("ind.surgery.symptomatic_compression")
 
 
 def test_the_boards_estimate_always_wins(engine):

@@ -238,3 +238,13 @@ def test_an_external_sources_locator_is_shown_as_a_pointer_and_a_papers_as_a_quo
     shown = texts(at)
     assert "pointer, not a quotation" in shown
     assert f"> {citation.locator}" not in shown.replace("\\", "")
+
+
+def test_a_reason_resting_on_an_estimated_survival_says_so_on_its_card(engine):
+    path = next(p for p in VIGNETTES if "tokuhashi" in p.stem)
+    decision = engine.evaluate(document(path).case)
+    reason = next(r for o in decision.options for r in o.reasons if decision.rests_on(r.rule))
+    fact = decision.rests_on(reason.rule)[0]
+    at = load_vignette(start(), path)
+    captions = [c.value for c in at.caption if f"rule `{reason.rule}`" in c.value]
+    assert captions and all(f"rests on *{fact.title}*" in c and f"`{fact.because[0].rule}`" in c for c in captions)

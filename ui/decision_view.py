@@ -29,7 +29,7 @@ def render(rulebook: Rulebook, decision: Decision, *, ask: Callable[[str], None]
     if reasons_tab.open is not False:
         with reasons_tab:
             for rank, option in enumerate(decision.options, start=1):
-                option_card(rulebook, option, rank if option.option in decision.ranking else None)
+                option_card(rulebook, option, rank if option.option in decision.ranking else None, decision)
     if missing_tab.open:
         with missing_tab:
             missing(rulebook, decision, ask)
@@ -82,7 +82,7 @@ def glance(decision: Decision) -> None:
         st.caption("\\* provisional: an unknown field, once known, could change this status.")
 
 
-def option_card(rulebook: Rulebook, option: OptionDecision, rank: int | None) -> None:
+def option_card(rulebook: Rulebook, option: OptionDecision, rank: int | None, decision: Decision) -> None:
     style = labels.STATUS_STYLES[option.status]
     place = f"{rank}. " if rank else ""
     flag = " &middot; provisional" if option.provisional else ""
@@ -100,7 +100,9 @@ def option_card(rulebook: Rulebook, option: OptionDecision, rank: int | None) ->
         for reason in option.reasons:
             detail = f" ({md(reason.detail)})" if reason.detail else ""
             st.markdown(f"**{labels.EFFECT_WORDS[reason.effect]}**{detail}: {md(reason.text)}")
-            st.caption(f"rule `{reason.rule}`")
+            st.caption(f"rule `{reason.rule}`" + "".join(
+                f" · rests on *{md(d.title)}*, derived by " + ", ".join(f"`{b.rule}`" for b in d.because)
+                for d in decision.rests_on(reason.rule)))
             citations.render_all(rulebook, reason.citations)
 
 
