@@ -65,7 +65,7 @@ class Engine:
         decision = self.plan.decide(case.id, fired, undecided, unknown, frameworks)
         return decision.model_copy(update=self.trace(fired))
 
-    def frameworks_for(self, values: dict[str, Any], facts: dict[str, int], scores: dict[str, Any],
+    def frameworks_for(self, values: dict[str, Any], facts: dict[str, int], scores: dict[str, ScoreResult],
                        unknown: list[str]) -> dict[str, ScoreResult | Summary]:
         """Every score (exact or its range) and every summary (NOMS) for the case, as the decision shows them."""
         frameworks: dict[str, ScoreResult | Summary] = dict(scores)
