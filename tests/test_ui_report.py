@@ -56,6 +56,10 @@ def test_the_summary_holds_decision_reasons_references_missing_data_and_identity
         assert engine.rulebook.catalog.get(item.field).title in markdown
     for conflict in decision.conflicts:
         assert conflict.rule in markdown
+    for option in decision.options:
+        for reason in option.reasons:
+            for fact in decision.rests_on(reason.rule):
+                assert f"rests on {fact.title}" in unescaped and f"rests on {fact.title}" in " ".join(text.split())
 
 
 def test_the_pdf_spells_out_what_its_fonts_cannot_print():
@@ -72,3 +76,10 @@ def test_a_pdf_builds_whatever_characters_the_case_and_rules_hold():
     text = pdf_text(report_pdf.render(summary))
     assert '>=50% collapse - "worst" level ?' in text
     assert "Kyphosis >= 20°" in text
+
+
+def test_the_tokuhashi_vignette_exercises_the_rests_on_lines():
+    # Without a reason resting on a derived fact, the check in the test above would pass vacuously.
+    path = next(p for p in vignette_files() if "tokuhashi" in p.stem)
+    decision = get_engine().evaluate(document(path).case)
+    assert any(decision.rests_on(r.rule) for o in decision.options for r in o.reasons)

@@ -27,6 +27,7 @@ class ReasonLine:
     text: str
     rule: str
     refs: list[int]
+    rests_on: list[str]   # "Survival of 3 months or more (derive.survival.tokuhashi_estimate)": earlier conclusions
 
 
 @dataclass
@@ -103,7 +104,9 @@ def build(rulebook: Rulebook, case: Case, decision: Decision, when: datetime | N
     options = []
     for i, o in enumerate(decision.options, start=1):
         reasons = [ReasonLine(labels.EFFECT_WORDS[r.effect] + (f" ({r.detail})" if r.detail else ""), r.text, r.rule,
-                              refs.cite(r.citations)) for r in o.reasons]
+                              refs.cite(r.citations),
+                              [f"{d.title} ({', '.join(b.rule for b in d.because)})" for d in decision.rests_on(r.rule)])
+                   for r in o.reasons]
         options.append(OptionLine(o.option, labels.option_title(rulebook, o.option), labels.status_label(o.status),
                                   o.provisional, i if o.option in decision.ranking else None, reasons))
     conflicts = [Note("The papers disagree about " + ", ".join(c.options)

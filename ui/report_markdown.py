@@ -45,7 +45,8 @@ def render(s: Summary) -> str:
         if not o.reasons:
             out.append("- No rule applies to this option for this case.")
         for r in o.reasons:
-            out.append(f"- **{_escape(r.effect)}**: {_escape(r.text)}{_refs(r.refs)} (rule `{r.rule}`)")
+            out.append(f"- **{_escape(r.effect)}**: {_escape(r.text)}{_refs(r.refs)} (rule `{r.rule}`)"
+                       + "".join(f"; rests on {_escape(fact)}" for fact in r.rests_on))
         out.append("")
     if s.conflicts:
         out += ["## Conflicts between papers", ""]

@@ -102,7 +102,8 @@ def render(s: Summary) -> bytes:
         text(f"{rank}{o.code} - {o.title}: {o.status}{flag}", 9, "B", 0.2)
         for r in o.reasons:
             refs = " [" + ", ".join(map(str, r.refs)) + "]" if r.refs else ""
-            text(f"{r.effect}: {r.text}{refs}", 8, gap=0.2, indent=5)
+            text(f"{r.effect}: {r.text}{refs}" + "".join(f"; rests on {fact}" for fact in r.rests_on), 8, gap=0.2,
+                 indent=5)
         pdf.ln(0.6)
     if s.conflicts:
         heading("Conflicts between papers")
