@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from ._internal import yamlio
+from ._internal import reading, yamlio
 from ._internal.suggest import did_you_mean
 from .case import Case, Sins
 from .errors import CaseError, Problem
@@ -23,14 +23,8 @@ _NUMBER_WORDS = {"float_type": "a number", "int_type": "a whole number", "bool_t
 def read_case_file(path: str | Path) -> CaseDocument:
     """Load a case or vignette from a .yaml/.yml/.json file, or from stdin when `path` is '-'."""
     name = "<stdin>" if str(path) == "-" else str(path)
-    try:
+    with reading.explained(name, CaseError, "give a case file"):
         raw = sys.stdin.buffer.read() if name == "<stdin>" else Path(path).read_bytes()
-    except FileNotFoundError:
-        raise CaseError(f"{name}: no such file") from None
-    except IsADirectoryError:
-        raise CaseError(f"{name}: is a folder; give a case file") from None
-    except OSError as err:
-        raise CaseError(f"{name}: cannot read ({err.strerror})") from None
     return parse_case_text(raw, name)
 
 

@@ -25,6 +25,7 @@ from typing import Any, Optional, TextIO
 
 from pydantic import ValidationError
 
+from ._internal import reading
 from ._internal.suggest import did_you_mean
 from .case import NOT_CLINICAL, SINS_COMPONENTS, Case
 from .case_io import case_from_data, read_case_file
@@ -97,16 +98,10 @@ def open_registry(path: str, fmt: Optional[str] = None) -> Registry:
 
 def _open_text(path: str, name: str) -> TextIO:
     # Undecodable bytes are kept as surrogates and refused row by row, so one bad row does not stop the rest.
-    try:
+    with reading.explained(name, InputError, "give --format folder or a CSV / JSON Lines file"):
         if path == "-":
             return open(sys.stdin.fileno(), encoding="utf-8-sig", errors="surrogateescape", newline="", closefd=False)
         return open(path, encoding="utf-8-sig", errors="surrogateescape", newline="")
-    except FileNotFoundError:
-        raise InputError(f"{name}: no such file") from None
-    except IsADirectoryError:
-        raise InputError(f"{name}: is a folder; give --format folder or a CSV / JSON Lines file") from None
-    except OSError as err:
-        raise InputError(f"{name}: cannot read ({err.strerror})") from None
 
 
 def _check_header(header: tuple[str, ...], name: str) -> None:
