@@ -64,7 +64,9 @@ def _fact_spec(name: str) -> FieldSpec:
     return FieldSpec(name, "fact", name, origin="fact")
 
 
-def write_rule_base(folder, rules) -> None:
+def generated_rulebook(tmp_path_factory, rules, name: str = "gen"):
+    """The generated rules loaded as a rule base of their own (in a fresh temporary folder)."""
+    folder = tmp_path_factory.mktemp(name) / "rules"
     vocabulary_files(folder)
     manifest = (folder / "rulebook.yaml").read_text()
     declared = "".join(f"    {f}:\n      title: generated fact {f}\n" for f in FACTS)
@@ -73,15 +75,14 @@ def write_rule_base(folder, rules) -> None:
     body = [{"id": rid, "title": rid, "when": to_yaml(cond), "then": [effect], "text": "generated",
              "evidence_level": 5, "citations": [CITATION]} for rid, cond, effect in rules]
     (folder / "generated.yaml").write_text(gen.dump({"rules": body}))
+    return load_rulebook(folder)
 
 
 @given(rules=random_rule_bases(), cases=st.lists(gen.case_values(), min_size=5, max_size=5),
        complete=st.lists(gen.case_values(complete=True), min_size=3, max_size=3))
 @settings(max_examples=60)
 def test_random_rule_bases_with_forward_chaining_agree(tmp_path_factory, rules, cases, complete):
-    folder = tmp_path_factory.mktemp("gen") / "rules"
-    write_rule_base(folder, rules)
-    book = load_rulebook(folder)
+    book = generated_rulebook(tmp_path_factory, rules)
     durable, evaluator = DurableRuleset(book), RuleEvaluator(book)
     for values in cases + complete:
         known, _ = case_values(case_from_values("gen", values), book)

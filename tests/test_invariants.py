@@ -12,7 +12,6 @@ import z3
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from engine import load_rulebook
 from engine.case import case_from_values
 from engine.conditions import AllOf, AnyOf, Compare, NotOf, Presence, nnf
 from engine.decision import decide
@@ -24,7 +23,7 @@ from engine.verify.invariants import failed_claims, load_invariants
 from engine.verify.prove import claim_expr, when_truth
 
 from . import strategies as gen
-from .test_agreement import random_rule_bases, write_rule_base
+from .test_agreement import generated_rulebook, random_rule_bases
 
 
 class Pinned:
@@ -107,9 +106,7 @@ def test_the_encoding_decides_complete_cases_as_the_engine_does(engine, pinned, 
 @given(rules=random_rule_bases(), cases=st.lists(gen.case_values(), min_size=4, max_size=4))
 @settings(max_examples=30)
 def test_the_encoding_fires_and_decides_like_kleene_on_random_rule_bases(tmp_path_factory, rules, cases):
-    folder = tmp_path_factory.mktemp("gen") / "rules"
-    write_rule_base(folder, rules)
-    book = load_rulebook(folder)
+    book = generated_rulebook(tmp_path_factory, rules)
     evaluator, pinned = RuleEvaluator(book), Pinned(book)
     for values in cases:
         case = case_from_values("gen", values)

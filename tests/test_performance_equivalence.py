@@ -27,7 +27,7 @@ from engine.whatif import FieldChange, candidate_values, diff, sweep, with_value
 
 from . import strategies as gen
 from .conftest import CASES_DIR, CITATION, vocabulary_files
-from .test_agreement import random_rule_bases, write_rule_base
+from .test_agreement import generated_rulebook, random_rule_bases
 
 VIGNETTES = sorted(CASES_DIR.glob("*.yaml"))
 
@@ -152,9 +152,7 @@ def test_the_decision_plan_decides_exactly_like_decide(tmp_path_factory, rules, 
 @given(rules=random_rule_bases(), cases=st.lists(gen.case_values(), min_size=4, max_size=4))
 @settings(max_examples=40)
 def test_both_readings_at_once_equal_two_separate_readings(tmp_path_factory, rules, cases):
-    folder = tmp_path_factory.mktemp("readings") / "rules"
-    write_rule_base(folder, rules)
-    book = load_rulebook(folder)
+    book = generated_rulebook(tmp_path_factory, rules, "readings")
     evaluator = RuleEvaluator(book)
     for values in cases:
         known, _ = case_values(case_from_values("r", values), book)

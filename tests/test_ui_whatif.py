@@ -22,13 +22,19 @@ def _on_whatif(path=FIRST):
     return at
 
 
-def test_a_changed_field_shows_which_statuses_change():
+def _top_moving_change_entered():
+    """The what-if page with the first change that moves the top suggestion typed into it (not applied)."""
     engine = get_engine()
     case = document(FIRST).case
     change = next(c for c in sweep(engine, case) if c.moves_top)
     at = _on_whatif()
     at.selectbox(key="whatif.field").set_value(change.field).run()
     set_field(at, change.field, change.after, key=f"whatif.value.{change.field}")
+    return engine, case, change, at
+
+
+def test_a_changed_field_shows_which_statuses_change():
+    _, _, change, at = _top_moving_change_entered()
     table = _tables(at, "after the change")[0]
     changed = table[table["changed"] == "yes"]
     assert set(changed["option"]) == {c.option for c in change.changes}
@@ -39,12 +45,7 @@ def test_a_changed_field_shows_which_statuses_change():
 
 
 def test_the_what_if_does_not_touch_the_case_until_applied():
-    engine = get_engine()
-    case = document(FIRST).case
-    change = next(c for c in sweep(engine, case) if c.moves_top)
-    at = _on_whatif()
-    at.selectbox(key="whatif.field").set_value(change.field).run()
-    set_field(at, change.field, change.after, key=f"whatif.value.{change.field}")
+    engine, _, change, at = _top_moving_change_entered()
     spec = engine.rulebook.catalog.get(change.field)
     assert at.session_state[case_state.key(change.field)] == case_state.widget_value(change.field, spec, change.before)
     next(b for b in at.button if b.label == "Apply this value to the case").click().run()
