@@ -26,17 +26,17 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
-CLI = [str(BIN / "spinemets")] if (BIN / "spinemets").exists() else [sys.executable, "-m", "engine.cli"]
+CLI = [str(BIN / "spinemets")] if (BIN / "spinemets").exists() else [sys.executable, "-m", "spinemets.commands.cli"]
 sys.path.insert(0, str(ROOT))
 
-from engine import get_engine, read_case_file  # noqa: E402
-from engine._internal import durable_host  # noqa: E402
-from engine.case import input_fields  # noqa: E402
-from engine.case_io import case_from_data  # noqa: E402
-from engine.evaluator import case_values  # noqa: E402
-from engine.kleene import Truth  # noqa: E402
-from engine.synth import synthetic_cases  # noqa: E402
-from engine.whatif import sweep  # noqa: E402
+from spinemets import get_engine, read_case_file  # noqa: E402
+from spinemets._internal import durable_host  # noqa: E402
+from spinemets.case import input_fields  # noqa: E402
+from spinemets.case_io import case_from_data  # noqa: E402
+from spinemets.evaluator import case_values  # noqa: E402
+from spinemets.kleene import Truth  # noqa: E402
+from spinemets.commands.synth import synthetic_cases  # noqa: E402
+from spinemets.whatif import sweep  # noqa: E402
 
 TARGETS = {
     "median": 1.0, "p99": 3.0,          # ms per decision
@@ -263,8 +263,8 @@ def section_batch(rows: int, rules: str | None) -> dict:
 _LOAD_AND_COMPILE = """
 import json, sys, time
 t0 = time.perf_counter()
-from engine import load_rulebook
-from engine.engine import Engine
+from spinemets import load_rulebook
+from spinemets.engine import Engine
 t1 = time.perf_counter()
 book = load_rulebook(sys.argv[1] if len(sys.argv) > 1 else None)
 t2 = time.perf_counter()
@@ -299,9 +299,9 @@ def section_cold(vignette: Path, rules: str | None, runs: int) -> dict:
 
 _MEMORY = """
 import json, resource, sys
-from engine import get_engine
-from engine.case_io import case_from_data
-from engine.synth import synthetic_cases
+from spinemets import get_engine
+from spinemets.case_io import case_from_data
+from spinemets.commands.synth import synthetic_cases
 
 def rss_mb():
     with open("/proc/self/status") as status:

@@ -1,7 +1,7 @@
 """The case: every field of the data dictionary, typed strictly; absent or null means unknown."""
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Optional
+from typing import Any, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -103,6 +103,9 @@ class Case(BaseModel):
         "oncologic")
     paravertebral_extension: Optional[bool] = _field(
         "Paravertebral extension", "tumour soft-tissue mass extending into the paravertebral space", "oncologic")
+    prior_radiotherapy_at_level: Optional[bool] = _field(
+        "Prior radiotherapy at the level", "the index level has already been irradiated (radiotherapy given; "
+        "failed or not)", "oncologic")
 
     # mechanical: will the vertebra hold
     levels: Optional[list[Vertebra]] = _field(  # type: ignore[valid-type]
@@ -139,6 +142,14 @@ class Case(BaseModel):
     symptomatic_cement_leak: Optional[bool] = _field(
         "Symptomatic cement leak", "cement from an earlier vertebroplasty compresses a nerve root or the cord",
         "neurologic")
+    compression_site: Optional[Literal["cord", "conus", "cauda_equina", "root"]] = _field(
+        "Compression site", "where the neural compression is: the spinal cord, the conus medullaris, the cauda "
+        "equina, or a single nerve root", "neurologic")
+    deficit_onset_hours: Optional[float] = _field(
+        "Deficit onset (hours)", "hours since the current neurological deficit began (Patchell 2005 excluded "
+        "paraplegia of more than 48 hours); up to 10 years", "neurologic", ge=0, le=87_600)
+    deficit_progressing: Optional[bool] = _field(
+        "Deficit progressing", "the neurological deficit is worsening", "neurologic")
 
     # pain: what kind of pain, and has it resisted conservative care
     pain_score: Optional[float] = _field("Pain score", "VAS / NRS 0-10 at the index level", "pain", ge=0, le=10)
@@ -148,6 +159,8 @@ class Case(BaseModel):
     refractory_to_conservative: Optional[bool] = _field(
         "Refractory to conservative care",
         "pain persists despite analgesics, bed rest, radiotherapy or chemotherapy", "pain")
+    refractory_to_analgesics: Optional[bool] = _field(
+        "Refractory to analgesics", "pain persists despite analgesics (opioids) and bed rest", "pain")
 
     @field_validator("levels")
     @classmethod

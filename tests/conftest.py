@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 
-from engine import get_engine, load_rulebook
-from engine.rulebook import DEFAULT_RULES_DIR
+from spinemets import get_engine, load_rulebook
+from spinemets.rulebook import DEFAULT_RULES_DIR
 
 ROOT = Path(__file__).resolve().parent.parent
 CASES_DIR = ROOT / "cases"

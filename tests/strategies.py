@@ -6,9 +6,9 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from engine.case import VERTEBRAE, Case, case_from_values
-from engine.conditions import AllOf, AnyOf, Compare, NotOf, Presence
-from engine.fields import FieldSpec, input_specs
+from spinemets.case import VERTEBRAE, Case, case_from_values
+from spinemets.conditions import AllOf, AnyOf, Compare, NotOf, Presence
+from spinemets.fields import FieldSpec, input_specs
 
 # Open-ended fields get a generous but finite range for generation.
 OPEN_MAXIMUM = {"life_expectancy_months": 120, "extraspinal_bone_metastases": 30, "vertebral_metastases": 24}

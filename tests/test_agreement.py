@@ -6,12 +6,12 @@ import json
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine import load_rulebook
-from engine.case import case_from_values
-from engine.conditions import Compare, to_yaml
-from engine.durable_ruleset import DurableRuleset, plain_number, stand_in
-from engine.evaluator import RuleEvaluator, case_values
-from engine.fields import FieldSpec, computed_specs
+from spinemets import load_rulebook
+from spinemets.case import case_from_values
+from spinemets.conditions import Compare, to_yaml
+from spinemets.durable_ruleset import DurableRuleset, plain_number, stand_in
+from spinemets.evaluator import RuleEvaluator, case_values
+from spinemets.fields import FieldSpec, computed_specs
 
 from . import strategies as gen
 from .conftest import CITATION, vocabulary_files

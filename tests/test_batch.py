@@ -8,11 +8,12 @@ import subprocess
 
 import pytest
 
-from engine import EngineError, cli, read_case_file
-from engine.batch import CHUNK_ROWS, IN_PROCESS_ROWS, Progress, Summary, run
-from engine.case_io import case_from_data
-from engine.registry_io import csv_columns
-from engine.synth import synthetic_cases, write
+from spinemets import EngineError, read_case_file
+from spinemets.commands import cli
+from spinemets.commands.batch import CHUNK_ROWS, IN_PROCESS_ROWS, Progress, Summary, run
+from spinemets.case_io import case_from_data
+from spinemets.registry_io import csv_columns
+from spinemets.commands.synth import synthetic_cases, write
 
 from .conftest import CASES_DIR
 from .test_cli import CLI

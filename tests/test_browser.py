@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from engine import get_engine
+from spinemets import get_engine
 from tests.ui_apptest import ROOT, document, vignette_files
-from ui import citations
+from spinemets.ui import citations
 
 CHROMIUM = Path(os.environ.get("SPINEMETS_CHROMIUM", "/usr/bin/chromium"))
 # Without the background-networking flags Chromium tries to reach Google's services, and on a closed

@@ -5,10 +5,10 @@ import re
 
 import pytest
 
-from engine import CaseError, case_from_data, parse_case_text
-from engine.case import Case, case_from_values, input_fields, known_values
-from engine.evaluator import case_values
-from engine.fields import input_specs
+from spinemets import CaseError, case_from_data, parse_case_text
+from spinemets.case import Case, case_from_values, input_fields, known_values
+from spinemets.evaluator import case_values
+from spinemets.fields import input_specs
 
 from .conftest import SHARED
 
@@ -21,7 +21,9 @@ DICTIONARY_FIELDS = [
     "height_loss_percent", "kyphosis_degrees", "severe_osteoporosis", "lesion_type", "posterior_wall_defect",
     "pedicle_lysis", "paravertebral_extension", "hypervascular_tumor", "epidural_involvement", "bilsky_grade",
     "spinal_cord_compression", "neurological_deficit", "asia_grade", "pain_score", "radicular_pain",
-    "diffuse_back_pain", "mechanical_pain", "refractory_to_conservative", "sins",
+    "diffuse_back_pain", "mechanical_pain", "refractory_to_conservative",
+    "refractory_to_analgesics", "prior_radiotherapy_at_level", "deficit_onset_hours", "deficit_progressing",
+    "compression_site", "sins",
 ]
 
 

@@ -12,7 +12,7 @@ import pytest
 from .conftest import CASES_DIR, SHARED
 
 SCRIPT = Path(sys.executable).parent / "spinemets"
-CLI = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "engine.cli"]
+CLI = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "spinemets.commands.cli"]
 VIGNETTE = sorted(CASES_DIR.glob("*.yaml"))[0]
 
 
@@ -113,8 +113,8 @@ def test_the_shared_contract_checker_passes():
 
 
 def test_a_rule_that_indicates_and_prefers_is_explained_once_per_option(engine):
-    from engine.cli import render_decision
-    from engine.case_io import read_case_file
+    from spinemets.commands.cli import render_decision
+    from spinemets.case_io import read_case_file
 
     document = read_case_file(CASES_DIR / "teach-tokuhashi-estimate-breast-t8.yaml")
     decision = engine.evaluate(document)

@@ -8,9 +8,9 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from engine import OPTIONS, STATUSES
-from engine.case import case_from_values, known_values
-from engine.decision import Decision, rank_options, resolve_status
+from spinemets import OPTIONS, STATUSES
+from spinemets.case import case_from_values, known_values
+from spinemets.decision import Decision, rank_options, resolve_status
 
 from . import strategies as gen
 

@@ -8,10 +8,10 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from hypothesis import given, settings
 
-from engine import EngineError, get_engine, load_rulebook
-from engine._internal import durable_host
-from engine.case import case_from_values
-from engine.durable_ruleset import DurableRuleset
+from spinemets import EngineError, get_engine, load_rulebook
+from spinemets._internal import durable_host
+from spinemets.case import case_from_values
+from spinemets.durable_ruleset import DurableRuleset
 
 from . import strategies as gen
 

@@ -12,15 +12,15 @@ import z3
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from engine.case import case_from_values
-from engine.conditions import AllOf, AnyOf, Compare, NotOf, Presence, nnf
-from engine.decision import decide
-from engine.evaluator import RuleEvaluator, case_values
-from engine.kleene import Truth
-from engine.verify import verify
-from engine.verify.encode import STATUS_OF_RANK, Encoding
-from engine.verify.invariants import failed_claims, load_invariants
-from engine.verify.prove import claim_expr, when_truth
+from spinemets.case import case_from_values
+from spinemets.conditions import AllOf, AnyOf, Compare, NotOf, Presence, nnf
+from spinemets.decision import decide
+from spinemets.evaluator import RuleEvaluator, case_values
+from spinemets.kleene import Truth
+from spinemets.verify import verify
+from spinemets.verify.encode import STATUS_OF_RANK, Encoding
+from spinemets.verify.invariants import failed_claims, load_invariants
+from spinemets.verify.prove import claim_expr, when_truth
 
 from . import strategies as gen
 from .test_agreement import generated_rulebook, random_rule_bases

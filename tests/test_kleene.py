@@ -5,8 +5,8 @@ import itertools
 
 import pytest
 
-from engine.conditions import AllOf, AnyOf, Compare, NotOf, Presence
-from engine.kleene import F, T, U, Truth, compile_condition, truth_and, truth_not, truth_or
+from spinemets.conditions import AllOf, AnyOf, Compare, NotOf, Presence
+from spinemets.kleene import F, T, U, Truth, compile_condition, truth_and, truth_not, truth_or
 
 AND_TABLE = {(T, T): T, (T, U): U, (T, F): F, (U, T): U, (U, U): U, (U, F): F, (F, T): F, (F, U): F, (F, F): F}
 OR_TABLE = {(T, T): T, (T, U): T, (T, F): T, (U, T): T, (U, U): U, (U, F): U, (F, T): T, (F, U): U, (F, F): F}

@@ -12,18 +12,18 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from engine import CaseError, get_engine, load_rulebook, read_case_file
-from engine.case import case_from_values, input_fields, known_values
-from engine.case_io import case_from_data
-from engine.conditions import fields_of
-from engine.decision import DecisionPlan, decide
-from engine.evaluator import RuleEvaluator, case_values
-from engine.fields import input_specs
-from engine.kleene import Truth
-from engine.scores import ScoreResult
-from engine.synth import synthetic_cases
-from engine.vocabulary import OPTIONS
-from engine.whatif import FieldChange, candidate_values, diff, sweep, with_value
+from spinemets import CaseError, get_engine, load_rulebook, read_case_file
+from spinemets.case import case_from_values, input_fields, known_values
+from spinemets.case_io import case_from_data
+from spinemets.conditions import fields_of
+from spinemets.decision import DecisionPlan, decide
+from spinemets.evaluator import RuleEvaluator, case_values
+from spinemets.fields import input_specs
+from spinemets.kleene import Truth
+from spinemets.scores import ScoreResult
+from spinemets.commands.synth import synthetic_cases
+from spinemets.vocabulary import OPTIONS
+from spinemets.whatif import FieldChange, candidate_values, diff, sweep, with_value
 
 from . import strategies as gen
 from .conftest import CASES_DIR, CITATION, vocabulary_files
@@ -201,7 +201,7 @@ def test_a_rule_base_edited_in_place_gets_its_own_engine(rules_copy):
 
 
 def test_unchanged_rule_files_are_not_parsed_again_and_a_comment_keeps_the_engine(rules_copy, monkeypatch):
-    from engine import engine as engine_module
+    from spinemets import engine as engine_module
 
     first = get_engine(rules_copy)
     monkeypatch.setattr(engine_module, "load_rulebook", lambda *_: pytest.fail("unchanged files were parsed again"))

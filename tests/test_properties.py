@@ -3,7 +3,6 @@ rule files and of rules within a file, the board's survival estimate winning ove
 and a deterministic proof report."""
 from __future__ import annotations
 
-import itertools
 import json
 import random
 import shutil
@@ -13,17 +12,17 @@ import yaml
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from engine import load_rulebook
-from engine.case import case_from_values
-from engine.conditions import Compare, fields_of, to_yaml
-from engine.durable_ruleset import DurableRuleset
-from engine.engine import Engine
-from engine.evaluator import RuleEvaluator, case_values
-from engine.kleene import Truth, compile_condition
-from engine.decision import conditions_inputs
-from engine.rulebook import DEFAULT_RULES_DIR, Contraindicate, Indicate
-from engine.verify import verify
-from engine.vocabulary import OPTIONS, STATUS_RANK
+from spinemets import load_rulebook
+from spinemets.case import case_from_values
+from spinemets.conditions import Compare, fields_of, to_yaml
+from spinemets.durable_ruleset import DurableRuleset
+from spinemets.engine import Engine
+from spinemets.evaluator import RuleEvaluator, case_values
+from spinemets.kleene import Truth, compile_condition
+from spinemets.decision import conditions_inputs
+from spinemets.rulebook import DEFAULT_RULES_DIR, Contraindicate, Indicate
+from spinemets.verify import verify
+from spinemets.vocabulary import OPTIONS, STATUS_RANK
 
 from . import strategies as gen
 from .conftest import CITATION

@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from engine import RulebookError, load_rulebook
-from engine.conditions import AllOf, AnyOf, Compare, NotOf, Presence, nnf, parse, to_text, to_yaml
+from spinemets import RulebookError, load_rulebook
+from spinemets.conditions import AllOf, AnyOf, Compare, NotOf, Presence, nnf, parse, to_text, to_yaml
 
 from .conftest import CITATION
 
@@ -251,7 +251,8 @@ def test_a_locator_is_quoted_only_when_it_was_copied_from_a_paper(rulebook):
 
 
 def test_every_effect_describes_itself_naming_its_options_and_its_yaml_key(rulebook):
-    from engine.rulebook import _EFFECT_BY_KEY, effect_key, effect_options
+    from spinemets.rulebook import effect_key, effect_options
+    from spinemets.rulebook.models import _EFFECT_BY_KEY
 
     kinds = set()
     for rule in rulebook.active_rules:

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import pytest
 
-from engine.case import case_from_values
-from engine.evaluator import case_values
-from engine.scores import compute
+from spinemets.case import case_from_values
+from spinemets.evaluator import case_values
+from spinemets.scores import compute
 
 SINS = {
     "sins.location": {"junctional": 3, "mobile": 2, "semirigid": 1, "rigid": 0},

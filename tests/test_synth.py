@@ -7,12 +7,12 @@ import json
 import statistics
 import subprocess
 
-from engine import load_rulebook
-from engine.case import input_fields
-from engine.case_io import case_from_data
-from engine.engine import Engine
-from engine.registry_io import csv_columns
-from engine.synth import synthetic_cases, write
+from spinemets import load_rulebook
+from spinemets.case import input_fields
+from spinemets.case_io import case_from_data
+from spinemets.engine import Engine
+from spinemets.registry_io import csv_columns
+from spinemets.commands.synth import synthetic_cases, write
 
 from .conftest import vocabulary_files
 from .test_cli import CLI

@@ -6,13 +6,13 @@ import shutil
 
 import pytest
 
-from engine import DEFAULT_RULES_DIR, get_engine
-from engine.case import case_from_values, input_fields, known_values
-from engine.whatif import candidate_values, sweep
+from spinemets import DEFAULT_RULES_DIR, get_engine
+from spinemets.case import case_from_values, input_fields, known_values
+from spinemets.whatif import candidate_values, sweep
 from tests.ui_apptest import (deferred_downloads, document, errors, load_vignette, open_decision_tab, set_field,
                               start, statuses_shown, texts, top_shown, vignette_files, widget)
-from ui import case_state
-from ui.labels import DISCLAIMER
+from spinemets.ui import case_state
+from spinemets.ui.labels import DISCLAIMER
 
 VIGNETTES = vignette_files()
 FIRST = VIGNETTES[0]

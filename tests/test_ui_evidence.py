@@ -5,10 +5,10 @@ import shutil
 
 import pytest
 
-from engine import get_engine, load_rulebook
-from engine.rulebook import DEFAULT_RULES_DIR
+from spinemets import get_engine, load_rulebook
+from spinemets.rulebook import DEFAULT_RULES_DIR
 from tests.ui_apptest import start, texts
-from ui import charts, evidence_data
+from spinemets.ui import charts, evidence_data
 
 # The layout of docs/rule-language.md ("Outcome evidence"), with numbers made up for the test.
 EVIDENCE = """

@@ -10,7 +10,7 @@ import tomllib
 from pathlib import Path
 from unittest.mock import patch
 
-from engine import OPTIONS
+from spinemets import OPTIONS
 from tests.ui_apptest import ROOT, deferred_downloads, load_vignette, set_field, start, vignette_files, widget
 
 UI = ROOT / "ui"

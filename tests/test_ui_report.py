@@ -7,10 +7,10 @@ from datetime import datetime, timezone
 
 import pytest
 
-from engine import get_engine
-from engine.case import case_from_values
+from spinemets import get_engine
+from spinemets.case import case_from_values
 from tests.ui_apptest import document, vignette_files
-from ui import report_content, report_markdown, report_pdf
+from spinemets.ui import report_content, report_markdown, report_pdf
 
 WHEN = datetime(2025, 3, 4, 9, 30, tzinfo=timezone.utc)
 

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import re
 
-from engine import get_engine
+from spinemets import get_engine
 from tests.ui_apptest import document, start, texts, vignette_files
-from ui import rule_words
+from spinemets.ui import rule_words
 
 
 def _open():
@@ -71,7 +71,7 @@ def test_sources_tab_gives_doi_or_pmid_links():
 
 def test_every_source_is_named_as_a_reader_would_cite_it():
     """A source id is a key, not a name: papers whose authors the extracts lack carry their own short name."""
-    from ui.citations import short_name
+    from spinemets.ui.citations import short_name
 
     rulebook = get_engine().rulebook
     assert short_name(rulebook, "gu-2017") == "Gu et al. 2017"

@@ -1,9 +1,9 @@
 """Trainee mode: read a vignette, commit to an option, then see the engine's reasoning and the board's management."""
 from __future__ import annotations
 
-from engine import get_engine
+from spinemets import get_engine
 from tests.ui_apptest import document, start, texts, vignette_files, widget
-from ui import case_state
+from spinemets.ui import case_state
 
 TEACHING = [p for p in vignette_files() if document(p).board is not None]
 

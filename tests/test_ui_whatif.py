@@ -1,11 +1,11 @@
 """The what-if page: one field changed by hand, and the automatic list of changes that move the top suggestion."""
 from __future__ import annotations
 
-from engine import get_engine
-from engine.whatif import diff, sweep, with_value
+from spinemets import get_engine
+from spinemets.whatif import diff, sweep, with_value
 from tests.ui_apptest import document, errors, load_vignette, set_field, start, texts, vignette_files, widget
-from ui import case_state
-from ui.labels import status_label
+from spinemets.ui import case_state
+from spinemets.ui.labels import status_label
 
 FIRST = vignette_files()[0]
 

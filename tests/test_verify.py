@@ -13,18 +13,18 @@ import pytest
 import yaml
 import z3
 
-from engine import get_engine, load_rulebook
-from engine.case_io import read_case_file
-from engine.errors import RulebookError
-from engine.rulebook import DEFAULT_RULES_DIR
-from engine.verify import verify
-from engine.verify.invariants import failed_claims, load_invariants
-from engine.verify.report import EXIT_HOLDS, EXIT_INTERNAL, EXIT_VIOLATED
+from spinemets import get_engine, load_rulebook
+from spinemets.case_io import read_case_file
+from spinemets.errors import RulebookError
+from spinemets.rulebook import DEFAULT_RULES_DIR
+from spinemets.verify import verify
+from spinemets.verify.invariants import failed_claims, load_invariants
+from spinemets.verify.report import EXIT_HOLDS, EXIT_INTERNAL, EXIT_VIOLATED
 
 from .verify_support import check, invariant, rule, write_base
 
 SCRIPT = Path(sys.executable).parent / "spinemets"
-CLI = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "engine.cli"]
+CLI = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "spinemets.commands.cli"]
 
 
 def outcome(report, inv_id: str):
@@ -39,7 +39,7 @@ def engine_violates(rules_dir: Path, result) -> bool:
 
 
 def read_case_file_from(data: dict):
-    from engine.case_io import parse_case_text
+    from spinemets.case_io import parse_case_text
     return parse_case_text(yaml.safe_dump(data), "counterexample.yaml").case
 
 
@@ -304,8 +304,8 @@ def test_provisional_soundness_is_proved_and_a_broken_provisional_flag_is_caught
 
     # A provisional rule that is unsound (never provisional), in the engine and in its encoding alike:
     # the proof must find a case where it gets the status wrong.
-    import engine.decision as decision
-    from engine.verify.encode import Encoding
+    import spinemets.decision as decision
+    from spinemets.verify.encode import Encoding
     never = lambda option, certain, undecided: []  # noqa: E731
     monkeypatch.setattr(decision, "pivotal_rules", never)
     monkeypatch.setattr(decision, "_pivotal", never, raising=False)  # the engine's precompiled copy of it
@@ -412,7 +412,7 @@ def test_cli_exit_2_for_invariants_that_do_not_load(tmp_path):
 
 def test_an_unconfirmed_counterexample_is_an_internal_error_not_a_verdict(tmp_path, monkeypatch):
     # Simulate an encoding that drifted from the engine: the engine never confirms anything.
-    import engine.verify.prove as prove
+    import spinemets.verify.prove as prove
     monkeypatch.setattr(prove, "failed_claims", lambda invariant, decision: [])
     broken = invariant("inv.broken", "life_expectancy_months < 4", {"status": {"option": "SURGERY", "at_most": "not_recommended"}})
     report = verify(write_base(tmp_path / "r", SHORT_SURVIVAL, [broken]))

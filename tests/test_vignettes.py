@@ -6,9 +6,9 @@ import sys
 
 import pytest
 
-from engine import OPTIONS, read_case_file
-from engine.evaluator import case_values
-from engine.rulebook import Conflict, Contraindicate
+from spinemets import OPTIONS, read_case_file
+from spinemets.evaluator import case_values
+from spinemets.rulebook import Conflict, Contraindicate
 
 from .conftest import CASES_DIR, SHARED
 
@@ -79,7 +79,7 @@ def test_vignette_citations_are_found_in_the_papers():
 
 
 def test_knowledge_base_document_is_generated_from_the_rules(engine):
-    from engine.kb_docs import render, vignette_firings
+    from spinemets.commands.knowledge_base import render, vignette_firings
 
     expected = render(engine.rulebook, vignette_firings(engine, CASES_DIR))
     committed = (CASES_DIR.parent / "docs" / "knowledge-base.md").read_text()

@@ -1,9 +1,9 @@
 """What-if: single-field changes and their effect on the decision."""
 from __future__ import annotations
 
-from engine.case import case_from_values
-from engine.fields import FieldSpec
-from engine.whatif import candidate_values, diff, sweep, with_value
+from spinemets.case import case_from_values
+from spinemets.fields import FieldSpec
+from spinemets.whatif import candidate_values, diff, sweep, with_value
 
 
 def test_numeric_candidates_cover_every_cell_between_thresholds():

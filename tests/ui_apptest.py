@@ -11,10 +11,10 @@ from unittest.mock import patch
 from streamlit.runtime.media_file_manager import MediaFileManager
 from streamlit.testing.v1 import AppTest
 
-from engine import CaseDocument, get_engine, read_case_file
-from ui import case_state
-from ui.evaluation import input_specs
-from ui.labels import STATUS_STYLES
+from spinemets import CaseDocument, get_engine, read_case_file
+from spinemets.ui import case_state
+from spinemets.ui.evaluation import input_specs
+from spinemets.ui.labels import STATUS_STYLES
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = ROOT / "ui" / "app.py"

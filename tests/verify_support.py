@@ -6,7 +6,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from engine.rulebook import DEFAULT_RULES_DIR
+from spinemets.rulebook import DEFAULT_RULES_DIR
 
 from .conftest import CITATION
 

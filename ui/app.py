@@ -5,9 +5,9 @@ from pathlib import Path
 
 import streamlit as st
 
-from engine import RulebookError
-from ui import case_state, labels, resources
-from ui.text import md
+from spinemets import RulebookError
+from spinemets.ui import case_state, labels, resources
+from spinemets.ui.text import md
 
 VIEWS = Path(__file__).resolve().parent / "views"
 

@@ -11,9 +11,9 @@ from collections.abc import MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine import Case
-from engine.case import input_fields, known_values
-from engine.fields import FieldSpec
+from spinemets import Case
+from spinemets.case import input_fields, known_values
+from spinemets.fields import FieldSpec
 
 PREFIX = "case."
 IDENTITY = ("id", "title", "presentation")

@@ -5,9 +5,9 @@ from collections.abc import Iterable
 
 import streamlit as st
 
-from engine import Rulebook
-from engine.rulebook import Source
-from engine.vocabulary import Citation
+from spinemets import Rulebook
+from spinemets.rulebook import Source
+from spinemets.vocabulary import Citation
 
 from .text import md as _md
 

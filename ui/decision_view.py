@@ -5,8 +5,8 @@ from collections.abc import Callable
 
 import streamlit as st
 
-from engine import Decision, Rulebook
-from engine.decision import OptionDecision
+from spinemets import Decision, Rulebook
+from spinemets.decision import OptionDecision
 
 from . import citations, labels
 from .form import score_line

@@ -6,7 +6,7 @@ from collections.abc import MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine import Case, CaseError, Decision, Engine, case_from_data
+from spinemets import Case, CaseError, Decision, Engine, case_from_data
 
 from . import case_state
 

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from engine import Rulebook
-from engine.evidence import Arm, outcomes
-from engine.vocabulary import Citation
+from spinemets import Rulebook
+from spinemets.evidence import Arm, outcomes
+from spinemets.vocabulary import Citation
 
 # Sections of the evidence page, by words in an item's `measure` code: display grouping only.
 TOPICS = (

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from engine import Case, Decision, Rulebook
+from spinemets import Case, Decision, Rulebook
 
 from . import report_content, report_markdown, report_pdf
 

@@ -5,10 +5,10 @@ from typing import Any
 
 import streamlit as st
 
-from engine import Engine
-from engine.case import GROUPS, VERTEBRAE
-from engine.fields import FieldSpec
-from engine.scores import ScoreResult
+from spinemets import Engine
+from spinemets.case import GROUPS, VERTEBRAE
+from spinemets.fields import FieldSpec
+from spinemets.scores import ScoreResult
 
 from . import case_state, labels
 from .evaluation import Outcome, input_specs

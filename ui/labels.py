@@ -4,8 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from engine import STATUSES, Rulebook
-from engine.case import GROUPS
+from spinemets import STATUSES, Rulebook
+from spinemets.case import GROUPS
 
 
 @dataclass(frozen=True)

@@ -4,9 +4,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from engine import Case, Decision, Rulebook
-from engine.case import GROUPS, input_fields, known_values
-from engine.vocabulary import Citation
+from spinemets import Case, Decision, Rulebook
+from spinemets.case import GROUPS, input_fields, known_values
+from spinemets.vocabulary import Citation
 
 from . import citations, labels
 

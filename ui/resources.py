@@ -7,7 +7,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from engine import DEFAULT_RULES_DIR, CaseDocument, CaseError, Engine, get_engine, read_case_file
+from spinemets import DEFAULT_RULES_DIR, CaseDocument, CaseError, Engine, get_engine, read_case_file
 
 ROOT = Path(__file__).resolve().parent.parent
 CASES_DIR = ROOT / "cases"

@@ -1,7 +1,7 @@
 """Rules described for the browser: which options, effects and sources a rule touches."""
 from __future__ import annotations
 
-from engine.rulebook import Adjunct, AdviseAgainst, Conflict, Contraindicate, Indicate, Prefer, Rule, effect_key
+from spinemets.rulebook import Adjunct, AdviseAgainst, Conflict, Contraindicate, Indicate, Prefer, Rule, effect_key
 
 
 def options_of(rule: Rule) -> set[str]:

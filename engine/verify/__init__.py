@@ -3,7 +3,7 @@
 `verify(rules)` loads the rule base and its `invariants:` entries, encodes the rule base in z3
 (engine/verify/encode.py), proves each invariant or finds a counterexample that the engine confirms
 (prove.py), runs the structural checks (structure.py) and returns a `Report` (report.py).
-The command line is `spinemets verify` (command.py); the language is described in docs/verification.md.
+The command line is `spinemets verify` (engine/commands/verify.py); the language is described in docs/verification.md.
 z3 is imported only when a proof runs, so the rest of the engine starts without it.
 """
 from __future__ import annotations

@@ -5,7 +5,7 @@ import time
 
 import streamlit as st
 
-from ui import case_state, decision_view, evaluation, export, form, resources
+from spinemets.ui import case_state, decision_view, evaluation, export, form, resources
 
 started = time.perf_counter()
 engine = resources.engine()

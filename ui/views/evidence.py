@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ui import charts, citations, evidence_data, resources
-from ui.text import md
+from spinemets.ui import charts, citations, evidence_data, resources
+from spinemets.ui.text import md
 
 engine = resources.engine()
 rulebook = engine.rulebook

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from engine.conditions import to_text
-from engine.rulebook import effect_key
-from ui import citations, labels, resources, rule_words
-from ui.text import md
+from spinemets.conditions import to_text
+from spinemets.rulebook import effect_key
+from spinemets.ui import citations, labels, resources, rule_words
+from spinemets.ui.text import md
 
 engine = resources.engine()
 rulebook = engine.rulebook

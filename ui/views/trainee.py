@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from engine.case import known_values
-from ui import case_state, citations, decision_view, evaluation, labels, resources
-from ui.text import md
+from spinemets.case import known_values
+from spinemets.ui import case_state, citations, decision_view, evaluation, labels, resources
+from spinemets.ui.text import md
 
 engine = resources.engine()
 rulebook = engine.rulebook

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from engine import Decision
-from engine.whatif import FieldChange, diff, sweep
-from ui import case_state, decision_view, evaluation, form, labels, resources
-from ui.text import md
+from spinemets import Decision
+from spinemets.whatif import FieldChange, diff, sweep
+from spinemets.ui import case_state, decision_view, evaluation, form, labels, resources
+from spinemets.ui.text import md
 
 engine = resources.engine()
 rulebook = engine.rulebook

@@ -29,9 +29,9 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..cli import _Style
-    from . import verify
-    from .report import case_yaml
+    from .terminal import Style
+    from ..verify import verify
+    from ..verify.report import case_yaml
 
     timeout = int(args.timeout * 1000) if args.timeout else None
     report = verify(args.rules, timeout_ms=timeout, only=set(args.only) if args.only else None)
@@ -44,5 +44,5 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         sys.stdout.write(report.to_json())
     else:
-        sys.stdout.write(report.render(_Style(sys.stdout)))
+        sys.stdout.write(report.render(Style(sys.stdout)))
     return report.exit_code

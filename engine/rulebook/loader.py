@@ -1,281 +1,36 @@
-"""The rule base: YAML files under rules/ parsed into pydantic models and validated as a whole."""
+"""Loading a rule base: YAML files read safely, parsed into the models, and checked as a whole (every problem at once)."""
 from __future__ import annotations
 
 import hashlib
 import json
 from dataclasses import replace
-from functools import cached_property
 from pathlib import Path
-from typing import Any, Literal, Optional, Union
-
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
-
-from . import conditions
-from ._internal import yamlio
-from ._internal.suggest import did_you_mean
-from .conditions import Condition, ConditionProblem
-from .errors import Problem, RulebookError
-from .fields import FieldCatalog, FieldSpec, computed_specs, input_specs
-from .frameworks import Framework
-from .scores import Scale, Score
-from .vocabulary import OPTIONS, Citation, Option
-
-DEFAULT_RULES_DIR = Path(__file__).resolve().parent.parent / "rules"
-_MODEL = ConfigDict(extra="forbid", frozen=True)
-RULE_ID = r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$"
-LOCATOR_WORDS = (4, 30)
-
-
-def _as_tuple(value: Any) -> Any:
-    return (value,) if isinstance(value, str) else value
-
-
-# --- effects ----------------------------------------------------------------------------------------------
-
-
-class _Effect(BaseModel):
-    model_config = _MODEL
-    text: Optional[str] = Field(default=None, description="reason in plain words; defaults to the rule's text")
-
-
-class Indicate(_Effect):
-    """Raise the options to `recommended` (strong) or `appropriate` (moderate)."""
-
-    indicate: tuple[Option, ...]
-    strength: Literal["strong", "moderate"] = "strong"
-    _v = field_validator("indicate", mode="before")(_as_tuple)
-
-    def describe(self) -> str:
-        return f"indicate {', '.join(self.indicate)} ({self.strength})"
-
-
-class Contraindicate(_Effect):
-    """Absolute: the option is contraindicated. Relative: it is at most `caution`."""
-
-    contraindicate: tuple[Option, ...]
-    severity: Literal["absolute", "relative"]
-    _v = field_validator("contraindicate", mode="before")(_as_tuple)
-
-    def describe(self) -> str:
-        return f"contraindicate {', '.join(self.contraindicate)} ({self.severity})"
-
-
-class AdviseAgainst(_Effect):
-    """The option is at most `not_recommended`: the evidence argues against it, short of a contraindication."""
-
-    advise_against: tuple[Option, ...]
-    _v = field_validator("advise_against", mode="before")(_as_tuple)
-
-    def describe(self) -> str:
-        return f"advise against {', '.join(self.advise_against)}"
-
-
-class Prefer(_Effect):
-    """Among options of equal status, rank `prefer` above each of `over`."""
-
-    prefer: Option
-    over: tuple[Option, ...]
-    _v = field_validator("over", mode="before")(_as_tuple)
-
-    def describe(self) -> str:
-        return f"prefer {self.prefer} over {', '.join(self.over)}"
-
-
-class Conflict(_Effect):
-    """The sources disagree about these options for this case; with `caution`, each is at most `caution`."""
-
-    conflict: tuple[Option, ...]
-    caution: bool = True
-    _v = field_validator("conflict", mode="before")(_as_tuple)
-
-    def describe(self) -> str:
-        return f"the sources disagree about {', '.join(self.conflict)} ({'caution' if self.caution else 'note'})"
-
-
-class Adjunct(_Effect):
-    """Something to do besides the chosen option (biopsy, radiotherapy, ...), optionally tied to options."""
-
-    adjunct: str
-    options: tuple[Option, ...] = ()
-    _v = field_validator("options", mode="before")(_as_tuple)
-
-    def describe(self) -> str:
-        return f"adjunct: {self.adjunct}" + (f" with {', '.join(self.options)}" if self.options else "")
-
-
-class Derive(BaseModel):
-    """Assert a derived fact that other rules test (forward chaining)."""
-
-    model_config = _MODEL
-    derive: str
-
-    def describe(self) -> str:
-        return f"derive the fact {self.derive}"
-
-
-Effect = Union[Indicate, Contraindicate, AdviseAgainst, Prefer, Conflict, Adjunct, Derive]
-_EFFECT_BY_KEY: dict[str, type[BaseModel]] = {
-    "indicate": Indicate, "contraindicate": Contraindicate, "advise_against": AdviseAgainst, "prefer": Prefer,
-    "conflict": Conflict, "adjunct": Adjunct, "derive": Derive}
-
-
-def effect_key(effect: Effect) -> str:
-    """The YAML key that writes this kind of effect ('indicate', 'derive', ...)."""
-    return next(key for key, cls in _EFFECT_BY_KEY.items() if isinstance(effect, cls))
-
-
-def effect_options(effect: Effect) -> tuple[str, ...]:
-    """The options whose status an effect can change (prefer and adjunct change none)."""
-    if isinstance(effect, Indicate):
-        return effect.indicate
-    if isinstance(effect, Contraindicate):
-        return effect.contraindicate
-    if isinstance(effect, AdviseAgainst):
-        return effect.advise_against
-    if isinstance(effect, Conflict) and effect.caution:
-        return effect.conflict
-    return ()
-
-
-# --- rules and the rest of the rule base ------------------------------------------------------------------
-
-
-class Rule(BaseModel):
-    """One clinical statement: when the condition holds, these effects follow, because these sources say so."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
-    id: str = Field(pattern=RULE_ID, description="dotted id, e.g. ci.cement.coagulopathy")
-    title: str
-    when: Condition
-    then: tuple[Effect, ...] = Field(min_length=1)
-    text: str = Field(description="the reason as the board reads it")
-    citations: tuple[Citation, ...] = Field(min_length=1)
-    evidence_level: int = Field(ge=1, le=5, description="Oxford CEBM level of the supporting evidence, 1-5")
-    status: Literal["active", "draft", "retired"] = "active"
-    version: int = Field(default=1, ge=1)
-    notes: Optional[str] = None
-    file: str = Field(default="", exclude=True)
-    line: Optional[int] = Field(default=None, exclude=True)
-
-    def reason_text(self, effect: BaseModel) -> str:
-        return getattr(effect, "text", None) or self.text
-
-    @property
-    def derives(self) -> tuple[str, ...]:
-        return tuple(e.derive for e in self.then if isinstance(e, Derive))
-
-
-class Constraint(BaseModel):
-    """A combination of values that cannot be true of one patient; the case is refused with `message`."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    id: str = Field(pattern=RULE_ID)
-    when: Condition
-    message: str
-    fields: tuple[str, ...] = ()
-    citations: tuple[Citation, ...] = ()
-
-
-class OptionInfo(BaseModel):
-    model_config = _MODEL
-    code: Option
-    title: str
-    description: str
-    cement: bool = Field(description="injects PMMA bone cement")
-
-
-class Named(BaseModel):
-    model_config = _MODEL
-    title: str
-    description: str = ""
-
-
-class Manifest(BaseModel):
-    """rules/rulebook.yaml: identity, the options in tie-break order, adjunct codes and derived facts."""
-
-    model_config = _MODEL
-    name: str
-    version: str = Field(pattern=r"^\d+\.\d+\.\d+$")
-    title: str
-    description: str = ""
-    options: tuple[OptionInfo, ...] = Field(description="the six options; their order breaks ties in the ranking")
-    adjuncts: dict[str, Named]
-    facts: dict[str, Named] = Field(default_factory=dict, description="derived facts rules may assert and test")
-
-
-class Source(BaseModel):
-    """A bibliographic source: one of the five papers, or an external reference."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    kind: Literal["paper", "external"]
-    title: str
-    authors: str
-    journal: str
-    year: Union[int, str]
-    volume: Optional[str] = None
-    pages: Optional[str] = None
-    doi: Optional[str] = None
-    pmid: Optional[str] = None
-    design: str
-    evidence_level: Optional[int] = Field(default=None, ge=1, le=5)
-    note: Optional[str] = None
-    short: Optional[str] = Field(default=None, description="how a reader names the source in one line, when the "
-                                 "authors are not recorded (else 'First et al. year' is built from them)")
-
-
-class Rulebook(BaseModel):
-    """A loaded, validated rule base; `sha256` identifies its content."""
-
-    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
-    manifest: Manifest
-    sources: dict[str, Source]
-    scores: tuple[Score, ...]
-    scales: tuple[Scale, ...] = ()
-    frameworks: tuple[Framework, ...] = ()
-    rules: tuple[Rule, ...]
-    constraints: tuple[Constraint, ...]
-    evidence: tuple[dict, ...] = ()
-    invariants: tuple[dict, ...] = ()
-    catalog: FieldCatalog
-    sha256: str
-    root: str
-
-    @property
-    def version(self) -> str:
-        return self.manifest.version
-
-    @cached_property
-    def active_rules(self) -> tuple[Rule, ...]:
-        return tuple(r for r in self.rules if r.status == "active")
-
-    @cached_property
-    def rule_by_id(self) -> dict[str, Rule]:
-        return {r.id: r for r in self.rules}
-
-    def passage(self, citation: Citation) -> str:
-        """The citation's locator as a reader should take it: quoted when it is copied from one of the papers,
-        marked as a pointer when the source is external (its text is not here, so nothing was copied)."""
-        source = self.sources.get(citation.source)
-        if source is not None and source.kind == "external":
-            return f"{citation.locator} (pointer into an external source, not a quotation)"
-        return f'"{citation.locator}"'
-
-    @property
-    def option_order(self) -> tuple[str, ...]:
-        return tuple(o.code for o in self.manifest.options)
-
-    @cached_property
-    def numeric_constants(self) -> dict[str, tuple[float, ...]]:
-        """Every number each numeric field is compared with by an active rule, sorted."""
-        found: dict[str, set[float]] = {}
-        for rule in self.active_rules:
-            for leaf in conditions.leaves(rule.when):
-                if isinstance(leaf, conditions.Compare) and self.catalog.specs[leaf.field].numeric:
-                    values = leaf.value if isinstance(leaf.value, tuple) else (leaf.value,)
-                    found.setdefault(leaf.field, set()).update(values)
-        return {name: tuple(sorted(values)) for name, values in found.items()}
-
-
+from typing import Any, Optional
+
+from pydantic import BaseModel, ValidationError
+
+from .. import conditions
+from .._internal import yamlio
+from .._internal.suggest import did_you_mean
+from ..conditions import Condition, ConditionProblem
+from ..errors import Problem, RulebookError
+from ..fields import FieldCatalog, FieldSpec, computed_specs, input_specs
+from ..frameworks import Framework
+from ..scores import Scale, Score
+from ..vocabulary import OPTIONS
+from .models import (_EFFECT_BY_KEY, LOCATOR_WORDS, Adjunct, Conflict, Constraint, Derive, Manifest, Prefer, Rule,
+                     Rulebook, Source)
+
+
+def _builtin_folder(name: str) -> Path:
+    """A folder shipped with the package (installed wheel), else the repository's top-level one."""
+    package = Path(__file__).resolve().parent.parent
+    inside = package / name
+    return inside if inside.is_dir() else package.parent / name
+
+
+DEFAULT_RULES_DIR = _builtin_folder("rules")
+DEFAULT_CASES_DIR = _builtin_folder("cases")
 # --- loading ----------------------------------------------------------------------------------------------
 
 _SECTIONS = ("rulebook", "sources", "rules", "scores", "scales", "frameworks", "consistency", "evidence",
@@ -732,7 +487,7 @@ def _build_constraints(loader: _Loader, catalog: FieldCatalog) -> tuple[Constrai
 
 def _build_evidence(loader: _Loader, sources: dict[str, Source]) -> tuple[dict, ...]:
     """Outcome figures, validated by the evidence model but kept as plain mappings for display code."""
-    from .evidence import EvidenceItem
+    from ..evidence import EvidenceItem
 
     items, seen = [], {}
     for name, item, index, path in _listed(loader, "evidence"):

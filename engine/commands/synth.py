@@ -15,8 +15,8 @@ import sys
 from collections.abc import Iterator
 from typing import Any, Optional
 
-from .case import VERTEBRAE, Case
-from .registry_io import csv_columns
+from ..case import VERTEBRAE, Case
+from ..registry_io import csv_columns
 
 # primary: (weight, share female, lesion weights lytic/mixed/blastic, share hypervascular,
 #           median survival in months at Karnofsky 70, chance of visceral metastases)
@@ -60,6 +60,8 @@ UNKNOWN_RATE: dict[str, float] = {
     "sins": 0.25, "epidural_involvement": 0.10, "bilsky_grade": 0.30, "spinal_cord_compression": 0.10,
     "neurological_deficit": 0.05, "asia_grade": 0.40, "symptomatic_cement_leak": 0.60, "pain_score": 0.10,
     "radicular_pain": 0.20, "diffuse_back_pain": 0.30, "mechanical_pain": 0.15, "refractory_to_conservative": 0.10,
+    "refractory_to_analgesics": 0.15, "prior_radiotherapy_at_level": 0.20, "deficit_onset_hours": 0.30,
+    "deficit_progressing": 0.20, "compression_site": 0.25,
 }
 SINS_UNKNOWN_COMPONENT = 0.10  # once SINS was scored at all, a single component is sometimes left out
 
@@ -118,6 +120,18 @@ def _complete_case(rng: random.Random, case_id: str) -> dict[str, Any]:
     c["neurological_deficit"] = deficit
     c["asia_grade"] = rng.choices("ABCD", weights=(1, 2, 4, 8))[0] if deficit else "E"
     c["radicular_pain"] = rng.random() < (0.45 if epidural else 0.15)
+    if c["spinal_cord_compression"] or deficit:
+        # The cord ends at about L1-L2: below it, compression is of the cauda equina.
+        lowest = max(VERTEBRAE.index(v) for v in levels)
+        c["compression_site"] = ("cord" if lowest < VERTEBRAE.index("T12")
+                                 else "conus" if lowest <= VERTEBRAE.index("L1") else "cauda_equina")
+    elif c["radicular_pain"] and rng.random() < 0.5:
+        c["compression_site"] = "root"
+    if deficit:
+        c["deficit_onset_hours"] = float(round(rng.gammavariate(1.5, 40.0)))
+        c["deficit_progressing"] = rng.random() < 0.4
+    else:
+        c["deficit_progressing"] = False
     c["symptomatic_cement_leak"] = rng.random() < 0.01  # only after an earlier vertebroplasty
 
     mechanical = rng.random() < (0.75 if fracture else 0.35)
@@ -125,6 +139,8 @@ def _complete_case(rng: random.Random, case_id: str) -> dict[str, Any]:
     c["diffuse_back_pain"] = rng.random() < 0.15
     c["pain_score"] = float(max(2, min(10, round(rng.gauss(7.2, 1.6)))))
     c["refractory_to_conservative"] = rng.random() < (0.7 if c["pain_score"] >= 7 else 0.4)
+    c["refractory_to_analgesics"] = c["refractory_to_conservative"] or rng.random() < 0.3
+    c["prior_radiotherapy_at_level"] = rng.random() < (0.5 if c["refractory_to_conservative"] else 0.2)
 
     kps_weights = [w * (1.6 ** i if not deficit else 1.6 ** -i) for i, w in enumerate(KARNOFSKY_WEIGHTS)]
     karnofsky = rng.choices(KARNOFSKY, weights=kps_weights)[0]
@@ -186,7 +202,7 @@ def synthetic_cases(n: int, seed: int = 0, engine: Any = None) -> Iterator[dict[
 
 
 def _admissible(engine: Any, case: dict[str, Any]) -> dict[str, Any]:
-    from .case_io import case_from_data
+    from ..case_io import case_from_data
 
     for _ in range(8):
         problems = engine.check(case_from_data(case).case)
@@ -275,8 +291,8 @@ def _count(text: str) -> int:
 def _cmd_synth(args: argparse.Namespace) -> int:
     import os
 
-    from .engine import get_engine
-    from .errors import InputError
+    from ..engine import get_engine
+    from ..errors import InputError
 
     fmt = args.format or _format_of(args.out)
     rules = args.rules or os.environ.get("SPINEMETS_RULES")

@@ -20,9 +20,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, Any, Optional, TextIO
 
-from .errors import CaseError, EngineError, InputError, Problem
-from .registry_io import FORMATS, Registry, open_registry, parse_row
-from .vocabulary import OPTIONS, STATUSES
+from ..errors import CaseError, EngineError, InputError, Problem
+from ..registry_io import FORMATS, Registry, open_registry, parse_row
+from ..vocabulary import OPTIONS, STATUSES
 
 CHUNK_ROWS = 200
 # Starting a worker (a fresh interpreter that loads and compiles the rule base) costs about half a
@@ -106,7 +106,7 @@ _WORKER_ENGINES: dict[tuple[str, str], Any] = {}
 def _engine_for(rules: str, sha256: str) -> Any:
     engine = _WORKER_ENGINES.get((rules, sha256))
     if engine is None:
-        from .engine import get_engine
+        from ..engine import get_engine
 
         engine = get_engine(rules)
         if engine.sha256 != sha256:
@@ -167,7 +167,7 @@ def _in_order(chunks: Iterator[Chunk], workers: int, rulebook: Any) -> Iterator[
     """Chunk results in input order: in this process for small inputs, else on `workers` processes."""
     head = list(itertools.islice(chunks, IN_PROCESS_ROWS // CHUNK_ROWS + 1))
     if workers <= 1 or len(head) * CHUNK_ROWS <= IN_PROCESS_ROWS:
-        from .engine import get_engine
+        from ..engine import get_engine
 
         _WORKER_ENGINES.setdefault((rulebook.root, rulebook.sha256), get_engine(rulebook))
         for chunk in itertools.chain(head, chunks):
@@ -235,7 +235,7 @@ def run(path: str, *, fmt: Optional[str] = None, rules: Optional[str] = None, ou
     `out` may be a binary or a text stream. With more than one worker, call this under
     `if __name__ == "__main__":` in a script: the workers are fresh interpreters that import it.
     """
-    from .rulebook import load_rulebook
+    from ..rulebook import load_rulebook
 
     rulebook = load_rulebook(rules)  # a broken rule base stops here, before any worker starts
     registry = open_registry(path, fmt)
@@ -270,7 +270,7 @@ def _bytes_writer(out: IO[Any]) -> Any:
 
 
 def register(subparsers: Any) -> None:
-    from .cli import _rules_arg
+    from .terminal import rules_arg
 
     p = subparsers.add_parser(
         "batch", help="evaluate a registry (CSV, JSON Lines or a folder of case files) on every core",
@@ -284,7 +284,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--workers", type=_positive, metavar="N",
                    help=f"worker processes (default: one per core, here {usable_cores()})")
     p.add_argument("--no-progress", action="store_true", help="no progress bar (it only shows on a terminal anyway)")
-    _rules_arg(p)
+    rules_arg(p)
     p.set_defaults(run=_cmd_batch)
 
 

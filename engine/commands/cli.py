@@ -8,33 +8,14 @@ import sys
 import textwrap
 from dataclasses import replace
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any, TextIO
 
-from . import batch, kb_docs, synth
-from .errors import CaseError, EngineError, InputError
-from .verify import command as verify_command
+from ..errors import CaseError, EngineError, InputError
+from . import batch, knowledge_base, synth
+from . import verify as verify_command
+from .terminal import EXIT_INPUT, EXIT_INTERNAL, EXIT_OK, Style, rules_arg
 
-EXIT_OK, EXIT_INTERNAL, EXIT_INPUT = 0, 1, 2
 DISCLAIMER = "Decision support for a multidisciplinary tumor board, not a medical device."
-
-
-class _Style:
-    """ANSI colours on a terminal unless NO_COLOR is set; plain text otherwise."""
-
-    CODES = {"recommended": "32;1", "appropriate": "32", "caution": "33", "not_recommended": "90",
-             "contraindicated": "31;1", "bold": "1", "dim": "2"}
-
-    def __init__(self, stream: TextIO):
-        self.on = stream.isatty() and "NO_COLOR" not in os.environ
-
-    def __call__(self, text: str, style: str) -> str:
-        return f"\033[{self.CODES[style]}m{text}\033[0m" if self.on else text
-
-
-def _rules_arg(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--rules", metavar="DIR", default=os.environ.get("SPINEMETS_RULES"),
-                        help="rule base folder (default: the built-in rules/, or $SPINEMETS_RULES)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -45,7 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("evaluate", help="grade the six options for one case, with cited reasons")
     p.add_argument("case", help="case or vignette file (.yaml, .yml, .json), or - for stdin")
     p.add_argument("--json", action="store_true", help="print the decision as JSON (the data dictionary's format)")
-    _rules_arg(p)
+    rules_arg(p)
     p.set_defaults(run=_cmd_evaluate)
 
     p = sub.add_parser("validate", help="load and check a rule base; exit 2 with every problem if it is invalid")
@@ -58,13 +39,13 @@ def build_parser() -> argparse.ArgumentParser:
     verify_command.register(sub)
     batch.register(sub)
     synth.register(sub)
-    kb_docs.register(sub)
+    knowledge_base.register(sub)
     return parser
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
-    from .case_io import read_case_file
-    from .engine import get_engine
+    from ..case_io import read_case_file
+    from ..engine import get_engine
 
     document = read_case_file(args.case)
     try:
@@ -75,12 +56,12 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     if args.json:
         sys.stdout.write(decision.to_json())
     else:
-        sys.stdout.write(render_decision(decision, document, get_engine(args.rules).rulebook, _Style(sys.stdout)))
+        sys.stdout.write(render_decision(decision, document, get_engine(args.rules).rulebook, Style(sys.stdout)))
     return EXIT_OK
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
-    from .rulebook import load_rulebook
+    from ..rulebook import load_rulebook
 
     book = load_rulebook(args.path)
     rules = book.rules
@@ -103,8 +84,8 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
 
 def _cmd_schema(args: argparse.Namespace) -> int:
-    from .case import Case
-    from .decision import Decision
+    from ..case import Case
+    from ..decision import Decision
 
     model = Case if args.which == "case" else Decision
     print(json.dumps(model.model_json_schema(mode="serialization" if args.which == "decision" else "validation"),

@@ -1,0 +1,208 @@
+"""The board's decision log: an opt-in, local SQLite file of hash-chained records (tamper-evident).
+
+Each record holds what the board (or a clinician answering a CDS Hooks card) decided for one case, beside
+the case, the engine's decision and the rule base's version and sha256. Every record's hash covers its own
+content and the previous record's hash, so editing, deleting or reordering any record breaks the chain at
+that record; `verify()` names the first record that does not hold. Deleting the newest records cannot be
+told from a shorter log by the file alone: the head hash `verify()` reports is what a board writes into its
+minutes to pin the log at that point.
+
+Nothing is written unless a caller opens a log with a path: the front end and the command line take it from
+`SPINEMETS_BOARD_DB` (or a setting / `--db`) and only when the board turns recording on.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import sqlite3
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal, Optional
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from .errors import InputError, Problem
+from .vocabulary import Option
+
+ENV_VAR = "SPINEMETS_BOARD_DB"
+GENESIS = "0" * 64
+SCHEMA_VERSION = 1
+
+OverrideReason = Literal["missed_contraindication", "patient_preference", "technical", "evidence_disagreement",
+                         "other"]
+OVERRIDE_REASONS: dict[str, str] = {
+    "missed_contraindication": "A contraindication the rules missed",
+    "patient_preference": "Patient preference",
+    "technical": "Technical reasons (equipment, expertise, access)",
+    "evidence_disagreement": "The board weighs the evidence differently",
+    "other": "Other (explained in the comment)",
+}
+Source = Literal["ui", "cli", "cds-hooks"]
+
+
+class BoardDecision(BaseModel):
+    """What the board decided for one case, with what the engine advised: one record of the log."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    case_id: str = Field(title="Case id", description="the case's `id`")
+    case: dict[str, Any] = Field(title="Case", description="the case as evaluated (data-dictionary fields)")
+    decision: dict[str, Any] = Field(title="Decision", description="the engine's decision JSON for the case")
+    rulebook_version: str = Field(title="Rule base version", description="version of the rule base that decided")
+    rulebook_sha256: str = Field(title="Rule base sha256", description="content hash of that rule base")
+    top: Optional[Option] = Field(title="Top suggestion", description="the engine's top suggestion")
+    chosen: tuple[Option, ...] = Field(title="Chosen", description="the option(s) the board chose", min_length=1)
+    follows_top: bool = Field(title="Follows the top suggestion",
+                              description="true when the board's first choice is the engine's top suggestion")
+    override_reason: Optional[OverrideReason] = Field(
+        default=None, title="Override reason", description="why the board did not follow the top suggestion")
+    comment: Optional[str] = Field(default=None, title="Comment", description="free text", max_length=4000)
+    attendees: tuple[str, ...] = Field(default=(), title="Attendees", description="roles present (no names)")
+    meeting_date: Optional[dt.date] = Field(default=None, title="Meeting date", description="date of the board")
+    source: Source = Field(default="ui", title="Source", description="where the record was made")
+
+
+@dataclass(frozen=True)
+class LogRecord:
+    """One stored record with its place in the chain."""
+
+    seq: int
+    recorded_at: str
+    kind: str
+    payload: dict[str, Any]
+    prev_hash: str
+    hash: str
+
+
+@dataclass(frozen=True)
+class Verification:
+    """The chain's state: whether it holds, how many records, the head hash, and the first bad record."""
+
+    ok: bool
+    count: int
+    head: str
+    bad_seq: Optional[int] = None
+    reason: str = ""
+
+
+def default_path() -> Optional[Path]:
+    """The log's path from SPINEMETS_BOARD_DB, or None (recording off)."""
+    value = os.environ.get(ENV_VAR, "").strip()
+    return Path(value).expanduser() if value else None
+
+
+def _canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def record_hash(prev_hash: str, seq: int, recorded_at: str, kind: str, payload: dict[str, Any]) -> str:
+    """The hash that chains a record to the previous one."""
+    body = _canonical({"seq": seq, "recorded_at": recorded_at, "kind": kind, "payload": payload})
+    return hashlib.sha256(f"{prev_hash}\n{body}".encode()).hexdigest()
+
+
+def make_decision_record(case: dict[str, Any], decision: dict[str, Any], chosen: Sequence[str], *,
+                         override_reason: Optional[str] = None, comment: Optional[str] = None,
+                         attendees: Sequence[str] = (), meeting_date: Optional[dt.date] = None,
+                         source: str = "ui") -> BoardDecision:
+    """A board decision from the engine's decision JSON; refuses an override without a reason."""
+    ranking = decision.get("ranking") or []
+    top = ranking[0] if ranking else None
+    follows = bool(chosen) and chosen[0] == top
+    problems = []
+    if not follows and override_reason is None:
+        problems.append(Problem("the board did not follow the top suggestion: give an override reason "
+                                f"({', '.join(OVERRIDE_REASONS)})", field="override_reason"))
+    if override_reason == "other" and not (comment or "").strip():
+        problems.append(Problem("override reason 'other' needs a comment that says why", field="comment"))
+    if problems:
+        raise InputError("board decision not recorded", problems)
+    rulebook = decision.get("rulebook") or {}
+    try:
+        return BoardDecision(
+            case_id=str(case.get("id") or decision.get("case_id")), case=case, decision=decision,
+            rulebook_version=str(rulebook.get("version", "")), rulebook_sha256=str(rulebook.get("sha256", "")),
+            top=top, chosen=tuple(chosen), follows_top=follows, override_reason=override_reason if not follows else None,
+            comment=comment, attendees=tuple(attendees), meeting_date=meeting_date, source=source)  # type: ignore[arg-type]
+    except ValidationError as err:
+        raise InputError("board decision not recorded", [
+            Problem(e["msg"], field=".".join(str(p) for p in e["loc"])) for e in err.errors(include_url=False)]) from None
+
+
+class BoardLog:
+    """A hash-chained log in one SQLite file. Safe for several processes: appends are serialised by SQLite."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute(
+                "CREATE TABLE IF NOT EXISTS records (seq INTEGER PRIMARY KEY, recorded_at TEXT NOT NULL, "
+                "kind TEXT NOT NULL, payload TEXT NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL)")
+            self._db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+            self._db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+        except (OSError, sqlite3.Error) as err:
+            raise InputError(f"{self.path}: cannot open the board log ({err})") from None
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> "BoardLog":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def append(self, kind: str, payload: BaseModel | dict[str, Any], *, now: Optional[dt.datetime] = None) -> LogRecord:
+        """Add a record at the head of the chain, atomically."""
+        data = payload.model_dump(mode="json") if isinstance(payload, BaseModel) else json.loads(_canonical(payload))
+        recorded_at = (now or dt.datetime.now(dt.timezone.utc)).isoformat(timespec="seconds")
+        db = self._db
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            row = db.execute("SELECT seq, hash FROM records ORDER BY seq DESC LIMIT 1").fetchone()
+            seq, prev = (row[0] + 1, row[1]) if row else (1, GENESIS)
+            digest = record_hash(prev, seq, recorded_at, kind, data)
+            db.execute("INSERT INTO records VALUES (?, ?, ?, ?, ?, ?)",
+                       (seq, recorded_at, kind, _canonical(data), prev, digest))
+            db.execute("COMMIT")
+        except sqlite3.Error as err:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise InputError(f"{self.path}: cannot write the board log ({err})") from None
+        return LogRecord(seq, recorded_at, kind, data, prev, digest)
+
+    def records(self, kind: Optional[str] = None) -> Iterator[LogRecord]:
+        """Every record in chain order (optionally of one kind); payloads as stored."""
+        rows = self._db.execute("SELECT seq, recorded_at, kind, payload, prev_hash, hash FROM records ORDER BY seq")
+        for seq, recorded_at, rkind, payload, prev, digest in rows:
+            if kind is None or rkind == kind:
+                try:
+                    data = json.loads(payload)
+                except ValueError:
+                    data = {"unreadable": payload}
+                yield LogRecord(seq, recorded_at, rkind, data, prev, digest)
+
+    def verify(self) -> Verification:
+        """Recompute the chain; the first record whose hash, link or number does not hold is named."""
+        prev, count, expected_seq = GENESIS, 0, 1
+        rows = self._db.execute("SELECT seq, recorded_at, kind, payload, prev_hash, hash FROM records ORDER BY seq")
+        for seq, recorded_at, kind, payload, prev_hash, digest in rows:
+            count += 1
+            if seq != expected_seq:
+                return Verification(False, count, prev, seq, f"record {expected_seq} is missing (found {seq})")
+            if prev_hash != prev:
+                return Verification(False, count, prev, seq, "its link to the previous record was changed, or a "
+                                    "record before it was removed")
+            try:
+                data = json.loads(payload)
+            except ValueError:
+                return Verification(False, count, prev, seq, "its content is not valid JSON")
+            if record_hash(prev, seq, recorded_at, kind, data) != digest:
+                return Verification(False, count, prev, seq, "its content was changed after it was recorded")
+            prev, expected_seq = digest, seq + 1
+        return Verification(True, count, prev)
