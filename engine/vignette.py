@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from .case import Case
 from .vocabulary import Citation, Option, Status
@@ -17,7 +17,13 @@ class Board(BaseModel):
     kind: Literal["reported", "teaching"] = Field(
         title="Kind", description="reported: management a paper reports for a real patient; teaching: a constructed case")
     management: str = Field(title="Management", description="what the board did, or should do, in plain words")
-    top: Option = Field(title="Expected top suggestion", description="the option the engine should rank first")
+    top: Option = Field(
+        title="Board's choice", description="reported: the option the paper's team carried out, as its figure caption "
+        "or text states (cited); teaching: the option the engine should rank first")
+    engine_top: Optional[Option] = Field(
+        default=None, title="Engine's top suggestion",
+        description="reported vignettes only: the engine's first option where it differs from the paper's choice "
+        "(`top`); the engine note says why")
     statuses: dict[Option, Status] = Field(
         default_factory=dict, title="Key statuses", description="option statuses the engine must give for this case")
     reasoning: str = Field(title="Reasoning", description="why, in the words a trainee should be able to give")
@@ -25,6 +31,23 @@ class Board(BaseModel):
     engine_note: Optional[str] = Field(
         default=None, title="Engine note",
         description="where the engine's advice differs from the paper's management, and which side is right and why")
+
+    @model_validator(mode="after")
+    def _engine_top_marks_a_disagreement(self) -> "Board":
+        if self.engine_top is None:
+            return self
+        if self.kind != "reported":
+            raise ValueError("engine_top is for reported vignettes, where the paper's choice and the engine's may differ")
+        if self.engine_top == self.top:
+            raise ValueError("engine_top repeats top: leave it out when the engine agrees with the paper")
+        if not (self.engine_note or "").strip():
+            raise ValueError("a vignette whose engine disagrees with the paper explains why in engine_note")
+        return self
+
+    @property
+    def expected_top(self) -> str:
+        """The option the engine must rank first: the paper's choice, unless the vignette records a disagreement."""
+        return self.engine_top or self.top
 
 
 class CaseDocument(BaseModel):

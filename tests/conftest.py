@@ -25,8 +25,12 @@ CITATION = {
     "source": "barbanti-brodano-2007",
     "section": "Complications",
     "locator": "Bone defect within posterior wall is considered as relative contraindication",
-    "claim": "A posterior wall defect is a relative contraindication.",
+    "claim": "The review reports that a posterior wall defect is considered a relative contraindication.",
+    "stance": "reports",
+    "attributed_to": "the literature it cites (ref. 16)",
 }
+# Test rules rest on CITATION alone (level 5): a strong indication among them says why (the loader's strength check).
+RATIONALE = "written by a test"
 
 
 @pytest.fixture(scope="session")

@@ -14,7 +14,7 @@ from spinemets.evaluator import RuleEvaluator, case_values
 from spinemets.fields import FieldSpec, computed_specs
 
 from . import strategies as gen
-from .conftest import CITATION, vocabulary_files
+from .conftest import CITATION, RATIONALE, vocabulary_files
 
 
 def fired_both_ways(engine, values: dict) -> tuple[frozenset, frozenset]:
@@ -73,7 +73,7 @@ def generated_rulebook(tmp_path_factory, rules, name: str = "gen"):
     (folder / "rulebook.yaml").write_text(manifest.replace("  facts:\n", "  facts:\n" + declared))
     (folder / "consistency.yaml").unlink()  # generated cases may violate it; agreement is about firing
     body = [{"id": rid, "title": rid, "when": to_yaml(cond), "then": [effect], "text": "generated",
-             "evidence_level": 5, "citations": [CITATION]} for rid, cond, effect in rules]
+             "evidence_level": 5, "strength_rationale": RATIONALE, "citations": [CITATION]} for rid, cond, effect in rules]
     (folder / "generated.yaml").write_text(gen.dump({"rules": body}))
     return load_rulebook(folder)
 
@@ -116,7 +116,8 @@ def test_conditions_beyond_durables_expression_limit_still_agree(tmp_path_factor
     vocabulary_files(folder)
     (folder / "consistency.yaml").unlink()
     (folder / "deep.yaml").write_text(gen.dump({"rules": [{"id": "gen.deep", "title": "deep", "when": deep,
-        "then": [{"indicate": "PVP"}], "text": "t", "evidence_level": 5, "citations": [CITATION]}]}))
+        "then": [{"indicate": "PVP"}], "text": "t", "evidence_level": 5, "strength_rationale": RATIONALE,
+        "citations": [CITATION]}]}))
     book = load_rulebook(folder)
     known, _ = case_values(case_from_values("deep", values), book)
     assert DurableRuleset(book).fire(known) == RuleEvaluator(book).fired(known)

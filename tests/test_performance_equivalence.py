@@ -26,7 +26,7 @@ from spinemets.vocabulary import OPTIONS
 from spinemets.whatif import FieldChange, candidate_values, diff, sweep, with_value
 
 from . import strategies as gen
-from .conftest import CASES_DIR, CITATION, vocabulary_files
+from .conftest import CASES_DIR, CITATION, RATIONALE, vocabulary_files
 from .test_agreement import generated_rulebook, random_rule_bases
 
 VIGNETTES = sorted(CASES_DIR.glob("*.yaml"))
@@ -104,7 +104,8 @@ def test_generated_complete_cases_give_byte_identical_decisions(engine, case):
 # --- the decision layer alone, on rule bases with every kind of effect ----------------------------------
 
 SECOND_CITATION = {"source": "gu-2017", "section": "Discussion",
-                   "locator": "it has the risk of damaging the posterior wall when the balloon is inflated too high"}
+                   "locator": "it has the risk of damaging the posterior wall when the balloon is inflated too high",
+                   "stance": "states"}
 options = st.lists(st.sampled_from(OPTIONS), min_size=1, max_size=3, unique=True)
 effects = st.one_of(
     st.builds(lambda o, s: {"indicate": o, "strength": s}, options, st.sampled_from(["strong", "moderate"])),
@@ -123,7 +124,8 @@ def effect_rule_bases(draw):
     for n in range(draw(st.integers(3, 10))):
         then = draw(st.lists(effects, min_size=1, max_size=3))
         rules.append({"id": f"gen.effect_{n}", "title": "t", "when": f"karnofsky > {n}", "then": then,
-                      "text": "generated", "evidence_level": 5, "citations": [CITATION, SECOND_CITATION]})
+                      "text": "generated", "evidence_level": 5, "strength_rationale": RATIONALE,
+                      "citations": [CITATION, SECOND_CITATION]})
     return rules
 
 

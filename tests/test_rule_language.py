@@ -9,7 +9,7 @@ import pytest
 from spinemets import RulebookError, load_rulebook
 from spinemets.conditions import AllOf, AnyOf, Compare, NotOf, Presence, nnf, parse, to_text, to_yaml
 
-from .conftest import CITATION
+from .conftest import CITATION, RATIONALE
 
 CITE = json.dumps(CITATION)
 
@@ -22,6 +22,7 @@ def rule(rule_id: str, when: str, then: str, extra: str = "") -> str:
     then: {then}
     text: a reason
     evidence_level: 5
+    strength_rationale: {RATIONALE}
     citations: [{CITE}]{extra}
 """
 
@@ -115,7 +116,7 @@ def test_evidence_level_cannot_beat_the_sources(scratch_rules):
 def test_duplicate_ids_name_both_places(scratch_rules):
     text = "rules:" + rule("t.same", "'age > 3'", "[{indicate: PVP}]") + rule("t.same", "'age > 4'", "[{indicate: KP}]")
     p = only_problem(scratch_rules(text))
-    assert "duplicate rule id" in p.message and "test_rules.yaml:2" in p.message and p.line == 10
+    assert "duplicate rule id" in p.message and "test_rules.yaml:2" in p.message and p.line == 11
 
 
 def test_a_derived_fact_nobody_tests_is_refused(scratch_rules):
@@ -262,3 +263,89 @@ def test_every_effect_describes_itself_naming_its_options_and_its_yaml_key(ruleb
             assert isinstance(effect, _EFFECT_BY_KEY[effect_key(effect)])
             assert all(option in words for option in effect_options(effect)), (rule.id, words)
     assert kinds == set(_EFFECT_BY_KEY), "the shipped rule base no longer uses every kind of effect"
+
+
+# --- strength and evidence (docs/rule-language.md, Strength and evidence) ----------------------------------
+
+GU = {"source": "gu-2017", "section": "Results", "stance": "states",
+      "locator": "The paraplegia recovery rate in patients with paraplegia in group A was higher"}
+PATCHELL = {"source": "patchell-2005", "section": "Results", "stance": "states",
+            "locator": "Results, primary endpoint: ability to walk after surgery plus radiotherapy versus radiotherapy alone"}
+
+
+def graded_rule(strength: str, level: int, citation: dict, rationale: str | None = None) -> str:
+    extra = f"\n    strength_rationale: {rationale}" if rationale else ""
+    return f"""rules:
+  - id: t.graded
+    title: a graded rule
+    when: 'age > 3'
+    then: [{{indicate: PVP_ITR, strength: {strength}}}]
+    text: a reason
+    evidence_level: {level}{extra}
+    citations: [{json.dumps(citation)}]
+"""
+
+
+@pytest.mark.parametrize("level, citation", [(4, GU), (5, GU), (5, CITATION)])
+def test_a_strong_indication_on_level_4_or_5_evidence_without_a_rationale_is_refused(scratch_rules, level, citation):
+    p = only_problem(scratch_rules(graded_rule("strong", level, citation)))
+    assert "strength_rationale" in p.message and f"level-{level}" in p.message
+    assert p.rule == "t.graded" and p.file == "rules/test_rules.yaml" and p.line == 7  # the evidence_level line
+
+
+def test_a_strong_level_4_indication_with_a_rationale_loads(scratch_rules):
+    book = load_rulebook(scratch_rules(graded_rule("strong", 4, GU, "several series agree")))
+    assert book.rule_by_id["t.graded"].strength_rationale == "several series agree"
+
+
+@pytest.mark.parametrize("level, citation", [(4, GU), (5, GU), (5, CITATION)])
+def test_a_moderate_indication_is_never_refused_for_its_level(scratch_rules, level, citation):
+    assert load_rulebook(scratch_rules(graded_rule("moderate", level, citation))).rule_by_id["t.graded"]
+
+
+@pytest.mark.parametrize("level", [2, 3])
+def test_a_strong_indication_on_level_2_or_3_evidence_needs_no_rationale(scratch_rules, level):
+    assert load_rulebook(scratch_rules(graded_rule("strong", level, PATCHELL))).rule_by_id["t.graded"]
+
+
+def test_a_blank_rationale_does_not_count(scratch_rules):
+    p = only_problem(scratch_rules(graded_rule("strong", 4, GU, "'  '")))
+    assert "strength_rationale" in p.message
+
+
+def test_the_built_in_strong_indications_on_weak_evidence_all_say_why(rulebook):
+    from spinemets.rulebook import Indicate
+
+    weak_strong = [r for r in rulebook.rules if r.evidence_level >= 4
+                   and any(isinstance(e, Indicate) and e.strength == "strong" for e in r.then)]
+    assert weak_strong and all(len(r.strength_rationale or "") > 80 for r in weak_strong)
+
+
+# --- citation stance ----------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("change, message", [
+    (lambda c: {k: v for k, v in c.items() if k != "stance"}, "Field required"),
+    (lambda c: {**c, "stance": "asserts"}, "expected one of"),
+    (lambda c: {k: v for k, v in c.items() if k != "attributed_to"}, "names it in attributed_to"),
+    (lambda c: {**c, "stance": "states"}, "only for stance 'reports'"),
+    (lambda c: {**c, "stance": "speculates"}, "only for stance 'reports'"),
+])
+def test_a_citation_needs_a_stance_and_an_attribution_exactly_when_it_reports(scratch_rules, change, message):
+    text = "rules:" + rule("t.stance", "'age > 3'", "[{indicate: PVP}]").replace(CITE, json.dumps(change(CITATION)))
+    p = only_problem(scratch_rules(text))
+    assert message in p.message and p.rule == "t.stance" and p.line is not None
+    assert (p.field or "").startswith("citations.0")
+
+
+def test_an_invariants_citation_is_checked_for_its_stance_too(rules_copy):
+    text = (rules_copy / "invariants.yaml").read_text()
+    first = text.index("        stance: reports")
+    (rules_copy / "invariants.yaml").write_text(text[:first] + "        stance: maybe" + text[first + len("        stance: reports"):])
+    found = problems(rules_copy)
+    assert any("expected one of" in p.message and p.file.endswith("invariants.yaml") and p.line for p in found)
+
+
+def test_every_citation_of_the_rule_base_has_a_stance_and_reports_name_whom(rulebook):
+    cited = [c for r in rulebook.rules for c in r.citations]
+    assert {c.stance for c in cited} == {"states", "reports", "speculates"}
+    assert all((c.stance == "reports") == bool(c.attributed_to) for c in cited)

@@ -36,6 +36,7 @@ evidence:
       - source: gu-2017
         section: Table 3
         locator: "VAS score 7.09 ± 0.94 7.11 ± 0.89 2.30 ± 1.03* 2.82 ± 1.01 2.03 ± 1.14* 3.15 ± 1.52"
+        stance: states
     notes: Made up for the test ≥ 1 °C.
   - id: ev.test.leakage
     title: Leakage in a made-up series
@@ -49,6 +50,7 @@ evidence:
       - source: gu-2017
         section: Table 3
         locator: "VAS score 7.09 ± 0.94 7.11 ± 0.89 2.30 ± 1.03* 2.82 ± 1.01 2.03 ± 1.14* 3.15 ± 1.52"
+        stance: states
   - id: ev.test.paraplegia_recovery
     title: Recovery in a made-up series
     study: gu-2017
@@ -61,6 +63,7 @@ evidence:
       - source: gu-2017
         section: Table 3
         locator: "VAS score 7.09 ± 0.94 7.11 ± 0.89 2.30 ± 1.03* 2.82 ± 1.01 2.03 ± 1.14* 3.15 ± 1.52"
+        stance: states
 """
 
 

@@ -1,10 +1,12 @@
 """Golden tests: each vignette's board expectation, and what the library as a whole must cover."""
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 
 import pytest
+import yaml
 
 from spinemets import OPTIONS, read_case_file
 from spinemets.evaluator import case_values
@@ -13,6 +15,20 @@ from spinemets.rulebook import Conflict, Contraindicate
 from .conftest import CASES_DIR, SHARED
 
 VIGNETTES = sorted(CASES_DIR.glob("*.yaml"))
+REPORTED = [p for p in VIGNETTES if read_case_file(p).board.kind == "reported"]
+
+# How a paper names each option when it describes what was done: a reported vignette's `top` must be named by a
+# passage of its own paper (figure caption or text about that patient or every patient of the series).
+NAMED_BY = {
+    "PVP": ("vertebroplasty", "pvp", " vp ", "pmma is injected"),
+    "TAE_PVP": ("tae", "embolization"),
+    "PVP_ITR": ("itr", "tumor removal", "tumour removal"),
+    "KP": ("kyphoplasty", " kp "),
+    "SURGERY": ("decompression", "osteosynthesis", "fusion", "arthrodesis", "laminectomy", "stabilisation"),
+    "CONSERVATIVE": ("radiotherapy", "chemotherapy", "analgesic", "conservative"),
+}
+# What a passage naming another option must not be read as: tumour removal and embolization include cement.
+EXCLUDES = {"PVP": ("itr", "tumor removal", "tae", "embolization", "kyphoplasty")}
 
 
 def fired_rules(engine, document) -> frozenset[str]:
@@ -33,7 +49,10 @@ def test_vignette_matches_its_board(engine, path):
     assert document.board is not None, "a file in cases/ is a vignette: it needs a board section"
     assert document.case.id == path.stem, "the case id is the file's slug"
     decision = engine.evaluate(document.case)
-    assert decision.top == document.board.top, decision.statuses()
+    board = document.board
+    assert decision.top == board.expected_top, decision.statuses()
+    if board.engine_top is not None:  # a recorded disagreement must be a real one
+        assert decision.top != board.top and decision.top == board.engine_top
     for option, status in document.board.statuses.items():
         assert decision.option(option).status == status, option
 
@@ -84,3 +103,80 @@ def test_knowledge_base_document_is_generated_from_the_rules(engine):
     expected = render(engine.rulebook, vignette_firings(engine, CASES_DIR))
     committed = (CASES_DIR.parent / "docs" / "knowledge-base.md").read_text()
     assert committed == expected, "run: spinemets knowledge-base --out docs/knowledge-base.md"
+
+
+def _squash(text: str) -> str:
+    return re.sub(r"[^0-9a-z]", "", text.lower())
+
+
+def _paper_text(source: str) -> str:
+    index = yaml.safe_load((SHARED / "seeds" / "index.yaml").read_text())
+    return (SHARED / "seeds" / index[source]["file"]).read_text(errors="replace")
+
+
+def _names(passage: str, option: str) -> bool:
+    text = f" {re.sub(r'[^a-z]+', ' ', passage.lower())} "
+    named = any(word in text for word in NAMED_BY[option])
+    return named and not any(word in text for word in EXCLUDES.get(option, ()))
+
+
+def choice_problems(board, decision) -> list[str]:
+    """Why a reported vignette's `top` is not the paper's own recorded choice (empty when it is)."""
+    papers = yaml.safe_load((SHARED / "seeds" / "index.yaml").read_text())
+    own = [c for c in board.citations if c.stance == "states" and c.source in papers]
+    problems = []
+    if not any(c.section.startswith("Figure") for c in own):
+        problems.append("no citation of the figure caption that shows this patient")
+    problems += [f"not in {c.source}: {c.locator}" for c in own
+                 if _squash(c.locator) not in _squash(_paper_text(c.source))]
+    naming = [c for c in own if _names(c.locator, board.top)]
+    if not naming:
+        problems.append(f"no passage of the paper names {board.top}, the management recorded as the board's choice")
+    others = [o for o in NAMED_BY if o not in (board.top, "CONSERVATIVE", "PVP")]
+    problems += [f"the passages naming {board.top} also name {o}" for o in others
+                 if any(_names(c.locator, o) for c in naming)]
+    if decision.top != board.top and not (board.engine_top == decision.top and board.engine_note):
+        problems.append(f"the engine ranks {decision.top} first: record it as engine_top and explain it")
+    return problems
+
+
+@pytest.mark.skipif(not (SHARED / "seeds").exists(), reason="../shared is not beside the project")
+@pytest.mark.parametrize("path", REPORTED, ids=lambda p: p.stem)
+def test_a_reported_boards_choice_is_the_papers_own_words_not_the_engines(engine, path):
+    """`top` of a reported vignette is what the paper's team did, quoted from the paper: a passage of the paper,
+    found in its text and stated as the paper's own, names that procedure. An engine answer copied into `top`
+    fails here whenever the paper did something else, and must then be recorded as `engine_top`."""
+    document = read_case_file(path)
+    assert choice_problems(document.board, engine.evaluate(document.case)) == []
+
+
+@pytest.mark.skipif(not (SHARED / "seeds").exists(), reason="../shared is not beside the project")
+def test_a_board_that_copied_the_engines_answer_is_caught(engine):
+    """The Danish vignette once recorded the engine's PVP_ITR as the board's choice; the paper did vertebroplasty."""
+    document = read_case_file(CASES_DIR / "danish-fig1b-cll-l1-wall-defect.yaml")
+    decision = engine.evaluate(document.case)
+    copied = document.board.model_copy(update={"top": decision.top, "engine_top": None})
+    assert any("no passage of the paper names PVP_ITR" in p for p in choice_problems(copied, decision))
+    unexplained = document.board.model_copy(update={"engine_top": None})
+    assert any("record it as engine_top" in p for p in choice_problems(unexplained, decision))
+
+
+def test_the_library_keeps_the_papers_choices_where_the_engine_disagrees(library):
+    """Reported vignettes are not all rewritten to the engine's answer: where the papers did otherwise, it shows."""
+    reported = [doc.board for doc, _, _ in library.values() if doc.board.kind == "reported"]
+    assert len(reported) >= 9 and sum(1 for b in reported if b.engine_top) >= 2
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"kind": "teaching"}, "engine_top is for reported vignettes"),
+    ({"engine_top": "PVP"}, "engine_top repeats top"),
+    ({"engine_note": None}, "explains why in engine_note"),
+])
+def test_engine_top_records_only_an_explained_disagreement_on_a_reported_case(change, message):
+    from pydantic import ValidationError
+
+    from spinemets.vignette import Board
+
+    data = read_case_file(CASES_DIR / "danish-fig1b-cll-l1-wall-defect.yaml").board.model_dump()
+    with pytest.raises(ValidationError, match=message):
+        Board.model_validate({**data, **change})

@@ -8,7 +8,7 @@ from typing import Any
 
 from spinemets.rulebook import DEFAULT_RULES_DIR
 
-from .conftest import CITATION
+from .conftest import CITATION, RATIONALE
 
 MANIFEST = {
     "rulebook": {
@@ -30,13 +30,13 @@ MANIFEST = {
 # A conflict cites both sides: a second source whose locator the loader accepts.
 OTHER_SIDE = {"source": "gu-2017", "section": "Discussion",
               "locator": "it has the risk of damaging the posterior wall when the balloon is inflated too high",
-              "claim": "The balloon can damage the posterior wall."}
+              "claim": "The balloon can damage the posterior wall.", "stance": "states"}
 
 
 def rule(rule_id: str, when: Any, *effects: dict) -> dict:
     citations = [CITATION] + ([OTHER_SIDE] if any("conflict" in e for e in effects) else [])
     return {"id": rule_id, "title": rule_id, "when": when, "then": list(effects), "text": f"test rule {rule_id}",
-            "evidence_level": 5, "citations": citations}
+            "evidence_level": 5, "strength_rationale": RATIONALE, "citations": citations}
 
 
 def invariant(inv_id: str, when: Any, *claims: dict) -> dict:

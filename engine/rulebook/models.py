@@ -16,6 +16,9 @@ from ..vocabulary import Citation, Option
 _MODEL = ConfigDict(extra="forbid", frozen=True)
 RULE_ID = r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$"
 LOCATOR_WORDS = (4, 30)
+# Evidence levels (Oxford CEBM) at which a strong indication needs a stated rationale: case series, non-randomised
+# comparisons, expert opinion and narrative review (docs/rule-language.md, Strength and evidence).
+STRONG_NEEDS_RATIONALE_FROM_LEVEL = 4
 
 
 def _as_tuple(value: Any) -> Any:
@@ -143,6 +146,9 @@ class Rule(BaseModel):
     text: str = Field(description="the reason as the board reads it")
     citations: tuple[Citation, ...] = Field(min_length=1)
     evidence_level: int = Field(ge=1, le=5, description="Oxford CEBM level of the supporting evidence, 1-5")
+    strength_rationale: Optional[str] = Field(
+        default=None, description="why the board may read a strong indication as strong although it rests on "
+        "level 4-5 evidence only (docs/rule-language.md, Strength and evidence)")
     status: Literal["active", "draft", "retired"] = "active"
     version: int = Field(default=1, ge=1)
     notes: Optional[str] = None
