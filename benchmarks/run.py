@@ -106,8 +106,9 @@ def stage_times(engine, cases: list) -> dict[str, float]:
         undecided = [r for r, t in zip(engine.evaluator.rule_ids, settled) if t == Truth.UNKNOWN]
         unknown = [name for name in input_fields() if name not in values]
         frameworks = engine.frameworks_for(values, facts, scores, unknown)
+        asks = engine.questions_for(values, facts, unknown)
         t5 = clock()
-        decision = engine.plan.decide(case.id, fired, undecided, unknown, frameworks)
+        decision = engine.plan.decide(case.id, fired, undecided, unknown, frameworks, asks)
         decision = decision.model_copy(update=engine.trace(fired))
         t6 = clock()
         decision.to_json()

@@ -10,7 +10,7 @@ The resolution semantics are written down in docs/decision.md; in short:
 """
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Annotated, Any, Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -67,7 +67,8 @@ class MissingField(BaseModel):
     model_config = _OUT
     field: str = Field(title="Field", description="case field name of the data dictionary")
     affects: tuple[Option, ...] = Field(title="Affects", description="options whose status it could change")
-    rules: tuple[str, ...] = Field(title="Rules", description="undecided rules that read this field")
+    rules: tuple[str, ...] = Field(title="Rules", description="undecided rules that read this field, or whose "
+                                   "question this field decides (rules/questions.yaml)")
 
 
 class ConflictNote(BaseModel):
@@ -125,7 +126,8 @@ class Decision(BaseModel):
     ranking: tuple[Option, ...] = Field(title="Ranking", description="the options not contraindicated, best first; "
                                         "the first is the top suggestion")
     missing: tuple[MissingField, ...] = Field(title="Missing", description="unknown fields that could change any "
-                                              "status, with the options they affect")
+                                              "status and are relevant to the case's situation, with the options "
+                                              "they affect")
     conflicts: tuple[ConflictNote, ...] = Field(title="Conflicts", description="disagreements between the "
                                                 "sources that this case triggers")
     adjuncts: tuple[AdjunctNote, ...] = Field(title="Adjuncts", description="what to do besides the chosen option")
@@ -236,8 +238,12 @@ def rank_options(statuses: dict[str, str], preferences: Iterable[tuple[str, str]
 
 
 def decide(rulebook: Rulebook, case_id: str, fired: Iterable[str], undecided: Iterable[str],
-           unknown_inputs: Iterable[str], frameworks: Optional[dict[str, ScoreResult | Summary]] = None) -> Decision:
-    """Build the decision from the rules that fired and those still undecided by unknown fields."""
+           unknown_inputs: Iterable[str], frameworks: Optional[dict[str, ScoreResult | Summary]] = None,
+           asks: Optional[Mapping[str, tuple[str, ...]]] = None) -> Decision:
+    """Build the decision from the rules that fired and those still undecided by unknown fields.
+
+    `asks` (Engine.questions_for) says what to ask in place of an unknown field whose relevance the rule base
+    qualifies: nothing while the case rules its situation out, or the fields that decide the situation."""
     by_id = rulebook.rule_by_id
     fired_rules = sorted((by_id[r] for r in fired), key=lambda r: r.id)
     undecided_ids = set(undecided)
@@ -246,6 +252,7 @@ def decide(rulebook: Rulebook, case_id: str, fired: Iterable[str], undecided: It
     order = rulebook.option_order
     catalog = rulebook.catalog
     unknown = set(unknown_inputs)
+    asks = asks or {}
 
     statuses = {o: status_of(fired_rules, o) for o in order}
     provisional: dict[str, bool] = {}
@@ -256,9 +263,10 @@ def decide(rulebook: Rulebook, case_id: str, fired: Iterable[str], undecided: It
         for rule in pivots:
             for name in conditions_inputs(rule, catalog):
                 if name in unknown:
-                    entry = missing.setdefault(name, {"affects": set(), "rules": set()})
-                    entry["affects"].add(option)
-                    entry["rules"].add(rule.id)
+                    for asked in asks.get(name, (name,)):
+                        entry = missing.setdefault(asked, {"affects": set(), "rules": set()})
+                        entry["affects"].add(option)
+                        entry["rules"].add(rule.id)
 
     preferences = [(e.prefer, worse) for r in fired_rules for e in r.then if isinstance(e, Prefer) for worse in e.over]
     ranking = rank_options(statuses, preferences, order)
@@ -410,8 +418,10 @@ class DecisionPlan:
         return statuses, rank_options(statuses, [p for r in rules for p in r.preferences], self.order)
 
     def decide(self, case_id: str, fired: Iterable[str], undecided: Iterable[str], unknown_inputs: Iterable[str],
-               frameworks: Optional[dict[str, ScoreResult | Summary]] = None) -> Decision:
+               frameworks: Optional[dict[str, ScoreResult | Summary]] = None,
+               asks: Optional[Mapping[str, tuple[str, ...]]] = None) -> Decision:
         plans = self.rules
+        asks = asks or {}
         fired_rules = [plans[r] for r in sorted(fired)]
         undecided_ids = set(undecided)
         undecided_rules = [plans[r] for r in sorted(undecided_ids)]
@@ -432,9 +442,10 @@ class DecisionPlan:
             for rule in pivots:
                 for name in rule.inputs:
                     if name in unknown:
-                        entry = missing.setdefault(name, {"affects": set(), "rules": set()})
-                        entry["affects"].add(option)
-                        entry["rules"].add(rule.id)
+                        for asked in asks.get(name, (name,)):
+                            entry = missing.setdefault(asked, {"affects": set(), "rules": set()})
+                            entry["affects"].add(option)
+                            entry["rules"].add(rule.id)
 
         ranking = rank_options(statuses, [p for r in fired_rules for p in r.preferences], order)
         contraindicated = [o for o in order if statuses[o] == "contraindicated"]

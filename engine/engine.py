@@ -7,6 +7,7 @@ from typing import Any
 
 from . import kleene
 from .case import Case, input_fields
+from .conditions import fields_of
 from .case_io import case_from_data
 from .decision import Decision, DecisionPlan, DerivationPlan
 from .durable_ruleset import DurableRuleset
@@ -33,6 +34,12 @@ class Engine:
         self._derivations = DerivationPlan(rulebook)
         catalog = rulebook.catalog
         self._constraints = tuple((c, kleene.compile_condition(c.when, catalog)) for c in rulebook.constraints)
+        inputs = {name: i for i, name in enumerate(_INPUTS)}
+        self._questions = tuple(
+            (q.field, kleene.compile_condition(q.ask_when, catalog),
+             tuple(sorted(frozenset().union(*(catalog.inputs_of(n) for n in fields_of(q.ask_when))),
+                          key=lambda n: inputs.get(n, len(inputs)))))
+            for q in rulebook.questions)
 
     @property
     def sha256(self) -> str:
@@ -62,7 +69,8 @@ class Engine:
         undecided = [r for r, t in zip(ids, settled) if t == Truth.UNKNOWN]
         unknown = [name for name in _INPUTS if name not in values]
         frameworks = self.frameworks_for(values, facts, scores, unknown)
-        decision = self.plan.decide(case.id, fired, undecided, unknown, frameworks)
+        asks = self.questions_for(values, facts, unknown)
+        decision = self.plan.decide(case.id, fired, undecided, unknown, frameworks, asks)
         return decision.model_copy(update=self.trace(fired))
 
     def frameworks_for(self, values: dict[str, Any], facts: dict[str, int], scores: dict[str, ScoreResult],
@@ -74,6 +82,24 @@ class Engine:
             for framework in self._frameworks:
                 frameworks[framework.framework.id] = framework.summarise(scope, missing)
         return frameworks
+
+    def questions_for(self, values: dict[str, Any], facts: dict[str, int],
+                      unknown: list[str]) -> dict[str, tuple[str, ...]]:
+        """What to ask in place of each unknown field with a question (rules/questions.yaml): nothing while its
+        situation is ruled out, the unknown fields that decide the situation while it is open; a field asked as
+        itself has no entry."""
+        asks: dict[str, tuple[str, ...]] = {}
+        missing = frozenset(unknown)
+        scope = {**values, **facts}
+        for field, test, reads in self._questions:
+            if field not in missing:
+                continue
+            truth = test(scope)
+            if truth == Truth.FALSE:
+                asks[field] = ()
+            elif truth == Truth.UNKNOWN:
+                asks[field] = tuple(n for n in reads if n in missing)
+        return asks
 
     def trace(self, fired: frozenset[str]) -> dict[str, Any]:
         """The decision's `derived` facts (with why) and `fired` rules."""

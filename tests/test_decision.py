@@ -9,7 +9,9 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from spinemets import OPTIONS, STATUSES
-from spinemets.case import case_from_values, known_values
+from spinemets.case import case_from_values, input_fields, known_values
+from spinemets.evaluator import case_values
+from spinemets.kleene import Truth
 from spinemets.decision import Decision, rank_options, resolve_status
 
 from . import strategies as gen
@@ -92,6 +94,17 @@ def test_a_status_not_marked_provisional_holds_for_every_completion(engine, data
             assert statuses[option] == status, f"{option} was not provisional but became {statuses[option]}"
 
 
+def without_relevance(engine, case):
+    """The decision's missing data with no question asked in place of another, and the questions' answers."""
+    values, _ = case_values(case, engine.rulebook)
+    now, settled, facts = engine.evaluator.readings(values)
+    ids = engine.evaluator.rule_ids
+    fired = frozenset(r for r, t in zip(ids, now) if t == Truth.TRUE)
+    undecided = [r for r, t in zip(ids, settled) if t == Truth.UNKNOWN]
+    unknown = [name for name in input_fields() if name not in values]
+    return engine.plan.decide(case.id, fired, undecided, unknown), engine.questions_for(values, facts, unknown)
+
+
 @given(gen.cases())
 @settings(max_examples=150)
 def test_missing_names_only_unknown_fields_and_provisional_options(engine, case):
@@ -103,7 +116,43 @@ def test_missing_names_only_unknown_fields_and_provisional_options(engine, case)
         assert entry.field not in known
         assert set(entry.affects) <= provisional
     affected = {o for entry in decision.missing for o in entry.affects}
-    assert provisional == affected  # every provisional option says which field to find out
+    plain, asks = without_relevance(engine, case)
+    moot = {field for field, instead in asks.items() if not instead}
+    # every provisional option says which field to find out, unless only fields its situation makes moot could
+    # change it (a symptomatic cement leak in a patient with neither a deficit nor radicular pain)
+    for option in provisional - affected:
+        assert {m.field for m in plain.missing if option in m.affects} <= moot, option
+    assert not moot & {m.field for m in decision.missing}
+    # a field without a question is asked exactly as before; one whose question is open is asked through it
+    shown = {m.field: set(m.affects) for m in decision.missing}
+    for entry in plain.missing:
+        for asked in asks.get(entry.field, (entry.field,)):
+            assert set(entry.affects) <= shown[asked]
+
+
+def test_a_histology_proven_metastasis_without_neurology_is_not_asked_about_a_leak_or_a_primary_bone_tumour(engine):
+    case = {"id": "proven", "primary_tumor": "breast", "histology_confirmed": True, "pathological_fracture": True,
+            "refractory_to_conservative": True, "neurological_deficit": False, "radicular_pain": False}
+    asked = {m.field for m in engine.evaluate(case).missing}
+    assert "symptomatic_cement_leak" not in asked and "primary_bone_tumor" not in asked
+    assert {"coagulopathy", "kyphosis_degrees"} <= asked  # fields of its situation are still asked
+    open_case = {**case, "histology_confirmed": None, "radicular_pain": None}
+    asked = {m.field: m for m in engine.evaluate(open_case).missing}
+    # while the situation is open, the board is asked what decides it, with the options the question could change
+    assert "symptomatic_cement_leak" not in asked and "primary_bone_tumor" not in asked
+    assert "SURGERY" in asked["radicular_pain"].affects and "ind.surgery.symptomatic_cement_leak" in asked["radicular_pain"].rules
+    assert "PVP" in asked["histology_confirmed"].affects
+    with_deficit = {**case, "neurological_deficit": True}
+    assert "symptomatic_cement_leak" in {m.field for m in engine.evaluate(with_deficit).missing}
+
+
+def test_without_a_fracture_no_one_asks_for_kyphosis_or_height_loss(engine):
+    case = {"id": "lytic", "lesion_type": "lytic", "pathological_fracture": False, "refractory_to_conservative": True,
+            "neurological_deficit": False, "epidural_involvement": True, "posterior_wall_defect": True}
+    asked = {m.field for m in engine.evaluate(case).missing}
+    assert not asked & {"kyphosis_degrees", "severe_osteoporosis", "height_loss_percent"}
+    fractured = {m.field for m in engine.evaluate({**case, "pathological_fracture": True}).missing}
+    assert {"kyphosis_degrees", "height_loss_percent"} <= fractured
 
 
 @given(gen.cases(complete=True))

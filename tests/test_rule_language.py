@@ -349,3 +349,33 @@ def test_every_citation_of_the_rule_base_has_a_stance_and_reports_name_whom(rule
     cited = [c for r in rulebook.rules for c in r.citations]
     assert {c.stance for c in cited} == {"states", "reports", "speculates"}
     assert all((c.stance == "reports") == bool(c.attributed_to) for c in cited)
+
+
+# --- questions: when a board would ask about a field (docs/decision.md, 4) ----------------------------------
+
+@pytest.mark.parametrize("question, message", [
+    ("{field: no_such_field, ask_when: 'age > 3', because: x}", "not a case input field"),
+    ("{field: high_grade_escc, ask_when: 'age > 3', because: x}", "not a case input field"),
+    ("{field: kyphosis_degrees, ask_when: 'kyphosis_degrees > 3', because: x}", "cannot depend on 'kyphosis_degrees'"),
+    ("{field: kyphosis_degrees, ask_when: 'kyphosis > 3', because: x}", "unknown field"),
+    ("{field: kyphosis_degrees, because: x}", "mapping with field, ask_when and because"),
+    ("{field: kyphosis_degrees, ask_when: 'age > 3'}", "Field required"),
+])
+def test_a_bad_question_is_refused_with_its_file_and_line(rules_copy, question, message):
+    (rules_copy / "questions.yaml").write_text(f"questions:\n  - {question}\n")
+    p = only_problem(rules_copy)
+    assert message in p.message and p.file == "rules/questions.yaml" and p.line == 2
+
+
+def test_a_field_is_asked_about_once(rules_copy):
+    (rules_copy / "questions.yaml").write_text(
+        "questions:\n  - {field: kyphosis_degrees, ask_when: 'age > 3', because: x}\n"
+        "  - {field: kyphosis_degrees, ask_when: 'age > 4', because: y}\n")
+    assert "asked about twice" in only_problem(rules_copy).message
+
+
+def test_questions_are_part_of_the_content_hash(rulebook, rules_copy):
+    text = (rules_copy / "questions.yaml").read_text().replace("ask_when: pathological_fracture == true",
+                                                               "ask_when: pathological_fracture == false", 1)
+    (rules_copy / "questions.yaml").write_text(text)
+    assert load_rulebook(rules_copy).sha256 != rulebook.sha256

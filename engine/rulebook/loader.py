@@ -20,7 +20,7 @@ from ..scores import Scale, Score
 from ..vocabulary import OPTIONS
 from ..vocabulary import Citation
 from .models import (_EFFECT_BY_KEY, LOCATOR_WORDS, STRONG_NEEDS_RATIONALE_FROM_LEVEL, Adjunct, Conflict, Constraint,
-                     Derive, Indicate, Manifest, Prefer, Rule, Rulebook, Source)
+                     Derive, Indicate, Manifest, Prefer, Question, Rule, Rulebook, Source)
 
 
 def _builtin_folder(name: str) -> Path:
@@ -34,8 +34,8 @@ DEFAULT_RULES_DIR = _builtin_folder("rules")
 DEFAULT_CASES_DIR = _builtin_folder("cases")
 # --- loading ----------------------------------------------------------------------------------------------
 
-_SECTIONS = ("rulebook", "sources", "rules", "scores", "scales", "frameworks", "consistency", "evidence",
-             "invariants")
+_SECTIONS = ("rulebook", "sources", "rules", "scores", "scales", "frameworks", "consistency", "questions",
+             "evidence", "invariants")
 
 
 class _Loader:
@@ -207,15 +207,17 @@ def _build(loader: _Loader, root: Path) -> Optional[Rulebook]:
     rules = _build_rules(loader, catalog, manifest, sources or {}, frozenset().union(*framework_fields))
     constraints = _build_constraints(loader, catalog)
     catalog = _resolve_fact_inputs(loader, catalog, rules)
+    questions = _build_questions(loader, catalog)
     evidence = _build_evidence(loader, sources or {})
     invariants = tuple(item for _, item, _, _ in _listed(loader, "invariants"))
     _check_citations_everywhere(loader, sources or {})
 
     if manifest is None or sources is None or loader.problems:
         return None
-    digest = _content_hash(manifest, sources, scores, scales, rules, constraints, evidence, invariants, frameworks)
+    digest = _content_hash(manifest, sources, scores, scales, rules, constraints, evidence, invariants, frameworks,
+                           questions)
     return Rulebook(manifest=manifest, sources=sources, scores=tuple(s[0] for s in scores), scales=scales,
-                    frameworks=frameworks,
+                    frameworks=frameworks, questions=questions,
                     rules=tuple(sorted(rules, key=lambda r: r.id)), constraints=constraints, evidence=evidence,
                     invariants=invariants, catalog=catalog, sha256=digest, root=str(root))
 
@@ -491,6 +493,37 @@ def _build_constraints(loader: _Loader, catalog: FieldCatalog) -> tuple[Constrai
     return tuple(sorted(constraints, key=lambda c: c.id))
 
 
+def _build_questions(loader: _Loader, catalog: FieldCatalog) -> tuple[Question, ...]:
+    """When a board would ask about a field: one entry per case input field, whose condition may not read it."""
+    questions: dict[str, Question] = {}
+    for name, item, index, path in _listed(loader, "questions"):
+        if not isinstance(item, dict) or "ask_when" not in item:
+            loader.problem("a question is a mapping with field, ask_when and because", name, index, path)
+            continue
+        data = dict(item)
+        field = data.get("field") if isinstance(data.get("field"), str) else None
+        spec = catalog.get(field) if field else None
+        if spec is None or spec.origin != "input":
+            loader.problem(f"asks about '{field}', which is not a case input field"
+                           f"{did_you_mean(str(field), [n for n, s in catalog.specs.items() if s.origin == 'input'])}",
+                           name, index, path + ("field",), field=field)
+            continue
+        when = _parse_condition(loader, data.pop("ask_when"), catalog, name, index, path + ("ask_when",), field)
+        if when is None:
+            continue
+        if field in frozenset().union(*(catalog.inputs_of(n) for n in conditions.fields_of(when))):
+            loader.problem(f"the question about '{field}' cannot depend on '{field}' itself", name, index,
+                           path + ("ask_when",), field=field)
+            continue
+        question = loader.model(Question, {**data, "ask_when": when}, name, index, path)
+        if question is None:
+            continue
+        if field in questions:
+            loader.problem(f"'{field}' is asked about twice", name, index, path, field=field)
+        questions[field] = question
+    return tuple(questions[f] for f in catalog.specs if f in questions)
+
+
 def _build_evidence(loader: _Loader, sources: dict[str, Source]) -> tuple[dict, ...]:
     """Outcome figures, validated by the evidence model but kept as plain mappings for display code."""
     from ..evidence import EvidenceItem
@@ -547,7 +580,7 @@ def _citations_in(node: Any, path: tuple):
 
 def _content_hash(manifest: Manifest, sources: dict[str, Source], scores: list, scales: tuple, rules: list[Rule],
                   constraints: tuple[Constraint, ...], evidence: tuple, invariants: tuple,
-                  frameworks: tuple = ()) -> str:
+                  frameworks: tuple = (), questions: tuple = ()) -> str:
     """Hash of the parsed content, independent of file layout and of the order of rules within files."""
     def key(item: Any) -> str:
         return str(item.get("id", "")) if isinstance(item, dict) else ""
@@ -560,6 +593,7 @@ def _content_hash(manifest: Manifest, sources: dict[str, Source], scores: list, 
         "frameworks": [f.model_dump(mode="json") for f in frameworks],
         "rules": [r.model_dump(mode="json") for r in sorted(rules, key=lambda r: r.id)],
         "consistency": [c.model_dump(mode="json") for c in constraints],
+        "questions": [q.model_dump(mode="json") for q in questions],
         "evidence": sorted(evidence, key=key),
         "invariants": sorted(invariants, key=key),
     }

@@ -174,6 +174,16 @@ class Constraint(BaseModel):
     citations: tuple[Citation, ...] = ()
 
 
+class Question(BaseModel):
+    """When a board would ask about an unknown field: `missing` lists it while `ask_when` is TRUE; while UNKNOWN,
+    the unknown fields `ask_when` reads are asked in its place; when FALSE, the case's situation makes it moot."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+    field: str = Field(description="the case input field asked about")
+    ask_when: Condition = Field(description="the situation in which the question matters")
+    because: str = Field(description="why the field matters only in that situation, in plain words")
+
+
 class OptionInfo(BaseModel):
     model_config = _MODEL
     code: Option
@@ -232,6 +242,7 @@ class Rulebook(BaseModel):
     frameworks: tuple[Framework, ...] = ()
     rules: tuple[Rule, ...]
     constraints: tuple[Constraint, ...]
+    questions: tuple[Question, ...] = ()
     evidence: tuple[dict, ...] = ()
     invariants: tuple[dict, ...] = ()
     catalog: FieldCatalog
