@@ -60,9 +60,18 @@ def reference(rulebook: Rulebook, source_id: str) -> str:
     return ". ".join(p.rstrip(".") for p in parts) + "."
 
 
+def stance_note(citation: Citation) -> str:
+    """What the passage is, in words a reader takes in beside the quote."""
+    if citation.stance == "reports":
+        return f"The source reports {citation.attributed_to}: another study's finding or view, not its own."
+    if citation.stance == "speculates":
+        return "A hypothesis the source puts forward, not a finding it tested."
+    return "The source's own finding or position."
+
+
 def render(rulebook: Rulebook, citation: Citation, *, expanded: bool = False) -> None:
-    """One citation as an expander: closed it names the paper and section, open it shows the passage."""
-    label = f"{short_name(rulebook, citation.source)} - {citation.section}"
+    """One citation as an expander: closed it names the paper, section and stance, open it shows the passage."""
+    label = f"{short_name(rulebook, citation.source)} - {citation.section} - {citation.stance_label}"
     with st.expander(label, icon=":material/menu_book:", expanded=expanded):
         source = rulebook.sources.get(citation.source)
         if source is not None:
@@ -75,6 +84,7 @@ def render(rulebook: Rulebook, citation: Citation, *, expanded: bool = False) ->
                        "pointer, not a quotation.")
         else:
             st.markdown("> " + _md(citation.locator))
+        st.caption(_md(stance_note(citation)))
         if citation.claim:
             st.markdown(f"Supports: {_md(citation.claim)}")
         found = links(source)

@@ -19,6 +19,7 @@ class Reference:
     source: str           # short name, e.g. "Gu et al. 2017"
     section: str
     passage: str          # the locator, quoted only when it is copied from the paper (Rulebook.passage)
+    stance: str = ""      # "states", "reports Chen et al. (ref. 21)" or "speculates" (Citation.stance_label)
 
 
 @dataclass
@@ -85,7 +86,8 @@ class _References:
             if k not in self.numbers:
                 self.numbers[k] = len(self.items) + 1
                 short = citations.short_name(self.rulebook, c.source)
-                self.items.append(Reference(self.numbers[k], short, c.section, self.rulebook.passage(c)))
+                self.items.append(Reference(self.numbers[k], short, c.section, self.rulebook.passage(c),
+                                            c.stance_label))
                 self.sources.setdefault(c.source, (short, citations.reference(self.rulebook, c.source)))
             numbers.append(self.numbers[k])
         return numbers

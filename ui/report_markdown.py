@@ -66,7 +66,8 @@ def render(s: Summary) -> str:
         out += ["## Scores", ""] + [f"- {_escape(x)}" for x in s.scores] + [""]
     out += ["## References", ""]
     for ref in s.references:
-        out.append(f"{ref.number}. {_escape(ref.source)}, {_escape(ref.section)}: {_escape(ref.passage)}")
+        stance = f" ({_escape(ref.stance)})" if ref.stance else ""
+        out.append(f"{ref.number}. {_escape(ref.source)}, {_escape(ref.section)}{stance}: {_escape(ref.passage)}")
     out += ["", "## Sources", ""]
     out += [f"- **{_escape(short)}**: {_escape(bibliography)}" for short, bibliography in s.sources]
     out += ["", "---", "", f"*{_escape(s.disclaimer)}*", ""]

@@ -125,7 +125,8 @@ def render(s: Summary) -> bytes:
             text(line, 8, gap=0.2)
     heading("References")
     for ref in s.references:
-        text(f"[{ref.number}] {ref.source}, {ref.section}: {ref.passage}", 7, gap=0.2)
+        stance = f" ({ref.stance})" if ref.stance else ""
+        text(f"[{ref.number}] {ref.source}, {ref.section}{stance}: {ref.passage}", 7, gap=0.2)
     heading("Sources")
     for short, bibliography in s.sources:
         text(f"{short}: {bibliography}", 7, gap=0.2)

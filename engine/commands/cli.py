@@ -8,7 +8,7 @@ import sys
 import textwrap
 from dataclasses import replace
 from collections.abc import Callable, Sequence
-from typing import Any, TextIO
+from typing import Any
 
 from ..errors import CaseError, EngineError, InputError
 from . import batch, knowledge_base, synth
@@ -117,7 +117,7 @@ def render_decision(decision: Any, document: Any, rulebook: Any, style: Callable
                 out.append(head + style(" (as above)", "dim"))
                 continue
             explained.add(reason.rule)
-            sources = "; ".join(f"{c.source}, {c.section}" for c in reason.citations)
+            sources = "; ".join(f"{c.source}, {c.section}: {c.stance_label}" for c in reason.citations)
             out += textwrap.wrap(reason.text + style(f"  ({sources})", "dim"), width, initial_indent=head + " ",
                                  subsequent_indent=" " * 8)
             for fact in decision.rests_on(reason.rule):
@@ -128,7 +128,8 @@ def render_decision(decision: Any, document: Any, rulebook: Any, style: Callable
         for c in decision.conflicts:
             out += textwrap.wrap(f"{', '.join(c.options)}: {c.text}", width, initial_indent="  ! ",
                                  subsequent_indent="    ")
-            out += [style(f"      {x.source}, {x.section}: {rulebook.passage(x)}", "dim") for x in c.citations]
+            out += [style(f"      {x.source}, {x.section} ({x.stance_label}): {rulebook.passage(x)}", "dim")
+                    for x in c.citations]
     if decision.adjuncts:
         out += ["", style("Adjuncts", "bold")]
         for a in decision.adjuncts:
@@ -159,6 +160,9 @@ def render_decision(decision: Any, document: Any, rulebook: Any, style: Callable
         board = document.board
         out += ["", style(f"Board ({board.kind}): top {board.top}", "bold")]
         out += textwrap.wrap(board.management, width, initial_indent="  ", subsequent_indent="  ")
+        if board.engine_top:
+            out += textwrap.wrap(f"The engine ranks {board.engine_top} first: {board.engine_note or ''}".strip(), width,
+                                 initial_indent="  ", subsequent_indent="  ")
     out += ["", style(DISCLAIMER, "dim"), ""]
     return "\n".join(out)
 

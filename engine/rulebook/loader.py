@@ -503,7 +503,7 @@ def _build_questions(loader: _Loader, catalog: FieldCatalog) -> tuple[Question, 
         data = dict(item)
         field = data.get("field") if isinstance(data.get("field"), str) else None
         spec = catalog.get(field) if field else None
-        if spec is None or spec.origin != "input":
+        if field is None or spec is None or spec.origin != "input":
             loader.problem(f"asks about '{field}', which is not a case input field"
                            f"{did_you_mean(str(field), [n for n, s in catalog.specs.items() if s.origin == 'input'])}",
                            name, index, path + ("field",), field=field)
