@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, TextIO
 
 from ..errors import CaseError, EngineError, InputError
-from . import batch, fhir, knowledge_base, synth
+from . import batch, fhir, knowledge_base, serve, synth
 from . import verify as verify_command
 from .terminal import EXIT_INPUT, EXIT_INTERNAL, EXIT_OK, Style, rules_arg
 
@@ -41,6 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     synth.register(sub)
     knowledge_base.register(sub)
     fhir.register(sub)
+    serve.register(sub)
     return parser
 
 
