@@ -159,8 +159,6 @@ def create_app(settings: Optional[Settings] = None) -> FastAPI:
 
     async def authorize(request: Request,
                         credentials: Optional[HTTPAuthorizationCredentials] = Depends(bearer)) -> None:
-        if not settings.trust.required:
-            return
         header = f"Bearer {credentials.credentials}" if credentials is not None else None
         url = f"{request.url.scheme}://{request.url.netloc}{request.url.path}"
         await settings.trust.verify(header, url, client())
@@ -194,7 +192,7 @@ def create_app(settings: Optional[Settings] = None) -> FastAPI:
         context = body.context  # type: ignore[attr-defined]
         drafts = []
         if hook.hook != "patient-view":
-            drafts = recognised_orders(context.draftOrders, getattr(context, "selections", None))
+            drafts = recognised_orders(context.draftOrders.model_dump(), getattr(context, "selections", None))
             if not drafts:  # no spinal procedure among the orders: nothing to say, nothing to fetch
                 return JSONResponse({"cards": []})
         try:
@@ -261,33 +259,37 @@ def create_app(settings: Optional[Settings] = None) -> FastAPI:
         log.info("%s: %d feedback item(s) recorded", hook.id, len(records))
         return JSONResponse({})
 
+    # only a service that trusts issuers asks for a JWT, and only its OpenAPI says so
+    guard = [Depends(authorize)] if settings.trust.required else []
     for hook in HOOKS:
-        _register(app, hook, answer, feedback, authorize, refusals)
+        _register(app, hook, answer, feedback, guard, refusals)
     return app
 
 
 def _register(app: FastAPI, hook: Hook, answer: Callable[..., Awaitable[JSONResponse]],
-              feedback: Callable[..., Awaitable[JSONResponse]], authorize: Callable[..., Awaitable[None]],
+              feedback: Callable[..., Awaitable[JSONResponse]], guard: list[Any],
               refusals: dict[int | str, dict[str, Any]]) -> None:
     # one route per service (not /{serviceId}), so that each has its own typed request in the OpenAPI
     request_model = hook.request
 
-    async def call(body: request_model, _: None = Depends(authorize)) -> JSONResponse:  # type: ignore[valid-type]
+    async def call(body: Any) -> JSONResponse:
         return await answer(hook, body)
 
-    async def post_feedback(body: FeedbackRequest, _: None = Depends(authorize)) -> JSONResponse:
+    async def post_feedback(body: Any) -> JSONResponse:
         return await feedback(hook, body)
 
     # the module's postponed annotations are strings; FastAPI reads these types from here
-    call.__annotations__ = {"body": request_model, "_": None, "return": JSONResponse}
-    post_feedback.__annotations__ = {"body": FeedbackRequest, "_": None, "return": JSONResponse}
+    call.__annotations__ = {"body": request_model, "return": JSONResponse}
+    post_feedback.__annotations__ = {"body": FeedbackRequest, "return": JSONResponse}
+    if not guard:
+        refusals = {k: v for k, v in refusals.items() if k != 401}
 
     responses = {**refusals, 412: {"model": ProblemBody, "description": "the record could not be had: nothing "
                                    "prefetched and no fhirServer, or the server refused"}}
     app.post(f"/cds-services/{hook.id}", response_model=CdsResponse, response_model_exclude_none=True,
              responses=responses, tags=["service"], summary=hook.title, operation_id=hook.id.replace("-", "_"),
-             name=hook.id)(call)
-    app.post(f"/cds-services/{hook.id}/feedback", responses=refusals, tags=["feedback"],
+             name=hook.id, dependencies=guard)(call)
+    app.post(f"/cds-services/{hook.id}/feedback", responses=refusals, tags=["feedback"], dependencies=guard,
              summary=f"Feedback on the cards of {hook.id}", operation_id=f"{hook.id.replace('-', '_')}_feedback",
              name=f"{hook.id}-feedback")(post_feedback)
 

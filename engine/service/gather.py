@@ -50,7 +50,7 @@ def _fill(template: str, context: dict[str, Any]) -> str:
 async def gather(request: CdsRequest, client: httpx.AsyncClient) -> dict[str, Any]:
     """One collection Bundle of the patient's resources: prefetched where given, else fetched."""
     context = request.context.model_dump()  # type: ignore[attr-defined]
-    prefetch = request.prefetch or {}
+    prefetch = {k: v.model_dump() if v is not None else None for k, v in (request.prefetch or {}).items()}
     resources: list[dict[str, Any]] = []
     for key, template in prefetch_templates().items():
         given = prefetch.get(key)
@@ -129,7 +129,7 @@ async def _get(client: httpx.AsyncClient, url: str, params: Optional[list[tuple[
                headers: dict[str, str], what: str) -> dict[str, Any]:
     try:
         response = await client.get(url, params=params, headers=headers)
-    except httpx.HTTPError as err:
+    except (httpx.HTTPError, httpx.InvalidURL, ValueError) as err:  # an unusable URL is a fetch that failed
         raise Insufficient(f"could not fetch {what} from fhirServer ({type(err).__name__})") from None
     if response.status_code != 200:
         raise Insufficient(f"fhirServer answered HTTP {response.status_code} for {what}")

@@ -1,14 +1,14 @@
 """The CDS Hooks 2.0 messages the service reads and writes, as pydantic models (its own OpenAPI comes from them)."""
 from __future__ import annotations
 
-import re
 from typing import Any, Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-_IN = ConfigDict(extra="allow")   # CDS Hooks lets clients add extensions; unknown keys are not errors
+_IN = ConfigDict(extra="allow", strict=True)  # clients may add extensions; the types are as the spec says
 _OUT = ConfigDict(extra="forbid")
-FHIR_ID = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
+FHIR_ID = r"^[A-Za-z0-9\-.]{1,64}$"
+HTTP_URL = r"^https?://"
 
 
 class FhirAuthorization(BaseModel):
@@ -26,32 +26,32 @@ class FhirAuthorization(BaseModel):
 class _Context(BaseModel):
     model_config = _IN
     userId: str = Field(description="the user in whose session the hook fired, e.g. Practitioner/123")
-    patientId: str = Field(description="the FHIR id of the patient in context")
+    patientId: str = Field(pattern=FHIR_ID, description="the FHIR id of the patient in context (letters, digits, "
+                           "'-' and '.', at most 64)")
     encounterId: Optional[str] = None
-
-    @field_validator("patientId")
-    @classmethod
-    def _fhir_id(cls, value: str) -> str:
-        if not FHIR_ID.match(value):
-            raise ValueError("patientId must be a FHIR id (letters, digits, '-' and '.', at most 64)")
-        return value
 
 
 class PatientViewContext(_Context):
     """Context of `patient-view`."""
 
 
+class Resource(BaseModel):
+    """A FHIR resource (JSON): its resourceType and whatever elements it has."""
+
+    model_config = _IN
+    resourceType: str = Field(min_length=1)
+
+
+class DraftOrders(Resource):
+    """A FHIR Bundle of draft orders."""
+
+    resourceType: Literal["Bundle"]
+
+
 class OrderSignContext(_Context):
     """Context of `order-sign`: the orders about to be signed."""
 
-    draftOrders: dict[str, Any] = Field(description="a FHIR Bundle of the draft orders")
-
-    @field_validator("draftOrders")
-    @classmethod
-    def _a_bundle(cls, value: dict[str, Any]) -> dict[str, Any]:
-        if value.get("resourceType") != "Bundle":
-            raise ValueError("draftOrders must be a FHIR Bundle")
-        return value
+    draftOrders: DraftOrders = Field(description="a FHIR Bundle of the draft orders")
 
 
 class OrderSelectContext(OrderSignContext):
@@ -63,36 +63,33 @@ class OrderSelectContext(OrderSignContext):
 class CdsRequest(BaseModel):
     """A hook call: which hook, the context, and the prefetched data or the FHIR server to fetch it from."""
 
-    model_config = _IN
+    model_config = ConfigDict(extra="allow", strict=True, json_schema_extra={
+        "dependentRequired": {"fhirAuthorization": ["fhirServer"]}})
     hook: str
     hookInstance: str = Field(min_length=1)
-    fhirServer: Optional[str] = None
+    fhirServer: Optional[str] = Field(default=None, pattern=HTTP_URL, description="the client's FHIR base URL")
     fhirAuthorization: Optional[FhirAuthorization] = None
-    prefetch: Optional[dict[str, Optional[dict[str, Any]]]] = None
-
-    @field_validator("fhirServer")
-    @classmethod
-    def _http_url(cls, value: Optional[str]) -> Optional[str]:
-        if value is not None and not re.match(r"^https?://[^\s/?#]+[^\s?#]*$", value):
-            raise ValueError("fhirServer must be an http(s) base URL")
-        return value
+    prefetch: Optional[dict[str, Optional[Resource]]] = None
 
     @model_validator(mode="after")
     def _server_with_token(self) -> "CdsRequest":
-        if self.fhirAuthorization is not None and self.fhirServer is None:
+        if "fhirAuthorization" in self.model_fields_set and "fhirServer" not in self.model_fields_set:
             raise ValueError("fhirAuthorization needs fhirServer")
         return self
 
 
 class PatientViewRequest(CdsRequest):
+    hook: Literal["patient-view"]
     context: PatientViewContext
 
 
 class OrderSelectRequest(CdsRequest):
+    hook: Literal["order-select"]
     context: OrderSelectContext
 
 
 class OrderSignRequest(CdsRequest):
+    hook: Literal["order-sign"]
     context: OrderSignContext
 
 
