@@ -159,6 +159,17 @@ class Mapping:
     def override(self, reason: str) -> Code:
         return Code(self.project, f"override:{reason}", OVERRIDE_REASONS[reason])
 
+    @functools.cached_property
+    def project_codes(self) -> frozenset[str]:
+        """Every code of the project CodeSystem."""
+        codes: set[str] = set()
+        stack = list(self.project_concepts())
+        while stack:
+            concept = stack.pop()
+            codes.add(concept["code"])
+            stack += concept.get("concept", [])
+        return frozenset(codes)
+
     def local_fields(self) -> list[FieldMap]:
         """Every field whose FHIR code (or part of it) is the project's own."""
         return [f for f in self.fields.values() if f.local]

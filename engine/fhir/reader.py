@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
 import typing
 from collections.abc import Iterator
@@ -154,7 +155,7 @@ class _Reader:
         self.by_type: dict[str, list[Entry]] = {}
         self.validated: set[int] = set()
         self.invalid: set[int] = set()
-        self.project_codes = {c["code"] for c in _flatten(mapping.project_concepts())}
+        self.project_codes = mapping.project_codes
         for entry in entries:
             self.by_type.setdefault(entry.type, []).append(entry)
             if entry.type in CODED_RESOURCES:
@@ -282,14 +283,21 @@ class _Reader:
         return got_system == system and got_code == code
 
     def _tumor_values(self, fmap: FieldMap, entry: Entry) -> set[str]:
+        exact, prefixes = _tumor_index(self.mapping, fmap.name)
+        family = self.mapping.icd10_family
         values: set[str] = set()
         for coding in _codings(entry.resource.get("code")):
-            matched = {v for v, codes in fmap.answers.items() for c in codes if self._matches(coding, c.system, c.code)}
-            if not matched and coding.get("system") in self.mapping.icd10_family and isinstance(coding.get("code"), str):
-                category = _norm_icd(coding["code"])[:3]
-                if any(lo <= category <= hi for lo, hi in fmap.other_ranges):
+            system, code = coding.get("system"), coding.get("code")
+            if not isinstance(code, str):
+                continue
+            if system in family:
+                norm = _norm_icd(code)
+                matched = {value for prefix, value in prefixes if norm.startswith(prefix)}
+                if not matched and any(lo <= norm[:3] <= hi for lo, hi in fmap.other_ranges):
                     matched = {"other"}
-            values |= matched
+                values |= matched
+            elif (system, code) in exact:
+                values.add(exact[(system, code)])
         return values
 
     # --- reading -------------------------------------------------------------------------------------------
@@ -481,6 +489,21 @@ def _stated_at(resource: dict[str, Any]) -> Optional[dt.datetime]:
     return parse_fhir_datetime(meta.get("lastUpdated")) if isinstance(meta, dict) else None
 
 
+@functools.cache
+def _tumor_index(mapping: Mapping, name: str) -> tuple[dict[tuple[str, str], str], tuple[tuple[str, str], ...]]:
+    """The tumour answers as exact codings and as ICD prefixes, for one pass over a Condition's codings."""
+    fmap = mapping.fields[name]
+    exact: dict[tuple[str, str], str] = {}
+    prefixes: list[tuple[str, str]] = []
+    for value, codes in fmap.answers.items():
+        for code in codes:
+            if code.system in mapping.icd10_family:
+                prefixes.append((_norm_icd(code.code), value))
+            else:
+                exact[(code.system, code.code)] = value
+    return exact, tuple(prefixes)
+
+
 _COMPILED: dict[str, Callable[[Any], list[Any]]] = {}
 
 
@@ -525,9 +548,3 @@ def _put(values: dict[str, Any], name: str, value: Any) -> None:
         values.setdefault("sins", {})[name.split(".", 1)[1]] = value
     else:
         values[name] = value
-
-
-def _flatten(concepts: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
-    for concept in concepts:
-        yield concept
-        yield from _flatten(concept.get("concept", []))
