@@ -97,6 +97,18 @@ def test_a_card_cites_its_reasons_and_links_the_papers_and_the_app(client):
     assert any(u.startswith("https://pubmed.ncbi.nlm.nih.gov/") or u.startswith("https://doi.org/") for u in urls)
 
 
+def test_the_worked_example_of_the_docs_gives_the_card_it_shows(client):
+    doc = (ROOT / "docs" / "interoperability.md").read_text()
+    section = doc.split("### A worked request and response", 1)[1]
+    blocks = re.findall(r"```json\n(.*?)\n```", section, flags=re.S)
+    request, shown = json.loads(blocks[0]), json.loads(blocks[1])
+    answer = _post(client, SERVICE, request).json()
+    (card,) = answer["cards"]
+    assert card["summary"] == shown["cards"][0]["summary"]
+    assert card["extension"] == shown["cards"][0]["extension"]
+    assert card["indicator"] == shown["cards"][0]["indicator"]
+
+
 # --- orders ------------------------------------------------------------------------------------------------
 
 

@@ -125,8 +125,13 @@ class CardMaker:
 
     def _reasons(self, option: OptionDecision) -> list[str]:
         lines = []
+        explained: set[str] = set()
         for reason in option.reasons:
             detail = f" {reason.detail}" if reason.detail else ""
+            if reason.rule in explained:  # one rule both indicating and preferring: its text once is enough
+                lines.append(f"- *{reason.effect}{detail}* (as above)")
+                continue
+            explained.add(reason.rule)
             cited = "; ".join(self._citation(c) for c in reason.citations)
             lines.append(f"- *{reason.effect}{detail}*: {_md(reason.text)}" + (f" ({_md(cited)})" if cited else ""))
         return lines
