@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import httpx
 import schemathesis
-from schemathesis.config import SchemathesisConfig
 from hypothesis import HealthCheck, settings
+from schemathesis.config import SchemathesisConfig
 
 from spinemets.service.app import Settings, create_app
 from spinemets.service.auth import Issuer, Trust

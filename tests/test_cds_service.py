@@ -22,7 +22,7 @@ from spinemets import read_case_file
 from spinemets.board_log import BoardLog
 from spinemets.commands import serve as serve_command
 from spinemets.commands.cli import build_parser, main
-from spinemets.fhir import case_to_bundle, load
+from spinemets.fhir import load
 from spinemets.service.app import Settings, create_app
 from spinemets.service.auth import Issuer, Trust, load_trust
 from spinemets.service.gather import prefetch_templates

@@ -296,7 +296,7 @@ class _Reader:
                 if not matched and any(lo <= norm[:3] <= hi for lo, hi in fmap.other_ranges):
                     matched = {"other"}
                 values |= matched
-            elif (system, code) in exact:
+            elif isinstance(system, str) and (system, code) in exact:
                 values.add(exact[(system, code)])
         return values
 
@@ -440,7 +440,8 @@ class _Reader:
     def _text(self, fmap: FieldMap, entry: Entry, got: list[Any]) -> Optional[str]:
         return str(got[0]) if got else None
 
-    def _expect_value(self, entry: Entry, element: str) -> None:
+    def _expect_value(self, entry: Entry, element: str) -> Any:
+        """None (unknown) for a resource without the value element; _Refused when it has another value[x]."""
         if entry.resource.get("dataAbsentReason") is not None:
             return None  # the value is absent on purpose: unknown
         value_keys = [k for k in entry.resource if k.startswith("value")]
@@ -504,14 +505,14 @@ def _tumor_index(mapping: Mapping, name: str) -> tuple[dict[tuple[str, str], str
     return exact, tuple(prefixes)
 
 
-_COMPILED: dict[str, Callable[[Any], list[Any]]] = {}
+_COMPILED: dict[str, Callable[..., Any]] = {}
 
 
 def _evaluate(path: str, resource: dict[str, Any]) -> list[Any]:
     compiled = _COMPILED.get(path)
     if compiled is None:
         compiled = _COMPILED[path] = fhirpathpy.compile(path, None)
-    result = compiled(resource)
+    result = compiled(resource, None)  # no model: the resource is plain FHIR JSON
     return list(result) if isinstance(result, list) else [result]
 
 

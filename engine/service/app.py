@@ -23,7 +23,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from .. import __version__
 from ..board_log import OVERRIDE_REASONS, BoardLog, CdsFeedback, default_path
 from ..decision import Decision
-from ..engine import Engine, get_engine
+from ..engine import get_engine
 from ..errors import CaseError, InputError, Problem
 from ..fhir import bundle_to_document, load
 from .auth import Trust, Unauthorized
@@ -157,8 +157,8 @@ def create_app(settings: Optional[Settings] = None) -> FastAPI:
     async def _unauthorized(request: Request, err: Unauthorized) -> JSONResponse:
         return _refusal(401, str(err), **{"WWW-Authenticate": "Bearer"})
 
-    async def authorize(request: Request,
-                        credentials: Optional[HTTPAuthorizationCredentials] = Depends(bearer)) -> None:
+    async def authorize(request: Request,  # FastAPI's way of declaring a dependency: B008 does not apply
+                        credentials: Optional[HTTPAuthorizationCredentials] = Depends(bearer)) -> None:  # noqa: B008
         header = f"Bearer {credentials.credentials}" if credentials is not None else None
         url = f"{request.url.scheme}://{request.url.netloc}{request.url.path}"
         await settings.trust.verify(header, url, client())
@@ -294,4 +294,4 @@ def _register(app: FastAPI, hook: Hook, answer: Callable[..., Awaitable[JSONResp
              name=f"{hook.id}-feedback")(post_feedback)
 
 
-__all__ = ["HOOKS", "Settings", "create_app", "Engine"]
+__all__ = ["HOOKS", "Settings", "create_app"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any, Literal, Optional
 
 from ..board_log import OVERRIDE_REASONS
 from ..decision import Decision, OptionDecision
@@ -50,7 +50,7 @@ class CardMaker:
     def __init__(self, rulebook: Rulebook, app_url: Optional[str]):
         self.rulebook = rulebook
         self.app_url = app_url
-        self.titles = {o.code: o.title for o in rulebook.manifest.options}
+        self.titles: dict[str, str] = {o.code: o.title for o in rulebook.manifest.options}
         project = load().project
         self.override_reasons = [Coding(system=project, code=f"override:{code}", display=text)
                                  for code, text in OVERRIDE_REASONS.items()]
@@ -178,6 +178,7 @@ class CardMaker:
         ordered = decision.option(draft.option)
         top = decision.option(decision.ranking[0])
         contraindicated = ordered.status == "contraindicated"
+        indicator: Literal["info", "warning", "critical"]
         if contraindicated:
             summary = f"{self.titles[draft.option]} is contraindicated; spinemets' top option: " \
                       f"{self.titles[top.option]} ({top.status})"
@@ -239,7 +240,8 @@ def recognised_orders(draft_orders: dict[str, Any], selections: Optional[list[st
         code = resource.get("code")
         codings = code.get("coding") if isinstance(code, dict) else None
         for coding in codings if isinstance(codings, list) else []:
-            option = by_code.get((coding.get("system"), coding.get("code"))) if isinstance(coding, dict) else None
+            key = (str(coding.get("system")), str(coding.get("code"))) if isinstance(coding, dict) else ("", "")
+            option = by_code.get(key)
             if option is not None:
                 found.append(DraftOrder(reference, option, resource))
                 break

@@ -96,7 +96,7 @@ async def _fetch(request: CdsRequest, client: httpx.AsyncClient, query: str) -> 
         headers["Authorization"] = f"Bearer {request.fhirAuthorization.access_token}"
     path, _, query_string = query.partition("?")
     url: Optional[str] = f"{base}/{path}"
-    params: Optional[list[tuple[str, str]]] = parse_qsl(query_string, keep_blank_values=True)
+    params: Any = parse_qsl(query_string, keep_blank_values=True)
     first: Optional[dict[str, Any]] = None
     pages = 0
     while url is not None and pages < MAX_PAGES:
@@ -125,7 +125,7 @@ def _next_link(bundle: dict[str, Any], base: str) -> Optional[str]:
     return None
 
 
-async def _get(client: httpx.AsyncClient, url: str, params: Optional[list[tuple[str, str]]],
+async def _get(client: httpx.AsyncClient, url: str, params: Any,
                headers: dict[str, str], what: str) -> dict[str, Any]:
     try:
         response = await client.get(url, params=params, headers=headers)
