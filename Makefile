@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8501
 
-.PHONY: run test setup check-python clean
+.PHONY: run test setup check-python clean serve
 
 check-python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if (3, 11) <= sys.version_info[:2] < (3, 13) else 1)' 2>/dev/null || { \
@@ -24,7 +24,7 @@ $(VENV)/.installed-run: pyproject.toml | $(BIN)/python
 
 $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[test]'
-	touch $@ $(VENV)/.installed-run
+	touch $@ $(VENV)/.installed-run $(VENV)/.installed-service
 
 setup: $(VENV)/.installed-test
 
@@ -33,6 +33,16 @@ run: check-python $(VENV)/.installed-run
 
 test: check-python $(VENV)/.installed-test
 	$(BIN)/python -m pytest
+
+# Optional: the CDS Hooks service for an electronic record (docs/interoperability.md), on this machine only.
+HOST ?= 127.0.0.1
+SERVE_PORT ?= 8090
+$(VENV)/.installed-service: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[service]'
+	touch $@
+
+serve: check-python $(VENV)/.installed-service
+	$(BIN)/spinemets serve --host $(HOST) --port $(SERVE_PORT)
 
 # Speed and memory against the targets of docs/performance.md (a few minutes; QUICK=1 for a first look).
 .PHONY: bench

@@ -64,6 +64,36 @@ class BoardDecision(BaseModel):
     source: Source = Field(default="ui", title="Source", description="where the record was made")
 
 
+class CdsFeedback(BaseModel):
+    """A clinician's answer to a CDS Hooks card (the service's feedback endpoint): one record of the log, kind
+    `cds_feedback`. It holds no case: the card's top option, the order it was about and the rule base."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    service: str = Field(title="Service", description="the CDS service id the card came from")
+    card: str = Field(title="Card", description="the card's uuid")
+    outcome: Literal["accepted", "overridden"] = Field(title="Outcome", description="accepted or overridden")
+    outcome_timestamp: str = Field(title="Outcome time", description="when the clinician answered, as the "
+                                   "client sent it")
+    accepted_suggestions: tuple[str, ...] = Field(default=(), title="Accepted suggestions",
+                                                  description="uuids of the suggestions taken")
+    override_reason: Optional[OverrideReason] = Field(
+        default=None, title="Override reason", description="the reason, when it is one the card offered")
+    override_coding: Optional[dict[str, str]] = Field(
+        default=None, title="Override reason as sent", description="the Coding the client sent (system, code, "
+        "display), also when it is the client's own")
+    comment: Optional[str] = Field(default=None, title="Comment", description="the clinician's comment",
+                                   max_length=4000)
+    hook: Optional[str] = Field(default=None, title="Hook", description="the hook the card answered")
+    top: Optional[Option] = Field(default=None, title="Top suggestion", description="the card's top option")
+    ordered: Optional[Option] = Field(default=None, title="Ordered", description="the drafted order's option")
+    indicator: Optional[str] = Field(default=None, title="Indicator", description="info, warning or critical")
+    rulebook_version: Optional[str] = Field(default=None, title="Rule base version",
+                                            description="version of the rule base behind the card")
+    rulebook_sha256: Optional[str] = Field(default=None, title="Rule base sha256",
+                                           description="content hash of that rule base")
+    source: Source = Field(default="cds-hooks", title="Source", description="where the record was made")
+
+
 @dataclass(frozen=True)
 class LogRecord:
     """One stored record with its place in the chain."""

@@ -56,7 +56,11 @@ def _load_json(text: str) -> tuple[Any, yamlio.LineIndex]:
 
 
 def case_from_data(data: Any, name: str = "<case>", index: yamlio.LineIndex | None = None) -> CaseDocument:
-    """Validate a mapping as a case (or vignette); every problem found is reported at once."""
+    """Validate a mapping as a case (or vignette), or read a FHIR Bundle; every problem found is reported at once."""
+    if isinstance(data, dict) and data.get("resourceType") == "Bundle":
+        from .fhir import bundle_to_document  # a FHIR R4 Bundle, read by engine/fhir/mapping.yaml
+
+        return bundle_to_document(data, name)
     index = index or yamlio.LineIndex()
     if not isinstance(data, dict):
         kind = "a list" if isinstance(data, list) else f"{type(data).__name__} {data!r}"[:60]

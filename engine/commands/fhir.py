@@ -1,0 +1,123 @@
+"""`spinemets fhir`: export cases as FHIR R4 Bundles, import a Bundle as a case, publish the CodeSystem."""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ..errors import InputError
+from .terminal import EXIT_OK
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("fhir", help="FHIR R4: export a case as a Bundle, import a Bundle, publish the CodeSystem")
+    fhir_sub = p.add_subparsers(dest="fhir_command", required=True, metavar="ACTION")
+
+    e = fhir_sub.add_parser("export", help="write each case as a FHIR R4 Bundle (JSON)")
+    e.add_argument("cases", nargs="+", metavar="CASE", help="case, vignette or Bundle file(s), or - for stdin")
+    e.add_argument("--out", metavar="FILE", help="write the Bundle to FILE (one case only; default: stdout)")
+    e.add_argument("--out-dir", metavar="DIR", help="write each Bundle to DIR/<case id>.json")
+    e.add_argument("--type", choices=["collection", "transaction"], default="collection",
+                   help="collection (default) or transaction (entries POST to a FHIR server)")
+    e.set_defaults(run=_cmd_export)
+
+    i = fhir_sub.add_parser("import", help="read a FHIR R4 Bundle and print the case it holds (YAML)")
+    i.add_argument("bundle", metavar="BUNDLE", help="Bundle file (.json), or - for stdin")
+    i.add_argument("--out", metavar="FILE", help="write the case to FILE (default: stdout)")
+    i.set_defaults(run=_cmd_import)
+
+    c = fhir_sub.add_parser("codesystem", help="print the project CodeSystem (FHIR JSON) for codes with no "
+                                               "standard equivalent")
+    c.add_argument("--out", metavar="FILE", help="write it to FILE (default: stdout)")
+    c.set_defaults(run=_cmd_codesystem)
+
+    m = fhir_sub.add_parser("mapping", help="print the field mapping as a Markdown table")
+    m.set_defaults(run=_cmd_mapping)
+
+
+def write_output(path: str | Path, text: str) -> None:
+    """Write a file whole or not at all: a temporary file beside it, then renamed over it."""
+    target = Path(path)
+    try:
+        fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent or Path("."))
+    except OSError as err:
+        raise InputError(f"{target}: cannot write ({err.strerror})") from None
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
+            handle.write(text)
+        os.replace(temp, target)
+    except OSError as err:
+        Path(temp).unlink(missing_ok=True)
+        raise InputError(f"{target}: cannot write ({err.strerror})") from None
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+
+
+def _emit(text: str, out: str | None) -> None:
+    if out:
+        write_output(out, text)
+    else:
+        sys.stdout.write(text)
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from ..case_io import read_case_file
+    from ..fhir import bundle_json, case_to_bundle
+
+    if args.out and args.out_dir:
+        raise InputError("give --out or --out-dir, not both")
+    if len(args.cases) > 1 and not args.out_dir:
+        raise InputError("several cases: give --out-dir DIR (each Bundle is written to DIR/<case id>.json)")
+    documents = [read_case_file(path) for path in args.cases]  # every input read before anything is written
+    if args.out_dir:
+        folder = Path(args.out_dir)
+        if not folder.is_dir():
+            raise InputError(f"{folder}: no such folder")
+        for document in documents:
+            write_output(folder / f"{document.case.id}.json", bundle_json(case_to_bundle(document.case, args.type)))
+        print(f"wrote {len(documents)} Bundle(s) to {folder}", file=sys.stderr)
+        return EXIT_OK
+    _emit(bundle_json(case_to_bundle(documents[0].case, args.type)), args.out)
+    return EXIT_OK
+
+
+def _cmd_import(args: argparse.Namespace) -> int:
+    from .._internal import reading
+    from ..case_io import case_from_data
+    from ..errors import CaseError
+    from ..fhir import is_bundle
+
+    name = "<stdin>" if args.bundle == "-" else args.bundle
+    with reading.explained(name, CaseError, "give a Bundle file"):
+        raw = sys.stdin.buffer.read() if name == "<stdin>" else Path(name).read_bytes()
+    try:
+        data = json.loads(raw)
+    except ValueError as err:
+        raise CaseError(f"{name}: not JSON ({err})") from None
+    if not is_bundle(data):
+        raise CaseError(f"{name}: not a FHIR Bundle (expected resourceType: Bundle)")
+    case = case_from_data(data, name).case
+    _emit(yaml.safe_dump(case.model_dump(mode="json", exclude_none=True), sort_keys=False, allow_unicode=True,
+                         width=100), args.out)
+    return EXIT_OK
+
+
+def _cmd_codesystem(args: argparse.Namespace) -> int:
+    from ..fhir.publish import codesystem
+
+    _emit(json.dumps(codesystem(), indent=2, ensure_ascii=False) + "\n", args.out)
+    return EXIT_OK
+
+
+def _cmd_mapping(args: argparse.Namespace) -> int:
+    from ..fhir.publish import mapping_table
+
+    sys.stdout.write(mapping_table())
+    return EXIT_OK

@@ -1,0 +1,218 @@
+"""The FHIR mapping of every case field, loaded once from mapping.yaml (resource, codings, FHIRPath, typing)."""
+from __future__ import annotations
+
+import functools
+import typing
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Any, Literal, Optional
+
+import yaml
+
+from ..board_log import OVERRIDE_REASONS
+from ..case import VERTEBRAE, Case, Sins
+from ..vocabulary import OPTIONS
+
+Kind = Literal["identifier", "text", "gender", "boolean", "integer", "quantity", "coded", "present", "tumor",
+               "sites"]
+KINDS: tuple[str, ...] = typing.get_args(Kind)
+UCUM = "http://unitsofmeasure.org"
+
+
+@dataclass(frozen=True)
+class Code:
+    """One coding: system URI, code and (optional) display."""
+
+    system: str
+    code: str
+    display: Optional[str] = None
+
+    def key(self) -> tuple[str, str]:
+        return self.system, self.code
+
+    def coding(self) -> dict[str, str]:
+        out = {"system": self.system, "code": self.code}
+        if self.display:
+            out["display"] = self.display
+        return out
+
+
+@dataclass(frozen=True)
+class FieldMap:
+    """Where one case field lives in FHIR and how its value is typed."""
+
+    name: str
+    resource: str
+    kind: Kind
+    path: str
+    codes: tuple[Code, ...] = ()
+    unit: Optional[str] = None
+    units: dict[str, float] = field(default_factory=dict)
+    answers: dict[str, tuple[Code, ...]] = field(default_factory=dict)
+    other_ranges: tuple[tuple[str, str], ...] = ()
+    profile: Optional[str] = None
+    project: str = ""
+
+    @property
+    def title(self) -> str:
+        return field_title(self.name)
+
+    @property
+    def local(self) -> bool:
+        """True when the field's written code (or, for a tumour, some written answer) is the project's own."""
+        written = ([self.codes[0]] if self.codes else []) + [codes[0] for codes in self.answers.values() if codes]
+        return any(c.system == self.project for c in written) or self.kind == "sites"
+
+    def local_detail(self) -> str:
+        """Which part of the field is coded locally, in words for the docs."""
+        project = self.project
+        if self.kind == "sites":
+            return "the vertebrae (bodySite)"
+        if self.kind == "tumor":
+            values = [v for v, codes in self.answers.items() if codes[0].system == project]
+            return "written for " + ", ".join(values)
+        if self.codes and self.codes[0].system == project:
+            return "the finding and its answers" if self.kind == "coded" else "the finding"
+        return ""
+
+
+def field_title(name: str) -> str:
+    """The case model's title for a field (`sins.location` included)."""
+    if name.startswith("sins."):
+        return Sins.model_fields[name.split(".", 1)[1]].title or name
+    info = Case.model_fields.get(name)
+    return (info.title if info is not None else None) or name
+
+
+def field_description(name: str) -> str:
+    if name.startswith("sins."):
+        return Sins.model_fields[name.split(".", 1)[1]].description or ""
+    info = Case.model_fields.get(name)
+    return (info.description if info is not None else None) or ""
+
+
+def field_values(name: str) -> tuple[str, ...]:
+    """The codes an enum field takes, from the case model."""
+    info = Sins.model_fields[name.split(".", 1)[1]] if name.startswith("sins.") else Case.model_fields[name]
+    annotation = info.annotation
+    for arg in (typing.get_args(annotation) or (annotation,)):
+        if typing.get_origin(arg) is Literal:
+            return tuple(typing.get_args(arg))
+    raise ValueError(f"{name} is not a coded field")
+
+
+class Mapping:
+    """The loaded mapping: systems, identifiers, extensions, profiles, fields and recognised orders."""
+
+    _instance: Optional["Mapping"] = None
+
+    def __init__(self, data: dict[str, Any]):
+        self.systems: dict[str, str] = dict(data["systems"])
+        self.project = self.systems["project"]
+        self.icd10_family = frozenset(self.systems[a] for a in data.get("icd10_family", ()))
+        self.case_id_system: str = data["identifiers"]["case_id"]
+        self.extensions: dict[str, str] = dict(data["extensions"])
+        self.profiles: dict[str, str] = dict(data["profiles"])
+        self.fields: dict[str, FieldMap] = {name: self._field(name, spec) for name, spec in data["fields"].items()}
+        self.orders: dict[str, tuple[Code, ...]] = {
+            option: tuple(self.code(c) for c in codes) for option, codes in data["orders"].items()}
+
+    def code(self, text: str, default_display: Optional[str] = None) -> Code:
+        """A coding from `alias|code|display` (display optional)."""
+        parts = str(text).split("|", 2)
+        if len(parts) < 2 or parts[0] not in self.systems:
+            raise ValueError(f"mapping.yaml: {text!r} is not 'system|code|display' with a known system alias")
+        display = parts[2] if len(parts) == 3 else None
+        if display is None and parts[0] == "project":
+            display = default_display
+        return Code(self.systems[parts[0]], parts[1], display)
+
+    def _field(self, name: str, spec: dict[str, Any]) -> FieldMap:
+        kind = spec["kind"]
+        if kind not in KINDS:
+            raise ValueError(f"mapping.yaml: field {name}: unknown kind {kind!r}")
+        codes = tuple(self.code(c, field_title(name)) for c in spec.get("codes", ()))
+        answers: dict[str, tuple[Code, ...]] = {}
+        if kind == "coded":
+            declared = spec.get("answers") or {}
+            for value in field_values(name):
+                own = Code(self.project, f"{name}:{value}", f"{field_title(name)}: {value}")
+                answers[value] = (own,) + tuple(self.code(c) for c in declared.get(value, ()))
+        elif kind == "tumor":
+            for value, listed in spec["answers"].items():
+                answers[value] = tuple(self.code(c, f"{field_title(name)}: {value}") for c in listed)
+            missing = set(field_values(name)) - set(answers)
+            if missing:
+                raise ValueError(f"mapping.yaml: field {name}: no codes for {sorted(missing)}")
+        ranges = tuple(tuple(r.split("-", 1)) for r in spec.get("other_ranges", ()))
+        profile = self.profiles[spec["profile"]] if spec.get("profile") else None
+        return FieldMap(name=name, resource=spec["resource"], kind=kind, path=spec["path"], codes=codes,
+                        unit=spec.get("unit"), units={str(k): float(v) for k, v in (spec.get("units") or {}).items()},
+                        answers=answers, other_ranges=ranges, profile=profile, project=self.project)  # type: ignore[arg-type]
+
+    def vertebra(self, level: str) -> Code:
+        return Code(self.project, f"vertebra:{level}", f"{level} vertebra")
+
+    def option(self, option: str) -> Code:
+        return Code(self.project, f"option:{option}", option)
+
+    def override(self, reason: str) -> Code:
+        return Code(self.project, f"override:{reason}", OVERRIDE_REASONS[reason])
+
+    @functools.cached_property
+    def project_codes(self) -> frozenset[str]:
+        """Every code of the project CodeSystem."""
+        codes: set[str] = set()
+        stack = list(self.project_concepts())
+        while stack:
+            concept = stack.pop()
+            codes.add(concept["code"])
+            stack += concept.get("concept", [])
+        return frozenset(codes)
+
+    def local_fields(self) -> list[FieldMap]:
+        """Every field whose FHIR code (or part of it) is the project's own."""
+        return [f for f in self.fields.values() if f.local]
+
+    def project_concepts(self) -> list[dict[str, Any]]:
+        """The project CodeSystem's concepts: case text, findings with their answers, vertebrae, options,
+        override reasons."""
+        concepts: list[dict[str, Any]] = []
+        seen: set[str] = set()
+
+        def add(code: Code, definition: str, children: Optional[list[dict[str, Any]]] = None) -> None:
+            if code.system != self.project or code.code in seen:
+                return
+            seen.add(code.code)
+            concept: dict[str, Any] = {"code": code.code, "display": code.display or code.code}
+            if definition:
+                concept["definition"] = definition
+            if children:
+                concept["concept"] = children
+            concepts.append(concept)
+
+        for fmap in self.fields.values():
+            answer_concepts = [
+                {"code": codes[0].code, "display": codes[0].display or codes[0].code}
+                for codes in fmap.answers.values() if codes and codes[0].system == self.project]
+            if fmap.codes:
+                definition = field_description(fmap.name) if fmap.name in Case.model_fields or \
+                    fmap.name.startswith("sins.") else "A teaching case's title and presentation (Basic)"
+                add(fmap.codes[0], definition, answer_concepts or None)
+            else:
+                for child in answer_concepts:
+                    add(Code(self.project, child["code"], child["display"]), f"{field_title(fmap.name)}")
+        for level in VERTEBRAE:
+            add(self.vertebra(level), f"The {level} vertebra, a level to treat (Condition.bodySite)")
+        for option in OPTIONS:
+            add(self.option(option), f"Treatment option {option} of the data dictionary")
+        for reason, text in OVERRIDE_REASONS.items():
+            add(self.override(reason), f"Why a card's advice was not followed: {text}")
+        return concepts
+
+
+@functools.cache
+def load() -> Mapping:
+    """The mapping shipped with the package (engine/fhir/mapping.yaml)."""
+    text = resources.files(__package__).joinpath("mapping.yaml").read_text(encoding="utf-8")
+    return Mapping(yaml.safe_load(text))

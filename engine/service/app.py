@@ -1,0 +1,297 @@
+"""The CDS Hooks 2.0 service: discovery, patient-view, order-select and order-sign, and feedback to the board log.
+
+Nothing about a patient is logged: log lines name the service, the number and urgency of the cards and the
+time taken. Request bodies, FHIR data, tokens and error details stay out of the logs (httpx, which logs the
+URLs it fetches, is kept at WARNING)."""
+from __future__ import annotations
+
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+import httpx
+from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from .. import __version__
+from ..board_log import OVERRIDE_REASONS, BoardLog, CdsFeedback, default_path
+from ..decision import Decision
+from ..engine import get_engine
+from ..errors import CaseError, InputError, Problem
+from ..fhir import bundle_to_document, load
+from .auth import Trust, Unauthorized
+from .cards import CardMaker, IssuedCard, recognised_orders
+from .gather import BadRequest, Insufficient, gather, prefetch_templates
+from .models import (CdsRequest, CdsResponse, CdsService, Discovery, FeedbackRequest, OrderSelectRequest,
+                     OrderSignRequest, PatientViewRequest)
+from .models import Problem as ProblemBody
+
+log = logging.getLogger("spinemets.service")
+MAX_REMEMBERED_CARDS = 10_000
+
+
+@dataclass(frozen=True)
+class Hook:
+    """One CDS service of this provider."""
+
+    id: str
+    hook: str
+    title: str
+    description: str
+    request: type[CdsRequest]
+
+
+HOOKS: tuple[Hook, ...] = (
+    Hook("spinemets-patient-view", "patient-view", "Painful spinal metastases: graded treatment options",
+         "The six options (vertebroplasty, embolization then vertebroplasty, vertebroplasty with tumour removal, "
+         "kyphoplasty, open surgery, conservative care) graded for the patient, with cited reasons and the "
+         "unknown findings that could change the advice. Decision support, not a medical device.",
+         PatientViewRequest),
+    Hook("spinemets-order-select", "order-select", "Spinal metastasis procedure orders: is this one indicated?",
+         "When a vertebroplasty, kyphoplasty, embolization or spine surgery order is selected: its grade for "
+         "the patient, a critical card with a replacement when it is contraindicated.", OrderSelectRequest),
+    Hook("spinemets-order-sign", "order-sign", "Spinal metastasis procedure orders: check before signing",
+         "Before a vertebroplasty, kyphoplasty, embolization or spine surgery order is signed: its grade for "
+         "the patient, a critical card with a replacement when it is contraindicated.", OrderSignRequest),
+)
+
+
+@dataclass
+class Settings:
+    """How the service runs: rule base, board log, trusted issuers, the front end's URL, the FHIR client."""
+
+    rules: Optional[str] = None
+    board_db: Optional[Path] = field(default_factory=default_path)
+    trust: Trust = field(default_factory=Trust)
+    app_url: Optional[str] = "http://localhost:8501"
+    fhir_timeout: float = 10.0
+    transport: Optional[httpx.AsyncBaseTransport] = None  # tests hand in a fake FHIR server here
+
+
+class _Contain:
+    """Turns an unexpected exception into a bare 500, logged by type only (its message may hold patient data)."""
+
+    def __init__(self, app: Any):
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Callable[[], Awaitable[Any]],
+                       send: Callable[[Any], Awaitable[None]]) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking(message: dict[str, Any]) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+        try:
+            await self.app(scope, receive, tracking)
+        except Exception as err:  # noqa: BLE001 - the service must answer, and must not log the message
+            log.error("internal error (%s) on %s", type(err).__name__, scope.get("path"))
+            if not started:
+                await JSONResponse({"detail": "internal error"}, status_code=500)(scope, receive, send)
+
+
+def _refusal(status: int, detail: str, **headers: str) -> JSONResponse:
+    return JSONResponse({"detail": detail}, status_code=status, headers=headers or None)
+
+
+def _validation_message(err: RequestValidationError) -> str:
+    parts = []
+    for e in err.errors()[:5]:
+        where = ".".join(str(p) for p in e.get("loc", ()) if p != "body") or "body"
+        parts.append(f"{where}: {e.get('msg')}")
+    return "bad request: " + "; ".join(parts)
+
+
+def create_app(settings: Optional[Settings] = None) -> FastAPI:
+    """The service as an ASGI app (uvicorn runs it; tests call it in process)."""
+    settings = settings or Settings()
+    for noisy in ("httpx", "httpcore"):  # they log request URLs, which carry the patient's id
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    engine = get_engine(settings.rules)
+    maker = CardMaker(engine.rulebook, settings.app_url)
+    issued: OrderedDict[str, IssuedCard] = OrderedDict()
+    holder: dict[str, httpx.AsyncClient] = {}
+
+    def client() -> httpx.AsyncClient:
+        if "client" not in holder:
+            holder["client"] = httpx.AsyncClient(timeout=settings.fhir_timeout, transport=settings.transport,
+                                                 follow_redirects=False)
+        return holder["client"]
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        log.info("spinemets CDS Hooks service: rule base %s %s; %s; feedback %s", engine.rulebook.version,
+                 engine.sha256[:12], "JWT required" if settings.trust.required else "no JWT required",
+                 "to the board log" if settings.board_db else "not recorded (no board log)")
+        yield
+        if "client" in holder:
+            await holder["client"].aclose()
+
+    app = FastAPI(title="spinemets CDS Hooks service", version=__version__, lifespan=lifespan,
+                  docs_url=None, redoc_url=None,  # the interactive docs load scripts from the internet
+                  description="CDS Hooks 2.0 services for painful spinal metastases. Decision support, not a "
+                              "medical device.")
+    app.add_middleware(_Contain)
+    bearer = HTTPBearer(auto_error=False, description="a JWT signed by a trusted CDS client (CDS Hooks 2.0)")
+    refusals: dict[int | str, dict[str, Any]] = {
+        400: {"model": ProblemBody, "description": "the request is not what the hook promises"},
+        401: {"model": ProblemBody, "description": "no JWT, or one this service cannot trust"},
+    }
+
+    @app.exception_handler(RequestValidationError)
+    async def _bad_request(request: Request, err: RequestValidationError) -> JSONResponse:
+        return _refusal(400, _validation_message(err))
+
+    @app.exception_handler(Unauthorized)
+    async def _unauthorized(request: Request, err: Unauthorized) -> JSONResponse:
+        return _refusal(401, str(err), **{"WWW-Authenticate": "Bearer"})
+
+    async def authorize(request: Request,  # FastAPI's way of declaring a dependency: B008 does not apply
+                        credentials: Optional[HTTPAuthorizationCredentials] = Depends(bearer)) -> None:  # noqa: B008
+        header = f"Bearer {credentials.credentials}" if credentials is not None else None
+        url = f"{request.url.scheme}://{request.url.netloc}{request.url.path}"
+        await settings.trust.verify(header, url, client())
+
+    @app.get("/cds-services", response_model=Discovery, response_model_exclude_none=True, tags=["discovery"],
+             summary="The CDS services this provider offers")
+    async def discovery() -> Discovery:
+        templates = prefetch_templates()
+        return Discovery(services=[CdsService(hook=h.hook, id=h.id, title=h.title, description=h.description,
+                                              prefetch=templates) for h in HOOKS])
+
+    def decide(bundle: dict[str, Any]) -> Decision | list[Problem]:
+        try:
+            case = bundle_to_document(bundle, "the record", case_id="cds-hooks").case
+            return engine.evaluate(case)
+        except CaseError as err:
+            return err.problems or [Problem(err.summary)]
+
+    def remember(hook: Hook, card: Any, decision: Optional[Decision], ordered: Optional[str] = None) -> None:
+        issued[card.uuid] = IssuedCard(
+            service=hook.id, hook=hook.hook, top=decision.ranking[0] if decision and decision.ranking else None,
+            ordered=ordered, indicator=card.indicator, rulebook_version=engine.rulebook.version,
+            rulebook_sha256=engine.sha256)
+        while len(issued) > MAX_REMEMBERED_CARDS:
+            issued.popitem(last=False)
+
+    async def answer(hook: Hook, body: CdsRequest) -> JSONResponse:
+        started = time.perf_counter()
+        if body.hook != hook.hook:
+            return _refusal(400, f"this service answers the {hook.hook} hook, not {body.hook!r}")
+        context = body.context  # type: ignore[attr-defined]
+        drafts = []
+        if hook.hook != "patient-view":
+            drafts = recognised_orders(context.draftOrders.model_dump(), getattr(context, "selections", None))
+            if not drafts:  # no spinal procedure among the orders: nothing to say, nothing to fetch
+                return JSONResponse({"cards": []})
+        try:
+            record = await gather(body, client())
+        except BadRequest as err:
+            return _refusal(400, str(err))
+        except Insufficient as err:
+            return _refusal(412, str(err))
+        outcome = decide(record)
+        cards = []
+        if isinstance(outcome, list):
+            card = maker.unreadable(outcome, hook.hook)
+            remember(hook, card, None)
+            cards.append(card)
+        elif hook.hook == "patient-view":
+            card = maker.patient_view(outcome)
+            remember(hook, card, outcome)
+            cards.append(card)
+        else:
+            for draft in drafts:
+                card = maker.order(outcome, draft, context.patientId)
+                remember(hook, card, outcome, draft.option)
+                cards.append(card)
+        response = CdsResponse(cards=cards)
+        log.info("%s: %d card(s) [%s] in %.1f ms", hook.id, len(cards), ",".join(c.indicator for c in cards),
+                 (time.perf_counter() - started) * 1000)
+        return JSONResponse(response.model_dump(mode="json", exclude_none=True))
+
+    async def feedback(hook: Hook, body: FeedbackRequest) -> JSONResponse:
+        project = load().project
+        records = []
+        for item in body.feedback:
+            known = issued.get(item.card)
+            if known is not None and known.service != hook.id:
+                return _refusal(400, f"card {item.card} came from {known.service}, not {hook.id}")
+            reason = item.overrideReason.reason if item.overrideReason else None
+            ours = None
+            if reason is not None and reason.system == project and reason.code.startswith("override:"):
+                ours = reason.code.split(":", 1)[1]
+                ours = ours if ours in OVERRIDE_REASONS else None
+            coding = {k: v for k, v in (reason.model_dump(include={"system", "code", "display"}).items()
+                                        if reason else ()) if isinstance(v, str)} or None
+            records.append(CdsFeedback(
+                service=hook.id, card=item.card, outcome=item.outcome, outcome_timestamp=item.outcomeTimestamp,
+                accepted_suggestions=tuple(s.id for s in item.acceptedSuggestions or ()),
+                override_reason=ours, override_coding=coding,  # type: ignore[arg-type]
+                comment=item.overrideReason.userComment if item.overrideReason else None,
+                hook=hook.hook, top=known.top if known else None,  # type: ignore[arg-type]
+                ordered=known.ordered if known else None,  # type: ignore[arg-type]
+                indicator=known.indicator if known else None,
+                rulebook_version=known.rulebook_version if known else None,
+                rulebook_sha256=known.rulebook_sha256 if known else None))
+        if settings.board_db is None:
+            log.warning("%s: %d feedback item(s) not recorded: no board log (SPINEMETS_BOARD_DB or --board-db)",
+                        hook.id, len(records))
+            return JSONResponse({})
+        try:
+            with BoardLog(settings.board_db) as board:
+                for record in records:
+                    board.append("cds_feedback", record)
+        except InputError:
+            log.error("%s: the board log could not be written", hook.id)
+            return JSONResponse({"detail": "the feedback could not be recorded"}, status_code=500)
+        log.info("%s: %d feedback item(s) recorded", hook.id, len(records))
+        return JSONResponse({})
+
+    # only a service that trusts issuers asks for a JWT, and only its OpenAPI says so
+    guard = [Depends(authorize)] if settings.trust.required else []
+    for hook in HOOKS:
+        _register(app, hook, answer, feedback, guard, refusals)
+    return app
+
+
+def _register(app: FastAPI, hook: Hook, answer: Callable[..., Awaitable[JSONResponse]],
+              feedback: Callable[..., Awaitable[JSONResponse]], guard: list[Any],
+              refusals: dict[int | str, dict[str, Any]]) -> None:
+    # one route per service (not /{serviceId}), so that each has its own typed request in the OpenAPI
+    request_model = hook.request
+
+    async def call(body: Any) -> JSONResponse:
+        return await answer(hook, body)
+
+    async def post_feedback(body: Any) -> JSONResponse:
+        return await feedback(hook, body)
+
+    # the module's postponed annotations are strings; FastAPI reads these types from here
+    call.__annotations__ = {"body": request_model, "return": JSONResponse}
+    post_feedback.__annotations__ = {"body": FeedbackRequest, "return": JSONResponse}
+    if not guard:
+        refusals = {k: v for k, v in refusals.items() if k != 401}
+
+    responses = {**refusals, 412: {"model": ProblemBody, "description": "the record could not be had: nothing "
+                                   "prefetched and no fhirServer, or the server refused"}}
+    app.post(f"/cds-services/{hook.id}", response_model=CdsResponse, response_model_exclude_none=True,
+             responses=responses, tags=["service"], summary=hook.title, operation_id=hook.id.replace("-", "_"),
+             name=hook.id, dependencies=guard)(call)
+    app.post(f"/cds-services/{hook.id}/feedback", responses=refusals, tags=["feedback"], dependencies=guard,
+             summary=f"Feedback on the cards of {hook.id}", operation_id=f"{hook.id.replace('-', '_')}_feedback",
+             name=f"{hook.id}-feedback")(post_feedback)
+
+
+__all__ = ["HOOKS", "Settings", "create_app"]

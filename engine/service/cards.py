@@ -1,0 +1,248 @@
+"""The engine's decision as CDS Hooks cards: summary, indicator, graded options with cited reasons, source,
+links, suggestions that replace a contraindicated order, and the reasons a clinician may give to override."""
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any, Literal, Optional
+
+from ..board_log import OVERRIDE_REASONS
+from ..decision import Decision, OptionDecision
+from ..errors import Problem
+from ..fhir import load
+from ..rulebook import Rulebook
+from .models import Action, Card, Coding, Link, Source, Suggestion
+
+SUMMARY_MAX = 139  # the CDS Hooks card summary is "<140 characters"
+DISCLAIMER = "Decision support for a multidisciplinary tumor board, not a medical device."
+MAX_PAPER_LINKS = 4
+
+
+@dataclass(frozen=True)
+class DraftOrder:
+    """A drafted order the hooks recognise as one of the six options."""
+
+    reference: str   # e.g. ServiceRequest/123
+    option: str
+    resource: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class IssuedCard:
+    """What the service remembers of a card it issued, for the feedback on it (no patient data)."""
+
+    service: str
+    hook: str
+    top: Optional[str]
+    ordered: Optional[str]
+    indicator: str
+    rulebook_version: str
+    rulebook_sha256: str
+
+
+def _fit(text: str, limit: int = SUMMARY_MAX) -> str:
+    return text if len(text) <= limit else text[: limit - 3].rstrip() + "..."
+
+
+class CardMaker:
+    """Builds cards for one rule base; `app_url` is where the front end runs."""
+
+    def __init__(self, rulebook: Rulebook, app_url: Optional[str]):
+        self.rulebook = rulebook
+        self.app_url = app_url
+        self.titles: dict[str, str] = {o.code: o.title for o in rulebook.manifest.options}
+        project = load().project
+        self.override_reasons = [Coding(system=project, code=f"override:{code}", display=text)
+                                 for code, text in OVERRIDE_REASONS.items()]
+        self.topic = Coding(system=project, code="spinal-metastases-treatment",
+                            display="Treatment of painful spinal metastases")
+
+    # --- the parts every card shares ---------------------------------------------------------------------
+
+    def source(self) -> Source:
+        label = f"spinemets rule base {self.rulebook.manifest.name} {self.rulebook.version}, " \
+                f"sha256 {self.rulebook.sha256}"
+        return Source(label=label, url=self.app_url or None, topic=self.topic)
+
+    def links(self, decision: Decision, options: list[str]) -> list[Link]:
+        out: list[Link] = []
+        if self.app_url:
+            out.append(Link(label="Open spinemets (enter or load the case there)", url=self.app_url, type="absolute"))
+        seen: set[str] = set()
+        cited = [c for o in options for r in decision.option(o).reasons for c in r.citations]
+        cited += [c for conflict in decision.conflicts for c in conflict.citations]
+        for citation in cited:
+            source = self.rulebook.sources.get(citation.source)
+            if source is None or citation.source in seen or len(seen) >= MAX_PAPER_LINKS:
+                continue
+            url = f"https://doi.org/{source.doi}" if source.doi else \
+                f"https://pubmed.ncbi.nlm.nih.gov/{source.pmid}/" if source.pmid else None
+            if url is None:
+                continue
+            seen.add(citation.source)
+            out.append(Link(label=_fit(f"Paper: {self.source_name(citation.source)}", 100), url=url, type="absolute"))
+        return out
+
+    def source_name(self, source_id: str) -> str:
+        source = self.rulebook.sources.get(source_id)
+        if source is None:
+            return source_id
+        if source.short:
+            return source.short
+        if source.authors.lower().startswith("not recorded"):
+            return source_id
+        words = source.authors.split(",")[0].split()
+        if len(words) > 1 and words[-1].isupper() and len(words[-1]) <= 3:
+            words = words[:-1]  # Vancouver "Barbanti Brodano G": the initials go
+        return f"{' '.join(words)}{' et al.' if ',' in source.authors else ''} {source.year}"
+
+    def extension(self, decision: Decision, ordered: Optional[str] = None) -> dict[str, Any]:
+        """Machine-readable: the top option, ranking and statuses (no patient data)."""
+        data: dict[str, Any] = {
+            "top": decision.ranking[0] if decision.ranking else None,
+            "ranking": list(decision.ranking),
+            "statuses": decision.statuses(),
+            "provisional": [o.option for o in decision.options if o.provisional],
+            "missing": [m.field for m in decision.missing],
+            "rulebook": {"name": decision.rulebook.name, "version": decision.rulebook.version,
+                         "sha256": decision.rulebook.sha256},
+        }
+        if ordered:
+            data["ordered"] = ordered
+        return {"spinemets": data}
+
+    # --- detail (Markdown) -------------------------------------------------------------------------------
+
+    def _citation(self, citation: Any) -> str:
+        text = f"{self.source_name(citation.source)}, {citation.section}"
+        stance = getattr(citation, "stance", None)
+        if stance:
+            text += f" ({stance})"
+        attributed = getattr(citation, "attributed_to", None)
+        if attributed:
+            text += f", attributed to {attributed}"
+        return text
+
+    def _reasons(self, option: OptionDecision) -> list[str]:
+        lines = []
+        explained: set[str] = set()
+        for reason in option.reasons:
+            detail = f" {reason.detail}" if reason.detail else ""
+            if reason.rule in explained:  # one rule both indicating and preferring: its text once is enough
+                lines.append(f"- *{reason.effect}{detail}* (as above)")
+                continue
+            explained.add(reason.rule)
+            cited = "; ".join(self._citation(c) for c in reason.citations)
+            lines.append(f"- *{reason.effect}{detail}*: {_md(reason.text)}" + (f" ({_md(cited)})" if cited else ""))
+        return lines
+
+    def detail(self, decision: Decision, first: Optional[str] = None) -> str:
+        out = [f"**Graded options** (rule base {decision.rulebook.name} {decision.rulebook.version}):", "",
+               "| | option | status | |", "|---|---|---|---|"]
+        for rank, option in enumerate(decision.options, start=1):
+            number = str(rank) if option.option in decision.ranking else "-"
+            flag = "provisional" if option.provisional else ""
+            out.append(f"| {number} | {self.titles[option.option]} (`{option.option}`) | {option.status} | {flag} |")
+        order = [first] if first else []
+        order += [o.option for o in decision.options if o.option not in order]
+        for code in order:
+            option = decision.option(code)
+            if not option.reasons:
+                continue
+            out += ["", f"**{self.titles[code]} (`{code}`): {option.status}**", *self._reasons(option)]
+        if decision.conflicts:
+            out += ["", "**Where the sources disagree**"]
+            for conflict in decision.conflicts:
+                cited = "; ".join(self._citation(c) for c in conflict.citations)
+                out.append(f"- {', '.join(conflict.options)}: {_md(conflict.text)} ({_md(cited)})")
+        if decision.missing:
+            specs = self.rulebook.catalog.specs
+            names = [specs[m.field].title if m.field in specs else m.field for m in decision.missing]
+            out += ["", "**Unknown in the record, and could change the advice:** " + ", ".join(names)]
+        out += ["", f"_{DISCLAIMER}_"]
+        return "\n".join(out)
+
+    # --- cards ---------------------------------------------------------------------------------------------
+
+    def patient_view(self, decision: Decision) -> Card:
+        top = decision.option(decision.ranking[0])
+        flag = ", provisional" if top.provisional else ""
+        summary = f"spinemets: {self.titles[top.option]} ({top.option}) {top.status}{flag}"
+        return Card(uuid=str(uuid.uuid4()), summary=_fit(summary),
+                    indicator="warning" if decision.conflicts else "info",
+                    detail=self.detail(decision), source=self.source(),
+                    overrideReasons=self.override_reasons, links=self.links(decision, [top.option]),
+                    extension=self.extension(decision))
+
+    def order(self, decision: Decision, draft: DraftOrder, patient_id: str) -> Card:
+        ordered = decision.option(draft.option)
+        top = decision.option(decision.ranking[0])
+        contraindicated = ordered.status == "contraindicated"
+        indicator: Literal["info", "warning", "critical"]
+        if contraindicated:
+            summary = f"{self.titles[draft.option]} is contraindicated; spinemets' top option: " \
+                      f"{self.titles[top.option]} ({top.status})"
+            indicator = "critical"
+        else:
+            same = " (the top option)" if top.option == draft.option else \
+                f"; top: {self.titles[top.option]} ({top.status})"
+            summary = f"{self.titles[draft.option]} ordered: {ordered.status}{same}"
+            indicator = "warning" if decision.conflicts else "info"
+        suggestions = self.replacement(draft, top.option, patient_id) if contraindicated else None
+        return Card(uuid=str(uuid.uuid4()), summary=_fit(summary), indicator=indicator,
+                    detail=self.detail(decision, first=draft.option), source=self.source(),
+                    suggestions=suggestions, selectionBehavior="at-most-one" if suggestions else None,
+                    overrideReasons=self.override_reasons, links=self.links(decision, [draft.option, top.option]),
+                    extension=self.extension(decision, ordered=draft.option))
+
+    def replacement(self, draft: DraftOrder, top: str, patient_id: str) -> list[Suggestion]:
+        remove = Action(type="delete", description=f"Withdraw the draft order for {self.titles[draft.option]}",
+                        resourceId=[draft.reference])
+        if top == "CONSERVATIVE":
+            return [Suggestion(label=_fit(f"Withdraw the {draft.option} order (top option: conservative care)", 80),
+                               uuid=str(uuid.uuid4()), isRecommended=True, actions=[remove])]
+        codes = load().orders[top]
+        order = {"resourceType": "ServiceRequest", "status": "draft", "intent": "proposal",
+                 "code": {"coding": [c.coding() for c in codes], "text": self.titles[top]},
+                 "subject": {"reference": f"Patient/{patient_id}"}}
+        create = Action(type="create", description=f"Propose {self.titles[top]} instead", resource=order)
+        return [Suggestion(label=_fit(f"Replace with {self.titles[top]}", 80), uuid=str(uuid.uuid4()),
+                           isRecommended=True, actions=[remove, create])]
+
+    def unreadable(self, problems: list[Problem], hook_title: str) -> Card:
+        """A card saying the record cannot be graded as it stands (contradictions, impossible values)."""
+        lines = [f"- {_md(p.message)}" + (f" (`{p.field}`)" if p.field else "") for p in problems[:20]]
+        detail = "\n".join(["**spinemets cannot grade the options from this record:**", *lines, "",
+                            "Correct the record (or answer the fields in the spinemets app) and open the card again.",
+                            "", f"_{DISCLAIMER}_"])
+        summary = f"spinemets cannot advise on {hook_title}: the record has {len(problems)} problem(s) to correct"
+        return Card(uuid=str(uuid.uuid4()), summary=_fit(summary), indicator="warning", detail=detail,
+                    source=self.source(), overrideReasons=None, links=None)
+
+
+def _md(text: str) -> str:
+    """Text that Markdown shows as written (no stray emphasis or table breaks)."""
+    return text.replace("\\", "\\\\").replace("*", "\\*").replace("_", "\\_").replace("|", "\\|").replace("\n", " ")
+
+
+def recognised_orders(draft_orders: dict[str, Any], selections: Optional[list[str]] = None) -> list[DraftOrder]:
+    """The drafted ServiceRequests whose code is one of the options' order codes (mapping.yaml `orders`)."""
+    mapping = load()
+    by_code = {(c.system, c.code): option for option, codes in mapping.orders.items() for c in codes}
+    found: list[DraftOrder] = []
+    for entry in draft_orders.get("entry") or []:
+        resource = entry.get("resource") if isinstance(entry, dict) else None
+        if not isinstance(resource, dict) or resource.get("resourceType") != "ServiceRequest":
+            continue
+        reference = f"ServiceRequest/{resource.get('id')}"
+        if selections and reference not in selections:
+            continue
+        code = resource.get("code")
+        codings = code.get("coding") if isinstance(code, dict) else None
+        for coding in codings if isinstance(codings, list) else []:
+            key = (str(coding.get("system")), str(coding.get("code"))) if isinstance(coding, dict) else ("", "")
+            option = by_code.get(key)
+            if option is not None:
+                found.append(DraftOrder(reference, option, resource))
+                break
+    return found

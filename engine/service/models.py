@@ -1,0 +1,203 @@
+"""The CDS Hooks 2.0 messages the service reads and writes, as pydantic models (its own OpenAPI comes from them)."""
+from __future__ import annotations
+
+from typing import Any, Literal, Optional
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+_IN = ConfigDict(extra="allow", strict=True)  # clients may add extensions; the types are as the spec says
+_OUT = ConfigDict(extra="forbid")
+FHIR_ID = r"^[A-Za-z0-9\-.]{1,64}$"
+HTTP_URL = r"^https?://"
+
+
+class FhirAuthorization(BaseModel):
+    """The OAuth 2.0 bearer token the service may use on the client's FHIR server."""
+
+    model_config = _IN
+    access_token: str = Field(min_length=1)
+    token_type: Literal["Bearer"]
+    expires_in: int
+    scope: str
+    subject: str
+    patient: Optional[str] = None
+
+
+class _Context(BaseModel):
+    model_config = _IN
+    userId: str = Field(description="the user in whose session the hook fired, e.g. Practitioner/123")
+    patientId: str = Field(pattern=FHIR_ID, description="the FHIR id of the patient in context (letters, digits, "
+                           "'-' and '.', at most 64)")
+    encounterId: Optional[str] = None
+
+
+class PatientViewContext(_Context):
+    """Context of `patient-view`."""
+
+
+class Resource(BaseModel):
+    """A FHIR resource (JSON): its resourceType and whatever elements it has."""
+
+    model_config = _IN
+    resourceType: str = Field(min_length=1)
+
+
+class DraftOrders(Resource):
+    """A FHIR Bundle of draft orders."""
+
+    resourceType: Literal["Bundle"]
+
+
+class OrderSignContext(_Context):
+    """Context of `order-sign`: the orders about to be signed."""
+
+    draftOrders: DraftOrders = Field(description="a FHIR Bundle of the draft orders")
+
+
+class OrderSelectContext(OrderSignContext):
+    """Context of `order-select`: the orders drafted and which of them were just selected."""
+
+    selections: list[str] = Field(description="references to the selected draft orders, e.g. ServiceRequest/1")
+
+
+class CdsRequest(BaseModel):
+    """A hook call: which hook, the context, and the prefetched data or the FHIR server to fetch it from."""
+
+    model_config = ConfigDict(extra="allow", strict=True, json_schema_extra={
+        "dependentRequired": {"fhirAuthorization": ["fhirServer"]}})
+    hook: str
+    hookInstance: str = Field(min_length=1)
+    fhirServer: Optional[str] = Field(default=None, pattern=HTTP_URL, description="the client's FHIR base URL")
+    fhirAuthorization: Optional[FhirAuthorization] = None
+    prefetch: Optional[dict[str, Optional[Resource]]] = None
+
+    @model_validator(mode="after")
+    def _server_with_token(self) -> "CdsRequest":
+        if "fhirAuthorization" in self.model_fields_set and "fhirServer" not in self.model_fields_set:
+            raise ValueError("fhirAuthorization needs fhirServer")
+        return self
+
+
+class PatientViewRequest(CdsRequest):
+    hook: Literal["patient-view"]
+    context: PatientViewContext
+
+
+class OrderSelectRequest(CdsRequest):
+    hook: Literal["order-select"]
+    context: OrderSelectContext
+
+
+class OrderSignRequest(CdsRequest):
+    hook: Literal["order-sign"]
+    context: OrderSignContext
+
+
+class Coding(BaseModel):
+    model_config = _OUT
+    code: str
+    system: Optional[str] = None
+    display: Optional[str] = None
+
+
+class Source(BaseModel):
+    model_config = _OUT
+    label: str
+    url: Optional[str] = None
+    topic: Optional[Coding] = None
+
+
+class Link(BaseModel):
+    model_config = _OUT
+    label: str
+    url: str
+    type: Literal["absolute", "smart"]
+
+
+class Action(BaseModel):
+    model_config = _OUT
+    type: Literal["create", "update", "delete"]
+    description: str
+    resource: Optional[dict[str, Any]] = None
+    resourceId: Optional[list[str]] = None
+
+
+class Suggestion(BaseModel):
+    model_config = _OUT
+    label: str
+    uuid: str
+    isRecommended: Optional[bool] = None
+    actions: list[Action] = Field(default_factory=list)
+
+
+class Card(BaseModel):
+    model_config = _OUT
+    uuid: str
+    summary: str = Field(max_length=139)
+    indicator: Literal["info", "warning", "critical"]
+    detail: Optional[str] = None
+    source: Source
+    suggestions: Optional[list[Suggestion]] = None
+    selectionBehavior: Optional[Literal["at-most-one", "any"]] = None
+    overrideReasons: Optional[list[Coding]] = None
+    links: Optional[list[Link]] = None
+    extension: Optional[dict[str, Any]] = None
+
+
+class CdsResponse(BaseModel):
+    model_config = _OUT
+    cards: list[Card]
+
+
+class CdsService(BaseModel):
+    model_config = _OUT
+    hook: str
+    id: str
+    title: str
+    description: str
+    prefetch: dict[str, str]
+    usageRequirements: Optional[str] = None
+
+
+class Discovery(BaseModel):
+    model_config = _OUT
+    services: list[CdsService]
+
+
+class CodingIn(BaseModel):
+    model_config = _IN
+    code: str
+    system: Optional[str] = None
+    display: Optional[str] = None
+
+
+class OverrideReasonGiven(BaseModel):
+    model_config = _IN
+    reason: Optional[CodingIn] = None
+    userComment: Optional[str] = Field(default=None, max_length=4000)
+
+
+class AcceptedSuggestion(BaseModel):
+    model_config = _IN
+    id: str
+
+
+class Feedback(BaseModel):
+    model_config = _IN
+    card: str = Field(min_length=1)
+    outcome: Literal["accepted", "overridden"]
+    outcomeTimestamp: str = Field(min_length=1)
+    acceptedSuggestions: Optional[list[AcceptedSuggestion]] = None
+    overrideReason: Optional[OverrideReasonGiven] = None
+
+
+class FeedbackRequest(BaseModel):
+    model_config = _IN
+    feedback: list[Feedback] = Field(min_length=1, max_length=100)
+
+
+class Problem(BaseModel):
+    """The body of every refusal: what was wrong, in words."""
+
+    model_config = _OUT
+    detail: str
