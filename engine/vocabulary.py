@@ -24,3 +24,8 @@ class Citation(BaseModel):
     locator: str = Field(
         title="Locator", description="a phrase of 4-30 words copied from the source, to find the passage")
     claim: Optional[str] = Field(default=None, title="Claim", description="what the passage supports, in plain words")
+    stance: Optional[Literal["states", "reports", "speculates"]] = Field(
+        default=None, title="Stance", description="states: the source's own finding or position; reports: another "
+        "study or group the source reports; speculates: a hypothesis")
+    attributed_to: Optional[str] = Field(
+        default=None, title="Attributed to", description="whom the passage reports, as the source names them")

@@ -18,8 +18,10 @@ from ..fields import FieldCatalog, FieldSpec, computed_specs, input_specs
 from ..frameworks import Framework
 from ..scores import Scale, Score
 from ..vocabulary import OPTIONS
-from .models import (_EFFECT_BY_KEY, LOCATOR_WORDS, Adjunct, Conflict, Constraint, Derive, Manifest, Prefer, Rule,
-                     Rulebook, Source)
+from .models import (_EFFECT_BY_KEY, LOCATOR_WORDS, Adjunct, Conflict, Constraint, Derive, Indicate, Manifest,
+                     Prefer, Rule, Rulebook, Source, effect_key, effect_options)
+
+CONSERVATIVE = "CONSERVATIVE"
 
 
 def _builtin_folder(name: str) -> Path:
@@ -373,6 +375,22 @@ def _check_rule_references(loader: _Loader, rule: Rule, manifest: Optional[Manif
             if len(cited) < 2:
                 loader.problem("a conflict cites both sides: at least two different sources", file, index,
                                path + ("citations",), rule=rule.id)
+    if rule.population is not None and sources:
+        study = sources.get(rule.population)
+        if study is None or study.population is None:
+            loader.problem(f"population {rule.population!r} names no source with a population (inclusion and "
+                           f"exclusion criteria) in sources.yaml{did_you_mean(rule.population, sources)}",
+                           file, index, path + ("population",), rule=rule.id)
+        elif not any(isinstance(e, Indicate) for e in rule.then):
+            loader.problem("a population bounds an indication; this rule indicates nothing", file, index,
+                           path + ("population",), rule=rule.id)
+    for i, effect in enumerate(rule.then):
+        # Conservative care is what remains when every procedure is ruled out, and an indicated conservative
+        # option must never sit below a procedure at caution (docs/decision.md, 3): nothing may cap it.
+        if CONSERVATIVE in effect_options(effect) and not isinstance(effect, Indicate):
+            loader.problem(f"{effect_key(effect)} limits {CONSERVATIVE}; conservative care is never capped (a "
+                           "limit on it could leave a procedure at caution above an indicated conservative option)",
+                           file, index, path + ("then", i), rule=rule.id)
     if sources:
         best = min((sources[c.source].evidence_level or 5 for c in rule.citations if c.source in sources), default=5)
         if rule.evidence_level < best:
