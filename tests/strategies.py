@@ -114,7 +114,7 @@ def completions(values: dict[str, Any]) -> st.SearchStrategy[dict[str, Any]]:
 def make_consistent_keeping(known: dict[str, Any], filled: dict[str, Any]) -> dict[str, Any]:
     """A repaired completion, unless the repair would change a field the partial case already knew."""
     repaired = make_consistent(filled)
-    return repaired if all(repaired[k] == v for k, v in known.items()) else filled
+    return repaired if all(repaired.get(k) == v for k, v in known.items()) else filled
 
 
 # --- random condition trees and rule bases ----------------------------------------------------------------

@@ -66,6 +66,8 @@ MUTANTS = [
     ("biological pain gets cement before radiotherapy", "ind.conservative.non_mechanical_pain", None,
      "inv.pain.not_mechanical"),
     ("diffuse pain gets no conservative care", "ind.conservative.diffuse_pain", None, "inv.pain.diffuse"),
+    ("kyphoplasty escapes the epidural-tumour caution", "caution.pvp.epidural_involvement",
+     lambda rule: rule["then"][0].update(contraindicate=["PVP"]) or True, "inv.kp.epidural_tumour"),
     ("ASIA A-D is not a deficit", "derive.deficit.asia_grade", None, "inv.neuro.asia_impaired"),
     ("a root deficit contraindicates cement as cord compression would", "ci.vertebroplasty.symptomatic_cord_compression",
      _every_deficit, "inv.neuro.root_not_cord"),
