@@ -23,6 +23,7 @@ def input_values(values: dict[str, Any], rulebook: Rulebook) -> tuple[dict[str, 
     if levels:
         regions = {REGION_OF_PREFIX[level[0]] for level in levels}
         values["level_count"] = len(levels)
+        values["top_level"] = levels[0]  # the case model keeps levels in cranio-caudal order
         for region in LEVEL_REGIONS:
             values[f"region_{region}"] = region in regions
     vertebral, extraspinal = values.get("vertebral_metastases"), values.get("extraspinal_bone_metastases")

@@ -7,7 +7,7 @@ from typing import Any, Literal, Optional
 
 import annotated_types
 
-from .case import Case, Sins, input_fields
+from .case import VERTEBRAE, Case, Sins, input_fields
 
 Kind = Literal["bool", "int", "number", "enum", "fact"]
 
@@ -105,6 +105,9 @@ def computed_specs() -> dict[str, FieldSpec]:
     levels = frozenset({"levels"})
     specs = {"level_count": FieldSpec("level_count", "int", "Number of levels to treat", "count of `levels`",
                                       minimum=1, maximum=24, origin="computed", inputs=levels, group="mechanical")}
+    specs["top_level"] = FieldSpec(
+        "top_level", "enum", "Most cranial level to treat", "the highest vertebra in `levels` (C1 is the highest)",
+        values=VERTEBRAE, origin="computed", inputs=levels, group="mechanical")
     for region in LEVEL_REGIONS:
         specs[f"region_{region}"] = FieldSpec(
             f"region_{region}", "bool", f"A {region} level to treat", f"true when some level in `levels` is {region}",

@@ -64,6 +64,29 @@ def make_consistent(values: dict[str, Any]) -> dict[str, Any]:
     collapse, height = fixed.get("sins.collapse"), fixed.get("height_loss_percent")
     if collapse is not None and height is not None:
         fixed["height_loss_percent"] = max(height, 50) if collapse == "over_50" else min(height, 50)
+    if fixed.get("height_loss_percent", 0) > 0 and "pathological_fracture" in fixed:
+        fixed["pathological_fracture"] = True
+    if "sins.pain" in fixed and "pain_score" in fixed:
+        fixed["pain_score"] = 0 if fixed["sins.pain"] == "none" else max(1, fixed["pain_score"])
+    if fixed.get("pain_score") == 0:
+        for name in ("refractory_to_analgesics", "refractory_to_conservative", "mechanical_pain"):
+            if name in fixed:
+                fixed[name] = False
+    if fixed.get("refractory_to_analgesics") is False and "refractory_to_conservative" in fixed:
+        fixed["refractory_to_conservative"] = False
+    asia = fixed.get("asia_grade")
+    if asia is not None and "neurological_deficit" in fixed:
+        fixed["neurological_deficit"] = asia != "E"
+    if fixed.get("neurological_deficit") is False:
+        fixed.pop("deficit_onset_hours", None)
+        if "deficit_progressing" in fixed:
+            fixed["deficit_progressing"] = False
+    levels = fixed.get("levels")
+    if levels:
+        if "vertebral_metastases" in fixed:
+            fixed["vertebral_metastases"] = max(fixed["vertebral_metastases"], len(levels))
+        if fixed.get("compression_site") in ("cord", "conus") and min(VERTEBRAE.index(v) for v in levels) >= VERTEBRAE.index("L3"):
+            fixed["compression_site"] = "cauda_equina"
     return fixed
 
 
@@ -91,7 +114,7 @@ def completions(values: dict[str, Any]) -> st.SearchStrategy[dict[str, Any]]:
 def make_consistent_keeping(known: dict[str, Any], filled: dict[str, Any]) -> dict[str, Any]:
     """A repaired completion, unless the repair would change a field the partial case already knew."""
     repaired = make_consistent(filled)
-    return repaired if all(repaired[k] == v for k, v in known.items()) else filled
+    return repaired if all(repaired.get(k) == v for k, v in known.items()) else filled
 
 
 # --- random condition trees and rule bases ----------------------------------------------------------------

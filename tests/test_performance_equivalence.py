@@ -109,11 +109,14 @@ SECOND_CITATION = {"source": "gu-2017", "section": "Discussion",
                    "locator": "it has the risk of damaging the posterior wall when the balloon is inflated too high",
                    "stance": "states"}
 options = st.lists(st.sampled_from(OPTIONS), min_size=1, max_size=3, unique=True)
+# The loader refuses a limit on conservative care (docs/decision.md, 3): limits name procedures only.
+procedures = st.lists(st.sampled_from([o for o in OPTIONS if o != "CONSERVATIVE"]), min_size=1, max_size=3,
+                      unique=True)
 effects = st.one_of(
     st.builds(lambda o, s: {"indicate": o, "strength": s}, options, st.sampled_from(["strong", "moderate"])),
-    st.builds(lambda o, s: {"contraindicate": o, "severity": s}, options, st.sampled_from(["absolute", "relative"])),
-    st.builds(lambda o: {"advise_against": o}, options),
-    st.builds(lambda o, c: {"conflict": o, "caution": c}, options, st.booleans()),
+    st.builds(lambda o, s: {"contraindicate": o, "severity": s}, procedures, st.sampled_from(["absolute", "relative"])),
+    st.builds(lambda o: {"advise_against": o}, procedures),
+    st.builds(lambda o, c: {"conflict": o, "caution": c}, procedures, st.booleans()),
     st.builds(lambda p, o: {"prefer": p, "over": [x for x in o if x != p] or [x for x in OPTIONS if x != p][:1]},
               st.sampled_from(OPTIONS), options),
     st.builds(lambda o: {"adjunct": "biopsy", "options": o}, st.one_of(st.just([]), options)),

@@ -149,7 +149,7 @@ def test_bone_metastases_total_needs_both_counts(rulebook):
 COMPRESSION = {"neurological_deficit": True, "spinal_cord_compression": True, "epidural_involvement": True,
                "bilsky_grade": "2", "karnofsky": 80, "asa_class": 2, "extraspinal_bone_metastases": 1,
                "vertebral_metastases": 1, "visceral_metastases": "none", "primary_tumor": "breast",
-               "asia_grade": "D"}
+               "asia_grade": "D", "histology_confirmed": True, "levels": ["T8"]}
 
 
 def test_survival_estimated_from_tokuhashi_when_the_board_gives_none(engine):

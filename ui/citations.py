@@ -15,19 +15,8 @@ _NOT_RECORDED = "not recorded"
 
 
 def short_name(rulebook: Rulebook, source_id: str) -> str:
-    """The source's own `short` name, else 'Barbanti Brodano et al. 2007' from its authors, else its id."""
-    source = rulebook.sources.get(source_id)
-    if source is not None and source.short:
-        return source.short
-    if source is None or source.authors.lower().startswith(_NOT_RECORDED):
-        return source_id
-    first = source.authors.split(",")[0].strip()
-    # Vancouver style "Barbanti Brodano G": drop the initials, keep a compound surname.
-    words = first.split()
-    if len(words) > 1 and words[-1].isupper() and len(words[-1]) <= 3:
-        words = words[:-1]
-    more = " et al." if "," in source.authors else ""
-    return f"{' '.join(words)}{more} {source.year}"
+    """The source's name for a reader (Rulebook.source_name)."""
+    return rulebook.source_name(source_id)
 
 
 def links(source: Source | None) -> list[tuple[str, str]]:

@@ -122,6 +122,14 @@ def render_decision(decision: Any, document: Any, rulebook: Any, style: Callable
             sources = "; ".join(f"{c.source}, {c.section}: {c.stance_label}" for c in reason.citations)
             out += textwrap.wrap(reason.text + style(f"  ({sources})", "dim"), width, initial_indent=head + " ",
                                  subsequent_indent=" " * 8)
+            study = rulebook.population_of(reason.rule) if reason.effect == "indicates" else None
+            if study is not None:
+                source_id, population = study
+                bounds = [f"included {c.text}" for c in population.inclusion]
+                bounds += [f"excluded {c.text}" for c in population.exclusion]
+                out += textwrap.wrap(f"applies to patients like those of {rulebook.source_name(source_id)}: "
+                                     + "; ".join(bounds), width, initial_indent=" " * 8,
+                                     subsequent_indent=" " * 10)
             for fact in decision.rests_on(reason.rule):
                 derivers = ", ".join(b.rule for b in fact.because)
                 out.append(style(f"        rests on: {fact.title} [{derivers}]", "dim"))

@@ -101,7 +101,7 @@ def _complete_case(rng: random.Random, case_id: str) -> dict[str, Any]:
 
     fracture = rng.random() < (0.35 if lesion == "blastic" else 0.7)
     c["pathological_fracture"] = fracture
-    height = round(min(90.0, rng.gammavariate(2.0, 14.0)), 0) if fracture else float(rng.choice((0, 0, 0, 5)))
+    height = round(min(90.0, rng.gammavariate(2.0, 14.0)), 0) if fracture else 0.0
     c["height_loss_percent"] = height
     c["kyphosis_degrees"] = round(min(60.0, height / 3 + rng.uniform(0, 8)), 0)
     c["severe_osteoporosis"] = rng.random() < (0.25 if c["age"] >= 70 else 0.08)
@@ -158,7 +158,7 @@ def _complete_case(rng: random.Random, case_id: str) -> dict[str, Any]:
     posterolateral = ("bilateral" if pedicle and rng.random() < 0.4 else "unilateral" if pedicle else "none")
     c["sins"] = {
         "location": SINS_LOCATION[levels[0]],
-        "pain": "mechanical" if mechanical else rng.choice(("occasional", "occasional", "none")),
+        "pain": "mechanical" if mechanical else "occasional",  # every synthetic patient has pain (score 2-10)
         "lesion": lesion,
         "alignment": rng.choices(("normal", "deformity", "subluxation"),
                                  weights=(80, 17, 3) if height < 40 else (45, 45, 10))[0],

@@ -17,10 +17,11 @@ from ..errors import Problem, RulebookError
 from ..fields import FieldCatalog, FieldSpec, computed_specs, input_specs
 from ..frameworks import Framework
 from ..scores import Scale, Score
-from ..vocabulary import OPTIONS
-from ..vocabulary import Citation
+from ..vocabulary import OPTIONS, Citation
 from .models import (_EFFECT_BY_KEY, LOCATOR_WORDS, STRONG_NEEDS_RATIONALE_FROM_LEVEL, Adjunct, Conflict, Constraint,
-                     Derive, Indicate, Manifest, Prefer, Question, Rule, Rulebook, Source)
+                     Derive, Indicate, Manifest, Prefer, Question, Rule, Rulebook, Source, effect_key, effect_options)
+
+CONSERVATIVE = "CONSERVATIVE"
 
 
 def _builtin_folder(name: str) -> Path:
@@ -381,6 +382,22 @@ def _check_rule_references(loader: _Loader, rule: Rule, manifest: Optional[Manif
         loader.problem(f"a strong indication resting on level-{rule.evidence_level} evidence needs a "
                        "strength_rationale (why the board may still read it as strong), or strength: moderate",
                        file, index, path + ("evidence_level",), rule=rule.id)
+    if rule.population is not None and sources:
+        study = sources.get(rule.population)
+        if study is None or study.population is None:
+            loader.problem(f"population {rule.population!r} names no source with a population (inclusion and "
+                           f"exclusion criteria) in sources.yaml{did_you_mean(rule.population, sources)}",
+                           file, index, path + ("population",), rule=rule.id)
+        elif not any(isinstance(e, Indicate) for e in rule.then):
+            loader.problem("a population bounds an indication; this rule indicates nothing", file, index,
+                           path + ("population",), rule=rule.id)
+    for i, effect in enumerate(rule.then):
+        # Conservative care is what remains when every procedure is ruled out, and an indicated conservative
+        # option must never sit below a procedure at caution (docs/decision.md, 3): nothing may cap it.
+        if CONSERVATIVE in effect_options(effect) and not isinstance(effect, Indicate):
+            loader.problem(f"{effect_key(effect)} limits {CONSERVATIVE}; conservative care is never capped (a "
+                           "limit on it could leave a procedure at caution above an indicated conservative option)",
+                           file, index, path + ("then", i), rule=rule.id)
     if sources:
         best = min((sources[c.source].evidence_level or 5 for c in rule.citations if c.source in sources), default=5)
         if rule.evidence_level < best:

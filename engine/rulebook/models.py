@@ -152,6 +152,9 @@ class Rule(BaseModel):
     status: Literal["active", "draft", "retired"] = "active"
     version: int = Field(default=1, ge=1)
     notes: Optional[str] = None
+    population: Optional[str] = Field(
+        default=None, description="source id of the study whose patients this indication is drawn from: it "
+        "applies within that study's inclusion and exclusion criteria, which the board sees with it")
     file: str = Field(default="", exclude=True)
     line: Optional[int] = Field(default=None, exclude=True)
 
@@ -211,6 +214,22 @@ class Manifest(BaseModel):
     facts: dict[str, Named] = Field(default_factory=dict, description="derived facts rules may assert and test")
 
 
+class Criterion(BaseModel):
+    """One inclusion or exclusion criterion of a study, in words, with the passage that states it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    text: str = Field(description="the criterion in plain words")
+    citation: Citation
+
+
+class Population(BaseModel):
+    """Whom a study admitted: its evidence, and the indications drawn from it, apply to these patients only."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    inclusion: tuple[Criterion, ...] = ()
+    exclusion: tuple[Criterion, ...] = ()
+
+
 class Source(BaseModel):
     """A bibliographic source: one of the five papers, or an external reference."""
 
@@ -229,6 +248,8 @@ class Source(BaseModel):
     note: Optional[str] = None
     short: Optional[str] = Field(default=None, description="how a reader names the source in one line, when the "
                                  "authors are not recorded (else 'First et al. year' is built from them)")
+    population: Optional[Population] = Field(
+        default=None, description="the study's inclusion and exclusion criteria, for the indications drawn from it")
 
 
 class Rulebook(BaseModel):
@@ -268,6 +289,28 @@ class Rulebook(BaseModel):
         if source is not None and source.kind == "external":
             return f"{citation.locator} (pointer into an external source, not a quotation)"
         return f'"{citation.locator}"'
+
+    def source_name(self, source_id: str) -> str:
+        """How a reader names a source in one line: its `short` name, else 'Barbanti Brodano et al. 2007' from
+        its authors, else its id."""
+        source = self.sources.get(source_id)
+        if source is not None and source.short:
+            return source.short
+        if source is None or source.authors.lower().startswith("not recorded"):
+            return source_id
+        first = source.authors.split(",")[0].strip()
+        # Vancouver style "Barbanti Brodano G": drop the initials, keep a compound surname.
+        words = first.split()
+        if len(words) > 1 and words[-1].isupper() and len(words[-1]) <= 3:
+            words = words[:-1]
+        more = " et al." if "," in source.authors else ""
+        return f"{' '.join(words)}{more} {source.year}"
+
+    def population_of(self, rule_id: str) -> Optional[tuple[str, Population]]:
+        """(source id, population) of the study an indication is drawn from, when the rule names one."""
+        rule = self.rule_by_id.get(rule_id)
+        source = self.sources.get(rule.population) if rule is not None and rule.population else None
+        return (rule.population, source.population) if source is not None and source.population else None
 
     @property
     def option_order(self) -> tuple[str, ...]:

@@ -84,17 +84,7 @@ class CardMaker:
         return out
 
     def source_name(self, source_id: str) -> str:
-        source = self.rulebook.sources.get(source_id)
-        if source is None:
-            return source_id
-        if source.short:
-            return source.short
-        if source.authors.lower().startswith("not recorded"):
-            return source_id
-        words = source.authors.split(",")[0].split()
-        if len(words) > 1 and words[-1].isupper() and len(words[-1]) <= 3:
-            words = words[:-1]  # Vancouver "Barbanti Brodano G": the initials go
-        return f"{' '.join(words)}{' et al.' if ',' in source.authors else ''} {source.year}"
+        return self.rulebook.source_name(source_id)
 
     def extension(self, decision: Decision, ordered: Optional[str] = None) -> dict[str, Any]:
         """Machine-readable: the top option, ranking and statuses (no patient data)."""

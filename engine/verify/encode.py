@@ -31,6 +31,10 @@ STATUS_OF_RANK = {rank: status for status, rank in STATUS_RANK.items()}
 LEVEL_MAX = next((m.max_length for m in Case.model_fields["levels"].metadata if isinstance(m, annotated_types.MaxLen)),
                  len(VERTEBRAE))
 REGION_SIZE = {region: sum(1 for v in VERTEBRAE if REGION_OF_PREFIX[v[0]] == region) for region in LEVEL_REGIONS}
+# [start, end) of each region's vertebrae in VERTEBRAE (cranio-caudal order).
+REGION_SPAN = {region: (min(i for i, v in enumerate(VERTEBRAE) if REGION_OF_PREFIX[v[0]] == region),
+                        max(i for i, v in enumerate(VERTEBRAE) if REGION_OF_PREFIX[v[0]] == region) + 1)
+               for region in LEVEL_REGIONS}
 
 
 def any_of(items: list) -> z3.BoolRef:
@@ -72,6 +76,7 @@ class CaseSpace:
         self.levels_known = z3.Bool(f"{prefix}known:levels")
         self.level_count = z3.Int(f"{prefix}level_count")
         self.regions = {r: z3.Bool(f"{prefix}region_{r}") for r in LEVEL_REGIONS}
+        self.top_level = z3.Int(f"{prefix}top_level")  # index into VERTEBRAE of the most cranial level
         self._scores = {s.id: s for s in rulebook.scores}
         self._score_memo: dict[str, tuple[z3.BoolRef, z3.ArithRef, z3.ArithRef]] = {}
 
@@ -94,6 +99,17 @@ class CaseSpace:
         room = [z3.If(self.regions[r], REGION_SIZE[r], 0) for r in LEVEL_REGIONS]
         facts += [self.level_count >= 1, self.level_count <= LEVEL_MAX, any_of(list(self.regions.values())),
                   self.level_count >= z3.Sum(chosen), self.level_count <= z3.Sum(room)]
+        # The most cranial level lies in a region the list touches, no touched region lies above it, and the
+        # list fits into the vertebrae of the touched regions from it downwards.
+        top = self.top_level
+        facts += [top >= 0, top < len(VERTEBRAE)]
+        below = []
+        for region in LEVEL_REGIONS:
+            start, end = REGION_SPAN[region]
+            facts.append(z3.Implies(z3.And(top >= start, top < end), self.regions[region]))
+            facts.append(z3.Implies(self.regions[region], top < end))
+            below.append(z3.If(self.regions[region], z3.If(top <= start, end - start, z3.If(top < end, end - top, 0)), 0))
+        facts.append(self.level_count <= z3.Sum(below))
         return facts
 
     # --- what a condition may read --------------------------------------------------------------------------
@@ -104,6 +120,8 @@ class CaseSpace:
             return self.known[name], self.value[name]
         if name == "level_count":
             return self.levels_known, self.level_count
+        if name == "top_level":
+            return self.levels_known, self.top_level
         if name.startswith("region_") and name[7:] in self.regions:
             return self.levels_known, self.regions[name[7:]]
         if name == "bone_metastases_total":  # vertebral plus extraspinal, known when both are
@@ -168,7 +186,8 @@ class CaseSpace:
         if z3.is_true(model.eval(self.levels_known, model_completion=True)):
             count = model.eval(self.level_count, model_completion=True).as_long()
             regions = [r for r in LEVEL_REGIONS if z3.is_true(model.eval(self.regions[r], model_completion=True))]
-            values["levels"] = levels_for(count, regions)
+            top = model.eval(self.top_level, model_completion=True).as_long()
+            values["levels"] = levels_for(count, regions, top)
         return values
 
     def equals(self, values: dict[str, Any]) -> list[z3.BoolRef]:
@@ -182,7 +201,7 @@ class CaseSpace:
         levels = values.get("levels")
         if levels:
             regions = {REGION_OF_PREFIX[v[0]] for v in levels}
-            pinned += [self.levels_known, self.level_count == len(levels)]
+            pinned += [self.levels_known, self.level_count == len(levels), self.top_level == min(VERTEBRAE.index(v) for v in levels)]
             pinned += [self.regions[r] == (r in regions) for r in LEVEL_REGIONS]
         else:
             pinned.append(z3.Not(self.levels_known))
@@ -192,14 +211,16 @@ class CaseSpace:
         """`other` states everything this case states, with the same values, and may state more."""
         same = [z3.Implies(self.known[n], z3.And(other.known[n], other.value[n] == self.value[n])) for n in self.inputs]
         same.append(z3.Implies(self.levels_known, z3.And(
-            other.levels_known, other.level_count == self.level_count,
+            other.levels_known, other.level_count == self.level_count, other.top_level == self.top_level,
             *[other.regions[r] == self.regions[r] for r in LEVEL_REGIONS])))
         return z3.And(*same)
 
 
-def levels_for(count: int, regions: list[str]) -> list[str]:
-    """A list of `count` distinct vertebrae touching exactly `regions` (one per region first, then fill in)."""
-    pools = {r: [v for v in VERTEBRAE if REGION_OF_PREFIX[v[0]] == r] for r in regions}
+def levels_for(count: int, regions: list[str], top: int = 0) -> list[str]:
+    """`count` distinct vertebrae touching exactly `regions`, the most cranial at index `top` when it can be
+    (one per region first, then fill in)."""
+    pools = {r: [v for v in VERTEBRAE if REGION_OF_PREFIX[v[0]] == r and VERTEBRAE.index(v) >= top] or
+                [v for v in VERTEBRAE if REGION_OF_PREFIX[v[0]] == r] for r in regions}
     chosen = [pools[r][0] for r in regions]
     spare = [v for r in regions for v in pools[r][1:]]
     chosen += spare[: max(0, count - len(chosen))]

@@ -1,0 +1,161 @@
+"""The clinical frame: each class of unsafe advice is guarded by a proved invariant that a mutant reintroducing it breaks."""
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import yaml
+
+from spinemets import RulebookError, load_rulebook
+from spinemets.rulebook import DEFAULT_RULES_DIR
+from spinemets.verify import verify
+
+Mutation = Callable[[dict], bool]  # edits one rule (in place); True when it changed something
+
+
+def _mutate(folder: Path, rule_id: str, mutation: Mutation | None) -> None:
+    """Delete the rule (mutation None) or apply `mutation` to it, in the copy of the rule base."""
+    for path in sorted(folder.rglob("*.yaml")):
+        data = yaml.safe_load(path.read_text())
+        if not isinstance(data, dict) or "rules" not in data:
+            continue
+        for i, rule in enumerate(data["rules"]):
+            if rule.get("id") == rule_id:
+                if mutation is None:
+                    del data["rules"][i]
+                else:
+                    assert mutation(rule), f"the mutation changed nothing in {rule_id}"
+                path.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
+                return
+    raise AssertionError(f"no rule {rule_id} in the rule base")
+
+
+def _drop_clause(text: str) -> Mutation:
+    """Remove the item of the rule's top-level `all:` whose YAML contains `text`."""
+    def mutation(rule: dict) -> bool:
+        items = rule["when"]["all"]
+        kept = [item for item in items if text not in yaml.safe_dump(item)]
+        rule["when"]["all"] = kept
+        return len(kept) < len(items)
+    return mutation
+
+
+def _every_deficit(rule: dict) -> bool:
+    rule["when"] = "neurological_deficit_present == true"
+    return True
+
+
+# (what the mutant does, the rule it changes, how (None: deleted), the invariant that must catch it)
+MUTANTS = [
+    ("open surgery despite an uncorrectable coagulopathy", "ci.surgery.coagulopathy", None,
+     "inv.surgery.unfit_never_endorsed"),
+    ("open surgery despite severe cardio-respiratory disease", "ci.surgery.cardiorespiratory", None,
+     "inv.surgery.unfit_never_endorsed"),
+    ("open surgery despite active infection", "ci.surgery.active_infection", None,
+     "inv.surgery.unfit_never_endorsed"),
+    ("frailty no longer limits surgery", "against.surgery.short_survival_or_frail", None,
+     "inv.surgery.frail_never_endorsed"),
+    ("radiosensitivity changes no status", "ind.conservative.radiosensitive", None,
+     "inv.radiosensitive.radiotherapy_first"),
+    ("instability leaves cement endorsed", "caution.cement.unstable_spine", None, "inv.cement.unstable_spine"),
+    ("instability brings no surgery", "ind.surgery.unstable_spine", None, "inv.surgery.unstable_fit"),
+    ("collapse of 80% leaves cement endorsed", "caution.cement.collapse_80", None, "inv.cement.collapse_80"),
+    ("a painless lesion gets cement", "ind.conservative.no_pain", None, "inv.pain.painless"),
+    ("biological pain gets cement before radiotherapy", "ind.conservative.non_mechanical_pain", None,
+     "inv.pain.not_mechanical"),
+    ("diffuse pain gets no conservative care", "ind.conservative.diffuse_pain", None, "inv.pain.diffuse"),
+    ("kyphoplasty escapes the epidural-tumour caution", "caution.pvp.epidural_involvement",
+     lambda rule: rule["then"][0].update(contraindicate=["PVP"]) or True, "inv.kp.epidural_tumour"),
+    ("ASIA A-D is not a deficit", "derive.deficit.asia_grade", None, "inv.neuro.asia_impaired"),
+    ("a root deficit contraindicates cement as cord compression would", "ci.vertebroplasty.symptomatic_cord_compression",
+     _every_deficit, "inv.neuro.root_not_cord"),
+    ("tumour removal before a tissue diagnosis", "ind.pvp_itr.broken_posterior_cortex",
+     _drop_clause("histology_confirmed"), "inv.itr.histology_not_proven"),
+    ("tumour removal with no survival estimate", "ind.pvp_itr.broken_posterior_cortex",
+     _drop_clause("survival_3_months_or_more"), "inv.itr.survival_unknown"),
+]
+
+
+@pytest.fixture(scope="module")
+def shipped():
+    return verify(None)
+
+
+def test_every_frame_invariant_holds_on_the_shipped_rule_base(shipped):
+    outcomes = {r.invariant.id: r.outcome for r in shipped.invariants}
+    for *_, invariant in MUTANTS:
+        assert outcomes[invariant] == "proved", invariant
+
+
+@pytest.mark.parametrize("what, rule_id, mutation, invariant", MUTANTS, ids=[m[0] for m in MUTANTS])
+def test_a_mutant_that_reintroduces_the_error_is_caught(tmp_path, what, rule_id, mutation, invariant):
+    folder = shutil.copytree(DEFAULT_RULES_DIR, tmp_path / "rules")
+    _mutate(folder, rule_id, mutation)
+    report = verify(folder, only={invariant})
+    result = next(r for r in report.invariants if r.invariant.id == invariant)
+    assert result.outcome == "violated", what
+    assert result.counterexample is not None and result.counterexample.confirmed
+
+
+def test_the_loader_refuses_a_limit_on_conservative_care(scratch_rules):
+    folder = scratch_rules("""
+        rules:
+          - id: caution.conservative.test
+            title: a limit on conservative care
+            when: coagulopathy == true
+            then:
+              - contraindicate: [CONSERVATIVE]
+                severity: relative
+            text: written by a test
+            evidence_level: 5
+            citations:
+              - source: barbanti-brodano-2007
+                section: Complications
+                locator: "Bone defect within posterior wall is considered as relative contraindication"
+                stance: states
+    """)
+    with pytest.raises(RulebookError) as err:
+        load_rulebook(folder)
+    assert any("CONSERVATIVE" in p.message and p.rule == "caution.conservative.test" for p in err.value.problems)
+
+
+def test_an_indication_names_a_population_that_exists(scratch_rules):
+    folder = scratch_rules("""
+        rules:
+          - id: ind.pvp.test
+            title: an indication bound to a study without criteria
+            when: coagulopathy == false
+            then:
+              - indicate: PVP
+            population: barbanti-brodano-2007
+            text: written by a test
+            evidence_level: 5
+            citations:
+              - source: barbanti-brodano-2007
+                section: Complications
+                locator: "Bone defect within posterior wall is considered as relative contraindication"
+                stance: states
+    """)
+    with pytest.raises(RulebookError) as err:
+        load_rulebook(folder)
+    assert any("population" in p.message for p in err.value.problems)
+
+
+def test_each_populated_indication_shows_its_study_criteria(rulebook):
+    populated = [r for r in rulebook.active_rules if r.population]
+    assert {r.population for r in populated} >= {"gu-2017", "tae-pvp-2016", "patchell-2005"}
+    for rule in populated:
+        source_id, population = rulebook.population_of(rule.id)
+        assert source_id == rule.population and (population.inclusion or population.exclusion)
+
+
+@pytest.mark.parametrize("fields, old_field", [
+    ({"refractory_to_conservative": True}, "refractory_to_conservative"),
+    ({"refractory_to_analgesics": True}, "refractory_to_analgesics"),
+])
+def test_old_and_new_refractoriness_fields_both_reach_the_cement_indication(engine, fields, old_field):
+    case = {"id": "refractory", "pathological_fracture": True, "neurological_deficit": False, **fields}
+    decision = engine.evaluate(case)
+    assert "ind.pvp.refractory_painful_fracture" in decision.fired, old_field
