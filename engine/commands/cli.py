@@ -11,8 +11,9 @@ from collections.abc import Callable, Sequence
 from typing import Any, TextIO
 
 from ..errors import CaseError, EngineError, InputError
-from . import batch, knowledge_base, synth
+from . import app, batch, knowledge_base, synth
 from . import verify as verify_command
+from .about import VersionAction
 from .terminal import EXIT_INPUT, EXIT_INTERNAL, EXIT_OK, Style, rules_arg
 
 DISCLAIMER = "Decision support for a multidisciplinary tumor board, not a medical device."
@@ -21,6 +22,8 @@ DISCLAIMER = "Decision support for a multidisciplinary tumor board, not a medica
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="spinemets", description="Cited treatment decision support for painful spinal metastases. " + DISCLAIMER)
+    parser.add_argument("--version", action=VersionAction,
+                        help="print the package version and the rule base's name, version and sha256, then exit")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("evaluate", help="grade the six options for one case, with cited reasons")
@@ -40,6 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     batch.register(sub)
     synth.register(sub)
     knowledge_base.register(sub)
+    app.register(sub)
     return parser
 
 
