@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # Repository folder -> where its files land in the wheel (pyproject.toml's package-dir mapping).
 MAPPING = {"engine": "spinemets", "ui": "spinemets/ui", "rules": "spinemets/rules", "cases": "spinemets/cases",
            ".streamlit": "spinemets/ui/settings"}
-SHIPPED = {"engine": {".py"}, "ui": {".py"}, "rules": {".yaml"}, "cases": {".yaml", ".json"},
+SHIPPED = {"engine": {".py"}, "ui": {".py", ".ttf", ".txt"}, "rules": {".yaml"}, "cases": {".yaml", ".json"},
            ".streamlit": {".toml"}}
 
 
