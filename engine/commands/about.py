@@ -28,8 +28,9 @@ class VersionAction(argparse.Action):
     def __init__(self, option_strings: Sequence[str], dest: str = argparse.SUPPRESS, **kwargs: Any) -> None:
         super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
 
-    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
-                 values: str | Sequence[Any] | None, option_string: str | None = None) -> NoReturn:
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,  # noqa: ARG002
+                 values: str | Sequence[Any] | None, option_string: str | None = None) -> NoReturn:  # noqa: ARG002
+        # argparse's signature; the version needs none of what was parsed
         from ..errors import InputError
 
         try:

@@ -275,6 +275,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("--format", choices=["csv", "jsonl"], help="output format (default: from --out, else csv)")
     p.add_argument("--rules", metavar="DIR", default=None,
                    help="rule base whose consistency checks the cases must pass (default: the built-in rules/)")
+    p.add_argument("--no-progress", action="store_true",
+                   help="no progress bar (it shows on a terminal when the cases go to a file or a pipe)")
     p.set_defaults(run=_cmd_synth)
 
 
@@ -293,12 +295,16 @@ def _cmd_synth(args: argparse.Namespace) -> int:
 
     from ..engine import get_engine
     from ..errors import InputError
+    from .terminal import track
 
     fmt = args.format or _format_of(args.out)
     rules = args.rules or os.environ.get("SPINEMETS_RULES")
     engine = get_engine(rules)
-    cases = synthetic_cases(args.n, args.seed, engine)
-    if not args.out or args.out == "-":
+    to_stdout = not args.out or args.out == "-"
+    # the bar shares the terminal with nothing: only when the cases themselves do not go to it
+    show = not args.no_progress and not (to_stdout and sys.stdout.isatty())
+    cases = track(synthetic_cases(args.n, args.seed, engine), args.n, "synth", sys.stderr, show)
+    if to_stdout:
         write(cases, sys.stdout, fmt)
         return 0
     try:
