@@ -48,7 +48,7 @@ run: check-python $(VENV)/.installed-run
 # .ci/typecheck.py lays out build/typecheck/spinemets/ as symlinks to engine/'s entries and ui/, runs mypy on
 # that tree and reports the paths as engine/... and ui/....
 lint: check-python $(VENV)/.installed-test
-	$(BIN)/ruff check engine ui .ci
+	$(BIN)/ruff check engine ui .ci benchmarks/mutants.py
 	$(BIN)/python .ci/typecheck.py
 
 test: lint
@@ -72,6 +72,12 @@ wheel: $(BIN)/python
 .PHONY: bench
 bench: check-python $(VENV)/.installed-run
 	$(BIN)/python benchmarks/run.py $(if $(QUICK),--quick)
+
+# Mutation testing of the rule base (docs/verification.md, "Mutation testing"): which clinically meaningful
+# edits of rules/ `spinemets verify` and the decision tests catch. About 10 minutes alone; QUICK=1: verify only.
+.PHONY: mutants
+mutants: check-python $(VENV)/.installed-test
+	$(BIN)/python benchmarks/mutants.py $(if $(QUICK),--verify-only)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis .mypy_cache .ruff_cache build dist
