@@ -55,13 +55,18 @@ def test_the_package_version_has_one_source():
 def test_app_starts_streamlit_on_the_packaged_app_with_the_privacy_settings(monkeypatch, tmp_path):
     started: list[tuple[str, list[str], dict[str, str]]] = []
 
+    class Replaced(BaseException):
+        """os.execve does not return: the process is the server's from then on."""
+
     def execve(path: str, argv: list[str], env: dict[str, str]) -> None:
         started.append((path, argv, env))
+        raise Replaced
 
     monkeypatch.setattr(app.os, "execve", execve)
     monkeypatch.chdir(tmp_path)  # far from the repository's .streamlit/: the settings must come along anyway
     rules = ROOT / "rules"
-    assert cli.main(["app", "--port", "8642", "--rules", str(rules)]) == 0
+    with pytest.raises(Replaced):
+        cli.main(["app", "--port", "8642", "--rules", str(rules)])
     (path, argv, env), = started
     assert argv[:4] == [sys.executable, "-m", "streamlit", "run"] and path == sys.executable
     assert Path(argv[4]).name == "app.py" and Path(argv[4]).is_file()
