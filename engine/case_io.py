@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
 
 from ._internal import reading, yamlio
 from ._internal.suggest import did_you_mean
@@ -99,7 +100,7 @@ def _unknown_keys(data: dict[str, Any], name: str, index: yamlio.LineIndex) -> l
     return problems
 
 
-def _validate(model: type[BaseModel], data: Any, base: tuple, name: str, index: yamlio.LineIndex,
+def _validate(model: type[BaseModel], data: Any, base: tuple[Any, ...], name: str, index: yamlio.LineIndex,
               problems: list[Problem]) -> Any:
     try:
         return model.model_validate(data)
@@ -125,7 +126,7 @@ def _describe(value: Any) -> str:
     return type(value).__name__
 
 
-def _explain(error: dict[str, Any]) -> str:
+def _explain(error: ErrorDetails) -> str:
     kind, ctx, value = error["type"], error.get("ctx") or {}, error.get("input")
     if kind == "missing":
         return "required"
@@ -150,4 +151,4 @@ def _explain(error: dict[str, Any]) -> str:
         return "must be a finite number"
     if kind == "extra_forbidden":
         return "unknown field"
-    return error["msg"]
+    return str(error["msg"])

@@ -11,14 +11,14 @@ The resolution semantics are written down in docs/decision.md; in short:
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Annotated, Any, Literal, Optional, Union
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from .conditions import fields_of
+from .fields import FieldCatalog
 from .frameworks import Summary
-from .rulebook import (AdviseAgainst, Adjunct, Conflict, Contraindicate, Indicate, Prefer, Rule, Rulebook,
-                       effect_options)
+from .rulebook import Adjunct, AdviseAgainst, Conflict, Contraindicate, Indicate, Prefer, Rule, Rulebook, effect_options
 from .scores import ScoreResult
 from .vocabulary import STATUS_RANK, STATUSES, Citation, Option, Status
 
@@ -32,7 +32,7 @@ class Reason(BaseModel):
     model_config = _OUT
     rule: str = Field(title="Rule", description="id of the rule that gives this reason")
     effect: EffectName = Field(title="Effect", description="what the rule does to the option")
-    detail: Optional[str] = Field(default=None, title="Detail",
+    detail: str | None = Field(default=None, title="Detail",
                                   description="strength, severity, or the options preferred over")
     text: str = Field(title="Reason", description="the reason in plain words")
     citations: tuple[Citation, ...] = Field(title="Citations", description="where in the sources the reason rests")
@@ -129,7 +129,7 @@ class Decision(BaseModel):
     conflicts: tuple[ConflictNote, ...] = Field(title="Conflicts", description="disagreements between the "
                                                 "sources that this case triggers")
     adjuncts: tuple[AdjunctNote, ...] = Field(title="Adjuncts", description="what to do besides the chosen option")
-    frameworks: dict[str, Annotated[Union[ScoreResult, Summary], Field(discriminator="kind")]] = Field(
+    frameworks: dict[str, Annotated[ScoreResult | Summary, Field(discriminator="kind")]] = Field(
                                        default_factory=dict, title="Frameworks",
                                        description="scores (SINS, revised Tokuhashi, Tomita) with their "
                                        "components or the range unknowns leave, and the NOMS summary")
@@ -162,7 +162,7 @@ FLOOR = {"strong": "recommended", "moderate": "appropriate"}
 BASELINE = "not_recommended"
 
 
-def limits_of(effect: Any) -> tuple[str, Optional[str]]:
+def limits_of(effect: Any) -> tuple[str, str | None]:
     """('floor'|'ceiling', status) that an effect imposes on each option it names."""
     if isinstance(effect, Indicate):
         return "floor", FLOOR[effect.strength]
@@ -186,12 +186,14 @@ def resolve_status(floors: Iterable[str], ceilings: Iterable[str]) -> str:
 
 
 def _bounds(rules: Iterable[Rule], option: str) -> tuple[list[str], list[str]]:
-    floors, ceilings = [], []
+    floors: list[str] = []
+    ceilings: list[str] = []
     for rule in rules:
         for effect in rule.then:
             if option in effect_options(effect):
                 kind, status = limits_of(effect)
-                (floors if kind == "floor" else ceilings).append(status)
+                if status is not None:  # every effect on an option's status has one
+                    (floors if kind == "floor" else ceilings).append(status)
     return floors, ceilings
 
 
@@ -212,7 +214,7 @@ def pivotal_rules(option: str, certain: Sequence[Rule], undecided: Sequence[Rule
         others = [r for r in relevant if r is not rule]
         raisers = [r for r in others if _bounds([r], option)[0]]
         lowerers = [r for r in others if _bounds([r], option)[1]]
-        contexts = ([], others, raisers, lowerers)
+        contexts: tuple[list[Rule], ...] = ([], others, raisers, lowerers)
         if any(status_of([*certain, *ctx, rule], option) != status_of([*certain, *ctx], option) for ctx in contexts):
             pivotal.append(rule)
     return pivotal
@@ -236,7 +238,7 @@ def rank_options(statuses: dict[str, str], preferences: Iterable[tuple[str, str]
 
 
 def decide(rulebook: Rulebook, case_id: str, fired: Iterable[str], undecided: Iterable[str],
-           unknown_inputs: Iterable[str], frameworks: Optional[dict[str, ScoreResult | Summary]] = None) -> Decision:
+           unknown_inputs: Iterable[str], frameworks: dict[str, ScoreResult | Summary] | None = None) -> Decision:
     """Build the decision from the rules that fired and those still undecided by unknown fields."""
     by_id = rulebook.rule_by_id
     fired_rules = sorted((by_id[r] for r in fired), key=lambda r: r.id)
@@ -288,7 +290,7 @@ def decide(rulebook: Rulebook, case_id: str, fired: Iterable[str], undecided: It
 class DerivationPlan:
     """For each derived fact, its deriving rules (with their reasons, built once) and the rules that test it."""
 
-    def __init__(self, rulebook: Rulebook):
+    def __init__(self, rulebook: Rulebook) -> None:
         rules = sorted(rulebook.active_rules, key=lambda r: r.id)
         self._facts = tuple(
             (fact, info.title,
@@ -307,7 +309,7 @@ class DerivationPlan:
         return tuple(found)
 
 
-def conditions_inputs(rule: Rule, catalog) -> frozenset[str]:
+def conditions_inputs(rule: Rule, catalog: FieldCatalog) -> frozenset[str]:
     """Case input fields a rule's condition rests on, through computed values, scores and derived facts."""
     return frozenset().union(*(catalog.inputs_of(n) for n in fields_of(rule.when)))
 
@@ -331,7 +333,8 @@ def _reasons(option: str, rules: Sequence[Rule]) -> tuple[Reason, ...]:
                     reasons.append(Reason(rule=rule.id, effect="prefers", detail="over " + ", ".join(effect.over),
                                           text=rule.reason_text(effect), citations=rule.citations))
                 continue
-            if option not in effect_options(effect) and not (isinstance(effect, Conflict) and option in effect.conflict):
+            conflicting = isinstance(effect, Conflict) and option in effect.conflict
+            if option not in effect_options(effect) and not conflicting:
                 continue
             detail = getattr(effect, "strength", None) or getattr(effect, "severity", None)
             if isinstance(effect, Conflict) and not effect.caution:
@@ -353,9 +356,9 @@ _STATUS_OF_RANK = {rank: status for status, rank in STATUS_RANK.items()}
 class _RulePlan:
     """What one rule contributes to a decision once fired, worked out once per rule base."""
 
-    __slots__ = ("id", "floor", "cap", "affects", "reasons", "preferences", "conflicts", "adjuncts", "inputs")
+    __slots__ = ("adjuncts", "affects", "cap", "conflicts", "floor", "id", "inputs", "preferences", "reasons")
 
-    def __init__(self, rule: Rule, rulebook: Rulebook):
+    def __init__(self, rule: Rule, rulebook: Rulebook) -> None:
         self.id = rule.id
         order = rulebook.option_order
         self.floor: list[int] = []  # by option position: highest floor rank the rule imposes
@@ -394,7 +397,7 @@ class DecisionPlan:
     (tests/test_performance_equivalence.py).
     """
 
-    def __init__(self, rulebook: Rulebook):
+    def __init__(self, rulebook: Rulebook) -> None:
         self.order = rulebook.option_order
         self.rules = {r.id: _RulePlan(r, rulebook) for r in rulebook.active_rules}
         m = rulebook.manifest
@@ -410,7 +413,7 @@ class DecisionPlan:
         return statuses, rank_options(statuses, [p for r in rules for p in r.preferences], self.order)
 
     def decide(self, case_id: str, fired: Iterable[str], undecided: Iterable[str], unknown_inputs: Iterable[str],
-               frameworks: Optional[dict[str, ScoreResult | Summary]] = None) -> Decision:
+               frameworks: dict[str, ScoreResult | Summary] | None = None) -> Decision:
         plans = self.rules
         fired_rules = [plans[r] for r in sorted(fired)]
         undecided_ids = set(undecided)
@@ -484,7 +487,7 @@ def _pivotal(i: int, certain: Sequence[_RulePlan], relevant: Sequence[_RulePlan]
         f, c = pair
         all_f = lift_f = limit_f = base_floor
         all_c = lift_c = limit_c = base_cap
-        for (fm, cm), n in counts.items():  # comparisons, not max()/min(): this is the hot loop
+        for (fm, cm) in counts:  # comparisons, not max()/min(): this is the hot loop
             if (fm, cm) == pair and count == 1:
                 continue  # the rule itself; another rule with the same pair is one of the others
             if fm > all_f:
@@ -503,11 +506,9 @@ def _pivotal(i: int, certain: Sequence[_RulePlan], relevant: Sequence[_RulePlan]
                     limit_c = cm
         for floor, cap in ((base_floor, base_cap), (all_f, all_c), (lift_f, lift_c), (limit_f, limit_c)):
             without = cap if cap < floor else floor
-            if f > floor:
-                floor = f
-            if c < cap:
-                cap = c
-            if (cap if cap < floor else floor) != without:
+            lifted = f if f > floor else floor
+            capped = c if c < cap else cap
+            if (capped if capped < lifted else lifted) != without:
                 pivotal_pairs.add(pair)
                 break
     return [r for r in relevant if (r.floor[i], r.cap[i]) in pivotal_pairs]

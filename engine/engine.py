@@ -24,7 +24,7 @@ _INPUTS = tuple(input_fields())
 class Engine:
     """Evaluates cases against one rule base. Thread-safe; build it once per process (see `get_engine`)."""
 
-    def __init__(self, rulebook: Rulebook):
+    def __init__(self, rulebook: Rulebook) -> None:
         self.rulebook = rulebook
         self.evaluator = RuleEvaluator(rulebook)
         self.durable = DurableRuleset(rulebook)
@@ -58,8 +58,8 @@ class Engine:
         now, settled, facts = self.evaluator.readings(values)
         ids = self.evaluator.rule_ids
         fired = self._cross_checked(case.id, self.durable.fire(values),
-                                    frozenset(r for r, t in zip(ids, now) if t == Truth.TRUE))
-        undecided = [r for r, t in zip(ids, settled) if t == Truth.UNKNOWN]
+                                    frozenset(r for r, t in zip(ids, now, strict=True) if t == Truth.TRUE))
+        undecided = [r for r, t in zip(ids, settled, strict=True) if t == Truth.UNKNOWN]
         unknown = [name for name in _INPUTS if name not in values]
         frameworks = self.frameworks_for(values, facts, scores, unknown)
         decision = self.plan.decide(case.id, fired, undecided, unknown, frameworks)
@@ -137,4 +137,4 @@ def evaluate(case: Case | CaseDocument | dict[str, Any], rules: str | Path | Rul
     return get_engine(rules).evaluate(case)
 
 
-__all__ = ["Engine", "get_engine", "evaluate", "EngineError"]
+__all__ = ["Engine", "EngineError", "evaluate", "get_engine"]

@@ -46,7 +46,7 @@ class RuleEvaluator:
     FALSE in this reading is undecided, and may change the decision once the fields are known.
     """
 
-    def __init__(self, rulebook: Rulebook):
+    def __init__(self, rulebook: Rulebook) -> None:
         catalog = rulebook.catalog
         rules = rulebook.active_rules
         self.rule_ids = tuple(r.id for r in rules)
@@ -80,7 +80,7 @@ class RuleEvaluator:
         truths: list[int | None] = [None] * len(compiled)
         facts: dict[str, int] = {}
         for fact, rule_indices in self._fact_plan:
-            value = Truth.FALSE
+            value: int = Truth.FALSE
             for i in rule_indices:
                 truth = truths[i]
                 if truth is None:
@@ -100,7 +100,7 @@ class RuleEvaluator:
         scope = dict(values)
         truths: list[int | None] = [None] * len(now)
         for fact, rule_indices in self._fact_plan:
-            value = Truth.FALSE
+            value: int = Truth.FALSE
             for i in rule_indices:
                 truth = truths[i]
                 if truth is None:
@@ -114,4 +114,4 @@ class RuleEvaluator:
     def fired(self, values: dict[str, Any]) -> frozenset[str]:
         """Rules TRUE of the case as it stands: the set durable-rules must fire."""
         truths, _ = self.evaluate(values)
-        return frozenset(rid for rid, t in zip(self.rule_ids, truths) if t == Truth.TRUE)
+        return frozenset(rid for rid, t in zip(self.rule_ids, truths, strict=True) if t == Truth.TRUE)

@@ -1,9 +1,10 @@
 """What rules may test: case fields, values computed from them, score outputs and derived facts."""
 from __future__ import annotations
 
+import types
 import typing
 from dataclasses import dataclass, field
-from typing import Any, Literal, Optional
+from typing import Any, Literal
 
 import annotated_types
 
@@ -55,7 +56,7 @@ class FieldSpec:
 
 
 def _unwrap_optional(annotation: Any) -> Any:
-    if typing.get_origin(annotation) is typing.Union:
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):  # Optional[X] and X | None
         args = [a for a in typing.get_args(annotation) if a is not type(None)]
         return args[0] if len(args) == 1 else annotation
     return annotation
@@ -63,14 +64,16 @@ def _unwrap_optional(annotation: Any) -> Any:
 
 def _spec_from_model_field(name: str, info: Any, group: str) -> FieldSpec | None:
     annotation = _unwrap_optional(info.annotation)
-    lo = hi = None
+    lo: float | None = None
+    hi: float | None = None
     for meta in info.metadata:
         if isinstance(meta, annotated_types.Ge):
-            lo = meta.ge
+            lo = float(meta.ge)  # type: ignore[arg-type]  # the case model's bounds are numbers
         elif isinstance(meta, annotated_types.Le):
-            hi = meta.le
-    common = dict(title=info.title or name, description=info.description or "", inputs=frozenset({name}),
-                  group=group)
+            hi = float(meta.le)  # type: ignore[arg-type]
+    common: dict[str, Any] = {"title": info.title or name, "description": info.description or "",
+                              "inputs": frozenset({name}),
+                  "group": group}
     if annotation is bool:
         return FieldSpec(name, "bool", **common)
     if annotation is int:
@@ -91,7 +94,8 @@ def input_specs() -> dict[str, FieldSpec]:
             spec = _spec_from_model_field(name, Sins.model_fields[component], "mechanical")
         else:
             info = Case.model_fields[name]
-            spec = _spec_from_model_field(name, info, (info.json_schema_extra or {}).get("group", ""))
+            extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
+            spec = _spec_from_model_field(name, info, str(extra.get("group", "")))
         if spec is not None:
             specs[name] = spec
     return specs
@@ -123,7 +127,7 @@ class FieldCatalog:
 
     specs: dict[str, FieldSpec]
 
-    def get(self, name: str) -> Optional[FieldSpec]:
+    def get(self, name: str) -> FieldSpec | None:
         return self.specs.get(name)
 
     def names(self) -> list[str]:

@@ -1,7 +1,7 @@
 """A teaching vignette: a case plus what the paper's board did (or what a teaching case expects)."""
 from __future__ import annotations
 
-from typing import Literal, Optional
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -15,14 +15,15 @@ class Board(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     kind: Literal["reported", "teaching"] = Field(
-        title="Kind", description="reported: management a paper reports for a real patient; teaching: a constructed case")
+        title="Kind",
+        description="reported: management a paper reports for a real patient; teaching: a constructed case")
     management: str = Field(title="Management", description="what the board did, or should do, in plain words")
     top: Option = Field(title="Expected top suggestion", description="the option the engine should rank first")
     statuses: dict[Option, Status] = Field(
         default_factory=dict, title="Key statuses", description="option statuses the engine must give for this case")
     reasoning: str = Field(title="Reasoning", description="why, in the words a trainee should be able to give")
     citations: list[Citation] = Field(default_factory=list, title="Citations", description="where the paper reports it")
-    engine_note: Optional[str] = Field(
+    engine_note: str | None = Field(
         default=None, title="Engine note",
         description="where the engine's advice differs from the paper's management, and which side is right and why")
 
@@ -33,5 +34,5 @@ class CaseDocument(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     case: Case
-    board: Optional[Board] = None
-    path: Optional[str] = None
+    board: Board | None = None
+    path: str | None = None

@@ -1,7 +1,7 @@
 """The fixed words of the contract: option codes, statuses, citations."""
 from __future__ import annotations
 
-from typing import Literal, Optional
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -19,8 +19,9 @@ class Citation(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    source: str = Field(title="Source id", description="key of rules/sources.yaml (for papers: ../shared/seeds/index.yaml)")
+    source: str = Field(title="Source id",
+                        description="key of rules/sources.yaml (for papers: ../shared/seeds/index.yaml)")
     section: str = Field(title="Section", description="section, table or figure of the source")
     locator: str = Field(
         title="Locator", description="a phrase of 4-30 words copied from the source, to find the passage")
-    claim: Optional[str] = Field(default=None, title="Claim", description="what the passage supports, in plain words")
+    claim: str | None = Field(default=None, title="Claim", description="what the passage supports, in plain words")

@@ -72,7 +72,7 @@ class Summary:
 
 
 class _References:
-    def __init__(self, rulebook: Rulebook):
+    def __init__(self, rulebook: Rulebook) -> None:
         self.rulebook = rulebook
         self.numbers: dict[tuple[str, str, str], int] = {}
         self.items: list[Reference] = []
@@ -105,7 +105,8 @@ def build(rulebook: Rulebook, case: Case, decision: Decision, when: datetime | N
     for i, o in enumerate(decision.options, start=1):
         reasons = [ReasonLine(labels.EFFECT_WORDS[r.effect] + (f" ({r.detail})" if r.detail else ""), r.text, r.rule,
                               refs.cite(r.citations),
-                              [f"{d.title} ({', '.join(b.rule for b in d.because)})" for d in decision.rests_on(r.rule)])
+                              [f"{d.title} ({', '.join(b.rule for b in d.because)})"
+                               for d in decision.rests_on(r.rule)])
                    for r in o.reasons]
         options.append(OptionLine(o.option, labels.option_title(rulebook, o.option), labels.status_label(o.status),
                                   o.provisional, i if o.option in decision.ranking else None, reasons))

@@ -27,7 +27,7 @@ def _covered() -> frozenset[int]:
     pdf = FPDF()
     for style, name in _FACES.items():
         pdf.add_font(FAMILY, style, FONTS / name)
-    return frozenset.intersection(*(frozenset(font.cmap) for font in pdf.fonts.values()))
+    return frozenset.intersection(*(frozenset(getattr(font, "cmap", ())) for font in pdf.fonts.values()))
 
 
 def printable(text: str) -> str:
@@ -45,7 +45,7 @@ def printable(text: str) -> str:
 
 
 class _Pdf(FPDF):
-    def __init__(self, footer_text: str):
+    def __init__(self, footer_text: str) -> None:
         super().__init__(format="A4", unit="mm")
         for style, name in _FACES.items():
             self.add_font(FAMILY, style, FONTS / name)
@@ -68,7 +68,7 @@ def render(s: Summary) -> bytes:
     pdf.add_page()
     width = pdf.epw
 
-    def text(body: str, size: float = 8.5, style: str = "", gap: float = 0.6, colour=(0, 0, 0),
+    def text(body: str, size: float = 8.5, style: str = "", gap: float = 0.6, colour: tuple[int, int, int] = (0, 0, 0),
              indent: float = 0) -> None:
         pdf.set_font(FAMILY, style, size)
         pdf.set_text_color(*colour)

@@ -63,4 +63,3 @@ def run(args: argparse.Namespace) -> int:
     argv = command(args.port)
     # Streamlit replaces this process: Ctrl-C and the exit status are the server's own.
     os.execve(argv[0], argv, env)  # noqa: S606 (no shell: the arguments are passed as they are)
-    return 0  # not reached (os.execve returns only by raising)

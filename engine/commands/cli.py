@@ -6,9 +6,9 @@ import json
 import os
 import sys
 import textwrap
-from dataclasses import replace
 from collections.abc import Callable, Sequence
-from typing import Any, TextIO
+from dataclasses import replace
+from typing import Any
 
 from ..errors import CaseError, EngineError, InputError
 from . import app, batch, knowledge_base, synth
@@ -124,7 +124,8 @@ def render_decision(decision: Any, document: Any, rulebook: Any, style: Callable
     out: list[str] = []
     case = document.case
     out.append(style(f"Case {case.id}", "bold") + (f" - {case.title}" if case.title else ""))
-    out.append(f"Rule base {decision.rulebook.name} {decision.rulebook.version} (sha256 {decision.rulebook.sha256[:16]})")
+    book = decision.rulebook
+    out.append(f"Rule base {book.name} {book.version} (sha256 {book.sha256[:16]})")
     out.append("")
     titles = {o.code: o.title for o in rulebook.manifest.options}
     for rank, option in enumerate(decision.options, start=1):
@@ -192,7 +193,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return args.run(args)
+        code: int = args.run(args)
+        return code
     except InputError as err:
         print(f"spinemets: {err}", file=sys.stderr)
         return EXIT_INPUT

@@ -1,11 +1,12 @@
-"""Loading a rule base: YAML files read safely, parsed into the models, and checked as a whole (every problem at once)."""
+"""Loading a rule base: YAML files read safely, parsed into the models, checked as a whole (every problem at once)."""
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
@@ -18,8 +19,19 @@ from ..fields import FieldCatalog, FieldSpec, computed_specs, input_specs
 from ..frameworks import Framework
 from ..scores import Scale, Score
 from ..vocabulary import OPTIONS
-from .models import (_EFFECT_BY_KEY, LOCATOR_WORDS, Adjunct, Conflict, Constraint, Derive, Manifest, Prefer, Rule,
-                     Rulebook, Source)
+from .models import (
+    _EFFECT_BY_KEY,
+    LOCATOR_WORDS,
+    Adjunct,
+    Conflict,
+    Constraint,
+    Derive,
+    Manifest,
+    Prefer,
+    Rule,
+    Rulebook,
+    Source,
+)
 
 
 def _builtin_folder(name: str) -> Path:
@@ -40,13 +52,13 @@ _SECTIONS = ("rulebook", "sources", "rules", "scores", "scales", "frameworks", "
 class _Loader:
     """Collects every problem across all files before failing, so one run shows them all."""
 
-    def __init__(self, root: Path):
+    def __init__(self, root: Path) -> None:
         self.root = root
         self.problems: list[Problem] = []
-        self.docs: dict[str, list[tuple[str, Any, yamlio.LineIndex, tuple]]] = {s: [] for s in _SECTIONS}
+        self.docs: dict[str, list[tuple[str, Any, yamlio.LineIndex, tuple[Any, ...]]]] = {s: [] for s in _SECTIONS}
 
     def problem(self, message: str, file: str | None = None, index: yamlio.LineIndex | None = None,
-                path: tuple = (), rule: str | None = None, field: str | None = None) -> None:
+                path: tuple[Any, ...] = (), rule: str | None = None, field: str | None = None) -> None:
         line = index.line(path) if index is not None else None
         self.problems.append(Problem(message, file=file, line=line, rule=rule, field=field))
 
@@ -73,7 +85,7 @@ class _Loader:
         except ValueError:
             return str(path)
 
-    def model(self, cls: type[BaseModel], data: Any, file: str, index: yamlio.LineIndex, path: tuple,
+    def model(self, cls: type[BaseModel], data: Any, file: str, index: yamlio.LineIndex, path: tuple[Any, ...],
               rule: str | None = None) -> Any:
         try:
             return cls.model_validate(data)
@@ -136,7 +148,7 @@ def load_rulebook(root: str | Path | None = None) -> Rulebook:
     return book
 
 
-def _single(loader: _Loader, section: str) -> Optional[tuple[str, Any, yamlio.LineIndex, tuple]]:
+def _single(loader: _Loader, section: str) -> tuple[str, Any, yamlio.LineIndex, tuple[Any, ...]] | None:
     docs = loader.docs[section]
     if not docs:
         loader.problem(f"no '{section}:' file in the rule base")
@@ -146,7 +158,7 @@ def _single(loader: _Loader, section: str) -> Optional[tuple[str, Any, yamlio.Li
     return docs[0]
 
 
-def _listed(loader: _Loader, section: str):
+def _listed(loader: _Loader, section: str) -> Iterator[tuple[str, Any, yamlio.LineIndex, tuple[Any, ...]]]:
     """Items of every file of a list section, with their file, index and path."""
     for name, body, index, path in loader.docs[section]:
         if not isinstance(body, list):
@@ -156,7 +168,7 @@ def _listed(loader: _Loader, section: str):
             yield name, item, index, path + (i,)
 
 
-def _build(loader: _Loader, root: Path) -> Optional[Rulebook]:
+def _build(loader: _Loader, root: Path) -> Rulebook | None:
     manifest = sources = None
     doc = _single(loader, "rulebook")
     if doc:
@@ -273,7 +285,7 @@ def _build_frameworks(loader: _Loader, catalog: FieldCatalog) -> tuple[Framework
 
 
 def _check_score(loader: _Loader, score: Score, specs: dict[str, FieldSpec], name: str,
-                 index: yamlio.LineIndex, path: tuple) -> None:
+                 index: yamlio.LineIndex, path: tuple[Any, ...]) -> None:
     for i, component in enumerate(score.components):
         spec = specs.get(component.input)
         where = path + ("components", i)
@@ -297,13 +309,13 @@ def _check_score(loader: _Loader, score: Score, specs: dict[str, FieldSpec], nam
 
 
 def _parse_condition(loader: _Loader, raw: Any, catalog: FieldCatalog, file: str, index: yamlio.LineIndex,
-                     path: tuple, rule_id: str | None) -> Optional[Condition]:
+                     path: tuple[Any, ...], rule_id: str | None) -> Condition | None:
     def report(problem: ConditionProblem) -> None:
         loader.problem(problem.message, file, index, path + problem.path, rule=rule_id, field=problem.field)
     return conditions.parse(raw, catalog, (), report)
 
 
-def _build_rules(loader: _Loader, catalog: FieldCatalog, manifest: Optional[Manifest],
+def _build_rules(loader: _Loader, catalog: FieldCatalog, manifest: Manifest | None,
                  sources: dict[str, Source], tested_elsewhere: frozenset[str] = frozenset()) -> list[Rule]:
     rules: list[Rule] = []
     seen: dict[str, str] = {}
@@ -335,8 +347,8 @@ def _build_rules(loader: _Loader, catalog: FieldCatalog, manifest: Optional[Mani
     return rules
 
 
-def _parse_effects(loader: _Loader, raw: Any, file: str, index: yamlio.LineIndex, path: tuple,
-                   rule_id: str | None) -> Optional[tuple]:
+def _parse_effects(loader: _Loader, raw: Any, file: str, index: yamlio.LineIndex, path: tuple[Any, ...],
+                   rule_id: str | None) -> tuple[Any, ...] | None:
     if not isinstance(raw, list) or not raw:
         loader.problem("'then' needs a non-empty list of effects", file, index, path, rule=rule_id)
         return None
@@ -356,8 +368,8 @@ def _parse_effects(loader: _Loader, raw: Any, file: str, index: yamlio.LineIndex
     return tuple(effects)
 
 
-def _check_rule_references(loader: _Loader, rule: Rule, manifest: Optional[Manifest], sources: dict[str, Source],
-                           file: str, index: yamlio.LineIndex, path: tuple) -> None:
+def _check_rule_references(loader: _Loader, rule: Rule, manifest: Manifest | None, sources: dict[str, Source],
+                           file: str, index: yamlio.LineIndex, path: tuple[Any, ...]) -> None:
     for i, effect in enumerate(rule.then):
         where = path + ("then", i)
         if isinstance(effect, Adjunct) and manifest and effect.adjunct not in manifest.adjuncts:
@@ -400,10 +412,10 @@ def _check_derivations(loader: _Loader, rules: list[Rule], catalog: FieldCatalog
             loader.problems.append(Problem(f"derives '{name}', but no rule tests it", file=rule.file,
                                            line=rule.line, rule=rule.id))
         if (name in used or name in tested_elsewhere) and name not in derivers:
-            rule = used[name][0] if name in used else None
+            user = used[name][0] if name in used else None
             loader.problems.append(Problem(f"tests the derived fact '{name}', but no rule derives it",
-                                           file=rule.file if rule else None, line=rule.line if rule else None,
-                                           rule=rule.id if rule else None))
+                                           file=user.file if user else None, line=user.line if user else None,
+                                           rule=user.id if user else None))
     cycle = _find_cycle({fact: {n for r in rs for n in conditions.fields_of(r.when) if n in derivers}
                          for fact, rs in derivers.items()})
     if cycle:
@@ -412,11 +424,11 @@ def _check_derivations(loader: _Loader, rules: list[Rule], catalog: FieldCatalog
                                        file=rule.file, line=rule.line, rule=rule.id))
 
 
-def _find_cycle(graph: dict[str, set[str]]) -> Optional[list[str]]:
+def _find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
     state: dict[str, int] = {}
     stack: list[str] = []
 
-    def visit(node: str) -> Optional[list[str]]:
+    def visit(node: str) -> list[str] | None:
         state[node] = 1
         stack.append(node)
         for nxt in sorted(graph.get(node, ())):
@@ -485,13 +497,15 @@ def _build_constraints(loader: _Loader, catalog: FieldCatalog) -> tuple[Constrai
     return tuple(sorted(constraints, key=lambda c: c.id))
 
 
-def _build_evidence(loader: _Loader, sources: dict[str, Source]) -> tuple[dict, ...]:
+def _build_evidence(loader: _Loader, sources: dict[str, Source]) -> tuple[dict[str, Any], ...]:
     """Outcome figures, validated by the evidence model but kept as plain mappings for display code."""
     from ..evidence import EvidenceItem
 
-    items, seen = [], {}
+    items: list[dict[str, Any]] = []
+    seen: dict[str, str] = {}
     for name, item, index, path in _listed(loader, "evidence"):
-        model = loader.model(EvidenceItem, item, name, index, path, rule=item.get("id") if isinstance(item, dict) else None)
+        rule = item.get("id") if isinstance(item, dict) else None
+        model = loader.model(EvidenceItem, item, name, index, path, rule=rule)
         if model is None:
             continue
         if model.id in seen:
@@ -522,7 +536,7 @@ def _check_citations_everywhere(loader: _Loader, sources: dict[str, Source]) -> 
                                    name, index, where + ("locator",))
 
 
-def _citations_in(node: Any, path: tuple):
+def _citations_in(node: Any, path: tuple[Any, ...]) -> Iterator[tuple[tuple[Any, ...], dict[str, Any]]]:
     if isinstance(node, dict):
         if "source" in node and ("locator" in node or "section" in node):
             yield path, node
@@ -533,9 +547,10 @@ def _citations_in(node: Any, path: tuple):
             yield from _citations_in(value, path + (i,))
 
 
-def _content_hash(manifest: Manifest, sources: dict[str, Source], scores: list, scales: tuple, rules: list[Rule],
-                  constraints: tuple[Constraint, ...], evidence: tuple, invariants: tuple,
-                  frameworks: tuple = ()) -> str:
+def _content_hash(manifest: Manifest, sources: dict[str, Source], scores: list[Any], scales: tuple[Any, ...],
+                  rules: list[Rule],
+                  constraints: tuple[Constraint, ...], evidence: tuple[Any, ...], invariants: tuple[Any, ...],
+                  frameworks: tuple[Any, ...] = ()) -> str:
     """Hash of the parsed content, independent of file layout and of the order of rules within files."""
     def key(item: Any) -> str:
         return str(item.get("id", "")) if isinstance(item, dict) else ""

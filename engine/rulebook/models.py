@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from functools import cached_property
-from typing import Any, Literal, Optional, Union
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -27,7 +27,7 @@ def _as_tuple(value: Any) -> Any:
 
 class _Effect(BaseModel):
     model_config = _MODEL
-    text: Optional[str] = Field(default=None, description="reason in plain words; defaults to the rule's text")
+    text: str | None = Field(default=None, description="reason in plain words; defaults to the rule's text")
 
 
 class Indicate(_Effect):
@@ -105,7 +105,7 @@ class Derive(BaseModel):
         return f"derive the fact {self.derive}"
 
 
-Effect = Union[Indicate, Contraindicate, AdviseAgainst, Prefer, Conflict, Adjunct, Derive]
+Effect = Indicate | Contraindicate | AdviseAgainst | Prefer | Conflict | Adjunct | Derive
 _EFFECT_BY_KEY: dict[str, type[BaseModel]] = {
     "indicate": Indicate, "contraindicate": Contraindicate, "advise_against": AdviseAgainst, "prefer": Prefer,
     "conflict": Conflict, "adjunct": Adjunct, "derive": Derive}
@@ -145,9 +145,9 @@ class Rule(BaseModel):
     evidence_level: int = Field(ge=1, le=5, description="Oxford CEBM level of the supporting evidence, 1-5")
     status: Literal["active", "draft", "retired"] = "active"
     version: int = Field(default=1, ge=1)
-    notes: Optional[str] = None
+    notes: str | None = None
     file: str = Field(default="", exclude=True)
-    line: Optional[int] = Field(default=None, exclude=True)
+    line: int | None = Field(default=None, exclude=True)
 
     def reason_text(self, effect: BaseModel) -> str:
         return getattr(effect, "text", None) or self.text
@@ -203,15 +203,15 @@ class Source(BaseModel):
     title: str
     authors: str
     journal: str
-    year: Union[int, str]
-    volume: Optional[str] = None
-    pages: Optional[str] = None
-    doi: Optional[str] = None
-    pmid: Optional[str] = None
+    year: int | str
+    volume: str | None = None
+    pages: str | None = None
+    doi: str | None = None
+    pmid: str | None = None
     design: str
-    evidence_level: Optional[int] = Field(default=None, ge=1, le=5)
-    note: Optional[str] = None
-    short: Optional[str] = Field(default=None, description="how a reader names the source in one line, when the "
+    evidence_level: int | None = Field(default=None, ge=1, le=5)
+    note: str | None = None
+    short: str | None = Field(default=None, description="how a reader names the source in one line, when the "
                                  "authors are not recorded (else 'First et al. year' is built from them)")
 
 
@@ -226,8 +226,8 @@ class Rulebook(BaseModel):
     frameworks: tuple[Framework, ...] = ()
     rules: tuple[Rule, ...]
     constraints: tuple[Constraint, ...]
-    evidence: tuple[dict, ...] = ()
-    invariants: tuple[dict, ...] = ()
+    evidence: tuple[dict[str, Any], ...] = ()
+    invariants: tuple[dict[str, Any], ...] = ()
     catalog: FieldCatalog
     sha256: str
     root: str

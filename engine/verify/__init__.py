@@ -11,14 +11,17 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING
 
 from ..errors import InputError, RulebookError
 from ..rulebook import Rulebook, load_rulebook
 
+if TYPE_CHECKING:  # z3 is imported only when a proof runs
+    from .report import Report
 
-def verify(rules: str | Path | Rulebook | None = None, *, timeout_ms: Optional[int] = None, minimize: bool = True,
-           only: Optional[set[str]] = None, progress: Callable[[int, int, str], None] | None = None):
+
+def verify(rules: str | Path | Rulebook | None = None, *, timeout_ms: int | None = None, minimize: bool = True,
+           only: set[str] | None = None, progress: Callable[[int, int, str], None] | None = None) -> Report:
     """Prove every invariant and structural check of a rule base; `only` restricts to those ids.
     `progress(done, total, id)` is called after each invariant and check (for a progress bar)."""
     import z3

@@ -9,10 +9,11 @@ Expressions are built once and shared (z3 terms are hash-consed), so each proof 
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import cached_property
-from typing import Any, Callable, Optional
+from typing import Any
 
 import annotated_types
 import z3
@@ -33,11 +34,11 @@ LEVEL_MAX = next((m.max_length for m in Case.model_fields["levels"].metadata if 
 REGION_SIZE = {region: sum(1 for v in VERTEBRAE if REGION_OF_PREFIX[v[0]] == region) for region in LEVEL_REGIONS}
 
 
-def any_of(items: list) -> z3.BoolRef:
+def any_of(items: list[Any]) -> z3.BoolRef:
     return z3.Or(*items) if items else z3.BoolVal(False)
 
 
-def all_of(items: list) -> z3.BoolRef:
+def all_of(items: list[Any]) -> z3.BoolRef:
     return z3.And(*items) if items else z3.BoolVal(True)
 
 
@@ -48,7 +49,7 @@ class Truth3:
     t: z3.BoolRef
     f: z3.BoolRef
 
-    def negated(self) -> "Truth3":
+    def negated(self) -> Truth3:
         return Truth3(self.f, self.t)
 
 
@@ -60,7 +61,7 @@ def exact(value: Any) -> Fraction:
 class CaseSpace:
     """Every case the data dictionary admits, as z3 variables (names carry `prefix`, so two cases can coexist)."""
 
-    def __init__(self, rulebook: Rulebook, prefix: str = ""):
+    def __init__(self, rulebook: Rulebook, prefix: str = "") -> None:
         self.rulebook = rulebook
         self.prefix = prefix
         self.inputs: dict[str, FieldSpec] = {n: s for n, s in rulebook.catalog.specs.items() if s.origin == "input"}
@@ -188,7 +189,7 @@ class CaseSpace:
             pinned.append(z3.Not(self.levels_known))
         return pinned
 
-    def extended_by(self, other: "CaseSpace") -> z3.BoolRef:
+    def extended_by(self, other: CaseSpace) -> z3.BoolRef:
         """`other` states everything this case states, with the same values, and may state more."""
         same = [z3.Implies(self.known[n], z3.And(other.known[n], other.value[n] == self.value[n])) for n in self.inputs]
         same.append(z3.Implies(self.levels_known, z3.And(
@@ -236,14 +237,14 @@ def _literal(spec: FieldSpec, value: Any) -> z3.ExprRef:
 class OptionEffects:
     """What one rule does to one option's status: its floor and its ceiling (ranks), each possibly absent."""
 
-    floor: Optional[int]
-    ceiling: Optional[int]
+    floor: int | None
+    ceiling: int | None
 
 
 class Encoding:
     """The decision of docs/decision.md for every case of one `CaseSpace`, as z3 expressions."""
 
-    def __init__(self, rulebook: Rulebook, prefix: str = ""):
+    def __init__(self, rulebook: Rulebook, prefix: str = "") -> None:
         self.rulebook = rulebook
         self.case = CaseSpace(rulebook, prefix)
         self.rules: tuple[Rule, ...] = rulebook.active_rules
@@ -259,12 +260,14 @@ class Encoding:
             o: [self._option_effects(rule, o) for rule in self.rules] for o in self.options}
 
     @staticmethod
-    def _option_effects(rule: Rule, option: str) -> Optional[OptionEffects]:
-        floors, ceilings = [], []
+    def _option_effects(rule: Rule, option: str) -> OptionEffects | None:
+        floors: list[int] = []
+        ceilings: list[int] = []
         for effect in rule.then:
             if option in effect_options(effect):
                 kind, status = limits_of(effect)
-                (floors if kind == "floor" else ceilings).append(STATUS_RANK[status])
+                if status is not None:  # every effect on an option's status has one
+                    (floors if kind == "floor" else ceilings).append(STATUS_RANK[status])
         if not floors and not ceilings:
             return None
         return OptionEffects(max(floors, default=None), min(ceilings, default=None))
@@ -338,11 +341,11 @@ class Encoding:
 
     # --- statuses -------------------------------------------------------------------------------------------
 
-    def status_of(self, option: str, member: Callable[[int], Optional[z3.BoolRef]]) -> z3.ArithRef:
+    def status_of(self, option: str, member: Callable[[int], z3.BoolRef | None]) -> z3.ArithRef:
         """Rank of the option's status when the rules with `member(i)` true have fired: the highest floor
         (baseline not_recommended), capped by the lowest ceiling."""
-        by_floor: dict[int, list] = {RECOMMENDED: [], APPROPRIATE: []}
-        by_ceiling: dict[int, list] = {CONTRAINDICATED: [], NOT_RECOMMENDED: [], CAUTION: []}
+        by_floor: dict[int, list[Any]] = {RECOMMENDED: [], APPROPRIATE: []}
+        by_ceiling: dict[int, list[Any]] = {CONTRAINDICATED: [], NOT_RECOMMENDED: [], CAUTION: []}
         for i, eff in enumerate(self.effects[option]):
             if eff is None:
                 continue
@@ -414,7 +417,7 @@ class Encoding:
             return any_of([self.fired(i) for i, rule in enumerate(self.rules) if _cited(rule)
                            and any(test(e) for e in rule.then)])
 
-        def lifts(strength: Optional[str] = None) -> Callable[[Any], bool]:
+        def lifts(strength: str | None = None) -> Callable[[Any], bool]:
             return lambda e: isinstance(e, Indicate) and option in e.indicate and strength in (None, e.strength)
 
         rank = STATUS_RANK[status]
@@ -453,18 +456,18 @@ class Encoding:
         pivots = []
         for r in affecting:
             others = [i for i in affecting if i != r]
-            backgrounds = [
+            backgrounds: list[set[int]] = [
                 set(),
                 set(others),
-                {i for i in others if self.effects[option][i].floor is not None},
-                {i for i in others if self.effects[option][i].ceiling is not None},
+                {i for i in others if (e := self.effects[option][i]) is not None and e.floor is not None},
+                {i for i in others if (e := self.effects[option][i]) is not None and e.ceiling is not None},
             ]
             changes = []
             for background in backgrounds:
-                def without(i: int, bg=background) -> z3.BoolRef:
+                def without(i: int, bg: set[int] = background) -> z3.BoolRef:
                     return z3.Or(certain[i], undecided[i]) if i in bg else certain[i]
 
-                def with_r(i: int, bg=background) -> z3.BoolRef:
+                def with_r(i: int, bg: set[int] = background) -> z3.BoolRef:
                     return z3.BoolVal(True) if i == r else without(i, bg)
 
                 changes.append(self.status_of(option, with_r) != self.status_of(option, without))

@@ -3,8 +3,9 @@ each structural check passed or failed, the time it took; as text for people and
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import yaml
 
@@ -162,11 +163,11 @@ class Report:
                     counts["failures" if kind == "failure" else "errors"] += 1
                     ET.SubElement(test, kind, message=f"{title}: {message}", type=message.split(":")[0]).text = text
             suite.set("time", f"{sum(c[2] for c in cases):.3f}")
-            for key, value in counts.items():
-                suite.set(key, str(value))
-                totals[key] += value
-        for key, value in totals.items():
-            root.set(key, str(value))
+            for key, count in counts.items():
+                suite.set(key, str(count))
+                totals[key] += count
+        for key, count in totals.items():
+            root.set(key, str(count))
         ET.indent(root)
         return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
 
