@@ -1,12 +1,18 @@
 # Two commands on a fresh machine (Python 3.11 or 3.12 and a C compiler):
 #   make run    set up .venv and start the Streamlit app
-#   make test   set up .venv and run the whole test suite
+#   make test   set up .venv, lint (ruff, mypy) and run the whole test suite
+# Both install the exact versions of the lock files (requirements.lock: what the package needs to run;
+# requirements-dev.lock: that plus the test and lint tools), hash-checked. pyproject.toml keeps the version
+# ranges library users install against; `make lock` re-resolves the lock files from those ranges.
 PYTHON ?= $(shell command -v python3.11 || command -v python3.12 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8501
+# The lock tool, pinned: uv resolves for every platform and Python the package supports (--universal), in seconds.
+UV_VERSION := 0.13.9
+LOCK_FLAGS := --universal --python-version 3.11 --generate-hashes --quiet
 
-.PHONY: run test setup check-python clean serve
+.PHONY: run test lint setup check-python clean lock wheel serve
 
 check-python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if (3, 11) <= sys.version_info[:2] < (3, 13) else 1)' 2>/dev/null || { \
@@ -18,30 +24,55 @@ $(BIN)/python: | check-python
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(VENV)/.installed-run: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e .
+# The locked dependencies first (hash-checked), then the project itself without resolving anything again;
+# `pip check` fails if the lock no longer satisfies pyproject.toml's ranges (run `make lock`).
+$(VENV)/.installed-run: pyproject.toml requirements.lock | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements.lock
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	$(BIN)/python -m pip check
 	touch $@
 
-$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[test]'
-	touch $@ $(VENV)/.installed-run $(VENV)/.installed-service
+$(VENV)/.installed-test: pyproject.toml requirements-dev.lock | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements-dev.lock
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	$(BIN)/python -m pip check
+	touch $@ $(VENV)/.installed-run
 
 setup: $(VENV)/.installed-test
 
 run: check-python $(VENV)/.installed-run
 	$(BIN)/streamlit run ui/app.py --server.port $(PORT) --browser.gatherUsageStats false
 
-test: check-python $(VENV)/.installed-test
+# ruff and mypy (strict) on engine/ and ui/, configured in pyproject.toml. mypy cannot follow the package-dir
+# mapping (engine/ installs as spinemets, ui/ as spinemets.ui) from the repository's folders, so
+# .ci/typecheck.py lays out build/typecheck/spinemets/ as symlinks to engine/'s entries and ui/, runs mypy on
+# that tree and reports the paths as engine/... and ui/....
+lint: check-python $(VENV)/.installed-test
+	$(BIN)/ruff check engine ui .ci benchmarks/mutants.py
+	$(BIN)/python .ci/typecheck.py
+
+test: lint
 	$(BIN)/python -m pytest
+
+# Re-resolve both lock files from pyproject.toml's ranges, keeping every pin that still fits (after adding a
+# dependency to pyproject.toml, this is the one command). UPGRADE=1 moves every pin to the newest allowed.
+# requirements-dev.lock is constrained by requirements.lock, so the two never disagree on a shared package.
+lock: $(BIN)/python
+	$(BIN)/python -m pip install --quiet uv==$(UV_VERSION)
+	$(BIN)/uv pip compile pyproject.toml $(LOCK_FLAGS) $(if $(UPGRADE),--upgrade) -o requirements.lock
+	$(BIN)/uv pip compile pyproject.toml --extra test --extra lint -c requirements.lock $(LOCK_FLAGS) \
+	  $(if $(UPGRADE),--upgrade) -o requirements-dev.lock
+
+# The wheel (rules/ and cases/ inside as package data), built into dist/.
+wheel: $(BIN)/python
+	rm -rf dist build/lib
+	$(BIN)/python -m pip wheel --quiet --no-deps --wheel-dir dist .
 
 # Optional: the CDS Hooks service for an electronic record (docs/interoperability.md), on this machine only.
 HOST ?= 127.0.0.1
 SERVE_PORT ?= 8090
-$(VENV)/.installed-service: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[service]'
-	touch $@
-
-serve: check-python $(VENV)/.installed-service
+# The service's dependencies (the `service` extra) come with the test set, hash-checked from requirements-dev.lock.
+serve: check-python $(VENV)/.installed-test
 	$(BIN)/spinemets serve --host $(HOST) --port $(SERVE_PORT)
 
 # Speed and memory against the targets of docs/performance.md (a few minutes; QUICK=1 for a first look).
@@ -49,5 +80,11 @@ serve: check-python $(VENV)/.installed-service
 bench: check-python $(VENV)/.installed-run
 	$(BIN)/python benchmarks/run.py $(if $(QUICK),--quick)
 
+# Mutation testing of the rule base (docs/verification.md, "Mutation testing"): which clinically meaningful
+# edits of rules/ `spinemets verify` and the decision tests catch. About 10 minutes alone; QUICK=1: verify only.
+.PHONY: mutants
+mutants: check-python $(VENV)/.installed-test
+	$(BIN)/python benchmarks/mutants.py $(if $(QUICK),--verify-only)
+
 clean:
-	rm -rf $(VENV) .pytest_cache .hypothesis
+	rm -rf $(VENV) .pytest_cache .hypothesis .mypy_cache .ruff_cache build dist

@@ -20,7 +20,7 @@ import sqlite3
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, Optional
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -52,15 +52,15 @@ class BoardDecision(BaseModel):
     decision: dict[str, Any] = Field(title="Decision", description="the engine's decision JSON for the case")
     rulebook_version: str = Field(title="Rule base version", description="version of the rule base that decided")
     rulebook_sha256: str = Field(title="Rule base sha256", description="content hash of that rule base")
-    top: Optional[Option] = Field(title="Top suggestion", description="the engine's top suggestion")
+    top: Option | None = Field(title="Top suggestion", description="the engine's top suggestion")
     chosen: tuple[Option, ...] = Field(title="Chosen", description="the option(s) the board chose", min_length=1)
     follows_top: bool = Field(title="Follows the top suggestion",
                               description="true when the board's first choice is the engine's top suggestion")
-    override_reason: Optional[OverrideReason] = Field(
+    override_reason: OverrideReason | None = Field(
         default=None, title="Override reason", description="why the board did not follow the top suggestion")
-    comment: Optional[str] = Field(default=None, title="Comment", description="free text", max_length=4000)
+    comment: str | None = Field(default=None, title="Comment", description="free text", max_length=4000)
     attendees: tuple[str, ...] = Field(default=(), title="Attendees", description="roles present (no names)")
-    meeting_date: Optional[dt.date] = Field(default=None, title="Meeting date", description="date of the board")
+    meeting_date: dt.date | None = Field(default=None, title="Meeting date", description="date of the board")
     source: Source = Field(default="ui", title="Source", description="where the record was made")
 
 
@@ -76,20 +76,20 @@ class CdsFeedback(BaseModel):
                                    "client sent it")
     accepted_suggestions: tuple[str, ...] = Field(default=(), title="Accepted suggestions",
                                                   description="uuids of the suggestions taken")
-    override_reason: Optional[OverrideReason] = Field(
+    override_reason: OverrideReason | None = Field(
         default=None, title="Override reason", description="the reason, when it is one the card offered")
-    override_coding: Optional[dict[str, str]] = Field(
+    override_coding: dict[str, str] | None = Field(
         default=None, title="Override reason as sent", description="the Coding the client sent (system, code, "
         "display), also when it is the client's own")
-    comment: Optional[str] = Field(default=None, title="Comment", description="the clinician's comment",
+    comment: str | None = Field(default=None, title="Comment", description="the clinician's comment",
                                    max_length=4000)
-    hook: Optional[str] = Field(default=None, title="Hook", description="the hook the card answered")
-    top: Optional[Option] = Field(default=None, title="Top suggestion", description="the card's top option")
-    ordered: Optional[Option] = Field(default=None, title="Ordered", description="the drafted order's option")
-    indicator: Optional[str] = Field(default=None, title="Indicator", description="info, warning or critical")
-    rulebook_version: Optional[str] = Field(default=None, title="Rule base version",
+    hook: str | None = Field(default=None, title="Hook", description="the hook the card answered")
+    top: Option | None = Field(default=None, title="Top suggestion", description="the card's top option")
+    ordered: Option | None = Field(default=None, title="Ordered", description="the drafted order's option")
+    indicator: str | None = Field(default=None, title="Indicator", description="info, warning or critical")
+    rulebook_version: str | None = Field(default=None, title="Rule base version",
                                             description="version of the rule base behind the card")
-    rulebook_sha256: Optional[str] = Field(default=None, title="Rule base sha256",
+    rulebook_sha256: str | None = Field(default=None, title="Rule base sha256",
                                            description="content hash of that rule base")
     source: Source = Field(default="cds-hooks", title="Source", description="where the record was made")
 
@@ -113,11 +113,11 @@ class Verification:
     ok: bool
     count: int
     head: str
-    bad_seq: Optional[int] = None
+    bad_seq: int | None = None
     reason: str = ""
 
 
-def default_path() -> Optional[Path]:
+def default_path() -> Path | None:
     """The log's path from SPINEMETS_BOARD_DB, or None (recording off)."""
     value = os.environ.get(ENV_VAR, "").strip()
     return Path(value).expanduser() if value else None
@@ -134,8 +134,8 @@ def record_hash(prev_hash: str, seq: int, recorded_at: str, kind: str, payload: 
 
 
 def make_decision_record(case: dict[str, Any], decision: dict[str, Any], chosen: Sequence[str], *,
-                         override_reason: Optional[str] = None, comment: Optional[str] = None,
-                         attendees: Sequence[str] = (), meeting_date: Optional[dt.date] = None,
+                         override_reason: str | None = None, comment: str | None = None,
+                         attendees: Sequence[str] = (), meeting_date: dt.date | None = None,
                          source: str = "ui") -> BoardDecision:
     """A board decision from the engine's decision JSON; refuses an override without a reason."""
     ranking = decision.get("ranking") or []
@@ -164,7 +164,7 @@ def make_decision_record(case: dict[str, Any], decision: dict[str, Any], chosen:
 class BoardLog:
     """A hash-chained log in one SQLite file. Safe for several processes: appends are serialised by SQLite."""
 
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -181,16 +181,16 @@ class BoardLog:
     def close(self) -> None:
         self._db.close()
 
-    def __enter__(self) -> "BoardLog":
+    def __enter__(self) -> BoardLog:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def append(self, kind: str, payload: BaseModel | dict[str, Any], *, now: Optional[dt.datetime] = None) -> LogRecord:
+    def append(self, kind: str, payload: BaseModel | dict[str, Any], *, now: dt.datetime | None = None) -> LogRecord:
         """Add a record at the head of the chain, atomically."""
         data = payload.model_dump(mode="json") if isinstance(payload, BaseModel) else json.loads(_canonical(payload))
-        recorded_at = (now or dt.datetime.now(dt.timezone.utc)).isoformat(timespec="seconds")
+        recorded_at = (now or dt.datetime.now(dt.UTC)).isoformat(timespec="seconds")
         db = self._db
         try:
             db.execute("BEGIN IMMEDIATE")
@@ -206,7 +206,7 @@ class BoardLog:
             raise InputError(f"{self.path}: cannot write the board log ({err})") from None
         return LogRecord(seq, recorded_at, kind, data, prev, digest)
 
-    def records(self, kind: Optional[str] = None) -> Iterator[LogRecord]:
+    def records(self, kind: str | None = None) -> Iterator[LogRecord]:
         """Every record in chain order (optionally of one kind); payloads as stored."""
         rows = self._db.execute("SELECT seq, recorded_at, kind, payload, prev_hash, hash FROM records ORDER BY seq")
         for seq, recorded_at, rkind, payload, prev, digest in rows:

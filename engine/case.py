@@ -1,7 +1,7 @@
 """The case: every field of the data dictionary, typed strictly; absent or null means unknown."""
 from __future__ import annotations
 
-from typing import Any, Literal, Optional
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -33,20 +33,20 @@ class Sins(BaseModel):
 
     model_config = _STRICT
 
-    location: Optional[Literal["junctional", "mobile", "semirigid", "rigid"]] = Field(
+    location: Literal["junctional", "mobile", "semirigid", "rigid"] | None = Field(
         default=None, title="SINS location",
         description="junctional (O-C2, C7-T2, T11-L1, L5-S1), mobile (C3-C6, L2-L4), semirigid (T3-T10), rigid (S2-S5)")
-    pain: Optional[Literal["mechanical", "occasional", "none"]] = Field(
+    pain: Literal["mechanical", "occasional", "none"] | None = Field(
         default=None, title="SINS pain", description="mechanical; occasional, non-mechanical; or pain-free lesion")
-    lesion: Optional[Literal["lytic", "mixed", "blastic"]] = Field(
+    lesion: Literal["lytic", "mixed", "blastic"] | None = Field(
         default=None, title="SINS bone lesion", description="lytic, mixed (lytic/blastic) or blastic")
-    alignment: Optional[Literal["subluxation", "deformity", "normal"]] = Field(
+    alignment: Literal["subluxation", "deformity", "normal"] | None = Field(
         default=None, title="SINS alignment",
         description="subluxation or translation; de novo deformity (kyphosis or scoliosis); normal")
-    collapse: Optional[Literal["over_50", "under_50", "none_over_50_involved", "none"]] = Field(
+    collapse: Literal["over_50", "under_50", "none_over_50_involved", "none"] | None = Field(
         default=None, title="SINS vertebral body collapse",
         description="over 50% collapse; under 50%; no collapse with over half the body involved; none of these")
-    posterolateral: Optional[Literal["bilateral", "unilateral", "none"]] = Field(
+    posterolateral: Literal["bilateral", "unilateral", "none"] | None = Field(
         default=None, title="SINS posterolateral involvement",
         description="involvement of facet, pedicle or costovertebral joint: bilateral, unilateral or none")
 
@@ -60,111 +60,111 @@ class Case(BaseModel):
         title="Case id", pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$",
         description="case identifier: letters, digits, '.', '_' or '-' (no patient names; vignettes use a slug)",
         json_schema_extra={"group": "identity"})
-    title: Optional[str] = _field("Title", "one-line summary for lists", "identity", max_length=200)
-    presentation: Optional[str] = _field(
+    title: str | None = _field("Title", "one-line summary for lists", "identity", max_length=200)
+    presentation: str | None = _field(
         "Presentation", "free-text vignette for trainees (not read by rules)", "identity", max_length=20_000)
 
     # systemic: can the patient bear a procedure, and for how long will it matter
-    age: Optional[int] = _field("Age", "years", "systemic", ge=0, le=120)
-    sex: Optional[Literal["female", "male", "other"]] = _field("Sex", "female, male or other", "systemic")
-    life_expectancy_months: Optional[float] = _field(
+    age: int | None = _field("Age", "years", "systemic", ge=0, le=120)
+    sex: Literal["female", "male", "other"] | None = _field("Sex", "female, male or other", "systemic")
+    life_expectancy_months: float | None = _field(
         "Life expectancy (months)", "the board's survival estimate in months (up to 600)", "systemic", ge=0, le=600)
-    karnofsky: Optional[int] = _field("Karnofsky performance status", "0-100", "systemic", ge=0, le=100)
-    asa_class: Optional[int] = _field("ASA physical status", "1-5", "systemic", ge=1, le=5)
-    coagulopathy: Optional[bool] = _field(
+    karnofsky: int | None = _field("Karnofsky performance status", "0-100", "systemic", ge=0, le=100)
+    asa_class: int | None = _field("ASA physical status", "1-5", "systemic", ge=1, le=5)
+    coagulopathy: bool | None = _field(
         "Uncorrectable coagulopathy", "uncorrectable coagulopathy or bleeding diathesis", "systemic")
-    active_infection: Optional[bool] = _field(
+    active_infection: bool | None = _field(
         "Active infection", "local (puncture site or spine) or systemic infection / sepsis", "systemic")
-    cement_allergy: Optional[bool] = _field("PMMA allergy", "allergy to PMMA bone cement", "systemic")
-    severe_cardiopulmonary_disease: Optional[bool] = _field(
+    cement_allergy: bool | None = _field("PMMA allergy", "allergy to PMMA bone cement", "systemic")
+    severe_cardiopulmonary_disease: bool | None = _field(
         "Severe cardio-respiratory disease",
         "severe enough to preclude the procedure or prone positioning", "systemic")
 
     # oncologic: what is the tumour and how far has it spread
-    primary_tumor: Optional[PrimaryTumor] = _field(
+    primary_tumor: PrimaryTumor | None = _field(
         "Primary tumour", "histology of origin; unknown_primary = cancer of unknown primary, not 'not recorded'",
         "oncologic")
-    histology_confirmed: Optional[bool] = _field(
+    histology_confirmed: bool | None = _field(
         "Histology confirmed", "malignancy proven by biopsy or marrow biopsy", "oncologic")
-    primary_bone_tumor: Optional[bool] = _field(
+    primary_bone_tumor: bool | None = _field(
         "Possible primary bone tumour",
         "the spinal lesion is (or may be) a primary bone tumour of the spine rather than a metastasis", "oncologic")
-    extraspinal_bone_metastases: Optional[int] = _field(
+    extraspinal_bone_metastases: int | None = _field(
         "Extraspinal bone metastases", "number of bone metastases outside the spine", "oncologic", ge=0, le=1000)
-    vertebral_metastases: Optional[int] = _field(
+    vertebral_metastases: int | None = _field(
         "Vertebral metastases", "number of vertebral bodies with metastases (C1-S5: at most 29)", "oncologic", ge=0,
         le=29)
-    visceral_metastases: Optional[Literal["none", "removable", "unremovable"]] = _field(
+    visceral_metastases: Literal["none", "removable", "unremovable"] | None = _field(
         "Visceral metastases", "metastases to major internal organs: none, removable or unremovable", "oncologic")
-    multifocal_bone_metastases: Optional[bool] = _field(
+    multifocal_bone_metastases: bool | None = _field(
         "Multifocal painful bone metastases", "painful bone metastases at several sites", "oncologic")
-    hypervascular_tumor: Optional[bool] = _field(
+    hypervascular_tumor: bool | None = _field(
         "Hypervascular tumour", "hypervascular lesion (angiography, or by primary: renal, thyroid, hepatocellular)",
         "oncologic")
-    paravertebral_extension: Optional[bool] = _field(
+    paravertebral_extension: bool | None = _field(
         "Paravertebral extension", "tumour soft-tissue mass extending into the paravertebral space", "oncologic")
-    prior_radiotherapy_at_level: Optional[bool] = _field(
+    prior_radiotherapy_at_level: bool | None = _field(
         "Prior radiotherapy at the level", "the index level has already been irradiated (radiotherapy given; "
         "failed or not)", "oncologic")
 
     # mechanical: will the vertebra hold
-    levels: Optional[list[Vertebra]] = _field(  # type: ignore[valid-type]
+    levels: list[Vertebra] | None = _field(
         "Levels to treat", "symptomatic vertebral levels (C1-C7, T1-T12, L1-L5, S1-S5)", "mechanical",
         min_length=1, max_length=24)
-    pathological_fracture: Optional[bool] = _field(
+    pathological_fracture: bool | None = _field(
         "Pathological fracture", "malignant vertebral compression fracture present", "mechanical")
-    height_loss_percent: Optional[float] = _field(
+    height_loss_percent: float | None = _field(
         "Height loss (%)", "loss of vertebral body height at the worst level", "mechanical", ge=0, le=100)
-    kyphosis_degrees: Optional[float] = _field(
+    kyphosis_degrees: float | None = _field(
         "Segmental kyphosis (degrees)", "segmental kyphosis angle", "mechanical", ge=0, le=90)
-    severe_osteoporosis: Optional[bool] = _field(
+    severe_osteoporosis: bool | None = _field(
         "Severe osteoporosis", "severe osteoporosis of the spine (e.g. DEXA)", "mechanical")
-    lesion_type: Optional[Literal["lytic", "blastic", "mixed"]] = _field(
+    lesion_type: Literal["lytic", "blastic", "mixed"] | None = _field(
         "Lesion type", "radiological character: lytic, blastic or mixed", "mechanical")
-    posterior_wall_defect: Optional[bool] = _field(
+    posterior_wall_defect: bool | None = _field(
         "Posterior wall defect", "destruction / breach of the posterior cortex of the vertebral body", "mechanical")
-    pedicle_lysis: Optional[bool] = _field("Pedicle lysis", "lysis of the pedicle(s)", "mechanical")
-    sins: Optional[Sins] = _field(
+    pedicle_lysis: bool | None = _field("Pedicle lysis", "lysis of the pedicle(s)", "mechanical")
+    sins: Sins | None = _field(
         "SINS components", "Spinal Instability Neoplastic Score, entered by component", "mechanical")
 
     # neurologic: is the cord or a root in danger
-    epidural_involvement: Optional[bool] = _field(
+    epidural_involvement: bool | None = _field(
         "Epidural involvement", "tumour in the epidural space", "neurologic")
-    bilsky_grade: Optional[BilskyGrade] = _field(
+    bilsky_grade: BilskyGrade | None = _field(
         "Bilsky grade", "epidural spinal cord compression grade on MRI: '0', '1a', '1b', '1c', '2', '3'",
         "neurologic")
-    spinal_cord_compression: Optional[bool] = _field(
+    spinal_cord_compression: bool | None = _field(
         "Cord compression (imaging)", "radiological compression of the cord or cauda equina", "neurologic")
-    neurological_deficit: Optional[bool] = _field(
+    neurological_deficit: bool | None = _field(
         "Neurological deficit", "symptomatic compression: myelopathy, weakness, sphincter disturbance", "neurologic")
-    asia_grade: Optional[AsiaGrade] = _field("ASIA grade", "ASIA impairment scale A-E (E = normal)", "neurologic")
+    asia_grade: AsiaGrade | None = _field("ASIA grade", "ASIA impairment scale A-E (E = normal)", "neurologic")
     # Added to the data dictionary: the papers give symptomatic cement leakage its own indication for surgery.
-    symptomatic_cement_leak: Optional[bool] = _field(
+    symptomatic_cement_leak: bool | None = _field(
         "Symptomatic cement leak", "cement from an earlier vertebroplasty compresses a nerve root or the cord",
         "neurologic")
-    compression_site: Optional[Literal["cord", "conus", "cauda_equina", "root"]] = _field(
+    compression_site: Literal["cord", "conus", "cauda_equina", "root"] | None = _field(
         "Compression site", "where the neural compression is: the spinal cord, the conus medullaris, the cauda "
         "equina, or a single nerve root", "neurologic")
-    deficit_onset_hours: Optional[float] = _field(
+    deficit_onset_hours: float | None = _field(
         "Deficit onset (hours)", "hours since the current neurological deficit began (Patchell 2005 excluded "
         "paraplegia of more than 48 hours); up to 10 years", "neurologic", ge=0, le=87_600)
-    deficit_progressing: Optional[bool] = _field(
+    deficit_progressing: bool | None = _field(
         "Deficit progressing", "the neurological deficit is worsening", "neurologic")
 
     # pain: what kind of pain, and has it resisted conservative care
-    pain_score: Optional[float] = _field("Pain score", "VAS / NRS 0-10 at the index level", "pain", ge=0, le=10)
-    radicular_pain: Optional[bool] = _field("Radicular pain", "radicular (nerve-root) pain", "pain")
-    diffuse_back_pain: Optional[bool] = _field("Diffuse back pain", "diffuse, non-focal back pain", "pain")
-    mechanical_pain: Optional[bool] = _field("Mechanical pain", "pain worse with movement or loading", "pain")
-    refractory_to_conservative: Optional[bool] = _field(
+    pain_score: float | None = _field("Pain score", "VAS / NRS 0-10 at the index level", "pain", ge=0, le=10)
+    radicular_pain: bool | None = _field("Radicular pain", "radicular (nerve-root) pain", "pain")
+    diffuse_back_pain: bool | None = _field("Diffuse back pain", "diffuse, non-focal back pain", "pain")
+    mechanical_pain: bool | None = _field("Mechanical pain", "pain worse with movement or loading", "pain")
+    refractory_to_conservative: bool | None = _field(
         "Refractory to conservative care",
         "pain persists despite analgesics, bed rest, radiotherapy or chemotherapy", "pain")
-    refractory_to_analgesics: Optional[bool] = _field(
+    refractory_to_analgesics: bool | None = _field(
         "Refractory to analgesics", "pain persists despite analgesics (opioids) and bed rest", "pain")
 
     @field_validator("levels")
     @classmethod
-    def _distinct_levels(cls, levels: Optional[list[str]]) -> Optional[list[str]]:
+    def _distinct_levels(cls, levels: list[str] | None) -> list[str] | None:
         if levels is None:
             return None
         repeated = sorted({v for v in levels if levels.count(v) > 1}, key=VERTEBRAE.index)

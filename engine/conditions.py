@@ -3,19 +3,21 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Annotated, Any, Callable, Literal, Union
+from collections.abc import Callable
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
 from ._internal.suggest import did_you_mean
-from .fields import FieldCatalog
+from .fields import FieldCatalog, FieldSpec
 
 Op = Literal["==", "!=", "<", "<=", ">", ">=", "in", "not in"]
 ORDER_OPS = frozenset({"<", "<=", ">", ">="})
 NEGATED_OP: dict[str, str] = {"==": "!=", "!=": "==", "<": ">=", ">=": "<", ">": "<=", "<=": ">",
                               "in": "not in", "not in": "in"}
-_LEAF = re.compile(r"^\s*(?P<field>[A-Za-z_][A-Za-z0-9_.]*)\s*(?P<op>==|!=|<=|>=|<|>|not\s+in\b|in\b)\s*(?P<value>.*?)\s*$")
+_LEAF = re.compile(r"^\s*(?P<field>[A-Za-z_][A-Za-z0-9_.]*)\s*"
+                   r"(?P<op>==|!=|<=|>=|<|>|not\s+in\b|in\b)\s*(?P<value>.*?)\s*$")
 
 _NODE = ConfigDict(frozen=True, extra="forbid")
 
@@ -41,33 +43,34 @@ class Presence(BaseModel):
 class AllOf(BaseModel):
     model_config = _NODE
     kind: Literal["all"] = "all"
-    items: tuple["Condition", ...]
+    items: tuple[Condition, ...]
 
 
 class AnyOf(BaseModel):
     model_config = _NODE
     kind: Literal["any"] = "any"
-    items: tuple["Condition", ...]
+    items: tuple[Condition, ...]
 
 
 class NotOf(BaseModel):
     model_config = _NODE
     kind: Literal["not"] = "not"
-    item: "Condition"
+    item: Condition
 
 
-Condition = Annotated[Union[Compare, Presence, AllOf, AnyOf, NotOf], Field(discriminator="kind")]
+Condition = Annotated[Compare | Presence | AllOf | AnyOf | NotOf, Field(discriminator="kind")]
 for _model in (AllOf, AnyOf, NotOf):
     _model.model_rebuild()
 
 
 class ConditionProblem(ValueError):
-    def __init__(self, message: str, path: tuple, field: str | None = None):
+    def __init__(self, message: str, path: tuple[Any, ...], field: str | None = None) -> None:
         super().__init__(message)
         self.message, self.path, self.field = message, path, field
 
 
-def parse(node: Any, catalog: FieldCatalog, path: tuple = (), report: Callable[[ConditionProblem], None] | None = None
+def parse(node: Any, catalog: FieldCatalog, path: tuple[Any, ...] = (),
+          report: Callable[[ConditionProblem], None] | None = None
           ) -> Condition | None:
     """Parse the YAML form of a condition; each problem goes to `report` (or is raised)."""
 
@@ -104,7 +107,8 @@ def _short(node: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def _parse_presence(key: str, value: Any, catalog: FieldCatalog, path: tuple, fail: Callable) -> Presence | None:
+def _parse_presence(key: str, value: Any, catalog: FieldCatalog, path: tuple[Any, ...],
+                    fail: Callable[..., Any]) -> Presence | None:
     spec = catalog.get(value) if isinstance(value, str) else None
     if spec is None:
         fail(ConditionProblem(f"unknown field {value!r}{did_you_mean(str(value), catalog.names())}", path,
@@ -117,7 +121,7 @@ def _parse_presence(key: str, value: Any, catalog: FieldCatalog, path: tuple, fa
     return Presence(kind=key, field=value)
 
 
-def _parse_leaf(text: str, catalog: FieldCatalog, path: tuple, fail: Callable) -> Compare | None:
+def _parse_leaf(text: str, catalog: FieldCatalog, path: tuple[Any, ...], fail: Callable[..., Any]) -> Compare | None:
     match = _LEAF.match(text)
     if not match or not match.group("value"):
         fail(ConditionProblem(f"cannot read the comparison {text!r}: write 'field op value' with op one of "
@@ -142,7 +146,7 @@ def _parse_leaf(text: str, catalog: FieldCatalog, path: tuple, fail: Callable) -
     return Compare(field=name, op=op, value=value)
 
 
-def _type_problem(spec, op: str, value: Any) -> str | None:
+def _type_problem(spec: FieldSpec, op: str, value: Any) -> str | None:
     if op in ("in", "not in"):
         if not isinstance(value, list) or not value:
             return f"'{op}' needs a non-empty list, e.g. [a, b]"
@@ -150,7 +154,8 @@ def _type_problem(spec, op: str, value: Any) -> str | None:
             return f"'{op}' is for codes and numbers; '{spec.name}' is true or false: use == or !="
         bad = [v for v in value if not spec.accepts(v)]
         if bad:
-            return f"{_short(bad[0])} is not a value of '{spec.name}' ({spec.describe_type()}){_quote_hint(spec, bad[0])}"
+            return (f"{_short(bad[0])} is not a value of '{spec.name}' ({spec.describe_type()})"
+                    f"{_quote_hint(spec, bad[0])}")
         return None
     if isinstance(value, list):
         return f"a list needs 'in' or 'not in', not '{op}'"
@@ -165,7 +170,7 @@ def _type_problem(spec, op: str, value: Any) -> str | None:
     return None
 
 
-def _quote_hint(spec, value: Any) -> str:
+def _quote_hint(spec: FieldSpec, value: Any) -> str:
     if spec.kind == "enum" and isinstance(value, (int, float)) and not isinstance(value, bool):
         return f"; codes are text: quote them, e.g. \"{value}\""
     return ""
@@ -183,7 +188,7 @@ def fields_of(cond: Condition) -> frozenset[str]:
     return frozenset().union(*(fields_of(i) for i in cond.items))
 
 
-def leaves(cond: Condition) -> list[Union[Compare, Presence]]:
+def leaves(cond: Condition) -> list[Compare | Presence]:
     """The comparisons and presence tests of a tree, left to right."""
     if isinstance(cond, (Compare, Presence)):
         return [cond]
@@ -220,10 +225,7 @@ def to_text(cond: Condition) -> str:
     """One readable line, for docs, the UI and counterexamples."""
     if isinstance(cond, Compare):
         value = cond.value
-        if isinstance(value, tuple):
-            shown = "[" + ", ".join(_fmt(v) for v in value) + "]"
-        else:
-            shown = _fmt(value)
+        shown = "[" + ", ".join(_fmt(v) for v in value) + "]" if isinstance(value, tuple) else _fmt(value)
         return f"{cond.field} {cond.op} {shown}"
     if isinstance(cond, Presence):
         return f"{cond.kind}({cond.field})"

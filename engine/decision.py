@@ -11,14 +11,13 @@ The resolution semantics are written down in docs/decision.md; in short:
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Annotated, Any, Literal, Optional, Union
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from .conditions import fields_of
 from .frameworks import Summary
-from .rulebook import (AdviseAgainst, Adjunct, Conflict, Contraindicate, Indicate, Prefer, Rule, Rulebook,
-                       effect_options)
+from .rulebook import Adjunct, AdviseAgainst, Conflict, Contraindicate, Indicate, Prefer, Rule, Rulebook, effect_options
 from .scores import ScoreResult
 from .vocabulary import STATUS_RANK, STATUSES, Citation, Option, Status
 
@@ -32,7 +31,7 @@ class Reason(BaseModel):
     model_config = _OUT
     rule: str = Field(title="Rule", description="id of the rule that gives this reason")
     effect: EffectName = Field(title="Effect", description="what the rule does to the option")
-    detail: Optional[str] = Field(default=None, title="Detail",
+    detail: str | None = Field(default=None, title="Detail",
                                   description="strength, severity, or the options preferred over")
     text: str = Field(title="Reason", description="the reason in plain words")
     citations: tuple[Citation, ...] = Field(title="Citations", description="where in the sources the reason rests")
@@ -131,7 +130,7 @@ class Decision(BaseModel):
     conflicts: tuple[ConflictNote, ...] = Field(title="Conflicts", description="disagreements between the "
                                                 "sources that this case triggers")
     adjuncts: tuple[AdjunctNote, ...] = Field(title="Adjuncts", description="what to do besides the chosen option")
-    frameworks: dict[str, Annotated[Union[ScoreResult, Summary], Field(discriminator="kind")]] = Field(
+    frameworks: dict[str, Annotated[ScoreResult | Summary, Field(discriminator="kind")]] = Field(
                                        default_factory=dict, title="Frameworks",
                                        description="scores (SINS, revised Tokuhashi, Tomita) with their "
                                        "components or the range unknowns leave, and the NOMS summary")
@@ -164,7 +163,7 @@ FLOOR = {"strong": "recommended", "moderate": "appropriate"}
 BASELINE = "not_recommended"
 
 
-def limits_of(effect: Any) -> tuple[str, Optional[str]]:
+def limits_of(effect: Any) -> tuple[str, str | None]:
     """('floor'|'ceiling', status) that an effect imposes on each option it names."""
     if isinstance(effect, Indicate):
         return "floor", FLOOR[effect.strength]
@@ -238,8 +237,8 @@ def rank_options(statuses: dict[str, str], preferences: Iterable[tuple[str, str]
 
 
 def decide(rulebook: Rulebook, case_id: str, fired: Iterable[str], undecided: Iterable[str],
-           unknown_inputs: Iterable[str], frameworks: Optional[dict[str, ScoreResult | Summary]] = None,
-           asks: Optional[Mapping[str, tuple[str, ...]]] = None) -> Decision:
+           unknown_inputs: Iterable[str], frameworks: dict[str, ScoreResult | Summary] | None = None,
+           asks: Mapping[str, tuple[str, ...]] | None = None) -> Decision:
     """Build the decision from the rules that fired and those still undecided by unknown fields.
 
     `asks` (Engine.questions_for) says what to ask in place of an unknown field whose relevance the rule base
@@ -296,7 +295,7 @@ def decide(rulebook: Rulebook, case_id: str, fired: Iterable[str], undecided: It
 class DerivationPlan:
     """For each derived fact, its deriving rules (with their reasons, built once) and the rules that test it."""
 
-    def __init__(self, rulebook: Rulebook):
+    def __init__(self, rulebook: Rulebook) -> None:
         rules = sorted(rulebook.active_rules, key=lambda r: r.id)
         self._facts = tuple(
             (fact, info.title,
@@ -361,9 +360,9 @@ _STATUS_OF_RANK = {rank: status for status, rank in STATUS_RANK.items()}
 class _RulePlan:
     """What one rule contributes to a decision once fired, worked out once per rule base."""
 
-    __slots__ = ("id", "floor", "cap", "affects", "reasons", "preferences", "conflicts", "adjuncts", "inputs")
+    __slots__ = ("adjuncts", "affects", "cap", "conflicts", "floor", "id", "inputs", "preferences", "reasons")
 
-    def __init__(self, rule: Rule, rulebook: Rulebook):
+    def __init__(self, rule: Rule, rulebook: Rulebook) -> None:
         self.id = rule.id
         order = rulebook.option_order
         self.floor: list[int] = []  # by option position: highest floor rank the rule imposes
@@ -402,7 +401,7 @@ class DecisionPlan:
     (tests/test_performance_equivalence.py).
     """
 
-    def __init__(self, rulebook: Rulebook):
+    def __init__(self, rulebook: Rulebook) -> None:
         self.order = rulebook.option_order
         self.rules = {r.id: _RulePlan(r, rulebook) for r in rulebook.active_rules}
         m = rulebook.manifest
@@ -418,8 +417,8 @@ class DecisionPlan:
         return statuses, rank_options(statuses, [p for r in rules for p in r.preferences], self.order)
 
     def decide(self, case_id: str, fired: Iterable[str], undecided: Iterable[str], unknown_inputs: Iterable[str],
-               frameworks: Optional[dict[str, ScoreResult | Summary]] = None,
-               asks: Optional[Mapping[str, tuple[str, ...]]] = None) -> Decision:
+               frameworks: dict[str, ScoreResult | Summary] | None = None,
+               asks: Mapping[str, tuple[str, ...]] | None = None) -> Decision:
         plans = self.rules
         asks = asks or {}
         fired_rules = [plans[r] for r in sorted(fired)]
@@ -495,7 +494,7 @@ def _pivotal(i: int, certain: Sequence[_RulePlan], relevant: Sequence[_RulePlan]
         f, c = pair
         all_f = lift_f = limit_f = base_floor
         all_c = lift_c = limit_c = base_cap
-        for (fm, cm), n in counts.items():  # comparisons, not max()/min(): this is the hot loop
+        for (fm, cm) in counts:  # comparisons, not max()/min(): this is the hot loop
             if (fm, cm) == pair and count == 1:
                 continue  # the rule itself; another rule with the same pair is one of the others
             if fm > all_f:

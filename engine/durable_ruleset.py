@@ -4,7 +4,7 @@ from __future__ import annotations
 import bisect
 import string
 from collections.abc import Iterable
-from typing import Any, Optional
+from typing import Any
 
 from . import conditions
 from ._internal import durable_host
@@ -14,7 +14,7 @@ from .rulebook import Rule, Rulebook
 
 CASE, DERIVED = "case", "derived"
 _OPS = {"!=": "$neq", "<": "$lt", "<=": "$lte", ">": "$gt", ">=": "$gte"}
-Branch = tuple[frozenset[str], Optional[Condition]]  # derived facts to join, condition on the case fact
+Branch = tuple[frozenset[str], Condition | None]  # derived facts to join, condition on the case fact
 
 
 def fact_keys(rulebook: Rulebook) -> dict[str, str]:
@@ -58,10 +58,11 @@ def stand_in(value: float, constants: tuple[float, ...]) -> float:
     if lo is None and hi is None:
         return 0
     if lo is None:
+        assert hi is not None
         return hi - 1
     if hi is None:
         return lo + 1
-    for digits in range(0, 16):
+    for digits in range(16):
         candidate = round((lo + hi) / 2, digits)
         if lo < candidate < hi and plain_number(candidate):
             return candidate
@@ -71,7 +72,7 @@ def stand_in(value: float, constants: tuple[float, ...]) -> float:
 class DurableRuleset:
     """One rule base registered with durable-rules under a name derived from its content hash."""
 
-    def __init__(self, rulebook: Rulebook):
+    def __init__(self, rulebook: Rulebook) -> None:
         self.rulebook = rulebook
         self.name = f"spinemets_{rulebook.sha256[:24]}"
         self._derivers = _derivers(rulebook.active_rules)
@@ -203,7 +204,7 @@ def _fit(cond: Condition) -> list[Condition]:
     return [piece for option in options for piece in _fit(AllOf(items=rest + (option,)))]
 
 
-def _and(a: Optional[Condition], b: Optional[Condition]) -> Optional[Condition]:
+def _and(a: Condition | None, b: Condition | None) -> Condition | None:
     if a is None:
         return b
     if b is None:
@@ -213,7 +214,7 @@ def _and(a: Optional[Condition], b: Optional[Condition]) -> Optional[Condition]:
 
 def _merge(branches: list[Branch]) -> list[Branch]:
     """Branches joining the same facts share one durable branch with their case conditions OR-ed."""
-    by_facts: dict[frozenset[str], list[Optional[Condition]]] = {}
+    by_facts: dict[frozenset[str], list[Condition | None]] = {}
     for facts, cond in branches:
         by_facts.setdefault(facts, []).append(cond)
     merged: list[Branch] = []
@@ -225,14 +226,14 @@ def _merge(branches: list[Branch]) -> list[Branch]:
     return merged
 
 
-def _join(facts: frozenset[str], cond: Optional[Condition], keys: dict[str, str]) -> list[dict[str, Any]]:
-    anchor = {"kind": CASE}
+def _join(facts: frozenset[str], cond: Condition | None, keys: dict[str, str]) -> list[dict[str, Any]]:
+    anchor: dict[str, Any] = {"kind": CASE}
     if cond is None:
         case_term = anchor
     else:
         parts = cond.items if isinstance(cond, AllOf) else (cond,)  # the anchor's $and absorbs a top-level and
         case_term = {"$and": [anchor, *(_pattern(p, keys) for p in parts)]}
-    terms = [{"c": case_term}]
+    terms: list[dict[str, Any]] = [{"c": case_term}]
     for i, fact in enumerate(sorted(facts)):
         terms.append({f"f{i}": {"$and": [{"kind": DERIVED}, {"name": fact}]}})
     return terms
@@ -272,5 +273,5 @@ def _handler(rule_id: str, derives: tuple[str, ...]) -> durable_host.Handler:
     return handle
 
 
-def _ignore(run: durable_host.Run) -> list[dict[str, Any]]:
+def _ignore(run: durable_host.Run) -> list[dict[str, Any]]:  # noqa: ARG001 (a handler's signature)
     return []

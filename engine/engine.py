@@ -7,8 +7,8 @@ from typing import Any
 
 from . import kleene
 from .case import Case, input_fields
-from .conditions import fields_of
 from .case_io import case_from_data
+from .conditions import fields_of
 from .decision import Decision, DecisionPlan, DerivationPlan
 from .durable_ruleset import DurableRuleset
 from .errors import CaseError, EngineError, Problem
@@ -25,7 +25,7 @@ _INPUTS = tuple(input_fields())
 class Engine:
     """Evaluates cases against one rule base. Thread-safe; build it once per process (see `get_engine`)."""
 
-    def __init__(self, rulebook: Rulebook):
+    def __init__(self, rulebook: Rulebook) -> None:
         self.rulebook = rulebook
         self.evaluator = RuleEvaluator(rulebook)
         self.durable = DurableRuleset(rulebook)
@@ -163,4 +163,4 @@ def evaluate(case: Case | CaseDocument | dict[str, Any], rules: str | Path | Rul
     return get_engine(rules).evaluate(case)
 
 
-__all__ = ["Engine", "get_engine", "evaluate", "EngineError"]
+__all__ = ["Engine", "EngineError", "evaluate", "get_engine"]

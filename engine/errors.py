@@ -43,7 +43,7 @@ class SpinemetsError(Exception):
 class InputError(SpinemetsError):
     """The user's input (a case or a rule base) is wrong; the message says where and what was expected."""
 
-    def __init__(self, summary: str, problems: list[Problem] | None = None):
+    def __init__(self, summary: str, problems: list[Problem] | None = None) -> None:
         self.summary = summary
         # in file order, so a reader can walk down the file
         self.problems = sorted(problems or [], key=lambda p: (p.file or "", p.line or 0))

@@ -47,7 +47,7 @@ class RuleEvaluator:
     FALSE in this reading is undecided, and may change the decision once the fields are known.
     """
 
-    def __init__(self, rulebook: Rulebook):
+    def __init__(self, rulebook: Rulebook) -> None:
         catalog = rulebook.catalog
         rules = rulebook.active_rules
         self.rule_ids = tuple(r.id for r in rules)

@@ -1,11 +1,14 @@
 """Outcome figures of the papers (rules/evidence/): pain over time, leakage, neurological recovery, survival."""
 from __future__ import annotations
 
-from typing import Literal, Optional
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from .vocabulary import Citation, Option
+
+if TYPE_CHECKING:  # the rule base loader imports this module
+    from .rulebook import Rulebook
 
 _MODEL = ConfigDict(extra="forbid", frozen=True)
 
@@ -29,13 +32,13 @@ class TimePoint(BaseModel):
     model_config = _MODEL
     time: str = Field(description="the time point in the paper's words")
     months: float = Field(ge=-1, le=60, description="nominal months after treatment, for ordering and plotting")
-    mean: Optional[float] = None
-    sd: Optional[float] = Field(default=None, ge=0)
-    median: Optional[float] = None
-    n: Optional[int] = Field(default=None, ge=0)
+    mean: float | None = None
+    sd: float | None = Field(default=None, ge=0)
+    median: float | None = None
+    n: int | None = Field(default=None, ge=0)
 
     @model_validator(mode="after")
-    def _has_value(self) -> "TimePoint":
+    def _has_value(self) -> TimePoint:
         if self.mean is None and self.median is None:
             raise ValueError(f"time point '{self.time}' needs a mean or a median")
         return self
@@ -47,16 +50,16 @@ class Arm(BaseModel):
     model_config = _MODEL
     option: Option
     label: str
-    n: Optional[int] = Field(default=None, ge=1, description="patients in the group")
+    n: int | None = Field(default=None, ge=1, description="patients in the group")
     points: tuple[TimePoint, ...] = ()
-    events: Optional[int] = Field(default=None, ge=0)
-    total: Optional[int] = Field(default=None, ge=1)
-    per: Optional[Literal["patients", "vertebrae"]] = None
-    reported_percent: Optional[float] = Field(default=None, ge=0, le=100,
-                                              description="the percentage as printed, when it differs from events/total")
+    events: int | None = Field(default=None, ge=0)
+    total: int | None = Field(default=None, ge=1)
+    per: Literal["patients", "vertebrae"] | None = None
+    reported_percent: float | None = Field(
+        default=None, ge=0, le=100, description="the percentage as printed, when it differs from events/total")
 
     @model_validator(mode="after")
-    def _one_shape(self) -> "Arm":
+    def _one_shape(self) -> Arm:
         proportion = self.events is not None or self.total is not None
         if bool(self.points) == proportion:
             raise ValueError(f"arm '{self.label}' needs either time points or events out of a total")
@@ -68,7 +71,7 @@ class Arm(BaseModel):
         return self
 
     @property
-    def percent(self) -> Optional[float]:
+    def percent(self) -> float | None:
         if self.events is None or not self.total:
             return None
         return 100.0 * self.events / self.total
@@ -86,13 +89,13 @@ class EvidenceItem(BaseModel):
     unit: str
     arms: tuple[Arm, ...] = Field(min_length=1)
     citations: tuple[Citation, ...] = Field(min_length=1)
-    notes: Optional[str] = Field(default=None, description="inconsistencies in the paper and how the figure was chosen")
+    notes: str | None = Field(default=None, description="inconsistencies in the paper and how the figure was chosen")
 
     @property
     def kind(self) -> Literal["timeseries", "proportion"]:
         return "timeseries" if self.arms[0].points else "proportion"
 
 
-def outcomes(rulebook) -> list[EvidenceItem]:
+def outcomes(rulebook: Rulebook) -> list[EvidenceItem]:
     """The rule base's evidence as typed items (validated when the rule base was loaded)."""
     return [EvidenceItem.model_validate(item) for item in rulebook.evidence]

@@ -1,9 +1,10 @@
 """What rules may test: case fields, values computed from them, score outputs and derived facts."""
 from __future__ import annotations
 
+import types
 import typing
 from dataclasses import dataclass, field
-from typing import Any, Literal, Optional
+from typing import Any, Literal
 
 import annotated_types
 
@@ -55,7 +56,7 @@ class FieldSpec:
 
 
 def _unwrap_optional(annotation: Any) -> Any:
-    if typing.get_origin(annotation) is typing.Union:
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):  # Optional[X] and X | None
         args = [a for a in typing.get_args(annotation) if a is not type(None)]
         return args[0] if len(args) == 1 else annotation
     return annotation
@@ -69,8 +70,8 @@ def _spec_from_model_field(name: str, info: Any, group: str) -> FieldSpec | None
             lo = meta.ge
         elif isinstance(meta, annotated_types.Le):
             hi = meta.le
-    common = dict(title=info.title or name, description=info.description or "", inputs=frozenset({name}),
-                  group=group)
+    common = {"title": info.title or name, "description": info.description or "", "inputs": frozenset({name}),
+                  "group": group}
     if annotation is bool:
         return FieldSpec(name, "bool", **common)
     if annotation is int:
@@ -126,7 +127,7 @@ class FieldCatalog:
 
     specs: dict[str, FieldSpec]
 
-    def get(self, name: str) -> Optional[FieldSpec]:
+    def get(self, name: str) -> FieldSpec | None:
         return self.specs.get(name)
 
     def names(self) -> list[str]:

@@ -1,7 +1,7 @@
 """Summary frameworks (NOMS): lines for the board, each the first outcome whose condition holds for the case."""
 from __future__ import annotations
 
-from typing import Any, Literal, Optional
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -65,7 +65,7 @@ class Summary(BaseModel):
 class CompiledFramework:
     """A framework's conditions compiled once for three-valued evaluation."""
 
-    def __init__(self, framework: Framework, catalog: FieldCatalog):
+    def __init__(self, framework: Framework, catalog: FieldCatalog) -> None:
         self.framework = framework
         self._lines = tuple(
             (line, tuple((outcome, kleene.compile_condition(outcome.when, catalog),
@@ -77,7 +77,7 @@ class CompiledFramework:
         """Each line's first outcome that is TRUE; UNKNOWN outcomes before it make the line provisional."""
         lines = []
         for line, outcomes in self._lines:
-            text: Optional[str] = None
+            text: str | None = None
             undecided: list[frozenset[str]] = []
             for outcome, test, inputs in outcomes:
                 truth = test(scope)

@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 import operator
+from collections.abc import Callable
 from enum import IntEnum
-from typing import Any, Callable
+from typing import Any
 
 from .conditions import AllOf, AnyOf, Compare, Condition, NotOf, Presence
 from .fields import FieldCatalog
@@ -50,7 +51,7 @@ def compile_condition(cond: Condition, catalog: FieldCatalog, *, settled: bool =
     parts = tuple(compile_condition(item, catalog, settled=settled) for item in cond.items)
     if isinstance(cond, AllOf):
         def all_of(v: Values) -> int:
-            result = T
+            result: int = T
             for part in parts:
                 t = part(v)
                 if t == F:
@@ -62,7 +63,7 @@ def compile_condition(cond: Condition, catalog: FieldCatalog, *, settled: bool =
     assert isinstance(cond, AnyOf)
 
     def any_of(v: Values) -> int:
-        result = F
+        result: int = F
         for part in parts:
             t = part(v)
             if t == T:

@@ -21,7 +21,7 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Optional, TextIO
+from typing import Any, TextIO
 
 from pydantic import ValidationError
 
@@ -61,7 +61,7 @@ def csv_columns() -> list[str]:
     return names
 
 
-def detect_format(path: str, given: Optional[str]) -> str:
+def detect_format(path: str, given: str | None) -> str:
     if given:
         return given
     if path != "-" and Path(path).is_dir():
@@ -75,7 +75,7 @@ def detect_format(path: str, given: Optional[str]) -> str:
                      "(a folder of case files is read as such)")
 
 
-def open_registry(path: str, fmt: Optional[str] = None) -> Registry:
+def open_registry(path: str, fmt: str | None = None) -> Registry:
     """Open the input and check it as a whole; row problems are left to `parse_row`. Raises InputError."""
     fmt = detect_format(path, fmt)
     name = "<stdin>" if path == "-" else path
@@ -174,10 +174,7 @@ def parse_row(registry_format: str, name: str, header: tuple[str, ...], line: in
     if registry_format == "folder":
         return read_case_file(raw)
     problems: list[Problem] = []
-    if registry_format == "jsonl":
-        data = _json_row(raw, problems)
-    else:
-        data = _csv_row(header, raw, problems)
+    data = _json_row(raw, problems) if registry_format == "jsonl" else _csv_row(header, raw, problems)
     if data is not None and not problems and registry_format == "csv":
         # The header was checked, so the mapping has only case fields and no nulls: validate it directly,
         # and leave explaining a refusal (the same validation, with every problem worded) to case_from_data.
@@ -198,7 +195,7 @@ def parse_row(registry_format: str, name: str, header: tuple[str, ...], line: in
                     [replace(p, file=name, line=line) for p in problems])
 
 
-def _json_row(text: str, problems: list[Problem]) -> Optional[dict[str, Any]]:
+def _json_row(text: str, problems: list[Problem]) -> dict[str, Any] | None:
     if _undecodable(text):
         problems.append(Problem("not UTF-8 text"))
         return None
@@ -213,7 +210,7 @@ def _json_row(text: str, problems: list[Problem]) -> Optional[dict[str, Any]]:
     return data
 
 
-def _csv_row(header: tuple[str, ...], text: str, problems: list[Problem]) -> Optional[dict[str, Any]]:
+def _csv_row(header: tuple[str, ...], text: str, problems: list[Problem]) -> dict[str, Any] | None:
     try:
         cells = _cells(text)
     except csv.Error as err:
@@ -226,7 +223,7 @@ def _csv_row(header: tuple[str, ...], text: str, problems: list[Problem]) -> Opt
         return None
     specs = _csv_specs()
     data: dict[str, Any] = {}
-    for column, cell in zip(header, cells):
+    for column, cell in zip(header, cells, strict=True):  # the lengths are checked above
         text = cell.strip()
         if not text:
             continue  # unknown

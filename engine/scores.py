@@ -1,7 +1,7 @@
 """Published scores as data (points, bands) and their computation, exact or as the range still possible."""
 from __future__ import annotations
 
-from typing import Any, Literal, Optional
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -28,15 +28,15 @@ class ScoreComponent(BaseModel):
     title: str
     points: dict[str, int] = Field(default_factory=dict)
     ranges: tuple[PointRange, ...] = ()
-    note: Optional[str] = None
+    note: str | None = None
 
     @model_validator(mode="after")
-    def _one_table(self) -> "ScoreComponent":
+    def _one_table(self) -> ScoreComponent:
         if bool(self.points) == bool(self.ranges):
             raise ValueError(f"component '{self.name}' needs exactly one of 'points' (by code) or 'ranges' (numeric)")
         return self
 
-    def points_for(self, value: Any) -> Optional[int]:
+    def points_for(self, value: Any) -> int | None:
         """Points for a known input value, or None when the score's published table has no entry for it."""
         if self.points:
             return self.points.get(value)
@@ -82,7 +82,7 @@ class Score(BaseModel):
     def range(self) -> tuple[int, int]:
         return (sum(c.possible[0] for c in self.components), sum(c.possible[1] for c in self.components))
 
-    def band_of(self, total: int) -> Optional[ScoreBand]:
+    def band_of(self, total: int) -> ScoreBand | None:
         return next((b for b in self.bands if b.min <= total <= b.max), None)
 
     def band_problems(self) -> list[str]:
@@ -107,15 +107,15 @@ class ScoreResult(BaseModel):
     kind: Literal["score"] = Field(default="score", title="Kind", description="'score' (a summary is 'summary')")
     score: str = Field(title="Score", description="score id of the rule base")
     title: str = Field(title="Title", description="the score's published name")
-    total: Optional[int] = Field(default=None, title="Total",
+    total: int | None = Field(default=None, title="Total",
                                  description="the total, only when every component is known and mapped")
-    band: Optional[str] = Field(default=None, title="Band", description="the band of the total, when it is exact")
-    band_title: Optional[str] = Field(default=None, title="Band title", description="the band in words")
+    band: str | None = Field(default=None, title="Band", description="the band of the total, when it is exact")
+    band_title: str | None = Field(default=None, title="Band title", description="the band in words")
     minimum: int = Field(title="Minimum", description="the lowest total the unknown components still allow")
     maximum: int = Field(title="Maximum", description="the highest total the unknown components still allow")
     possible_bands: tuple[str, ...] = Field(default=(), title="Possible bands",
                                             description="the bands the total can still fall in")
-    components: dict[str, Optional[int]] = Field(default_factory=dict, title="Components",
+    components: dict[str, int | None] = Field(default_factory=dict, title="Components",
                                                  description="points per component; null when unknown or unmapped")
     unknown: tuple[str, ...] = Field(default=(), title="Unknown", description="case fields still unknown")
     unmapped: tuple[str, ...] = Field(default=(), title="Unmapped", description="field=value pairs with no "
@@ -134,7 +134,7 @@ class ScoreResult(BaseModel):
 
 def compute(score: Score, values: dict[str, Any]) -> ScoreResult:
     """Sum the known components; the total is exact only when none is unknown or unmapped."""
-    points: dict[str, Optional[int]] = {}
+    points: dict[str, int | None] = {}
     unknown, unmapped = [], []
     lo = hi = 0
     for component in score.components:

@@ -1,7 +1,7 @@
 """A teaching vignette: a case plus what the paper's board did (or what a teaching case expects)."""
 from __future__ import annotations
 
-from typing import Literal, Optional
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -20,7 +20,7 @@ class Board(BaseModel):
     top: Option = Field(
         title="Board's choice", description="reported: the option the paper's team carried out, as its figure caption "
         "or text states (cited); teaching: the option the engine should rank first")
-    engine_top: Optional[Option] = Field(
+    engine_top: Option | None = Field(
         default=None, title="Engine's top suggestion",
         description="reported vignettes only: the engine's first option where it differs from the paper's choice "
         "(`top`); the engine note says why")
@@ -28,12 +28,12 @@ class Board(BaseModel):
         default_factory=dict, title="Key statuses", description="option statuses the engine must give for this case")
     reasoning: str = Field(title="Reasoning", description="why, in the words a trainee should be able to give")
     citations: list[Citation] = Field(default_factory=list, title="Citations", description="where the paper reports it")
-    engine_note: Optional[str] = Field(
+    engine_note: str | None = Field(
         default=None, title="Engine note",
         description="where the engine's advice differs from the paper's management, and which side is right and why")
 
     @model_validator(mode="after")
-    def _engine_top_marks_a_disagreement(self) -> "Board":
+    def _engine_top_marks_a_disagreement(self) -> Board:
         if self.engine_top is None:
             return self
         if self.kind != "reported":
@@ -56,5 +56,5 @@ class CaseDocument(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     case: Case
-    board: Optional[Board] = None
-    path: Optional[str] = None
+    board: Board | None = None
+    path: str | None = None

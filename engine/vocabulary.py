@@ -1,7 +1,7 @@
 """The fixed words of the contract: option codes, statuses, citations."""
 from __future__ import annotations
 
-from typing import Literal, Optional
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -26,17 +26,17 @@ class Citation(BaseModel):
     section: str = Field(title="Section", description="section, table or figure of the source")
     locator: str = Field(
         title="Locator", description="a phrase of 4-30 words copied from the source, to find the passage")
-    claim: Optional[str] = Field(default=None, title="Claim", description="what the passage supports, in plain words")
+    claim: str | None = Field(default=None, title="Claim", description="what the passage supports, in plain words")
     stance: Stance = Field(
         title="Stance", description="states: the source's own finding or position; reports: another study or group "
         "the source reports (name it in attributed_to); speculates: a hypothesis the source puts forward")
-    attributed_to: Optional[str] = Field(
+    attributed_to: str | None = Field(
         default=None, title="Attributed to",
         description="whom the passage reports, as the source names them (e.g. 'Saliou et al. (ref. 14)'); "
         "required when the stance is reports, refused otherwise")
 
     @model_validator(mode="after")
-    def _attribution_goes_with_reports(self) -> "Citation":
+    def _attribution_goes_with_reports(self) -> Citation:
         if self.stance == "reports" and not (self.attributed_to or "").strip():
             raise ValueError("a citation that reports another study names it in attributed_to")
         if self.stance != "reports" and self.attributed_to is not None:

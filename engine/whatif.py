@@ -1,8 +1,9 @@
 """What-if: how the decision changes when one field changes, and which single changes move the top suggestion."""
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any
 
 from .case import Case, case_from_values, known_values
 from .decision import Decision, conditions_inputs
@@ -62,7 +63,7 @@ def candidate_values(spec: FieldSpec, constants: tuple[float, ...]) -> list[Any]
     points = set()
     cuts = [c for c in constants if lo <= c <= hi]
     edges = [lo, *cuts, hi]
-    for a, b in zip(edges, edges[1:]):
+    for a, b in itertools.pairwise(edges):
         if b > a:
             middle = (a + b) / 2
             points.add(int(middle) if spec.kind == "int" and a < int(middle) < b else middle)
@@ -73,7 +74,7 @@ def candidate_values(spec: FieldSpec, constants: tuple[float, ...]) -> list[Any]
     return sorted(p for p in points if spec.accepts(p))
 
 
-def sweep(engine: Any, case: Case, baseline: Optional[Decision] = None) -> list[FieldChange]:
+def sweep(engine: Any, case: Case, baseline: Decision | None = None) -> list[FieldChange]:
     """Every single-field change that changes some status; top-moving changes first, then by field order.
 
     Each variant goes through durable-rules (cross-checked by the three-valued evaluator) like any
@@ -89,7 +90,7 @@ def sweep(engine: Any, case: Case, baseline: Optional[Decision] = None) -> list[
     current = known_values(case)
     read = frozenset().union(*(conditions_inputs(rule, rulebook.catalog) for rule in rulebook.active_rules))
     before = baseline.statuses()
-    outcomes: dict[tuple, tuple[dict[str, str], list[str]]] = {}
+    outcomes: dict[tuple[Any, ...], tuple[dict[str, str], list[str]]] = {}
     found: list[FieldChange] = []
     for name, spec in input_specs().items():
         if name not in read:

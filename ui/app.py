@@ -4,7 +4,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import streamlit as st
-
 from spinemets import RulebookError
 from spinemets.ui import case_state, labels, resources
 from spinemets.ui.text import md

@@ -55,13 +55,13 @@ def widget_value(name: str, spec: FieldSpec | None, value: Any) -> Any:
     return str(value)
 
 
-def ensure(state: MutableMapping[str, Any], specs: dict[str, FieldSpec]) -> None:
+def ensure(state: MutableMapping[Any, Any], specs: dict[str, FieldSpec]) -> None:
     """Give every field a widget value (unknown) the first time a session sees the form."""
     for name in field_names():
         state.setdefault(key(name), blank_value(name, specs.get(name)))
 
 
-def load(state: MutableMapping[str, Any], specs: dict[str, FieldSpec], case: Case) -> None:
+def load(state: MutableMapping[Any, Any], specs: dict[str, FieldSpec], case: Case) -> None:
     """Fill the form from a case: every field the case leaves out becomes unknown, none is left over."""
     known = known_values(case)
     identity = {"id": case.id, "title": case.title or "", "presentation": case.presentation or ""}
@@ -71,15 +71,15 @@ def load(state: MutableMapping[str, Any], specs: dict[str, FieldSpec], case: Cas
         state[key(name)] = widget_value(name, spec, value)
 
 
-def clear(state: MutableMapping[str, Any], specs: dict[str, FieldSpec]) -> None:
+def clear(state: MutableMapping[Any, Any], specs: dict[str, FieldSpec]) -> None:
     for name in field_names():
         state[key(name)] = blank_value(name, specs.get(name))
 
 
-def keep(state: MutableMapping[str, Any]) -> None:
+def keep(state: MutableMapping[Any, Any]) -> None:
     """Streamlit forgets a widget's value on a run where the widget is not drawn (another page);
     writing each value back to session state makes it the app's own, so it survives page changes."""
-    for name in [k for k in state.keys() if isinstance(k, str) and k.startswith(PREFIX)]:
+    for name in [k for k in state if isinstance(k, str) and k.startswith(PREFIX)]:
         state[name] = state[name]
 
 
@@ -109,7 +109,7 @@ def parse_number(text: str, spec: FieldSpec) -> tuple[Any, str | None]:
     return number, None
 
 
-def read(state: MutableMapping[str, Any], specs: dict[str, FieldSpec]) -> Reading:
+def read(state: MutableMapping[Any, Any], specs: dict[str, FieldSpec]) -> Reading:
     """The case data the form holds now; unknown fields are left out, exactly as in a case file."""
     reading = Reading(data={})
     sins: dict[str, Any] = {}

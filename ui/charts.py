@@ -15,7 +15,7 @@ def frame(points: list[Point]) -> pd.DataFrame:
         "reported %": p.reported_percent, "unit": p.unit} for p in points])
 
 
-def over_time(points: list[Point], y_title: str) -> alt.Chart:
+def over_time(points: list[Point], y_title: str) -> alt.LayerChart | alt.FacetChart:
     data = frame(points)
     # Nominal months put the papers' differently worded follow-ups on one axis; without them, keep the order given.
     if data["months"].notna().all():
@@ -40,15 +40,16 @@ def proportions(points: list[Point], x_title: str) -> alt.Chart:
     data["label"] = data["study"] + " · " + data["arm"]
     data["events of total"] = data.apply(
         lambda r: f"{r['events']:g} of {r['total']:g} {r['per']}".strip(), axis=1)
-    return alt.Chart(data).mark_bar().encode(
+    chart: alt.Chart = alt.Chart(data).mark_bar().encode(
         x=alt.X("value:Q", title=x_title, scale=alt.Scale(domain=[0, 100])),
         y=alt.Y("label:N", title=None, sort=None),
         color=alt.Color("option:N", title="option"),
         tooltip=["study", "arm", "value", "events of total", "reported %", "unit"],
     ).properties(height=max(90, 34 * len(data)))
+    return chart
 
 
-def chart_for(points: list[Point]) -> alt.Chart:
+def chart_for(points: list[Point]) -> alt.Chart | alt.LayerChart | alt.FacetChart:
     """Points of one measure: lines for series over time, bars for proportions."""
     unit = next((p.unit for p in points if p.unit), "")
     if all(p.kind == "series" for p in points):

@@ -4,7 +4,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 import streamlit as st
-
 from spinemets import Rulebook
 from spinemets.rulebook import Source
 from spinemets.vocabulary import Citation

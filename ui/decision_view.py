@@ -1,17 +1,15 @@
-"""The decision as a board reads it: options best first as coloured cards, why, what is missing, where papers disagree."""
+"""The decision as a board reads it: options best first as cards, why, what is missing, where papers disagree."""
 from __future__ import annotations
 
 from collections.abc import Callable
 
 import streamlit as st
-
 from spinemets import Decision, Rulebook
 from spinemets.decision import OptionDecision
 
 from . import citations, labels
 from .form import score_line
 from .text import attr, md
-
 
 DECISION_TABS = ("Options and reasons", "Still to find out", "Papers disagree", "Adjuncts")
 

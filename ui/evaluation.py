@@ -53,7 +53,7 @@ def widget_fields(engine: Engine, problem_fields: tuple[str, ...]) -> list[str]:
     return list(dict.fromkeys(found))
 
 
-def evaluate_form(engine: Engine, state: MutableMapping[str, Any]) -> Outcome:
+def evaluate_form(engine: Engine, state: MutableMapping[Any, Any]) -> Outcome:
     """Read the form and evaluate it; problems are attached to fields, never raised at the page."""
     started = time.perf_counter()
     reading = case_state.read(state, input_specs(engine))

@@ -6,6 +6,7 @@ follow-up times, or a proportion (events of a total, per patient or per vertebra
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any, cast
 
 from spinemets import Rulebook
 from spinemets.evidence import Arm, outcomes
@@ -106,15 +107,15 @@ def read(rulebook: Rulebook) -> Evidence:
     for item in outcomes(rulebook):
         evidence.items[item.id] = Item(item.id, item.title, item.study, item.design, (item.notes or "").strip(),
                                        item.citations)
-        common = dict(item=item.id, topic=topic_of(item.measure), measure=item.measure, study=item.study,
-                      unit=item.unit)
+        common = {"item": item.id, "topic": topic_of(item.measure), "measure": item.measure, "study": item.study,
+                      "unit": item.unit}
         for arm in item.arms:
             evidence.points += _arm_points(arm, common)
     return evidence
 
 
-def _arm_points(arm: Arm, common: dict) -> list[Point]:
-    found = [Point(option=arm.option, arm=arm.label, value=p.mean if p.mean is not None else p.median,
+def _arm_points(arm: Arm, common: dict[str, Any]) -> list[Point]:
+    found = [Point(option=arm.option, arm=arm.label, value=cast(float, p.mean if p.mean is not None else p.median),
                    kind="series", time=p.time, months=p.months, statistic="mean" if p.mean is not None else "median",
                    sd=p.sd if p.mean is not None else None, n=p.n or arm.n, **common)
              for p in arm.points]

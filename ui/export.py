@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import streamlit as st
-
 from spinemets import Case, Decision, Rulebook
 
 from . import report_content, report_markdown, report_pdf

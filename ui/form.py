@@ -4,7 +4,6 @@ from __future__ import annotations
 from typing import Any
 
 import streamlit as st
-
 from spinemets import Engine
 from spinemets.case import GROUPS, VERTEBRAE
 from spinemets.fields import FieldSpec
@@ -25,7 +24,7 @@ def render(engine: Engine, outcome: Outcome) -> None:
     groups = _fields_by_group(engine)
     # A key keeps the open tab when an error message appears above the tabs and shifts them down.
     tabs = st.tabs([labels.GROUP_TITLES[g] for g in GROUPS], key="form.groups")
-    for group, tab in zip(GROUPS, tabs):
+    for group, tab in zip(GROUPS, tabs, strict=True):
         with tab:
             names = groups[group]
             known = sum(1 for n in names if n not in outcome.reading.unknown and n not in outcome.reading.problems)
@@ -134,7 +133,8 @@ def _sins(engine: Engine, specs: dict[str, FieldSpec], names: list[str], outcome
         if not inputs <= set(names):
             continue
         result = outcome.decision.frameworks.get(score.id) if outcome.decision else None
-        st.markdown(score_line(score.title, result), help=score.description or None)
+        shown = result if isinstance(result, ScoreResult) else None
+        st.markdown(score_line(score.title, shown), help=score.description or None)
 
 
 def score_line(title: str, result: ScoreResult | None) -> str:

@@ -73,7 +73,7 @@ class Summary:
 
 
 class _References:
-    def __init__(self, rulebook: Rulebook):
+    def __init__(self, rulebook: Rulebook) -> None:
         self.rulebook = rulebook
         self.numbers: dict[tuple[str, str, str], int] = {}
         self.items: list[Reference] = []

@@ -1,52 +1,54 @@
-"""The tumor board summary as a PDF for the minutes, built in memory.
+"""The tumor board summary as a PDF for the minutes, built in memory, in DejaVu Sans embedded from ui/fonts/.
 
-fpdf2's core fonts need no font file (so the PDF builds the same on any machine) but only cover latin-1:
-every other character is spelled out in latin-1 first (e.g. '≥' -> '>='), and anything left is '?'.
+The font ships with the package (its licence allows it: ui/fonts/LICENSE-DejaVu.txt), so the PDF is the same on
+every machine whatever fonts the system has, and prints Łódź, ≥, 10⁻³, Greek and Cyrillic as written. A character
+DejaVu Sans has no glyph for (CJK, emoji) is printed as its compatibility
+decomposition when the font has that, else as '?'.
 """
 from __future__ import annotations
 
 import unicodedata
+from functools import cache
+from pathlib import Path
 
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 
 from .report_content import Summary
 
-_SPELLED = {
-    "≥": ">=", "≤": "<=", "≠": "!=", "≈": "~", "→": "->", "←": "<-", "↔": "<->", "⇒": "=>", "–": "-", "—": "-",
-    "‒": "-", "−": "-", "‐": "-", "‑": "-", "“": '"', "”": '"', "„": '"', "‘": "'", "’": "'", "‚": "'", "′": "'",
-    "″": '"', "…": "...", "•": "*", "·": "·", "✔": "v", "✓": "v", "✖": "x", "⚠": "!", "α": "alpha", "β": "beta",
-    "γ": "gamma", "δ": "delta", "κ": "kappa", "λ": "lambda", "μ": "µ", "σ": "sigma", "χ": "chi", "Δ": "Delta",
-    "\u00a0": " ", "\u2009": " ", "\u202f": " ", "\u200b": "", "€": "EUR", "™": "(TM)", "‰": " per mille",
-}
+FONTS = Path(__file__).resolve().parent / "fonts"
+FAMILY = "DejaVu"
+_FACES = {"": "DejaVuSans.ttf", "B": "DejaVuSans-Bold.ttf", "I": "DejaVuSans-Oblique.ttf"}
 
 
-def latin1(text: str) -> str:
-    """Text the core fonts can print: spelled-out symbols, accents kept where latin-1 has them."""
+@cache
+def _covered() -> frozenset[int]:
+    """Code points every face of the embedded font can draw."""
+    pdf = FPDF()
+    for style, name in _FACES.items():
+        pdf.add_font(FAMILY, style, FONTS / name)
+    return frozenset.intersection(*(frozenset(getattr(font, "cmap", ())) for font in pdf.fonts.values()))
+
+
+def printable(text: str) -> str:
+    """Text the embedded font can draw: every character it has as is; the rest by their compatibility
+    decomposition (fullwidth Ａ, mathematical 𝐀 -> A; accents dropped) when the font has that, else '?'."""
+    covered = _covered()
     out = []
     for char in str(text):
-        if char in _SPELLED:
-            out.append(_SPELLED[char])
-            continue
-        try:
-            char.encode("latin-1")
+        if ord(char) in covered or char in "\n\t":
             out.append(char)
             continue
-        except UnicodeEncodeError:
-            pass
-        decomposed = unicodedata.normalize("NFKD", char)
-        base = "".join(c for c in decomposed if not unicodedata.combining(c))
-        try:
-            base.encode("latin-1")
-            out.append(base if base else "?")
-        except UnicodeEncodeError:
-            out.append("?")
+        base = "".join(c for c in unicodedata.normalize("NFKD", char) if not unicodedata.combining(c))
+        out.append(base if base and all(ord(c) in covered for c in base) else "?")
     return "".join(out)
 
 
 class _Pdf(FPDF):
-    def __init__(self, footer_text: str):
+    def __init__(self, footer_text: str) -> None:
         super().__init__(format="A4", unit="mm")
+        for style, name in _FACES.items():
+            self.add_font(FAMILY, style, FONTS / name)
         self._footer_text = footer_text
         self.set_margins(14, 12, 14)
         self.set_auto_page_break(auto=True, margin=14)
@@ -55,9 +57,9 @@ class _Pdf(FPDF):
 
     def footer(self) -> None:
         self.set_y(-11)
-        self.set_font("Helvetica", "I", 7)
+        self.set_font(FAMILY, "I", 7)
         self.set_text_color(90, 90, 90)
-        self.cell(0, 4, latin1(f"{self._footer_text} - page {self.page_no()}/{{nb}}"), align="C")
+        self.cell(0, 4, printable(f"{self._footer_text} - page {self.page_no()}/{{nb}}"), align="C")
 
 
 def render(s: Summary) -> bytes:
@@ -66,12 +68,12 @@ def render(s: Summary) -> bytes:
     pdf.add_page()
     width = pdf.epw
 
-    def text(body: str, size: float = 8.5, style: str = "", gap: float = 0.6, colour=(0, 0, 0),
+    def text(body: str, size: float = 8.5, style: str = "", gap: float = 0.6, colour: tuple[int, int, int] = (0, 0, 0),
              indent: float = 0) -> None:
-        pdf.set_font("Helvetica", style, size)
+        pdf.set_font(FAMILY, style, size)
         pdf.set_text_color(*colour)
         pdf.set_x(pdf.l_margin + indent)
-        pdf.multi_cell(width - indent, size * 0.45, latin1(body), align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        pdf.multi_cell(width - indent, size * 0.45, printable(body), align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
         pdf.ln(gap)
 
     def heading(body: str) -> None:
@@ -80,8 +82,8 @@ def render(s: Summary) -> bytes:
 
     text(f"Tumor board summary: {s.case_title or s.case_id}", 14, "B", 1)
     pdf.set_fill_color(253, 243, 227)
-    pdf.set_font("Helvetica", "B", 8)
-    pdf.multi_cell(width, 3.8, latin1(s.disclaimer), border=1, fill=True, align="L", new_x=XPos.LMARGIN,
+    pdf.set_font(FAMILY, "B", 8)
+    pdf.multi_cell(width, 3.8, printable(s.disclaimer), border=1, fill=True, align="L", new_x=XPos.LMARGIN,
                    new_y=YPos.NEXT)
     pdf.ln(1)
     text(f"Case {s.case_id} - generated {s.generated} - rule base {s.rulebook}", 8)

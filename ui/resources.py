@@ -4,9 +4,9 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import streamlit as st
-
 from spinemets import DEFAULT_RULES_DIR, CaseDocument, CaseError, Engine, get_engine, read_case_file
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -32,7 +32,7 @@ def rules_dir() -> Path:
 
 
 @st.cache_resource(show_spinner="Loading the rule base...", max_entries=4)
-def _engine_for(folder: str, rules_fingerprint: tuple) -> Engine:
+def _engine_for(folder: str, rules_fingerprint: tuple[Any, ...]) -> Engine:  # noqa: ARG001 (the cache key)
     # get_engine keeps one engine per content hash and is thread-safe, so sessions share it; the
     # fingerprint only makes a rule base edited on disk show up without restarting the server.
     return get_engine(folder)
@@ -61,7 +61,7 @@ class Vignette:
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)
-def _read_vignettes(fingerprint: tuple) -> tuple[Vignette, ...]:
+def _read_vignettes(fingerprint: tuple[Any, ...]) -> tuple[Vignette, ...]:
     found = []
     for name, _, _ in fingerprint:
         try:
@@ -82,7 +82,8 @@ def readable_vignettes() -> list[Vignette]:
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)
-def _rules_fired_by_vignettes(sha256: str, fingerprint: tuple, _engine: Engine) -> dict[str, tuple[str, ...]]:
+def _rules_fired_by_vignettes(sha256: str, fingerprint: tuple[Any, ...],  # noqa: ARG001 (sha256: the cache key)
+                              _engine: Engine) -> dict[str, tuple[str, ...]]:
     fired: dict[str, list[str]] = {}
     for vignette in _read_vignettes(fingerprint):
         if vignette.document is None:

@@ -37,7 +37,7 @@ _NOT_HANDLED = 1  # assert_fact: no rule matched the fact (ERR_EVENT_NOT_HANDLED
 class Run:
     """What one evaluation collects: the rules that fired and the derived facts asserted."""
 
-    __slots__ = ("fired", "asserted")
+    __slots__ = ("asserted", "fired")
 
     def __init__(self) -> None:
         self.fired: set[str] = set()
@@ -54,11 +54,11 @@ class _QuietHost(_durable.Host):
     def _run(self) -> None:
         return
 
-    def get_action(self, action_name: str) -> Callable[[Any], None]:
+    def get_action(self, action_name: str) -> Callable[[Any], None]:  # noqa: ARG002 (durable's signature)
         return _never_called
 
 
-def _never_called(c: Any) -> None:
+def _never_called(c: Any) -> None:  # noqa: ARG001 (durable calls an action with its context)
     raise EngineError("durable-rules' own action dispatch ran; only this module's driver may run actions")
 
 
@@ -69,7 +69,7 @@ _SESSION_IDS = itertools.count(1)
 
 
 def _host() -> _QuietHost:
-    global _HOST
+    global _HOST  # noqa: PLW0603 (one host per process, created on first use, under _LOCK by the callers)
     if _HOST is None:
         _HOST = _QuietHost()
     return _HOST

@@ -33,7 +33,7 @@ class LineIndex:
 
 
 class YamlProblem(ValueError):
-    def __init__(self, message: str, line: int | None):
+    def __init__(self, message: str, line: int | None) -> None:
         super().__init__(message)
         self.message = message
         self.line = line

@@ -18,7 +18,7 @@ from collections import Counter, deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import IO, Any, Optional, TextIO
+from typing import IO, Any, TextIO
 
 from ..errors import CaseError, EngineError, InputError, Problem
 from ..registry_io import FORMATS, Registry, open_registry, parse_row
@@ -49,8 +49,8 @@ class Summary:
     options: tuple[str, ...] = OPTIONS
     rows: int = 0
     rejected: int = 0
-    top: Counter = field(default_factory=Counter)
-    status: dict[str, Counter] = field(default_factory=dict)
+    top: Counter[str] = field(default_factory=Counter)
+    status: dict[str, Counter[str]] = field(default_factory=dict)
 
     def add(self, top: str, statuses: dict[str, str]) -> None:
         self.rows += 1
@@ -62,7 +62,7 @@ class Summary:
         self.rows += 1
         self.rejected += 1
 
-    def merge(self, other: "Summary") -> None:
+    def merge(self, other: Summary) -> None:
         self.rows += other.rows
         self.rejected += other.rejected
         self.top.update(other.top)
@@ -196,7 +196,7 @@ def _in_order(chunks: Iterator[Chunk], workers: int, rulebook: Any) -> Iterator[
 class Progress:
     """A one-line progress report on stderr, only when stderr is a terminal."""
 
-    def __init__(self, stream: TextIO, total: Optional[int], enabled: bool):
+    def __init__(self, stream: TextIO, total: int | None, enabled: bool) -> None:
         self.stream, self.total, self.on = stream, total, enabled and stream.isatty()
         self.start = self.last = time.monotonic()
         self.done = 0
@@ -221,15 +221,15 @@ class Progress:
             self.stream.flush()
 
 
-def count_rows(path: str, fmt: str) -> Optional[int]:
+def count_rows(path: str, fmt: str) -> int | None:
     """Rows in the input, for the progress bar; None when that would mean reading stdin twice."""
     if path == "-":
         return None
     return sum(1 for _ in open_registry(path, fmt).rows)
 
 
-def run(path: str, *, fmt: Optional[str] = None, rules: Optional[str] = None, out: Optional[IO[Any]] = None,
-        workers: Optional[int] = None, report: TextIO = sys.stderr, progress: bool = True) -> Summary:
+def run(path: str, *, fmt: str | None = None, rules: str | None = None, out: IO[Any] | None = None,
+        workers: int | None = None, report: TextIO = sys.stderr, progress: bool = True) -> Summary:
     """Evaluate every row; write each decision as one JSON line to `out` (None: count only); report rejections.
 
     `out` may be a binary or a text stream. With more than one worker, call this under
@@ -248,16 +248,15 @@ def run(path: str, *, fmt: Optional[str] = None, rules: Optional[str] = None, ou
         if result.rejections:
             bar.clear()
             for problems in result.rejections:
-                for problem in problems:
-                    report.write(f"spinemets: rejected {problem}\n")
-        if out is not None:
+                report.writelines(f"spinemets: rejected {problem}\n" for problem in problems)
+        if write is not None:  # there is an output
             write(result.decisions)
         bar.advance(result.summary.rows)
     bar.clear()
     return summary
 
 
-def _bytes_writer(out: IO[Any]) -> Any:
+def _bytes_writer(out: Any) -> Any:
     if isinstance(out, io.TextIOBase):
         if hasattr(out, "buffer"):
             out.flush()
@@ -302,7 +301,7 @@ def _cmd_batch(args: argparse.Namespace) -> int:
     if args.summary_only and args.out:
         raise InputError("--summary-only writes no decisions; leave out --out")
     started = time.monotonic()
-    options = dict(fmt=args.format, rules=args.rules, workers=args.workers, progress=not args.no_progress)
+    options = {"fmt": args.format, "rules": args.rules, "workers": args.workers, "progress": not args.no_progress}
     if args.summary_only:
         summary = run(args.input, out=None, **options)
         sys.stdout.write(summary.render())
@@ -322,7 +321,7 @@ def _cmd_batch(args: argparse.Namespace) -> int:
 def _run_to_file(source: str, target: Path, options: dict[str, Any]) -> Summary:
     """Write the decisions to `target`; a run that fails leaves no partial file that could pass for a result."""
     try:
-        out = open(target, "wb")
+        out = open(target, "wb")  # noqa: SIM115 (closed by the `with` below; opened apart to tell its errors)
     except OSError as err:
         raise InputError(f"{target}: cannot write ({err.strerror})") from None
     try:

@@ -6,14 +6,15 @@ import json
 import os
 import sys
 import textwrap
-from dataclasses import replace
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Any
 
 from ..errors import CaseError, EngineError, InputError
-from . import batch, fhir, knowledge_base, serve, synth
+from . import app, batch, fhir, knowledge_base, serve, synth
 from . import verify as verify_command
-from .terminal import EXIT_INPUT, EXIT_INTERNAL, EXIT_OK, Style, rules_arg
+from .about import VersionAction
+from .terminal import DEFAULT_WIDTH, EXIT_INPUT, EXIT_INTERNAL, EXIT_OK, Style, rules_arg
 
 DISCLAIMER = "Decision support for a multidisciplinary tumor board, not a medical device."
 
@@ -21,6 +22,8 @@ DISCLAIMER = "Decision support for a multidisciplinary tumor board, not a medica
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="spinemets", description="Cited treatment decision support for painful spinal metastases. " + DISCLAIMER)
+    parser.add_argument("--version", action=VersionAction,
+                        help="print the package version and the rule base's name, version and sha256, then exit")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("evaluate", help="grade the six options for one case, with cited reasons")
@@ -31,6 +34,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("validate", help="load and check a rule base; exit 2 with every problem if it is invalid")
     p.add_argument("path", nargs="?", default=None, help="rule base folder or file (default: the built-in rules/)")
+    p.add_argument("--json", action="store_true",
+                   help="print the summary, or every problem with its file, line, rule and field, as JSON")
     p.set_defaults(run=_cmd_validate)
 
     p = sub.add_parser("schema", help="print the JSON Schema of a case or a decision")
@@ -42,6 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     knowledge_base.register(sub)
     fhir.register(sub)
     serve.register(sub)
+    app.register(sub)
     return parser
 
 
@@ -63,9 +69,20 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
+    from ..errors import RulebookError
     from ..rulebook import load_rulebook
 
-    book = load_rulebook(args.path)
+    try:
+        book = load_rulebook(args.path)
+    except RulebookError as err:
+        if not args.json:
+            raise
+        # the problems for tools: each with its file, line, rule and field; still exit 2
+        problems = [{"message": p.message, "file": p.file, "line": p.line, "rule": p.rule, "field": p.field}
+                    for p in err.problems] or [{"message": err.summary, "file": None, "line": None, "rule": None,
+                                                "field": None}]
+        print(json.dumps({"valid": False, "summary": err.summary, "problems": problems}, indent=2))
+        return EXIT_INPUT
     rules = book.rules
     active = book.active_rules
     effects: dict[str, int] = {}
@@ -74,13 +91,21 @@ def _cmd_validate(args: argparse.Namespace) -> int:
             name = next(k for k in type(effect).model_fields if k != "text")
             effects[name] = effects.get(name, 0) + 1
     cited = {c.source for r in rules for c in r.citations}
+    facts = [n for n, s in book.catalog.specs.items() if s.kind == "fact"]
+    if args.json:
+        print(json.dumps({
+            "valid": True, "name": book.manifest.name, "version": book.version, "sha256": book.sha256,
+            "rules": len(rules), "active_rules": len(active), "effects": dict(sorted(effects.items())),
+            "sources": len(book.sources), "sources_cited": len(cited), "scores": [s.id for s in book.scores],
+            "facts": facts, "consistency_checks": len(book.constraints)}, indent=2))
+        return EXIT_OK
     print(f"rule base {book.manifest.name} {book.version}: valid")
     print(f"  sha256     {book.sha256}")
     print(f"  rules      {len(rules)} ({len(active)} active)")
     print("  effects    " + ", ".join(f"{k} {v}" for k, v in sorted(effects.items())))
     print(f"  sources    {len(book.sources)} declared, {len(cited)} cited by rules")
     print(f"  scores     {', '.join(s.id for s in book.scores) or 'none'}")
-    print(f"  facts      {', '.join(n for n, s in book.catalog.specs.items() if s.kind == 'fact') or 'none'}")
+    print(f"  facts      {', '.join(facts) or 'none'}")
     print(f"  checks     {len(book.constraints)} consistency checks")
     return EXIT_OK
 
@@ -97,11 +122,12 @@ def _cmd_schema(args: argparse.Namespace) -> int:
 
 def render_decision(decision: Any, document: Any, rulebook: Any, style: Callable[[str, str], str]) -> str:
     """The decision as a readable table: options best first, reasons with their sources, then what is missing."""
-    width = 100
+    width = getattr(style, "width", DEFAULT_WIDTH)  # the terminal's (terminal.Style), else 100
     out: list[str] = []
     case = document.case
     out.append(style(f"Case {case.id}", "bold") + (f" - {case.title}" if case.title else ""))
-    out.append(f"Rule base {decision.rulebook.name} {decision.rulebook.version} (sha256 {decision.rulebook.sha256[:16]})")
+    book = decision.rulebook
+    out.append(f"Rule base {book.name} {book.version} (sha256 {book.sha256[:16]})")
     out.append("")
     titles = {o.code: o.title for o in rulebook.manifest.options}
     for rank, option in enumerate(decision.options, start=1):
@@ -181,7 +207,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return args.run(args)
+        code: int = args.run(args)
+        return code
     except InputError as err:
         print(f"spinemets: {err}", file=sys.stderr)
         return EXIT_INPUT

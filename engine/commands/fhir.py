@@ -45,7 +45,7 @@ def write_output(path: str | Path, text: str) -> None:
     """Write a file whole or not at all: a temporary file beside it, then renamed over it."""
     target = Path(path)
     try:
-        fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent or Path("."))
+        fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent or Path())
     except OSError as err:
         raise InputError(f"{target}: cannot write ({err.strerror})") from None
     try:

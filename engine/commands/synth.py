@@ -12,8 +12,8 @@ import argparse
 import math
 import random
 import sys
-from collections.abc import Iterator
-from typing import Any, Optional
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 from ..case import VERTEBRAE, Case
 from ..registry_io import csv_columns
@@ -39,10 +39,10 @@ PRIMARIES: dict[str, tuple[float, float, tuple[int, int, int], float, float, flo
 LESIONS = ("lytic", "mixed", "blastic")
 # SINS location by vertebra, as the SINS table defines the segments.
 SINS_LOCATION = {
-    **{v: "junctional" for v in ("C1", "C2", "C7", "T1", "T2", "T11", "T12", "L1", "L5", "S1")},
-    **{v: "mobile" for v in ("C3", "C4", "C5", "C6", "L2", "L3", "L4")},
+    **dict.fromkeys(("C1", "C2", "C7", "T1", "T2", "T11", "T12", "L1", "L5", "S1"), "junctional"),
+    **dict.fromkeys(("C3", "C4", "C5", "C6", "L2", "L3", "L4"), "mobile"),
     **{f"T{i}": "semirigid" for i in range(3, 11)},
-    **{v: "rigid" for v in ("S2", "S3", "S4", "S5")},
+    **dict.fromkeys(("S2", "S3", "S4", "S5"), "rigid"),
 }
 REGION_WEIGHTS = {"C": 8, "T": 62, "L": 27, "S": 3}
 KARNOFSKY = (30, 40, 50, 60, 70, 80, 90, 100)
@@ -66,7 +66,7 @@ UNKNOWN_RATE: dict[str, float] = {
 SINS_UNKNOWN_COMPONENT = 0.10  # once SINS was scored at all, a single component is sometimes left out
 
 
-def _pick(rng: random.Random, weights: dict[str, float]) -> str:
+def _pick(rng: random.Random, weights: Mapping[str, float]) -> str:
     return rng.choices(list(weights), weights=list(weights.values()))[0]
 
 
@@ -275,6 +275,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("--format", choices=["csv", "jsonl"], help="output format (default: from --out, else csv)")
     p.add_argument("--rules", metavar="DIR", default=None,
                    help="rule base whose consistency checks the cases must pass (default: the built-in rules/)")
+    p.add_argument("--no-progress", action="store_true",
+                   help="no progress bar (it shows on a terminal when the cases go to a file or a pipe)")
     p.set_defaults(run=_cmd_synth)
 
 
@@ -293,12 +295,16 @@ def _cmd_synth(args: argparse.Namespace) -> int:
 
     from ..engine import get_engine
     from ..errors import InputError
+    from .terminal import track
 
     fmt = args.format or _format_of(args.out)
     rules = args.rules or os.environ.get("SPINEMETS_RULES")
     engine = get_engine(rules)
-    cases = synthetic_cases(args.n, args.seed, engine)
-    if not args.out or args.out == "-":
+    to_stdout = not args.out or args.out == "-"
+    # the bar shares the terminal with nothing: only when the cases themselves do not go to it
+    show = not args.no_progress and not (to_stdout and sys.stdout.isatty())
+    cases = track(synthetic_cases(args.n, args.seed, engine), args.n, "synth", sys.stderr, show)
+    if to_stdout:
         write(cases, sys.stdout, fmt)
         return 0
     try:
@@ -309,7 +315,7 @@ def _cmd_synth(args: argparse.Namespace) -> int:
     return 0
 
 
-def _format_of(path: Optional[str]) -> str:
+def _format_of(path: str | None) -> str:
     if path and path.lower().endswith((".jsonl", ".ndjson")):
         return "jsonl"
     return "csv"

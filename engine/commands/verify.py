@@ -12,29 +12,48 @@ import argparse
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 
-def register(subparsers) -> None:
+def register(subparsers: Any) -> None:
     p = subparsers.add_parser(
-        "verify", help="prove the safety invariants and structural checks over every possible case (exit 3 if any fails)")
+        "verify",
+        help="prove the safety invariants and structural checks over every possible case (exit 3 if any fails)")
     p.add_argument("--rules", metavar="DIR", default=os.environ.get("SPINEMETS_RULES"),
                    help="rule base folder (default: the built-in rules/, or $SPINEMETS_RULES)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument("--junit", metavar="FILE",
+                   help="also write the report as JUnit XML (one test per invariant and check) for CI")
     p.add_argument("--counterexamples", metavar="DIR",
                    help="also write each counterexample as a case file DIR/<invariant id>.yaml")
     p.add_argument("--only", metavar="ID", action="append", help="prove only this invariant or check (repeatable)")
     p.add_argument("--timeout", metavar="SECONDS", type=float, default=None,
                    help="give up on one query after this long (default 20)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar (it only shows on a terminal anyway)")
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from .terminal import Style
+    from ..errors import InputError
     from ..verify import verify
     from ..verify.report import case_yaml
+    from .terminal import Style, progress_bar
 
     timeout = int(args.timeout * 1000) if args.timeout else None
-    report = verify(args.rules, timeout_ms=timeout, only=set(args.only) if args.only else None)
+    with progress_bar(sys.stderr, enabled=not args.no_progress) as bar:
+        task = bar.add_task("verify", total=None) if bar is not None else None
+
+        def advance(done: int, total: int, item: str) -> None:
+            if bar is not None and task is not None:
+                bar.update(task, completed=done, total=total, description=f"verify {item}")
+
+        report = verify(args.rules, timeout_ms=timeout, only=set(args.only) if args.only else None,
+                        progress=advance)
+    if args.junit:
+        try:
+            Path(args.junit).write_text(report.to_junit(), encoding="utf-8")
+        except OSError as err:
+            raise InputError(f"{args.junit}: cannot write the JUnit report ({err.strerror})") from None
     if args.counterexamples:
         folder = Path(args.counterexamples)
         folder.mkdir(parents=True, exist_ok=True)
@@ -45,4 +64,5 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write(report.to_json())
     else:
         sys.stdout.write(report.render(Style(sys.stdout)))
-    return report.exit_code
+    code: int = report.exit_code
+    return code

@@ -5,7 +5,7 @@ import functools
 import typing
 from dataclasses import dataclass, field
 from importlib import resources
-from typing import Any, Literal, Optional
+from typing import Any, Literal
 
 import yaml
 
@@ -25,7 +25,7 @@ class Code:
 
     system: str
     code: str
-    display: Optional[str] = None
+    display: str | None = None
 
     def key(self) -> tuple[str, str]:
         return self.system, self.code
@@ -46,11 +46,11 @@ class FieldMap:
     kind: Kind
     path: str
     codes: tuple[Code, ...] = ()
-    unit: Optional[str] = None
+    unit: str | None = None
     units: dict[str, float] = field(default_factory=dict)
     answers: dict[str, tuple[Code, ...]] = field(default_factory=dict)
     other_ranges: tuple[tuple[str, str], ...] = ()
-    profile: Optional[str] = None
+    profile: str | None = None
     project: str = ""
 
     @property
@@ -104,9 +104,9 @@ def field_values(name: str) -> tuple[str, ...]:
 class Mapping:
     """The loaded mapping: systems, identifiers, extensions, profiles, fields and recognised orders."""
 
-    _instance: Optional["Mapping"] = None
+    _instance: Mapping | None = None
 
-    def __init__(self, data: dict[str, Any]):
+    def __init__(self, data: dict[str, Any]) -> None:
         self.systems: dict[str, str] = dict(data["systems"])
         self.project = self.systems["project"]
         self.icd10_family = frozenset(self.systems[a] for a in data.get("icd10_family", ()))
@@ -117,7 +117,7 @@ class Mapping:
         self.orders: dict[str, tuple[Code, ...]] = {
             option: tuple(self.code(c) for c in codes) for option, codes in data["orders"].items()}
 
-    def code(self, text: str, default_display: Optional[str] = None) -> Code:
+    def code(self, text: str, default_display: str | None = None) -> Code:
         """A coding from `alias|code|display` (display optional)."""
         parts = str(text).split("|", 2)
         if len(parts) < 2 or parts[0] not in self.systems:
@@ -180,7 +180,7 @@ class Mapping:
         concepts: list[dict[str, Any]] = []
         seen: set[str] = set()
 
-        def add(code: Code, definition: str, children: Optional[list[dict[str, Any]]] = None) -> None:
+        def add(code: Code, definition: str, children: list[dict[str, Any]] | None = None) -> None:
             if code.system != self.project or code.code in seen:
                 return
             seen.add(code.code)

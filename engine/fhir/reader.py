@@ -5,10 +5,10 @@ import datetime as dt
 import functools
 import math
 import typing
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from decimal import Decimal
-from typing import Any, Callable, Optional
+from typing import Any
 
 import fhirpathpy
 from pydantic import ValidationError
@@ -39,7 +39,7 @@ class Entry:
 
     index: int
     resource: dict[str, Any]
-    full_url: Optional[str]
+    full_url: str | None
 
     @property
     def type(self) -> str:
@@ -61,15 +61,15 @@ class Found:
 
     value: Any
     entry: Entry
-    when: Optional[dt.datetime]
+    when: dt.datetime | None
 
 
 class _Problems(list[Problem]):
-    def add(self, name: str, message: str, field: Optional[str] = None) -> None:
+    def add(self, name: str, message: str, field: str | None = None) -> None:
         self.append(Problem(message, file=name, field=field))
 
 
-def bundle_to_document(data: dict[str, Any], name: str = "<bundle>", case_id: Optional[str] = None) -> CaseDocument:
+def bundle_to_document(data: dict[str, Any], name: str = "<bundle>", case_id: str | None = None) -> CaseDocument:
     """Read a Bundle into a case (a CaseDocument without board); CaseError names the resources at fault."""
     case_data, sources = bundle_to_case_data(data, name, case_id)
     try:
@@ -80,13 +80,13 @@ def bundle_to_document(data: dict[str, Any], name: str = "<bundle>", case_id: Op
         raise CaseError(f"{name}: the Bundle's values do not match the data dictionary", problems) from None
 
 
-def bundle_to_case(data: dict[str, Any], name: str = "<bundle>", case_id: Optional[str] = None) -> Case:
+def bundle_to_case(data: dict[str, Any], name: str = "<bundle>", case_id: str | None = None) -> Case:
     """The case a Bundle holds."""
     return bundle_to_document(data, name, case_id).case
 
 
 def bundle_to_case_data(data: dict[str, Any], name: str = "<bundle>",
-                        case_id: Optional[str] = None) -> tuple[dict[str, Any], dict[str, str]]:
+                        case_id: str | None = None) -> tuple[dict[str, Any], dict[str, str]]:
     """The case as a mapping of data-dictionary fields, and for each field the resource it came from."""
     mapping = load()
     problems = _Problems()
@@ -129,27 +129,27 @@ def _codings(value: Any) -> list[dict[str, Any]]:
     return [c for c in coding if isinstance(c, dict)] if isinstance(coding, list) else []
 
 
-def parse_fhir_datetime(text: Any) -> Optional[dt.datetime]:
+def parse_fhir_datetime(text: Any) -> dt.datetime | None:
     """A FHIR date, dateTime or instant as an aware datetime (partial dates start their period)."""
     if not isinstance(text, str) or not text:
         return None
     value = text.strip()
     try:
         if len(value) == 4:
-            return dt.datetime(int(value), 1, 1, tzinfo=dt.timezone.utc)
+            return dt.datetime(int(value), 1, 1, tzinfo=dt.UTC)
         if len(value) == 7:
-            return dt.datetime(int(value[:4]), int(value[5:7]), 1, tzinfo=dt.timezone.utc)
+            return dt.datetime(int(value[:4]), int(value[5:7]), 1, tzinfo=dt.UTC)
         parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.timezone.utc)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
 
 
 class _Reader:
     """One pass over a Bundle's entries: select by coding, validate with the R4B models, read by FHIRPath."""
 
     def __init__(self, mapping: Mapping, bundle: dict[str, Any], entries: list[Entry], name: str,
-                 problems: _Problems):
+                 problems: _Problems) -> None:
         self.mapping, self.bundle, self.entries, self.name, self.problems = mapping, bundle, entries, name, problems
         self.by_code: dict[tuple[str, str], list[Entry]] = {}
         self.by_type: dict[str, list[Entry]] = {}
@@ -167,7 +167,7 @@ class _Reader:
 
     # --- the patient and whose resources these are ---------------------------------------------------------
 
-    def _patient(self) -> Optional[Entry]:
+    def _patient(self) -> Entry | None:
         patients = self.by_type.get("Patient", [])
         distinct: dict[str, Entry] = {}
         for entry in patients:
@@ -349,7 +349,7 @@ class _Reader:
             self.problems.add(self.name, f"{entry.label}: {why}", fmap.name)
             return None
 
-    def _resolve(self, fmap: FieldMap, found: list[Found]) -> Optional[Found]:
+    def _resolve(self, fmap: FieldMap, found: list[Found]) -> Found | None:
         """One value from several statements: equal values agree; the newest of differing values wins when every
         statement is dated and one is newest; otherwise the two that disagree are named."""
         if fmap.kind == "sites":
@@ -373,12 +373,12 @@ class _Reader:
 
     # --- one reader per kind -------------------------------------------------------------------------------
 
-    def _boolean(self, fmap: FieldMap, entry: Entry, got: list[Any]) -> Optional[bool]:
+    def _boolean(self, fmap: FieldMap, entry: Entry, got: list[Any]) -> bool | None:
         if not got:
             return self._expect_value(entry, "valueBoolean")
         return bool(got[0])
 
-    def _integer(self, fmap: FieldMap, entry: Entry, got: list[Any]) -> Optional[int]:
+    def _integer(self, fmap: FieldMap, entry: Entry, got: list[Any]) -> int | None:
         if got:
             return int(got[0])
         quantity = entry.resource.get("valueQuantity")
@@ -411,7 +411,7 @@ class _Reader:
             return math.floor(raw + (1e-9 if isinstance(raw, float) else 0))
         return float(raw)  # a Decimal made from the JSON number's text: the same float
 
-    def _coded(self, fmap: FieldMap, entry: Entry, got: list[Any]) -> Optional[str]:
+    def _coded(self, fmap: FieldMap, entry: Entry, got: list[Any]) -> str | None:
         if not got:
             return self._expect_value(entry, "valueCodeableConcept")
         values = {v for coding in got for v, codes in fmap.answers.items()
@@ -424,20 +424,20 @@ class _Reader:
                            f"{', '.join(codes[0].code for codes in fmap.answers.values())}")
         return values.pop()
 
-    def _tumor(self, fmap: FieldMap, entry: Entry, got: list[Any]) -> Optional[str]:
+    def _tumor(self, fmap: FieldMap, entry: Entry, got: list[Any]) -> str | None:
         values = self._tumor_values(fmap, entry)
         if len(values) > 1:
             raise _Refused(f"its codings name several primary tumours ({', '.join(sorted(values))})")
         return values.pop() if values else None
 
-    def _sites(self, fmap: FieldMap, entry: Entry, got: list[Any]) -> Optional[list[str]]:
+    def _sites(self, fmap: FieldMap, entry: Entry, got: list[Any]) -> list[str] | None:
         prefix = "vertebra:"
         levels = {c.get("code", "")[len(prefix):] for c in got
                   if c.get("system") == self.mapping.project and str(c.get("code", "")).startswith(prefix)}
         levels = {lv for lv in levels if lv in VERTEBRAE}
         return sorted(levels, key=VERTEBRAE.index) or None
 
-    def _text(self, fmap: FieldMap, entry: Entry, got: list[Any]) -> Optional[str]:
+    def _text(self, fmap: FieldMap, entry: Entry, got: list[Any]) -> str | None:
         return str(got[0]) if got else None
 
     def _expect_value(self, entry: Entry, element: str) -> Any:
@@ -461,7 +461,7 @@ _READERS: dict[str, Callable[[_Reader, FieldMap, Entry, list[Any]], Any]] = {
 }
 
 
-def _presence(resource: dict[str, Any]) -> Optional[bool]:
+def _presence(resource: dict[str, Any]) -> bool | None:
     """A Condition or AllergyIntolerance as true, false or unknown (None)."""
     verification = {c.get("code") for c in _codings(resource.get("verificationStatus"))}
     clinical = {c.get("code") for c in _codings(resource.get("clinicalStatus"))}
@@ -476,7 +476,7 @@ def _presence(resource: dict[str, Any]) -> Optional[bool]:
     return True
 
 
-def _stated_at(resource: dict[str, Any]) -> Optional[dt.datetime]:
+def _stated_at(resource: dict[str, Any]) -> dt.datetime | None:
     for key in ("effectiveDateTime", "effectiveInstant", "issued", "recordedDate", "lastOccurrence"):
         when = parse_fhir_datetime(resource.get(key))
         if when is not None:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from typing import Any, Literal, Optional
+from typing import Any, Literal
 
 from ..case import Case, known_values
 from .mapping import FieldMap, Mapping, load
@@ -39,7 +39,7 @@ def bundle_json(bundle: dict[str, Any]) -> str:
 
 
 class _Writer:
-    def __init__(self, mapping: Mapping, case: Case):
+    def __init__(self, mapping: Mapping, case: Case) -> None:
         self.mapping, self.case = mapping, case
         self.values = known_values(case)
         self.patient_url = self.url("Patient", "patient")
@@ -70,7 +70,7 @@ class _Writer:
             out.append(self.resource(fmap, self.values[fmap.name]))
         return out
 
-    def case_text(self) -> Optional[dict[str, Any]]:
+    def case_text(self) -> dict[str, Any] | None:
         extensions = [{"url": self.mapping.extensions[name], "valueString": value}
                       for name, value in (("title", self.case.title), ("presentation", self.case.presentation))
                       if value]  # FHIR strings cannot be empty: an empty title is not carried

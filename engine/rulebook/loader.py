@@ -5,7 +5,7 @@ import hashlib
 import json
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
@@ -18,8 +18,24 @@ from ..fields import FieldCatalog, FieldSpec, computed_specs, input_specs
 from ..frameworks import Framework
 from ..scores import Scale, Score
 from ..vocabulary import OPTIONS, Citation
-from .models import (_EFFECT_BY_KEY, LOCATOR_WORDS, STRONG_NEEDS_RATIONALE_FROM_LEVEL, Adjunct, Conflict, Constraint,
-                     Derive, Indicate, Manifest, Prefer, Question, Rule, Rulebook, Source, effect_key, effect_options)
+from .models import (
+    _EFFECT_BY_KEY,
+    LOCATOR_WORDS,
+    STRONG_NEEDS_RATIONALE_FROM_LEVEL,
+    Adjunct,
+    Conflict,
+    Constraint,
+    Derive,
+    Indicate,
+    Manifest,
+    Prefer,
+    Question,
+    Rule,
+    Rulebook,
+    Source,
+    effect_key,
+    effect_options,
+)
 
 CONSERVATIVE = "CONSERVATIVE"
 
@@ -42,7 +58,7 @@ _SECTIONS = ("rulebook", "sources", "rules", "scores", "scales", "frameworks", "
 class _Loader:
     """Collects every problem across all files before failing, so one run shows them all."""
 
-    def __init__(self, root: Path):
+    def __init__(self, root: Path) -> None:
         self.root = root
         self.problems: list[Problem] = []
         self.docs: dict[str, list[tuple[str, Any, yamlio.LineIndex, tuple]]] = {s: [] for s in _SECTIONS}
@@ -138,7 +154,7 @@ def load_rulebook(root: str | Path | None = None) -> Rulebook:
     return book
 
 
-def _single(loader: _Loader, section: str) -> Optional[tuple[str, Any, yamlio.LineIndex, tuple]]:
+def _single(loader: _Loader, section: str) -> tuple[str, Any, yamlio.LineIndex, tuple] | None:
     docs = loader.docs[section]
     if not docs:
         loader.problem(f"no '{section}:' file in the rule base")
@@ -158,7 +174,7 @@ def _listed(loader: _Loader, section: str):
             yield name, item, index, path + (i,)
 
 
-def _build(loader: _Loader, root: Path) -> Optional[Rulebook]:
+def _build(loader: _Loader, root: Path) -> Rulebook | None:
     manifest = sources = None
     doc = _single(loader, "rulebook")
     if doc:
@@ -301,13 +317,13 @@ def _check_score(loader: _Loader, score: Score, specs: dict[str, FieldSpec], nam
 
 
 def _parse_condition(loader: _Loader, raw: Any, catalog: FieldCatalog, file: str, index: yamlio.LineIndex,
-                     path: tuple, rule_id: str | None) -> Optional[Condition]:
+                     path: tuple, rule_id: str | None) -> Condition | None:
     def report(problem: ConditionProblem) -> None:
         loader.problem(problem.message, file, index, path + problem.path, rule=rule_id, field=problem.field)
     return conditions.parse(raw, catalog, (), report)
 
 
-def _build_rules(loader: _Loader, catalog: FieldCatalog, manifest: Optional[Manifest],
+def _build_rules(loader: _Loader, catalog: FieldCatalog, manifest: Manifest | None,
                  sources: dict[str, Source], tested_elsewhere: frozenset[str] = frozenset()) -> list[Rule]:
     rules: list[Rule] = []
     seen: dict[str, str] = {}
@@ -340,7 +356,7 @@ def _build_rules(loader: _Loader, catalog: FieldCatalog, manifest: Optional[Mani
 
 
 def _parse_effects(loader: _Loader, raw: Any, file: str, index: yamlio.LineIndex, path: tuple,
-                   rule_id: str | None) -> Optional[tuple]:
+                   rule_id: str | None) -> tuple | None:
     if not isinstance(raw, list) or not raw:
         loader.problem("'then' needs a non-empty list of effects", file, index, path, rule=rule_id)
         return None
@@ -360,7 +376,7 @@ def _parse_effects(loader: _Loader, raw: Any, file: str, index: yamlio.LineIndex
     return tuple(effects)
 
 
-def _check_rule_references(loader: _Loader, rule: Rule, manifest: Optional[Manifest], sources: dict[str, Source],
+def _check_rule_references(loader: _Loader, rule: Rule, manifest: Manifest | None, sources: dict[str, Source],
                            file: str, index: yamlio.LineIndex, path: tuple) -> None:
     for i, effect in enumerate(rule.then):
         where = path + ("then", i)
@@ -437,11 +453,11 @@ def _check_derivations(loader: _Loader, rules: list[Rule], catalog: FieldCatalog
                                        file=rule.file, line=rule.line, rule=rule.id))
 
 
-def _find_cycle(graph: dict[str, set[str]]) -> Optional[list[str]]:
+def _find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
     state: dict[str, int] = {}
     stack: list[str] = []
 
-    def visit(node: str) -> Optional[list[str]]:
+    def visit(node: str) -> list[str] | None:
         state[node] = 1
         stack.append(node)
         for nxt in sorted(graph.get(node, ())):

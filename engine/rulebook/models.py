@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from functools import cached_property
-from typing import Any, Literal, Optional, Union
+from typing import Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -30,7 +30,7 @@ def _as_tuple(value: Any) -> Any:
 
 class _Effect(BaseModel):
     model_config = _MODEL
-    text: Optional[str] = Field(default=None, description="reason in plain words; defaults to the rule's text")
+    text: str | None = Field(default=None, description="reason in plain words; defaults to the rule's text")
 
 
 class Indicate(_Effect):
@@ -146,17 +146,17 @@ class Rule(BaseModel):
     text: str = Field(description="the reason as the board reads it")
     citations: tuple[Citation, ...] = Field(min_length=1)
     evidence_level: int = Field(ge=1, le=5, description="Oxford CEBM level of the supporting evidence, 1-5")
-    strength_rationale: Optional[str] = Field(
+    strength_rationale: str | None = Field(
         default=None, description="why the board may read a strong indication as strong although it rests on "
         "level 4-5 evidence only (docs/rule-language.md, Strength and evidence)")
     status: Literal["active", "draft", "retired"] = "active"
     version: int = Field(default=1, ge=1)
-    notes: Optional[str] = None
-    population: Optional[str] = Field(
+    notes: str | None = None
+    population: str | None = Field(
         default=None, description="source id of the study whose patients this indication is drawn from: it "
         "applies within that study's inclusion and exclusion criteria, which the board sees with it")
     file: str = Field(default="", exclude=True)
-    line: Optional[int] = Field(default=None, exclude=True)
+    line: int | None = Field(default=None, exclude=True)
 
     def reason_text(self, effect: BaseModel) -> str:
         return getattr(effect, "text", None) or self.text
@@ -238,17 +238,17 @@ class Source(BaseModel):
     title: str
     authors: str
     journal: str
-    year: Union[int, str]
-    volume: Optional[str] = None
-    pages: Optional[str] = None
-    doi: Optional[str] = None
-    pmid: Optional[str] = None
+    year: int | str
+    volume: str | None = None
+    pages: str | None = None
+    doi: str | None = None
+    pmid: str | None = None
     design: str
-    evidence_level: Optional[int] = Field(default=None, ge=1, le=5)
-    note: Optional[str] = None
-    short: Optional[str] = Field(default=None, description="how a reader names the source in one line, when the "
+    evidence_level: int | None = Field(default=None, ge=1, le=5)
+    note: str | None = None
+    short: str | None = Field(default=None, description="how a reader names the source in one line, when the "
                                  "authors are not recorded (else 'First et al. year' is built from them)")
-    population: Optional[Population] = Field(
+    population: Population | None = Field(
         default=None, description="the study's inclusion and exclusion criteria, for the indications drawn from it")
 
 
@@ -306,7 +306,7 @@ class Rulebook(BaseModel):
         more = " et al." if "," in source.authors else ""
         return f"{' '.join(words)}{more} {source.year}"
 
-    def population_of(self, rule_id: str) -> Optional[tuple[str, Population]]:
+    def population_of(self, rule_id: str) -> tuple[str, Population] | None:
         """(source id, population) of the study an indication is drawn from, when the rule names one."""
         rule = self.rule_by_id.get(rule_id)
         source = self.sources.get(rule.population) if rule is not None and rule.population else None

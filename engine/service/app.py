@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import httpx
 from fastapi import Depends, FastAPI, Request
@@ -29,8 +29,16 @@ from ..fhir import bundle_to_document, load
 from .auth import Trust, Unauthorized
 from .cards import CardMaker, IssuedCard, recognised_orders
 from .gather import BadRequest, Insufficient, gather, prefetch_templates
-from .models import (CdsRequest, CdsResponse, CdsService, Discovery, FeedbackRequest, OrderSelectRequest,
-                     OrderSignRequest, PatientViewRequest)
+from .models import (
+    CdsRequest,
+    CdsResponse,
+    CdsService,
+    Discovery,
+    FeedbackRequest,
+    OrderSelectRequest,
+    OrderSignRequest,
+    PatientViewRequest,
+)
 from .models import Problem as ProblemBody
 
 log = logging.getLogger("spinemets.service")
@@ -67,18 +75,18 @@ HOOKS: tuple[Hook, ...] = (
 class Settings:
     """How the service runs: rule base, board log, trusted issuers, the front end's URL, the FHIR client."""
 
-    rules: Optional[str] = None
-    board_db: Optional[Path] = field(default_factory=default_path)
+    rules: str | None = None
+    board_db: Path | None = field(default_factory=default_path)
     trust: Trust = field(default_factory=Trust)
-    app_url: Optional[str] = "http://localhost:8501"
+    app_url: str | None = "http://localhost:8501"
     fhir_timeout: float = 10.0
-    transport: Optional[httpx.AsyncBaseTransport] = None  # tests hand in a fake FHIR server here
+    transport: httpx.AsyncBaseTransport | None = None  # tests hand in a fake FHIR server here
 
 
 class _Contain:
     """Turns an unexpected exception into a bare 500, logged by type only (its message may hold patient data)."""
 
-    def __init__(self, app: Any):
+    def __init__(self, app: Any) -> None:
         self.app = app
 
     async def __call__(self, scope: dict[str, Any], receive: Callable[[], Awaitable[Any]],
@@ -113,7 +121,7 @@ def _validation_message(err: RequestValidationError) -> str:
     return "bad request: " + "; ".join(parts)
 
 
-def create_app(settings: Optional[Settings] = None) -> FastAPI:
+def create_app(settings: Settings | None = None) -> FastAPI:
     """The service as an ASGI app (uvicorn runs it; tests call it in process)."""
     settings = settings or Settings()
     for noisy in ("httpx", "httpcore"):  # they log request URLs, which carry the patient's id
@@ -158,7 +166,7 @@ def create_app(settings: Optional[Settings] = None) -> FastAPI:
         return _refusal(401, str(err), **{"WWW-Authenticate": "Bearer"})
 
     async def authorize(request: Request,  # FastAPI's way of declaring a dependency: B008 does not apply
-                        credentials: Optional[HTTPAuthorizationCredentials] = Depends(bearer)) -> None:  # noqa: B008
+                        credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> None:  # noqa: B008
         header = f"Bearer {credentials.credentials}" if credentials is not None else None
         url = f"{request.url.scheme}://{request.url.netloc}{request.url.path}"
         await settings.trust.verify(header, url, client())
@@ -177,7 +185,7 @@ def create_app(settings: Optional[Settings] = None) -> FastAPI:
         except CaseError as err:
             return err.problems or [Problem(err.summary)]
 
-    def remember(hook: Hook, card: Any, decision: Optional[Decision], ordered: Optional[str] = None) -> None:
+    def remember(hook: Hook, card: Any, decision: Decision | None, ordered: str | None = None) -> None:
         issued[card.uuid] = IssuedCard(
             service=hook.id, hook=hook.hook, top=decision.ranking[0] if decision and decision.ranking else None,
             ordered=ordered, indicator=card.indicator, rulebook_version=engine.rulebook.version,

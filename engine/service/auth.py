@@ -6,7 +6,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import httpx
 import jwt
@@ -30,8 +30,8 @@ class Issuer:
     """A trusted CDS client: its public keys inline or from a file, or its JWK Set URL."""
 
     name: str
-    jwks: Optional[dict[str, Any]] = None
-    jwks_url: Optional[str] = None
+    jwks: dict[str, Any] | None = None
+    jwks_url: str | None = None
     fetched_at: float = 0.0
 
 
@@ -40,7 +40,7 @@ class Trust:
     """The issuers a hospital trusts, and the audience (this service's public base URL) when behind a proxy."""
 
     issuers: dict[str, Issuer] = field(default_factory=dict)
-    audience: Optional[str] = None
+    audience: str | None = None
     _seen: dict[tuple[str, str], float] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -48,7 +48,7 @@ class Trust:
     def required(self) -> bool:
         return bool(self.issuers)
 
-    async def verify(self, authorization: Optional[str], endpoint_url: str, client: httpx.AsyncClient) -> dict[str, Any]:
+    async def verify(self, authorization: str | None, endpoint_url: str, client: httpx.AsyncClient) -> dict[str, Any]:
         """The token's claims, or Unauthorized saying why (never echoing the token)."""
         if not authorization or not authorization.lower().startswith("bearer "):
             raise Unauthorized("a Bearer JWT is required (Authorization header)")
@@ -85,7 +85,7 @@ class Trust:
                 raise Unauthorized("the JWT was already used (jti seen before)")
             self._seen[(issuer, jti)] = exp
 
-    async def _key(self, issuer: Issuer, kid: Optional[str], client: httpx.AsyncClient) -> Any:
+    async def _key(self, issuer: Issuer, kid: str | None, client: httpx.AsyncClient) -> Any:
         for attempt in range(2):
             if issuer.jwks_url and (issuer.jwks is None or attempt == 1 or
                                     time.time() - issuer.fetched_at > JWKS_TTL):
@@ -101,8 +101,8 @@ class Trust:
         raise Unauthorized("no key of the issuer matches the JWT's kid")
 
 
-def _keys(jwks: dict[str, Any]) -> dict[Optional[str], Any]:
-    out: dict[Optional[str], Any] = {}
+def _keys(jwks: dict[str, Any]) -> dict[str | None, Any]:
+    out: dict[str | None, Any] = {}
     for item in jwks.get("keys", []):
         if not isinstance(item, dict) or item.get("kty") not in ("RSA", "EC") or "d" in item:
             continue  # only public asymmetric keys are trusted
@@ -124,7 +124,7 @@ async def _fetch_jwks(url: str, client: httpx.AsyncClient) -> dict[str, Any]:
     return body
 
 
-def load_trust(path: Optional[str | Path]) -> Trust:
+def load_trust(path: str | Path | None) -> Trust:
     """Trusted issuers from a YAML or JSON file:
 
         audience: https://cds.hospital.example      # optional: this service's public base URL

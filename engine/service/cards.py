@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from typing import Any, Literal, Optional
+from typing import Any, Literal
 
 from ..board_log import OVERRIDE_REASONS
 from ..decision import Decision, OptionDecision
@@ -33,8 +33,8 @@ class IssuedCard:
 
     service: str
     hook: str
-    top: Optional[str]
-    ordered: Optional[str]
+    top: str | None
+    ordered: str | None
     indicator: str
     rulebook_version: str
     rulebook_sha256: str
@@ -47,7 +47,7 @@ def _fit(text: str, limit: int = SUMMARY_MAX) -> str:
 class CardMaker:
     """Builds cards for one rule base; `app_url` is where the front end runs."""
 
-    def __init__(self, rulebook: Rulebook, app_url: Optional[str]):
+    def __init__(self, rulebook: Rulebook, app_url: str | None) -> None:
         self.rulebook = rulebook
         self.app_url = app_url
         self.titles: dict[str, str] = {o.code: o.title for o in rulebook.manifest.options}
@@ -86,7 +86,7 @@ class CardMaker:
     def source_name(self, source_id: str) -> str:
         return self.rulebook.source_name(source_id)
 
-    def extension(self, decision: Decision, ordered: Optional[str] = None) -> dict[str, Any]:
+    def extension(self, decision: Decision, ordered: str | None = None) -> dict[str, Any]:
         """Machine-readable: the top option, ranking and statuses (no patient data)."""
         data: dict[str, Any] = {
             "top": decision.ranking[0] if decision.ranking else None,
@@ -126,7 +126,7 @@ class CardMaker:
             lines.append(f"- *{reason.effect}{detail}*: {_md(reason.text)}" + (f" ({_md(cited)})" if cited else ""))
         return lines
 
-    def detail(self, decision: Decision, first: Optional[str] = None) -> str:
+    def detail(self, decision: Decision, first: str | None = None) -> str:
         out = [f"**Graded options** (rule base {decision.rulebook.name} {decision.rulebook.version}):", "",
                "| | option | status | |", "|---|---|---|---|"]
         for rank, option in enumerate(decision.options, start=1):
@@ -215,7 +215,7 @@ def _md(text: str) -> str:
     return text.replace("\\", "\\\\").replace("*", "\\*").replace("_", "\\_").replace("|", "\\|").replace("\n", " ")
 
 
-def recognised_orders(draft_orders: dict[str, Any], selections: Optional[list[str]] = None) -> list[DraftOrder]:
+def recognised_orders(draft_orders: dict[str, Any], selections: list[str] | None = None) -> list[DraftOrder]:
     """The drafted ServiceRequests whose code is one of the options' order codes (mapping.yaml `orders`)."""
     mapping = load()
     by_code = {(c.system, c.code): option for option, codes in mapping.orders.items() for c in codes}

@@ -3,7 +3,7 @@ server with the token it gave (never sent to any other host)."""
 from __future__ import annotations
 
 import re
-from typing import Any, Optional
+from typing import Any
 from urllib.parse import parse_qsl, quote, urlsplit
 
 import httpx
@@ -95,9 +95,9 @@ async def _fetch(request: CdsRequest, client: httpx.AsyncClient, query: str) -> 
     if request.fhirAuthorization is not None:
         headers["Authorization"] = f"Bearer {request.fhirAuthorization.access_token}"
     path, _, query_string = query.partition("?")
-    url: Optional[str] = f"{base}/{path}"
+    url: str | None = f"{base}/{path}"
     params: Any = parse_qsl(query_string, keep_blank_values=True)
-    first: Optional[dict[str, Any]] = None
+    first: dict[str, Any] | None = None
     pages = 0
     while url is not None and pages < MAX_PAGES:
         body = await _get(client, url, params, headers, path)
@@ -115,7 +115,7 @@ async def _fetch(request: CdsRequest, client: httpx.AsyncClient, query: str) -> 
     return first
 
 
-def _next_link(bundle: dict[str, Any], base: str) -> Optional[str]:
+def _next_link(bundle: dict[str, Any], base: str) -> str | None:
     for link in bundle.get("link") or []:
         if isinstance(link, dict) and link.get("relation") == "next" and isinstance(link.get("url"), str):
             url: str = link["url"]

@@ -1,7 +1,7 @@
 """The CDS Hooks 2.0 messages the service reads and writes, as pydantic models (its own OpenAPI comes from them)."""
 from __future__ import annotations
 
-from typing import Any, Literal, Optional
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -20,7 +20,7 @@ class FhirAuthorization(BaseModel):
     expires_in: int
     scope: str
     subject: str
-    patient: Optional[str] = None
+    patient: str | None = None
 
 
 class _Context(BaseModel):
@@ -28,7 +28,7 @@ class _Context(BaseModel):
     userId: str = Field(description="the user in whose session the hook fired, e.g. Practitioner/123")
     patientId: str = Field(pattern=FHIR_ID, description="the FHIR id of the patient in context (letters, digits, "
                            "'-' and '.', at most 64)")
-    encounterId: Optional[str] = None
+    encounterId: str | None = None
 
 
 class PatientViewContext(_Context):
@@ -67,12 +67,12 @@ class CdsRequest(BaseModel):
         "dependentRequired": {"fhirAuthorization": ["fhirServer"]}})
     hook: str
     hookInstance: str = Field(min_length=1)
-    fhirServer: Optional[str] = Field(default=None, pattern=HTTP_URL, description="the client's FHIR base URL")
-    fhirAuthorization: Optional[FhirAuthorization] = None
-    prefetch: Optional[dict[str, Optional[Resource]]] = None
+    fhirServer: str | None = Field(default=None, pattern=HTTP_URL, description="the client's FHIR base URL")
+    fhirAuthorization: FhirAuthorization | None = None
+    prefetch: dict[str, Resource | None] | None = None
 
     @model_validator(mode="after")
-    def _server_with_token(self) -> "CdsRequest":
+    def _server_with_token(self) -> CdsRequest:
         if "fhirAuthorization" in self.model_fields_set and "fhirServer" not in self.model_fields_set:
             raise ValueError("fhirAuthorization needs fhirServer")
         return self
@@ -96,15 +96,15 @@ class OrderSignRequest(CdsRequest):
 class Coding(BaseModel):
     model_config = _OUT
     code: str
-    system: Optional[str] = None
-    display: Optional[str] = None
+    system: str | None = None
+    display: str | None = None
 
 
 class Source(BaseModel):
     model_config = _OUT
     label: str
-    url: Optional[str] = None
-    topic: Optional[Coding] = None
+    url: str | None = None
+    topic: Coding | None = None
 
 
 class Link(BaseModel):
@@ -118,15 +118,15 @@ class Action(BaseModel):
     model_config = _OUT
     type: Literal["create", "update", "delete"]
     description: str
-    resource: Optional[dict[str, Any]] = None
-    resourceId: Optional[list[str]] = None
+    resource: dict[str, Any] | None = None
+    resourceId: list[str] | None = None
 
 
 class Suggestion(BaseModel):
     model_config = _OUT
     label: str
     uuid: str
-    isRecommended: Optional[bool] = None
+    isRecommended: bool | None = None
     actions: list[Action] = Field(default_factory=list)
 
 
@@ -135,13 +135,13 @@ class Card(BaseModel):
     uuid: str
     summary: str = Field(max_length=139)
     indicator: Literal["info", "warning", "critical"]
-    detail: Optional[str] = None
+    detail: str | None = None
     source: Source
-    suggestions: Optional[list[Suggestion]] = None
-    selectionBehavior: Optional[Literal["at-most-one", "any"]] = None
-    overrideReasons: Optional[list[Coding]] = None
-    links: Optional[list[Link]] = None
-    extension: Optional[dict[str, Any]] = None
+    suggestions: list[Suggestion] | None = None
+    selectionBehavior: Literal["at-most-one", "any"] | None = None
+    overrideReasons: list[Coding] | None = None
+    links: list[Link] | None = None
+    extension: dict[str, Any] | None = None
 
 
 class CdsResponse(BaseModel):
@@ -156,7 +156,7 @@ class CdsService(BaseModel):
     title: str
     description: str
     prefetch: dict[str, str]
-    usageRequirements: Optional[str] = None
+    usageRequirements: str | None = None
 
 
 class Discovery(BaseModel):
@@ -167,14 +167,14 @@ class Discovery(BaseModel):
 class CodingIn(BaseModel):
     model_config = _IN
     code: str
-    system: Optional[str] = None
-    display: Optional[str] = None
+    system: str | None = None
+    display: str | None = None
 
 
 class OverrideReasonGiven(BaseModel):
     model_config = _IN
-    reason: Optional[CodingIn] = None
-    userComment: Optional[str] = Field(default=None, max_length=4000)
+    reason: CodingIn | None = None
+    userComment: str | None = Field(default=None, max_length=4000)
 
 
 class AcceptedSuggestion(BaseModel):
@@ -187,8 +187,8 @@ class Feedback(BaseModel):
     card: str = Field(min_length=1)
     outcome: Literal["accepted", "overridden"]
     outcomeTimestamp: str = Field(min_length=1)
-    acceptedSuggestions: Optional[list[AcceptedSuggestion]] = None
-    overrideReason: Optional[OverrideReasonGiven] = None
+    acceptedSuggestions: list[AcceptedSuggestion] | None = None
+    overrideReason: OverrideReasonGiven | None = None
 
 
 class FeedbackRequest(BaseModel):

@@ -9,16 +9,21 @@ z3 is imported only when a proof runs, so the rest of the engine starts without 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING
 
 from ..errors import InputError, RulebookError
 from ..rulebook import Rulebook, load_rulebook
 
+if TYPE_CHECKING:  # z3 is imported only when a proof runs
+    from .report import Report
 
-def verify(rules: str | Path | Rulebook | None = None, *, timeout_ms: Optional[int] = None, minimize: bool = True,
-           only: Optional[set[str]] = None):
-    """Prove every invariant and structural check of a rule base; `only` restricts to those ids."""
+
+def verify(rules: str | Path | Rulebook | None = None, *, timeout_ms: int | None = None, minimize: bool = True,
+           only: set[str] | None = None, progress: Callable[[int, int, str], None] | None = None) -> Report:
+    """Prove every invariant and structural check of a rule base; `only` restricts to those ids.
+    `progress(done, total, id)` is called after each invariant and check (for a progress bar)."""
     import z3
 
     from ..engine import get_engine
@@ -46,8 +51,15 @@ def verify(rules: str | Path | Rulebook | None = None, *, timeout_ms: Optional[i
     m = rulebook.manifest
     report = Report(name=m.name, version=m.version, sha256=rulebook.sha256, rules=len(rulebook.active_rules),
                     solver=f"z3 {z3.get_version_string()}")
-    report.invariants = [prover.prove(inv) for inv in invariants]
-    report.checks = [structure.run(check) for check in checks]
+    total = len(invariants) + len(checks)
+    for inv in invariants:
+        report.invariants.append(prover.prove(inv))
+        if progress is not None:
+            progress(len(report.invariants), total, inv.id)
+    for check in checks:
+        report.checks.append(structure.run(check))
+        if progress is not None:
+            progress(len(report.invariants) + len(report.checks), total, check.id)
     report.seconds = time.perf_counter() - start
     return report
 

@@ -9,10 +9,11 @@ Expressions are built once and shared (z3 terms are hash-consed), so each proof 
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import cached_property
-from typing import Any, Callable, Optional
+from typing import Any
 
 import annotated_types
 import z3
@@ -52,7 +53,7 @@ class Truth3:
     t: z3.BoolRef
     f: z3.BoolRef
 
-    def negated(self) -> "Truth3":
+    def negated(self) -> Truth3:
         return Truth3(self.f, self.t)
 
 
@@ -64,7 +65,7 @@ def exact(value: Any) -> Fraction:
 class CaseSpace:
     """Every case the data dictionary admits, as z3 variables (names carry `prefix`, so two cases can coexist)."""
 
-    def __init__(self, rulebook: Rulebook, prefix: str = ""):
+    def __init__(self, rulebook: Rulebook, prefix: str = "") -> None:
         self.rulebook = rulebook
         self.prefix = prefix
         self.inputs: dict[str, FieldSpec] = {n: s for n, s in rulebook.catalog.specs.items() if s.origin == "input"}
@@ -207,7 +208,7 @@ class CaseSpace:
             pinned.append(z3.Not(self.levels_known))
         return pinned
 
-    def extended_by(self, other: "CaseSpace") -> z3.BoolRef:
+    def extended_by(self, other: CaseSpace) -> z3.BoolRef:
         """`other` states everything this case states, with the same values, and may state more."""
         same = [z3.Implies(self.known[n], z3.And(other.known[n], other.value[n] == self.value[n])) for n in self.inputs]
         same.append(z3.Implies(self.levels_known, z3.And(
@@ -257,14 +258,14 @@ def _literal(spec: FieldSpec, value: Any) -> z3.ExprRef:
 class OptionEffects:
     """What one rule does to one option's status: its floor and its ceiling (ranks), each possibly absent."""
 
-    floor: Optional[int]
-    ceiling: Optional[int]
+    floor: int | None
+    ceiling: int | None
 
 
 class Encoding:
     """The decision of docs/decision.md for every case of one `CaseSpace`, as z3 expressions."""
 
-    def __init__(self, rulebook: Rulebook, prefix: str = ""):
+    def __init__(self, rulebook: Rulebook, prefix: str = "") -> None:
         self.rulebook = rulebook
         self.case = CaseSpace(rulebook, prefix)
         self.rules: tuple[Rule, ...] = rulebook.active_rules
@@ -280,7 +281,7 @@ class Encoding:
             o: [self._option_effects(rule, o) for rule in self.rules] for o in self.options}
 
     @staticmethod
-    def _option_effects(rule: Rule, option: str) -> Optional[OptionEffects]:
+    def _option_effects(rule: Rule, option: str) -> OptionEffects | None:
         floors, ceilings = [], []
         for effect in rule.then:
             if option in effect_options(effect):
@@ -359,7 +360,7 @@ class Encoding:
 
     # --- statuses -------------------------------------------------------------------------------------------
 
-    def status_of(self, option: str, member: Callable[[int], Optional[z3.BoolRef]]) -> z3.ArithRef:
+    def status_of(self, option: str, member: Callable[[int], z3.BoolRef | None]) -> z3.ArithRef:
         """Rank of the option's status when the rules with `member(i)` true have fired: the highest floor
         (baseline not_recommended), capped by the lowest ceiling."""
         by_floor: dict[int, list] = {RECOMMENDED: [], APPROPRIATE: []}
@@ -435,7 +436,7 @@ class Encoding:
             return any_of([self.fired(i) for i, rule in enumerate(self.rules) if _cited(rule)
                            and any(test(e) for e in rule.then)])
 
-        def lifts(strength: Optional[str] = None) -> Callable[[Any], bool]:
+        def lifts(strength: str | None = None) -> Callable[[Any], bool]:
             return lambda e: isinstance(e, Indicate) and option in e.indicate and strength in (None, e.strength)
 
         rank = STATUS_RANK[status]

@@ -4,14 +4,16 @@
 
 - an **invariant**: `when` a condition holds of the case (the rule language's conditions, Kleene
   semantics), `then` every claim about the decision holds; with its rationale and either paper
-  citations (`basis: paper`, or `basis: external` for published sources outside the five papers) or a pointer into the decision semantics (`basis: semantics`, `see:`);
+  citations (`basis: paper`, or `basis: external` for published sources outside the five papers) or a
+  pointer into the decision semantics (`basis: semantics`, `see:`);
 - a **structural check** (`check:`): a property of the rule base itself (no dead rules, every option
   can lead, ...), with `allow:` entries that sanction named findings and say why.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Literal, Optional, Union
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
@@ -24,7 +26,7 @@ from ..rulebook import RULE_ID, Rulebook, rule_files
 from ..vocabulary import OPTIONS, STATUS_RANK, STATUSES, Citation, Option, Status
 
 _MODEL = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
-ABOVE_BASELINE: tuple[str, ...] = ("recommended", "appropriate", "caution")
+ABOVE_BASELINE: tuple[Status, ...] = ("recommended", "appropriate", "caution")
 
 
 def _options(value: Any, info: ValidationInfo) -> Any:
@@ -44,11 +46,11 @@ class StatusTest(BaseModel):
 
     model_config = _MODEL
     options: tuple[Option, ...] = Field(min_length=1)
-    is_: Optional[Status] = Field(default=None, alias="is")
-    in_: Optional[tuple[Status, ...]] = Field(default=None, alias="in")
-    not_in: Optional[tuple[Status, ...]] = None
-    at_most: Optional[Status] = None
-    at_least: Optional[Status] = None
+    is_: Status | None = Field(default=None, alias="is")
+    in_: tuple[Status, ...] | None = Field(default=None, alias="in")
+    not_in: tuple[Status, ...] | None = None
+    at_most: Status | None = None
+    at_least: Status | None = None
     _o = field_validator("options", mode="before")(_options)
 
     @model_validator(mode="before")
@@ -59,7 +61,7 @@ class StatusTest(BaseModel):
         return data
 
     @model_validator(mode="after")
-    def _one_test(self) -> "StatusTest":
+    def _one_test(self) -> StatusTest:
         given = [k for k in ("is_", "in_", "not_in", "at_most", "at_least") if getattr(self, k) is not None]
         if len(given) != 1:
             raise ValueError("a status claim has exactly one of is, in, not_in, at_most, at_least")
@@ -68,6 +70,7 @@ class StatusTest(BaseModel):
     @property
     def allowed(self) -> tuple[str, ...]:
         """The statuses that satisfy the test, best first."""
+        ok: set[str]
         if self.is_ is not None:
             ok = {self.is_}
         elif self.in_ is not None:
@@ -77,6 +80,7 @@ class StatusTest(BaseModel):
         elif self.at_most is not None:
             ok = {s for s in STATUSES if STATUS_RANK[s] <= STATUS_RANK[self.at_most]}
         else:
+            assert self.at_least is not None  # _one_test: exactly one test is given
             ok = {s for s in STATUSES if STATUS_RANK[s] >= STATUS_RANK[self.at_least]}
         return tuple(s for s in STATUSES if s in ok)
 
@@ -114,11 +118,11 @@ class RankedClaim(BaseModel):
 
 class TopTest(BaseModel):
     model_config = _MODEL
-    in_: Optional[tuple[Option, ...]] = Field(default=None, alias="in")
-    not_in: Optional[tuple[Option, ...]] = None
+    in_: tuple[Option, ...] | None = Field(default=None, alias="in")
+    not_in: tuple[Option, ...] | None = None
 
     @model_validator(mode="after")
-    def _one_test(self) -> "TopTest":
+    def _one_test(self) -> TopTest:
         if (self.in_ is None) == (self.not_in is None):
             raise ValueError("a top claim has exactly one of in, not_in")
         return self
@@ -189,8 +193,8 @@ class AdjunctClaim(BaseModel):
         return f"the adjunct '{self.adjunct}' is listed"
 
 
-Claim = Union[StatusClaim, RankedClaim, TopClaim, RankingNonemptyClaim, ExcludesContraindicatedClaim, CitedReasonsClaim,
-              AdjunctClaim]
+Claim = (StatusClaim | RankedClaim | TopClaim | RankingNonemptyClaim | ExcludesContraindicatedClaim | CitedReasonsClaim
+         | AdjunctClaim)
 CLAIM_BY_KEY: dict[str, type[BaseModel]] = {
     "status": StatusClaim, "ranked": RankedClaim, "top": TopClaim, "ranking_nonempty": RankingNonemptyClaim,
     "ranking_excludes_contraindicated": ExcludesContraindicatedClaim, "cited_reasons": CitedReasonsClaim,
@@ -207,20 +211,20 @@ class Invariant(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
     id: str = Field(pattern=RULE_ID)
     title: str
-    when: Optional[Condition] = Field(default=None, description="the cases it speaks of; absent: every case")
+    when: Condition | None = Field(default=None, description="the cases it speaks of; absent: every case")
     then: tuple[Claim, ...] = Field(min_length=1)
     rationale: str
     basis: Literal["paper", "external", "semantics"] = Field(
         description="paper: rests on the five papers (cited); external: on published sources outside them (cited, "
                     "declared kind external); semantics: follows from the decision semantics (see:)")
     citations: tuple[Citation, ...] = ()
-    see: Optional[str] = Field(default=None, description="for basis semantics: the section of docs/ it encodes")
-    notes: Optional[str] = None
+    see: str | None = Field(default=None, description="for basis semantics: the section of docs/ it encodes")
+    notes: str | None = None
     file: str = Field(default="", exclude=True)
-    line: Optional[int] = Field(default=None, exclude=True)
+    line: int | None = Field(default=None, exclude=True)
 
     @model_validator(mode="after")
-    def _grounded(self) -> "Invariant":
+    def _grounded(self) -> Invariant:
         if self.basis in ("paper", "external") and not self.citations:
             raise ValueError(f"an invariant with basis '{self.basis}' cites at least one passage (citations)")
         if self.basis == "semantics" and (self.citations or not self.see):
@@ -256,11 +260,11 @@ class StructuralCheck(BaseModel):
     basis: Literal["semantics"] = "semantics"
     see: str
     allow: tuple[Allowance, ...] = ()
-    notes: Optional[str] = None
+    notes: str | None = None
     file: str = Field(default="", exclude=True)
-    line: Optional[int] = Field(default=None, exclude=True)
+    line: int | None = Field(default=None, exclude=True)
 
-    def allowed(self, key: str) -> Optional[str]:
+    def allowed(self, key: str) -> str | None:
         return next((a.reason for a in self.allow if a.finding == key), None)
 
 
@@ -277,10 +281,11 @@ def load_invariants(rulebook: Rulebook) -> tuple[tuple[Invariant, ...], tuple[St
     checks: list[StructuralCheck] = []
     seen: dict[str, str] = {}
     context = {"manifest": rulebook.manifest}
-    for n, raw in enumerate(rulebook.invariants):
+    entries: tuple[Any, ...] = rulebook.invariants  # as read from YAML: checked here, entry by entry
+    for n, raw in enumerate(entries):
         file, index, base = places[n] if n < len(places) else (None, None, ())
 
-        def report(message: str, path: tuple = (), field: Optional[str] = None, rule: Optional[str] = None) -> None:
+        def report(message: str, path: tuple[Any, ...] = (), field: str | None = None, rule: str | None = None) -> None:
             line = index.line(base + path) if index is not None else None
             problems.append(Problem(message, file=file, line=line, field=field, rule=rule))
 
@@ -320,7 +325,7 @@ def load_invariants(rulebook: Rulebook) -> tuple[tuple[Invariant, ...], tuple[St
     return tuple(i for i in invariants if i is not None), tuple(c for c in checks if c is not None)
 
 
-def _check_sources(invariant: Invariant, rulebook: Rulebook, report) -> None:
+def _check_sources(invariant: Invariant, rulebook: Rulebook, report: Callable[..., None]) -> None:
     """The basis says truthfully whether the five papers are among the cited sources (the rule base loader has
     already refused citations of undeclared sources)."""
     kinds = {rulebook.sources[c.source].kind for c in invariant.citations if c.source in rulebook.sources}
@@ -331,7 +336,8 @@ def _check_sources(invariant: Invariant, rulebook: Rulebook, report) -> None:
         report("basis 'external' cites one of the five papers; use basis 'paper'", ("basis",), "basis", invariant.id)
 
 
-def _claims(raw: Any, rulebook: Rulebook, report, ident: Optional[str], context: dict) -> Optional[tuple]:
+def _claims(raw: Any, rulebook: Rulebook, report: Callable[..., None], ident: str | None,
+            context: dict[str, Any]) -> tuple[Any, ...] | None:
     if not isinstance(raw, list) or not raw:
         report("'then' needs a non-empty list of claims about the decision", ("then",), rule=ident)
         return None
@@ -342,7 +348,7 @@ def _claims(raw: Any, rulebook: Rulebook, report, ident: Optional[str], context:
             report(f"a claim is a mapping with one key, one of {', '.join(CLAIM_BY_KEY)}; got {item!r}"[:200],
                    ("then", i), rule=ident)
             return None
-        claim = _validated(CLAIM_BY_KEY[keys[0]], item, lambda m, p=(), f=None, rule=None:
+        claim = _validated(CLAIM_BY_KEY[keys[0]], item, lambda m, p=(), f=None, rule=None:  # noqa: ARG005 (report's signature)
                            report(m, ("then", i) + p, f, ident), ident, context)
         if claim is None:
             return None
@@ -354,7 +360,8 @@ def _claims(raw: Any, rulebook: Rulebook, report, ident: Optional[str], context:
     return tuple(claims)
 
 
-def _validated(model: type[BaseModel], data: Any, report, ident: Optional[str], context: dict) -> Any:
+def _validated(model: type[BaseModel], data: Any, report: Callable[..., None], ident: str | None,
+               context: dict[str, Any]) -> Any:
     try:
         return model.model_validate(data, context=context)
     except ValidationError as err:
@@ -372,7 +379,7 @@ def _validated(model: type[BaseModel], data: Any, report, ident: Optional[str], 
         return None
 
 
-def _places(root: Path) -> list[tuple[str, yamlio.LineIndex, tuple]]:
+def _places(root: Path) -> list[tuple[str, yamlio.LineIndex, tuple[Any, ...]]]:
     """File, line index and path of every `invariants:` item, in the loader's file order."""
     files = rule_files(root)[1] if root.is_dir() else []
     places = []
@@ -400,7 +407,7 @@ def failed_claims(invariant: Invariant, decision: Any) -> list[str]:
     return out
 
 
-def claim_problem(claim: Any, decision: Any) -> Optional[str]:
+def claim_problem(claim: Any, decision: Any) -> str | None:
     """None when the engine's decision satisfies the claim, else what the decision says instead."""
     statuses = decision.statuses()
     if isinstance(claim, StatusClaim):

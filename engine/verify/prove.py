@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any
 
 import z3
 from pydantic import ValidationError
@@ -22,8 +22,17 @@ from ..evaluator import case_values
 from ..kleene import Truth, compile_condition
 from ..vocabulary import STATUS_RANK
 from .encode import Encoding
-from .invariants import (AdjunctClaim, CitedReasonsClaim, ExcludesContraindicatedClaim, Invariant,
-                         RankedClaim, RankingNonemptyClaim, StatusClaim, TopClaim, failed_claims)
+from .invariants import (
+    AdjunctClaim,
+    CitedReasonsClaim,
+    ExcludesContraindicatedClaim,
+    Invariant,
+    RankedClaim,
+    RankingNonemptyClaim,
+    StatusClaim,
+    TopClaim,
+    failed_claims,
+)
 
 DEFAULT_TIMEOUT_MS = 20_000
 
@@ -44,7 +53,7 @@ class InvariantResult:
     invariant: Invariant
     outcome: str  # proved, violated, unknown
     seconds: float
-    counterexample: Optional[Counterexample] = None
+    counterexample: Counterexample | None = None
     detail: str = ""
 
 
@@ -75,8 +84,8 @@ def claim_expr(enc: Encoding, claim: Any) -> z3.BoolRef:
 class Search:
     """One solver over one or more encodings (each with its domain); each query is pushed and popped."""
 
-    def __init__(self, encodings: list[Encoding], extra: tuple = (), timeout_ms: int = DEFAULT_TIMEOUT_MS,
-                 minimize: bool = True):
+    def __init__(self, encodings: list[Encoding], extra: tuple[Any, ...] = (), timeout_ms: int = DEFAULT_TIMEOUT_MS,
+                 minimize: bool = True) -> None:
         self.encodings = encodings
         self.solver = z3.Solver()
         self.solver.set("timeout", timeout_ms)
@@ -104,7 +113,7 @@ class Search:
             self.solver.pop()
 
     def reason_unknown(self) -> str:
-        return self.solver.reason_unknown()
+        return str(self.solver.reason_unknown())
 
     def _simplify(self) -> None:
         """Leave the model with as few known fields and as round numbers as the constraints allow, so a
@@ -139,7 +148,7 @@ class Search:
 class Prover:
     """The invariants of one rule base, proved over one shared encoding."""
 
-    def __init__(self, engine: Engine, timeout_ms: int = DEFAULT_TIMEOUT_MS, minimize: bool = True):
+    def __init__(self, engine: Engine, timeout_ms: int = DEFAULT_TIMEOUT_MS, minimize: bool = True) -> None:
         self.engine = engine
         self.rulebook = engine.rulebook
         self.enc = Encoding(self.rulebook)
@@ -188,6 +197,7 @@ def evaluate_values(engine: Engine, case_id: str, values: dict[str, Any]) -> tup
 
 
 def when_truth(engine: Engine, invariant: Invariant, case: Case) -> int:
+    assert invariant.when is not None  # the callers ask only of invariants with a `when`
     values, _ = case_values(case, engine.rulebook)
     _, facts = engine.evaluator.evaluate(values)
     return compile_condition(invariant.when, engine.rulebook.catalog)({**values, **facts})

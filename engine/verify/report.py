@@ -3,8 +3,9 @@ each structural check passed or failed, the time it took; as text for people and
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import yaml
 
@@ -133,6 +134,71 @@ class Report:
             "internal_problems": self.internal_problems,
         }
         return json.dumps(data, indent=2, default=str) + "\n"
+
+
+    # --- JUnit XML -------------------------------------------------------------------------------------------
+
+    def to_junit(self) -> str:
+        """The report as JUnit XML, so that CI shows each invariant and check as a test: a violated invariant or a
+        failed check is a <failure> carrying its counterexample, a result in doubt an <error>."""
+        from xml.etree import ElementTree as ET
+
+        root = ET.Element("testsuites", name="spinemets verify", time=f"{self.seconds:.3f}")
+        suites = (("invariants", [(r.invariant.id, r.invariant.title, r.seconds, self._junit_outcome(r))
+                                  for r in self.invariants]),
+                  ("checks", [(c.check.id, c.check.title, c.seconds, self._junit_check(c)) for c in self.checks]))
+        totals = {"tests": 0, "failures": 0, "errors": 0}
+        for name, cases in suites:
+            suite = ET.SubElement(root, "testsuite", name=f"spinemets verify: {name}")
+            props = ET.SubElement(suite, "properties")
+            for key, value in (("rulebook", self.name), ("version", self.version), ("sha256", self.sha256),
+                               ("solver", self.solver)):
+                ET.SubElement(props, "property", name=key, value=value)
+            counts = {"tests": len(cases), "failures": 0, "errors": 0}
+            for case_id, title, seconds, outcome in cases:
+                test = ET.SubElement(suite, "testcase", classname=f"spinemets.verify.{name}", name=case_id,
+                                     time=f"{seconds:.4f}")
+                if outcome is not None:
+                    kind, message, text = outcome
+                    counts["failures" if kind == "failure" else "errors"] += 1
+                    ET.SubElement(test, kind, message=f"{title}: {message}", type=message.split(":")[0]).text = text
+            suite.set("time", f"{sum(c[2] for c in cases):.3f}")
+            for key, count in counts.items():
+                suite.set(key, str(count))
+                totals[key] += count
+        for key, count in totals.items():
+            root.set(key, str(count))
+        ET.indent(root)
+        return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+
+    @staticmethod
+    def _junit_outcome(r: InvariantResult) -> tuple[str, str, str] | None:
+        if r.outcome == "proved":
+            return None
+        inv = r.invariant
+        lines = [f"when:  {inv.when_text}"] + [f"claim: {claim.describe()}" for claim in inv.then]
+        lines += [r.detail] if r.detail else []
+        cx = r.counterexample
+        if cx is not None:
+            verdict = "confirmed by the engine" if cx.confirmed else "NOT confirmed by the engine (a bug in verify)"
+            lines += [f"engine: {cx.engine_says} ({verdict})", "counterexample:", case_yaml(cx.case)]
+        if r.outcome == "violated" and (cx is None or cx.confirmed):
+            return "failure", "violated", "\n".join(lines)
+        return "error", "in doubt" if r.outcome == "violated" else "unknown: the solver gave up", "\n".join(lines)
+
+    @staticmethod
+    def _junit_check(c: CheckResult) -> tuple[str, str, str] | None:
+        lines = []
+        for f in c.findings:
+            lines.append(f"- {f.message} [{f'allowed: {f.allowed}' if f.allowed else 'finding'}]")
+            if f.witness is not None:
+                lines += [f"  engine: {f.witness.engine_says}"] + [case_yaml(case) for case in f.witness.cases]
+        doubts = [f"the solver gave up on {u}" for u in c.undecided] + list(c.unconfirmed)
+        if doubts:
+            return "error", "in doubt", "\n".join(doubts + lines)
+        if not c.passed:
+            return "failure", f"failed: {c.summary}", "\n".join(lines)
+        return None
 
 
 class _CaseDumper(yaml.SafeDumper):

@@ -13,18 +13,19 @@ Each finding carries a witness case where one exists, evaluated by the engine to
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional
+from typing import Any
 
 import z3
 
-from ..conditions import fields_of
+from ..conditions import Condition, fields_of
 from ..decision import FLOOR
 from ..engine import Engine
 from ..evaluator import case_values
-from ..rulebook import AdviseAgainst, Adjunct, Conflict, Contraindicate, Derive, Indicate, Prefer, Rule
+from ..rulebook import Adjunct, AdviseAgainst, Conflict, Contraindicate, Derive, Indicate, Prefer, Rule, Rulebook
 from ..vocabulary import STATUS_RANK
-from .encode import Encoding, STATUS_OF_RANK
+from .encode import STATUS_OF_RANK, Encoding
 from .invariants import StructuralCheck
 from .prove import DEFAULT_TIMEOUT_MS, Search, case_document, evaluate_values
 
@@ -42,8 +43,8 @@ class Witness:
 class Finding:
     key: str
     message: str
-    witness: Optional[Witness] = None
-    allowed: Optional[str] = None  # the reason the rule base gives for keeping it
+    witness: Witness | None = None
+    allowed: str | None = None  # the reason the rule base gives for keeping it
 
 
 @dataclass
@@ -59,11 +60,11 @@ class CheckResult:
 
 class StructureProver:
     def __init__(self, engine: Engine, enc: Encoding, search: Search, timeout_ms: int = DEFAULT_TIMEOUT_MS,
-                 minimize: bool = True):
+                 minimize: bool = True) -> None:
         self.engine, self.enc, self.search = engine, enc, search
         self.rules = enc.rules
         self.timeout_ms, self.minimize = timeout_ms, minimize
-        self._can_fire: dict[int, tuple[str, list]] = {}
+        self._can_fire: dict[int, tuple[str, list[Any]]] = {}
         self._may_not_fire: dict[int, bool] = {}
         self._groups: dict[int, frozenset[str]] = {}
         self._group = _field_groups(engine.rulebook, self._inputs)
@@ -80,7 +81,7 @@ class StructureProver:
         result.seconds = time.perf_counter() - start
         return result
 
-    def can_fire(self, i: int) -> tuple[str, list]:
+    def can_fire(self, i: int) -> tuple[str, list[Any]]:
         if i not in self._can_fire:
             self._can_fire[i] = self.search.find(self.enc.fired(i), simplify=False)
         return self._can_fire[i]
@@ -104,11 +105,11 @@ class StructureProver:
             self._groups[i] = frozenset(self._group.get(name, name) for name in self._inputs(self.rules[i].when))
         return self._groups[i]
 
-    def _inputs(self, cond) -> frozenset[str]:
+    def _inputs(self, cond: Condition) -> frozenset[str]:
         catalog = self.engine.rulebook.catalog
         return frozenset().union(*(catalog.inputs_of(n) or {n} for n in fields_of(cond)))
 
-    def _run_engine(self, values: dict[str, Any], case_id: str) -> tuple[Any, Any, frozenset] | str:
+    def _run_engine(self, values: dict[str, Any], case_id: str) -> tuple[Any, Any, frozenset[str]] | str:
         """The case, the engine's decision and the rules it fired; or why the case is refused."""
         outcome = evaluate_values(self.engine, case_id, values)
         if isinstance(outcome, str):
@@ -248,7 +249,7 @@ class StructureProver:
             first = evaluate_values(self.engine, f"partial-{option}", found[0])
             second = evaluate_values(self.engine, f"completion-{option}", found[1])
             if isinstance(first, str) or isinstance(second, str):
-                says, confirmed, cases = first if isinstance(first, str) else second, False, []
+                says, confirmed, cases = first if isinstance(first, str) else str(second), False, []
             else:
                 a, b = first[1].option(option), second[1].option(option)
                 confirmed = not a.provisional and a.status != b.status
@@ -262,7 +263,7 @@ class StructureProver:
         result.summary = f"proved for {len(sound)} of {len(partial.options)} options"
 
 
-def _field_groups(rulebook, inputs_of) -> dict[str, str]:
+def _field_groups(rulebook: Rulebook, inputs_of: Callable[[Condition], frozenset[str]]) -> dict[str, str]:
     """Each case input's group: inputs a consistency check names together are in one group (union-find)."""
     parent: dict[str, str] = {}
 
@@ -287,9 +288,9 @@ def _field_groups(rulebook, inputs_of) -> dict[str, str]:
 # --- what a rule does, as comparable atoms --------------------------------------------------------------------
 
 
-def _atoms(rule: Rule) -> list[tuple]:
+def _atoms(rule: Rule) -> list[tuple[Any, ...]]:
     """Each effect as (effect, subject, strength): only the same kind of effect can stand in for another."""
-    atoms: list[tuple] = []
+    atoms: list[tuple[Any, ...]] = []
     for e in rule.then:
         if isinstance(e, Indicate):
             atoms += [("indicate", o, STATUS_RANK[FLOOR[e.strength]]) for o in e.indicate]
@@ -309,16 +310,16 @@ def _atoms(rule: Rule) -> list[tuple]:
     return atoms
 
 
-def _covered(mine: list[tuple], theirs: list[tuple]) -> bool:
+def _covered(mine: list[tuple[Any, ...]], theirs: list[tuple[Any, ...]]) -> bool:
     """Every effect of `mine` is given, by the same kind of effect and at least as strongly, by `theirs`."""
-    def covers(b: tuple, a: tuple) -> bool:
+    def covers(b: tuple[Any, ...], a: tuple[Any, ...]) -> bool:
         if a[0] != b[0] or a[1] != b[1]:
             return False
         if a[0] == "indicate":
-            return b[2] >= a[2]
+            return bool(b[2] >= a[2])
         if a[0] == "contraindicate":
-            return b[2] <= a[2]
+            return bool(b[2] <= a[2])
         if a[0] == "adjunct":
-            return not b[2] or (bool(a[2]) and a[2] <= b[2])
-        return a[2] == b[2]
+            return not b[2] or (bool(a[2]) and bool(a[2] <= b[2]))
+        return bool(a[2] == b[2])
     return bool(mine) and all(any(covers(b, a) for b in theirs) for a in mine)

@@ -4,7 +4,6 @@ from __future__ import annotations
 import time
 
 import streamlit as st
-
 from spinemets.ui import case_state, decision_view, evaluation, export, form, resources
 
 started = time.perf_counter()
@@ -15,7 +14,7 @@ vignettes = {v.name: v for v in resources.readable_vignettes()}
 
 
 def _load_vignette() -> None:
-    chosen = vignettes.get(st.session_state.get("board.vignette"))
+    chosen = vignettes.get(str(st.session_state.get("board.vignette")))
     if chosen is not None and chosen.document is not None:
         case_state.load(st.session_state, specs, chosen.document.case)
 
@@ -28,7 +27,8 @@ st.title("Case and decision")
 pick, load, clear = st.columns([6, 2, 2], vertical_alignment="bottom")
 with pick:
     st.selectbox("Vignette", list(vignettes), key="board.vignette", format_func=lambda n: vignettes[n].label,
-                 placeholder="no vignettes in cases/", help="A teaching case from cases/; loading it replaces the form.")
+                 placeholder="no vignettes in cases/",
+                 help="A teaching case from cases/; loading it replaces the form.")
 with load:
     st.button("Load into the form", on_click=_load_vignette, disabled=not vignettes, icon=":material/upload:",
               width="stretch")
@@ -43,7 +43,7 @@ with left:
     form.render(engine, outcome)
 with right:
     st.subheader("Decision")
-    if outcome.ok:
+    if outcome.ok and outcome.case is not None and outcome.decision is not None:
         export.buttons(engine.rulebook, outcome.case, outcome.decision)
         decision_view.render(engine.rulebook, outcome.decision, ask=lambda name: form.prompt(engine, name))
     else:

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import streamlit as st
-
 from spinemets.conditions import to_text
 from spinemets.rulebook import effect_key
 from spinemets.ui import citations, labels, resources, rule_words
@@ -23,7 +22,7 @@ with rules_tab:
     options = c1.multiselect("Option", rulebook.option_order, key="rules.options",
                              format_func=lambda code: labels.option_label(rulebook, code))
     effects = c2.multiselect("Effect", list(labels.EFFECT_KEYS), key="rules.effects",
-                             format_func=labels.EFFECT_KEYS.get)
+                             format_func=lambda key: labels.EFFECT_KEYS[key])
     sources = c3.multiselect("Source", sorted(rulebook.sources), key="rules.sources",
                              format_func=lambda s: citations.short_name(rulebook, s))
     statuses = c4.multiselect("Status", ["active", "draft", "retired"], default=["active"], key="rules.status")

@@ -1,8 +1,7 @@
-"""Vignettes for trainees: read the case, commit to an option, then see the engine's reasoning and what the board did."""
+"""Vignettes for trainees: read the case, commit to an option, then see the engine's reasoning and the board's."""
 from __future__ import annotations
 
 import streamlit as st
-
 from spinemets.case import known_values
 from spinemets.ui import case_state, citations, decision_view, evaluation, labels, resources
 from spinemets.ui.text import md
@@ -25,9 +24,13 @@ if not teaching:
 
 
 def _score_line() -> str:
-    tried = [teaching[n].document for n in teaching if teaching[n].document.case.id in answers]
-    right = sum(1 for d in tried if answers[d.case.id] == d.board.top)
+    tried = [d for d in (v.document for v in teaching.values()) if d is not None and d.case.id in answers]
+    right = len([d for d in tried if d.board is not None and answers[d.case.id] == d.board.top])
     return f"Score this session: **{right} of {len(tried)}** answered ({len(teaching)} vignettes)."
+
+
+def _answered(vignette: resources.Vignette) -> bool:
+    return vignette.document is not None and vignette.document.case.id in answers
 
 
 def _start_over() -> None:
@@ -39,8 +42,10 @@ score.markdown(_score_line())
 reset.button("Start over", on_click=_start_over, disabled=not answers, icon=":material/restart_alt:",
              help="Forget this session's answers and score.")
 name = st.selectbox("Vignette", list(teaching), key="trainee.vignette",
-                    format_func=lambda n: ("✓ " if teaching[n].document.case.id in answers else "") + teaching[n].label)
+                    format_func=lambda n: ("✓ " if _answered(teaching[n]) else "") + teaching[n].label)
+assert name is not None  # the list is not empty
 document = teaching[name].document
+assert document is not None and document.board is not None  # `teaching` holds only such vignettes
 case, board = document.case, document.board
 
 st.subheader(case.title or case.id)
@@ -60,7 +65,7 @@ if answer is None:
         committed = st.form_submit_button("Commit and reveal", icon=":material/lock:")
     if committed and choice is None:
         st.warning("Choose an option first.")
-    elif committed:
+    elif committed and choice is not None:
         answers[case.id] = choice
         st.rerun()
     st.stop()

@@ -3,11 +3,10 @@ would move the top suggestion."""
 from __future__ import annotations
 
 import streamlit as st
-
 from spinemets import Decision
-from spinemets.whatif import FieldChange, diff, sweep
 from spinemets.ui import case_state, decision_view, evaluation, form, labels, resources
 from spinemets.ui.text import md
+from spinemets.whatif import FieldChange, diff, sweep
 
 engine = resources.engine()
 rulebook = engine.rulebook
@@ -23,6 +22,7 @@ if not outcome.ok:
     st.stop()
 
 case, decision = outcome.case, outcome.decision
+assert case is not None and decision is not None  # outcome.ok
 st.markdown(f"Case `{case.id}` as entered on the case page; top suggestion now "
             f"**{decision.top} - {md(labels.option_title(rulebook, decision.top))}**.")
 decision_view.glance(decision)
@@ -65,6 +65,7 @@ if not trial.ok:
         st.error(message, icon=":material/error:")
     st.caption("This value cannot be combined with the rest of the case; the case itself is unchanged.")
 else:
+    assert trial.decision is not None  # trial.ok
     changes = diff(decision, trial.decision)
     if trial.decision.top != decision.top:
         st.markdown(f"Top suggestion: **{decision.top} → {trial.decision.top}** "
@@ -85,6 +86,7 @@ st.caption("Every field tried at each value (numbers: one value on each side of 
 
 def _changes() -> list[FieldChange]:
     # The sweep evaluates the case a few hundred times; keep it for this session until the case changes.
+    assert case is not None and decision is not None  # outcome.ok, above
     memo_key = (engine.sha256, case.model_dump_json())
     memo = st.session_state.get("whatif.sweep")
     if memo is None or memo[0] != memo_key:
