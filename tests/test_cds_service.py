@@ -105,6 +105,9 @@ def test_the_worked_example_of_the_docs_gives_the_card_it_shows(client):
     answer = _post(client, SERVICE, request).json()
     (card,) = answer["cards"]
     assert card["summary"] == shown["cards"][0]["summary"]
+    # The rule base's hash changes with every rule edit; the docs show the one of the day they were written.
+    for extension in (card["extension"], shown["cards"][0]["extension"]):
+        extension["spinemets"]["rulebook"].pop("sha256")
     assert card["extension"] == shown["cards"][0]["extension"]
     assert card["indicator"] == shown["cards"][0]["indicator"]
 

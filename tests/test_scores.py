@@ -198,9 +198,16 @@ def test_noms_systemic_line_names_the_estimated_band_or_the_boards_figure(engine
 ])
 def test_radiotherapy_follows_radiosensitivity(engine, primary, grade, adjunct):
     epidural = grade != "0"
+    # A lytic lesion shows tumour at the level: radiotherapy treats tumour, not a body emptied by treatment.
     decision = engine.evaluate(case_from_values("rt", {"primary_tumor": primary, "bilsky_grade": grade,
-                                                       "epidural_involvement": epidural}))
+                                                       "epidural_involvement": epidural, "lesion_type": "lytic"}))
     assert adjunct in {a.adjunct for a in decision.adjuncts}
+
+
+def test_no_radiotherapy_adjunct_for_a_body_emptied_of_tumour(engine):
+    decision = engine.evaluate(case_from_values("empty", {"primary_tumor": "multiple_myeloma", "bilsky_grade": "0",
+                                                          "epidural_involvement": False}))
+    assert "radiotherapy_conventional" not in {a.adjunct for a in decision.adjuncts}
 
 
 def test_radioresistant_high_grade_compression_gets_separation_surgery(engine):
