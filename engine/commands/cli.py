@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, TextIO
 
 from ..errors import CaseError, EngineError, InputError
-from . import batch, knowledge_base, synth
+from . import batch, board, knowledge_base, synth
 from . import verify as verify_command
 from .terminal import EXIT_INPUT, EXIT_INTERNAL, EXIT_OK, Style, rules_arg
 
@@ -40,6 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     batch.register(sub)
     synth.register(sub)
     knowledge_base.register(sub)
+    board.register(sub)
     return parser
 
 
