@@ -23,8 +23,8 @@ sys.path.insert(0, str(ROOT))
 
 from spinemets import get_engine, read_case_file  # noqa: E402
 from spinemets.whatif import with_value  # noqa: E402
-from tests.browser_support import (TIMEOUT_MS, choice, launch, open_app, streamlit_server,  # noqa: E402
-                                   wait_for_app_run)
+from tests.browser_support import (TIMEOUT_MS, choice, launch, open_app, open_group,  # noqa: E402
+                                   streamlit_server, wait_for_app_run)
 
 # t1: the top card names the new top suggestion; t2: the script run that the click started has finished.
 _OBSERVER = """() => {
@@ -68,13 +68,6 @@ def flipping_field(engine, case) -> tuple[str, bool, str, str]:
     raise SystemExit("no yes/no field of the vignette moves its top suggestion")
 
 
-def open_group(page, group_title: str) -> None:
-    tab = page.get_by_role("tab", name=group_title)
-    if tab.count():
-        tab.first.click()
-        wait_for_app_run(page)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--changes", type=int, default=20, help="clicks to time (default 20)")
@@ -111,7 +104,7 @@ def main() -> None:
         timings, finished, counts, sizes = [], [], [], []
         for i in range(args.changes):
             target, want = (value, top_after) if i % 2 == 0 else (not value, top_before)
-            option = widget.get_by_text(words[target], exact=True).first
+            option = widget.get_by_role("radio", name=words[target], exact=True)
             time.sleep(0.3)  # let the previous rerun's last frames arrive before counting this one's
             frames.clear()
             option.evaluate(_CLICK, titles[want])

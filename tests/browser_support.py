@@ -82,6 +82,17 @@ def open_app(page: Any, url: str, path: str = "") -> None:
 
 
 def choice(page: Any, field_title: str) -> Any:
-    """The one-click choice widget (radio or segmented buttons) of a form field, by its title."""
-    widgets = page.locator("[data-testid='stRadio'], [data-testid='stButtonGroup']")
-    return widgets.filter(has=page.get_by_text(field_title, exact=True)).first
+    """The one-click choice widget (a radio group or segmented buttons) of a form field, by its title; its
+    choices are `choice(...).get_by_role("radio", name=...)`."""
+    return page.get_by_role("radiogroup", name=field_title, exact=True).first
+
+
+def open_group(page: Any, group_title: str) -> None:
+    """Show a group of the case form (its switcher button reads 'Systemic 3/9')."""
+    import re
+
+    switch = page.get_by_role("radiogroup", name="Findings", exact=True)
+    button = switch.get_by_role("radio", name=re.compile(f"^{re.escape(group_title)}\\b"))
+    if button.get_attribute("aria-checked") != "true":
+        button.click()
+        wait_for_app_run(page)
