@@ -347,7 +347,8 @@ def test_evidence_charts_are_readable(server, page, shots, width):
         texts = chart.locator("svg text").evaluate_all(
             "els => els.filter(e => e.textContent.trim()).map(e => { const r = e.getBoundingClientRect(); "
             "return {t: e.textContent.trim(), x: r.x, y: r.y, w: r.width, h: r.height,"
-            " role: (e.closest('[aria-roledescription]') || {getAttribute: () => ''}).getAttribute('aria-roledescription')}; })")
+            " role: (e.closest('[aria-roledescription]') || {getAttribute: () => ''})"
+            ".getAttribute('aria-roledescription')}; })")
         words = " ".join(t["t"] for t in texts)
         assert not any(study in words for study in ids), (i, words)
         seen_readers |= {r for r in readers if r[:20] in words}

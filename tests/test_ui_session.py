@@ -16,7 +16,6 @@ from tests.ui_apptest import (deferred_downloads, document, errors, set_field, s
                               widget)
 from spinemets.ui import case_state
 from spinemets.ui.text import md
-
 VIGNETTES = vignette_files()
 
 

@@ -106,8 +106,9 @@ def _reason(rulebook: Rulebook, reason: Reason, decision: Decision) -> str:
     rule = (f"<span class='sm-small' title='rule {escape(reason.rule)}'> - rule: "
             f"{escape(labels.rule_title(rulebook, reason.rule))}</span>")
     cites = "".join(citation(rulebook, c) for c in reason.citations)
-    return (f"<li data-rule='{escape(reason.rule)}'><span class='sm-eff'>{escape(labels.reason_heading(rulebook, reason))}"
-            f"</span>: {escape(reason.text)}{rule}{rests}{cites}</li>")
+    heading = escape(labels.reason_heading(rulebook, reason))
+    return (f"<li data-rule='{escape(reason.rule)}'><span class='sm-eff'>{heading}</span>: {escape(reason.text)}"
+            f"{rule}{rests}{cites}</li>")
 
 
 def option_card(rulebook: Rulebook, option: OptionDecision, rank: int | None, decision: Decision,
@@ -146,8 +147,8 @@ def derived(rulebook: Rulebook, decision: Decision) -> str:
         used = ", ".join(escape(labels.rule_title(rulebook, r)) for r in d.used_by)
         because = "".join(f"<li>{escape(b.text)} <span class='sm-small' title='rule {escape(b.rule)}'>- rule: "
                           f"{escape(labels.rule_title(rulebook, b.rule))}</span></li>" for b in d.because)
-        items.append(f"<div><b>{escape(d.title)}</b>" + (f"<span class='sm-small'>, used by: {used}</span>" if used else "")
-                     + f"<ul>{because}</ul></div>")
+        users = f"<span class='sm-small'>, used by: {used}</span>" if used else ""
+        items.append(f"<div><b>{escape(d.title)}</b>{users}<ul>{because}</ul></div>")
     n = len(decision.derived)
     return (f"<details class='sm-derived'><summary>How the engine got there: {n} derived "
             f"fact{'s' if n != 1 else ''}</summary>{''.join(items)}</details>")

@@ -31,7 +31,7 @@ def frame(points: list[Point], studies: dict[str, str], options: dict[str, str])
     return data
 
 
-def over_time(points: list[Point], y_title: str, studies: dict[str, str], options: dict[str, str]) -> alt.Chart:
+def over_time(points: list[Point], y_title: str, studies: dict[str, str], options: dict[str, str]) -> alt.LayerChart:
     data = frame(points, studies, options)
     lines = list(dict.fromkeys(data["line"]))
     colour = alt.Color("line:N", title="study: option", sort=lines,
@@ -49,10 +49,10 @@ def over_time(points: list[Point], y_title: str, studies: dict[str, str], option
     if data["sd"].notna().any():
         layers.append(base.mark_errorbar(opacity=0.5).encode(y=alt.Y("low:Q", title=y_title), y2="high:Q"))
     # The legend sits under the plot, inside the chart's height: make room for its rows.
-    return alt.layer(*layers).properties(height=SERIES_HEIGHT + 22 * len(lines) + 30)
+    return alt.LayerChart(layer=layers, height=SERIES_HEIGHT + 22 * len(lines) + 30)
 
 
-def proportions(points: list[Point], x_title: str, studies: dict[str, str], options: dict[str, str]) -> alt.Chart:
+def proportions(points: list[Point], x_title: str, studies: dict[str, str], options: dict[str, str]) -> alt.LayerChart:
     data = frame(points, studies, options)
     data["label"] = data["line"]
     data["events of total"] = data.apply(
@@ -71,10 +71,10 @@ def proportions(points: list[Point], x_title: str, studies: dict[str, str], opti
         align="right", dx=-6, fontSize=12, color="white", fontWeight="bold").encode(x="value:Q", text="text:N")
     outside = base.transform_filter(alt.datum.value < INSIDE_FROM).mark_text(
         align="left", dx=4, fontSize=12).encode(x="value:Q", text="text:N")
-    return alt.layer(bars, inside, outside).properties(height=alt.Step(BAR_PX))
+    return alt.LayerChart(layer=[bars, inside, outside], height=alt.Step(BAR_PX))
 
 
-def chart_for(points: list[Point], studies: dict[str, str], options: dict[str, str]) -> alt.Chart:
+def chart_for(points: list[Point], studies: dict[str, str], options: dict[str, str]) -> alt.LayerChart:
     """Points of one measure: lines for series over time, bars for proportions."""
     unit = next((p.unit for p in points if p.unit), "")
     if all(p.kind == "series" for p in points):

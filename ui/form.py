@@ -10,7 +10,6 @@ from html import escape
 from typing import Any
 
 import streamlit as st
-
 from spinemets import Engine, Rulebook
 from spinemets.case import GROUPS, VERTEBRAE
 from spinemets.fields import FieldSpec
@@ -263,8 +262,8 @@ def findings(rulebook: Rulebook, data: dict[str, Any]) -> str:
         items = [(name, value) for name, value in flat.items()
                  if name not in case_state.IDENTITY and labels.field_group(rulebook, name) == group]
         if items:
-            words = "; ".join(f"{escape(labels.field_title(rulebook, n))}: <b>{escape(labels.value_words(rulebook, n, v))}</b>"
-                              for n, v in items)
+            words = "; ".join(f"{escape(labels.field_title(rulebook, n))}: "
+                              f"<b>{escape(labels.value_words(rulebook, n, v))}</b>" for n, v in items)
             rows.append(f"<div><span style='color:#555'>{labels.GROUP_TITLES[group]}:</span> {words}</div>")
     body = "".join(rows) or "<div>No finding entered.</div>"
     return f"<details class='sm-findings' open><summary>The case as entered</summary>{body}</details>"

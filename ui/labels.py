@@ -91,7 +91,8 @@ CODE_WORDS = {
 # Words for a field's codes where the case model keeps them terse; Bilsky and ASIA come from the rule base's scales.
 VALUE_WORDS: dict[str, dict[str, str]] = {
     "visceral_metastases": {"none": "none", "removable": "removable", "unremovable": "not removable"},
-    "lesion_type": {"lytic": "lytic (osteolytic)", "blastic": "blastic (osteoblastic)", "mixed": "mixed lytic and blastic"},
+    "lesion_type": {"lytic": "lytic (osteolytic)", "blastic": "blastic (osteoblastic)",
+                    "mixed": "mixed lytic and blastic"},
     "compression_site": {"cord": "spinal cord", "conus": "conus medullaris", "cauda_equina": "cauda equina",
                          "root": "a single nerve root"},
     "sins.location": {"junctional": "junctional (occiput-C2, C7-T2, T11-L1, L5-S1)",
@@ -99,8 +100,8 @@ VALUE_WORDS: dict[str, dict[str, str]] = {
                       "rigid": "rigid (S2-S5)"},
     "sins.pain": {"mechanical": "mechanical", "occasional": "occasional, not mechanical", "none": "pain-free lesion"},
     "sins.lesion": {"lytic": "lytic", "mixed": "mixed lytic and blastic", "blastic": "blastic"},
-    "sins.alignment": {"subluxation": "subluxation or translation", "deformity": "de novo deformity (kyphosis, scoliosis)",
-                       "normal": "normal alignment"},
+    "sins.alignment": {"subluxation": "subluxation or translation",
+                       "deformity": "de novo deformity (kyphosis, scoliosis)", "normal": "normal alignment"},
     "sins.collapse": {"over_50": "over 50% collapse", "under_50": "under 50% collapse",
                       "none_over_50_involved": "no collapse, over 50% of the body involved", "none": "none of these"},
     "sins.posterolateral": {"bilateral": "bilateral", "unilateral": "unilateral", "none": "none"},

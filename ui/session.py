@@ -27,6 +27,7 @@ DB_PATH = "board.db_path"
 ATTENDEES = "board.attendees"
 MEETING_DATE = "board.date"
 _COUNTER = itertools.count(1)
+State = MutableMapping[Any, Any]   # st.session_state, or a plain dict in tests
 
 
 @dataclass
@@ -60,20 +61,20 @@ class Recorded:
     path: str | None = None
 
 
-def agenda(state: MutableMapping[str, Any]) -> list[Item]:
+def agenda(state: State) -> list[Item]:
     return state.setdefault(AGENDA, [])
 
 
-def current(state: MutableMapping[str, Any]) -> Item | None:
+def current(state: State) -> Item | None:
     key = state.get(CURRENT)
     return next((i for i in agenda(state) if i.key == key), None)
 
 
-def decisions(state: MutableMapping[str, Any]) -> list[Recorded]:
+def decisions(state: State) -> list[Recorded]:
     return state.setdefault(DECISIONS, [])
 
 
-def add(state: MutableMapping[str, Any], specs: dict[str, FieldSpec], found: list[Imported]) -> list[Item]:
+def add(state: State, specs: dict[str, FieldSpec], found: list[Imported]) -> list[Item]:
     """Put imported cases on the agenda, in the order given."""
     added = []
     for imported in found:
@@ -84,7 +85,7 @@ def add(state: MutableMapping[str, Any], specs: dict[str, FieldSpec], found: lis
     return added
 
 
-def add_form(state: MutableMapping[str, Any], specs: dict[str, FieldSpec]) -> Item:
+def add_form(state: State, specs: dict[str, FieldSpec]) -> Item:
     """The case in the form, typed in, as a new patient on the agenda (and the one now open)."""
     item = Item(f"item-{next(_COUNTER)}", "typed in", case_state.snapshot(state))
     agenda(state).append(item)
@@ -92,14 +93,14 @@ def add_form(state: MutableMapping[str, Any], specs: dict[str, FieldSpec]) -> It
     return item
 
 
-def save_current(state: MutableMapping[str, Any]) -> None:
+def save_current(state: State) -> None:
     """Keep the form's edits with the open patient, so stepping away and back loses nothing."""
     item = current(state)
     if item is not None and item.values is not None:
         item.values = case_state.snapshot(state)
 
 
-def open_item(state: MutableMapping[str, Any], specs: dict[str, FieldSpec], key: str) -> None:
+def open_item(state: State, specs: dict[str, FieldSpec], key: str) -> None:
     save_current(state)
     item = next((i for i in agenda(state) if i.key == key), None)
     if item is None or item.values is None:
@@ -108,14 +109,14 @@ def open_item(state: MutableMapping[str, Any], specs: dict[str, FieldSpec], key:
     case_state.restore(state, specs, item.values)
 
 
-def detach(state: MutableMapping[str, Any]) -> None:
+def detach(state: State) -> None:
     """Before a case from elsewhere replaces the form: the open patient keeps its own case, and the form stops
     being that patient."""
     save_current(state)
     state[CURRENT] = None
 
 
-def step(state: MutableMapping[str, Any], specs: dict[str, FieldSpec], offset: int) -> None:
+def step(state: State, specs: dict[str, FieldSpec], offset: int) -> None:
     readable = [i for i in agenda(state) if i.values is not None]
     if not readable:
         return
@@ -125,32 +126,32 @@ def step(state: MutableMapping[str, Any], specs: dict[str, FieldSpec], offset: i
     open_item(state, specs, keys[max(0, min(len(keys) - 1, index))])
 
 
-def remove(state: MutableMapping[str, Any], key: str) -> None:
+def remove(state: State, key: str) -> None:
     state[AGENDA] = [i for i in agenda(state) if i.key != key]
     if state.get(CURRENT) == key:
         state[CURRENT] = None
 
 
-def log_path(state: MutableMapping[str, Any]) -> Path:
+def log_path(state: State) -> Path:
     """Where recording writes: the page's setting, else SPINEMETS_BOARD_DB, else the user's data folder."""
     text = str(state.get(DB_PATH) or "").strip()
     return Path(text).expanduser() if text else (default_path() or fallback_path())
 
 
-def recording(state: MutableMapping[str, Any]) -> bool:
+def recording(state: State) -> bool:
     return bool(state.get(RECORDING))
 
 
-def meeting_date(state: MutableMapping[str, Any]) -> dt.date:
+def meeting_date(state: State) -> dt.date:
     value = state.get(MEETING_DATE)
     return value if isinstance(value, dt.date) else dt.date.today()
 
 
-def attendees(state: MutableMapping[str, Any]) -> list[str]:
+def attendees(state: State) -> list[str]:
     return list(state.get(ATTENDEES) or [])
 
 
-def record(state: MutableMapping[str, Any], decision: BoardDecision) -> Recorded:
+def record(state: State, decision: BoardDecision) -> Recorded:
     """Keep the decision for the minutes, and append it to the board log when recording is on."""
     stored = None
     path = None

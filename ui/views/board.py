@@ -10,7 +10,6 @@ import time
 from typing import Any
 
 import streamlit as st
-
 from spinemets import CaseDocument
 from spinemets.ui import (case_state, decision_view, drafts, evaluation, export, form, imports, labels, record_panel,
                           resources, session, sins_link)
@@ -165,8 +164,9 @@ def _decision(outcome: evaluation.Outcome) -> None:
     blocked: dict[str, list[str]] = {}
     if outcome.blocked:
         names = [labels.field_title(rulebook, n) for n in outcome.blocked]
-        st.warning(f"Shown without {md(', '.join(names))}: {'its value cannot' if len(names) == 1 else 'their values cannot'} "
-                   "be used (see the form). Options they could change are marked.", icon=":material/warning:")
+        cannot = "its value cannot" if len(names) == 1 else "their values cannot"
+        st.warning(f"Shown without {md(', '.join(names))}: {cannot} be used (see the form). Options they could change "
+                   "are marked.", icon=":material/warning:")
         for item in outcome.decision.missing:
             if item.field in outcome.blocked:
                 for option in item.affects:

@@ -104,7 +104,7 @@ if answer is None:
     if committed and choice is None:
         st.warning("Choose an option first.")
     elif committed:
-        answers[case.id] = choice
+        answers[case.id] = str(choice)
         st.rerun()
     st.stop()
 
@@ -115,8 +115,9 @@ chose = f"You chose **{md(labels.option_title(rulebook, answer))}**; the board's
 if result.verdict == "right":
     st.success(chose + " Full credit.", icon=":material/check_circle:")
 elif result.verdict == "partial":
-    st.warning(f"{chose} Half credit: the engine grades your choice {labels.status_label(decision.option(answer).status).lower()} "
-               f"too. Why the board's option comes first: {md(result.why)}", icon=":material/star_half:")
+    graded = labels.status_label(decision.option(answer).status).lower()
+    st.warning(f"{chose} Half credit: the engine grades your choice {graded} too. Why the board's option comes "
+               f"first: {md(result.why)}", icon=":material/star_half:")
 else:
     st.error(f"{chose} No credit. {md(result.why)}", icon=":material/cancel:")
 

@@ -35,7 +35,8 @@ decision_view.glance(rulebook, decision)
 def _status_table(before: Decision, after: Decision) -> list[dict[str, str]]:
     old, new = before.statuses(), after.statuses()
     return [{"option": labels.option_title(rulebook, o), "now": labels.status_label(old[o]),
-             "after the change": labels.status_label(new[o]), "changed": "yes" if old[o] != new[o] else ""} for o in old]
+             "after the change": labels.status_label(new[o]), "changed": "yes" if old[o] != new[o] else ""}
+            for o in old]
 
 
 st.subheader("Change one field")
