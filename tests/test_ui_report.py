@@ -18,7 +18,10 @@ WHEN = datetime(2025, 3, 4, 9, 30, tzinfo=timezone.utc)
 def pdf_text(pdf: bytes) -> str:
     """The text drawn on the pages (fpdf2 deflates each page's content stream)."""
     shown = []
-    for stream in re.findall(rb"stream\r?\n(.*?)\r?\nendstream", pdf, re.S):
+    # Each stream is read by its declared /Length: deflated bytes may themselves hold "endstream".
+    streams = [pdf[m.end():m.end() + int(m.group(1))]
+               for m in re.finditer(rb"/Length (\d+)[^>]*>>\s*stream\r?\n", pdf)]
+    for stream in streams:
         try:
             content = zlib.decompress(stream)
         except zlib.error:
