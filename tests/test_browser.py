@@ -262,6 +262,7 @@ def test_a_board_session_imports_an_agenda_records_survives_a_reload_and_the_log
     # The board overrides the top suggestion for the first patient, with a reason.
     decision = engine.evaluate(cases[0].model_copy(update={"karnofsky": 60, "severe_cardiopulmonary_disease": False}))
     other = next(o for o in engine.rulebook.option_order if o != decision.top)
+    page.get_by_role("button", name="The board's decision").click()
     _choose(page, "Chosen option(s), the main one first", f"{option_title(other)} ({other})")
     page.keyboard.press("Escape")
     _choose(page, "If the main choice is not the top suggestion, why", "Patient preference")
@@ -276,6 +277,7 @@ def test_a_board_session_imports_an_agenda_records_survives_a_reload_and_the_log
     wait_for_app_run(page)
     expect(page.get_by_role("textbox", name="Case id", exact=True)).to_have_value(cases[1].id)
     top = engine.evaluate(cases[1]).top
+    page.get_by_role("button", name="The board's decision").click()
     _choose(page, "Chosen option(s), the main one first", f"{option_title(top)} ({top})")
     page.keyboard.press("Escape")
     page.get_by_role("button", name="Record the board's decision").click()

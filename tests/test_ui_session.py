@@ -203,3 +203,27 @@ def test_the_case_saved_as_a_file_reads_back_as_the_same_case(fmt):
     assert again.id == case.id and again.karnofsky == 70
     expected = {k: v for k, v in known_values(case).items()}
     assert {k: v for k, v in known_values(again).items() if k in expected} == expected
+
+
+def test_a_folder_of_case_files_and_a_json_lines_registry_become_patients():
+    at = _session_page(start())
+    first, second, third = VIGNETTES[:3]
+    folder = at.file_uploader(key="upload.agenda_folder")
+    folder.set_value([(f"cases/{p.name}", p.read_bytes(), "application/yaml") for p in (first, second)])
+    at.run()
+    assert _agenda_ids(at) == [document(first).case.id, document(second).case.id]
+    line = json.dumps(document(third).case.model_dump(mode="json", exclude_none=True))
+    _import(at, ("registry.jsonl", (line + "\n").encode()))
+    assert _agenda_ids(at)[-1] == document(third).case.id
+
+
+def test_a_case_typed_in_joins_the_agenda_and_gets_its_decision_recorded():
+    at = start()
+    set_field(at, "coagulopathy", True)
+    next(b for b in at.button if b.label == "Add this case to the agenda").click().run()
+    (item,) = at.session_state["agenda.items"]
+    assert item.source == "typed in" and at.session_state["agenda.current"] == item.key
+    decision = get_engine().evaluate({"id": case_state.DEFAULT_ID, "coagulopathy": True})
+    _record(at, [decision.top])
+    assert [d.decision.case_id for d in at.session_state["board.decisions"]] == [case_state.DEFAULT_ID]
+    assert item.decided == [0]

@@ -35,7 +35,7 @@ def render(rulebook: Rulebook, decision: Decision, *, ask: Callable[[str], None]
               "adjuncts": "Adjuncts"}
     # Only the chosen view is built: the browser draws a few elements per click instead of a few hundred.
     view = st.segmented_control(
-        "Show", VIEWS, key=VIEW_KEY, required=True, label_visibility="collapsed", width="stretch",
+        "Show", VIEWS, key=VIEW_KEY, required=True, label_visibility="collapsed", width="stretch", wrap=True,
         format_func=lambda v: titles[v] + (f" ({counts[v]})" if counts[v] is not None else ""))
     if view == "missing":
         missing(rulebook, decision, ask, engine=engine, case=case)

@@ -68,8 +68,9 @@ with right:
 
 st.subheader("Why boards did not follow it")
 if overall.reasons:
-    st.bar_chart({OVERRIDE_REASONS.get(k, k): v for k, v in overall.reasons.most_common()}, horizontal=True,
-                 x_label="decisions", y_label="")
+    st.dataframe([{"reason": OVERRIDE_REASONS.get(k, k), "decisions": n,
+                   "share of overrides": percent(n / overall.overridden)} for k, n in overall.reasons.most_common()],
+                 hide_index=True)
 else:
     st.caption("Every decision followed the top suggestion.")
 
