@@ -376,12 +376,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller samples (about a minute)")
     parser.add_argument("--rules", help="rule base folder (default: the built-in rules/)")
-    parser.add_argument("--only", nargs="+", choices=["decisions", "durable", "sweep", "batch", "cold", "memory", "rerun",
-                                                      "browser"],
+    sections = ["decisions", "durable", "sweep", "batch", "cold", "memory", "rerun", "browser"]
+    parser.add_argument("--only", nargs="+", choices=sections,
                         help="run only these sections")
     args = parser.parse_args()
     quick = args.quick
-    only = set(args.only or ["decisions", "durable", "sweep", "batch", "cold", "memory", "rerun", "browser"])
+    only = set(args.only or sections)
 
     engine = get_engine(args.rules)
     book = engine.rulebook

@@ -91,6 +91,11 @@ def open_group(page: Any, group_title: str) -> None:
     """Show a group of the case form (its switcher button reads 'Systemic 3/9')."""
     import re
 
+    tab = page.get_by_role("tab", name=group_title, exact=True)
+    if tab.count():  # the form of earlier versions, in tabs (the benchmark measures those too)
+        tab.first.click()
+        wait_for_app_run(page)
+        return
     switch = page.get_by_role("radiogroup", name="Findings", exact=True)
     button = switch.get_by_role("radio", name=re.compile(f"^{re.escape(group_title)}\\b"))
     if button.get_attribute("aria-checked") != "true":
