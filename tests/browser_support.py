@@ -98,6 +98,10 @@ def open_group(page: Any, group_title: str) -> None:
         return
     switch = page.get_by_role("radiogroup", name="Findings", exact=True)
     button = switch.get_by_role("radio", name=re.compile(f"^{re.escape(group_title)}\\b"))
-    if button.get_attribute("aria-checked") != "true":
+    for _ in range(5):  # a click landing while the page is being redrawn can go nowhere: click again
+        if button.get_attribute("aria-checked") == "true":
+            break
         button.click()
+        page.wait_for_timeout(300)
         wait_for_app_run(page)
+    wait_for_app_run(page)
