@@ -366,8 +366,7 @@ def test_evidence_charts_are_readable(server, page, shots, width):
         tmp_shot.unlink()
     assert seen_readers, "no chart names a study by its reader's name"
     if width == 1280:
-        open_app(page, server)
-        nav(page, "Evidence")
+        page.locator("[data-testid='stMainBlockContainer'] h1").first.scroll_into_view_if_needed()
         screenshot(page, shots, "evidence", 1300)
 
 
