@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from spinemets import CaseDocument
 from spinemets.board_log import DECISION, BoardDecision, BoardLog, LogRecord, default_path, fallback_path
 from spinemets.fields import FieldSpec
 
@@ -167,18 +166,3 @@ def record(state: State, decision: BoardDecision) -> Recorded:
         item.decided.append(len(found) - 1)
     return entry
 
-
-def document_of(item: Item, specs: dict[str, FieldSpec]) -> CaseDocument | None:
-    """The agenda item's case as it reads now (None when its form values do not make a valid case)."""
-    if item.values is None:
-        return None
-    scratch: dict[str, Any] = {}
-    case_state.restore(scratch, specs, item.values)
-    reading = case_state.read(scratch, specs)
-    if reading.problems:
-        return None
-    from spinemets import CaseError, case_from_data
-    try:
-        return case_from_data(reading.data, item.source)
-    except CaseError:
-        return None
