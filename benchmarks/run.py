@@ -362,15 +362,27 @@ def section_rerun(vignette: Path, reruns: int) -> None:
     print(f"  with AppTest's own overhead:     median {statistics.median(walls):.1f} ms")
 
 
+def section_browser(changes: int) -> None:
+    """benchmarks/browser.py as its own process: the board page in real Chromium, click to updated top card."""
+    header("7. front end in Chromium: click to updated decision, websocket messages per rerun")
+    script = ROOT / "benchmarks" / "browser.py"
+    if not Path(os.environ.get("SPINEMETS_CHROMIUM", "/usr/bin/chromium")).exists():
+        print("  skipped: no Chromium at /usr/bin/chromium")
+        return
+    done = subprocess.run([sys.executable, str(script), "--changes", str(changes)], capture_output=True, text=True)
+    print("\n".join("  " + line for line in (done.stdout or done.stderr).strip().splitlines()))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller samples (about a minute)")
     parser.add_argument("--rules", help="rule base folder (default: the built-in rules/)")
-    parser.add_argument("--only", nargs="+", choices=["decisions", "durable", "sweep", "batch", "cold", "memory", "rerun"],
+    sections = ["decisions", "durable", "sweep", "batch", "cold", "memory", "rerun", "browser"]
+    parser.add_argument("--only", nargs="+", choices=sections,
                         help="run only these sections")
     args = parser.parse_args()
     quick = args.quick
-    only = set(args.only or ["decisions", "durable", "sweep", "batch", "cold", "memory", "rerun"])
+    only = set(args.only or sections)
 
     engine = get_engine(args.rules)
     book = engine.rulebook
@@ -397,6 +409,8 @@ def main() -> None:
         figures.update(section_memory(20_000 if quick else 100_000, args.rules))
     if "rerun" in only and vignette_files and not args.rules:  # the app runs on the built-in rule base
         section_rerun(vignette_files[0], 20 if quick else 60)
+    if "browser" in only and not args.rules:
+        section_browser(20)
 
     header("Summary against the targets")
     units = {"median": "ms", "p99": "ms", "sweep": "ms", "batch": "cases/s", "cold": "s", "growth": "MB"}

@@ -29,6 +29,8 @@ from .vocabulary import Option
 
 ENV_VAR = "SPINEMETS_BOARD_DB"
 GENESIS = "0" * 64
+DECISION = "board_decision"
+CDS_FEEDBACK = "cds_feedback"
 SCHEMA_VERSION = 1
 
 OverrideReason = Literal["missed_contraindication", "patient_preference", "technical", "evidence_disagreement",
@@ -123,6 +125,13 @@ def default_path() -> Path | None:
     return Path(value).expanduser() if value else None
 
 
+def fallback_path() -> Path:
+    """Where the front end offers to keep the log when SPINEMETS_BOARD_DB is not set (used only once the board
+    turns recording on): the user's data folder, never the working directory."""
+    base = os.environ.get("XDG_DATA_HOME", "").strip() or "~/.local/share"
+    return Path(base).expanduser() / "spinemets" / "board-log.sqlite"
+
+
 def _canonical(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
 
@@ -164,8 +173,12 @@ def make_decision_record(case: dict[str, Any], decision: dict[str, Any], chosen:
 class BoardLog:
     """A hash-chained log in one SQLite file. Safe for several processes: appends are serialised by SQLite."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, create: bool = True) -> None:
+        """Open (or, with `create`, start) the log at `path`; reading commands pass create=False so that a
+        mistyped path is an error rather than a new, empty log."""
         self.path = Path(path)
+        if not create and not self.path.is_file():
+            raise InputError(f"{self.path}: no board log here (nothing has been recorded to this path)")
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
@@ -216,6 +229,18 @@ class BoardLog:
                 except ValueError:
                     data = {"unreadable": payload}
                 yield LogRecord(seq, recorded_at, rkind, data, prev, digest)
+
+    def decisions(self) -> Iterator[tuple[LogRecord, BoardDecision]]:
+        """The board's decisions in chain order: `board_decision` records, and CDS Hooks feedback records whose
+        payload is a board decision too; a payload that does not read as one is skipped (verify() still
+        checks it)."""
+        for record in self.records():
+            if record.kind not in (DECISION, CDS_FEEDBACK):
+                continue
+            try:
+                yield record, BoardDecision.model_validate(record.payload)
+            except ValidationError:
+                continue
 
     def verify(self) -> Verification:
         """Recompute the chain; the first record whose hash, link or number does not hold is named."""

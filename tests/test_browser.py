@@ -8,26 +8,24 @@ from __future__ import annotations
 
 import os
 import re
-import socket
+import sqlite3
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
+from urllib.parse import urlparse
 
 import pytest
 
 from spinemets import get_engine
+from spinemets.board_log import BoardLog
+from tests.browser_support import (CHROMIUM, TIMEOUT_MS, choice, launch, open_app, open_group, streamlit_server,
+                                   wait_for_app_run)
 from tests.ui_apptest import ROOT, document, vignette_files
 from spinemets.ui import citations
 
-CHROMIUM = Path(os.environ.get("SPINEMETS_CHROMIUM", "/usr/bin/chromium"))
-# Without the background-networking flags Chromium tries to reach Google's services, and on a closed
-# network those refused connections slow it down or stall it.
-CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 IN_CI = os.environ.get("CI", "").lower() == "true"
-TIMEOUT_MS = 30_000
+CLI = [str(Path(sys.executable).parent / "spinemets")]
 
 
 def _unavailable(reason: str) -> None:
@@ -50,48 +48,24 @@ def playwright_api():
         yield api
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _healthy(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{url}/_stcore/health", timeout=1) as response:
-            return response.read() == b"ok"
-    except OSError:
-        return False
+@pytest.fixture(scope="module")
+def board_db(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("board") / "board.sqlite"
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    port = _free_port()
+def server(tmp_path_factory, board_db):
     log = tmp_path_factory.mktemp("server") / "streamlit.log"
-    command = [sys.executable, "-m", "streamlit", "run", str(ROOT / "ui" / "app.py"), "--server.port", str(port),
-               "--server.address", "127.0.0.1", "--server.headless", "true", "--server.fileWatcherType", "none",
-               "--browser.gatherUsageStats", "false"]
-    with log.open("w") as out:
-        process = subprocess.Popen(command, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while not _healthy(url):
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"streamlit did not start:\n{log.read_text()[-3000:]}")
-            time.sleep(0.2)
-        yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        with streamlit_server(log, env={"SPINEMETS_BOARD_DB": str(board_db)}) as url:
+            yield url
+    except RuntimeError as err:
+        pytest.fail(str(err))
 
 
 @pytest.fixture(scope="module")
 def browser(playwright_api):
-    browser = playwright_api.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+    browser = launch(playwright_api)
     yield browser
     browser.close()
 
@@ -113,29 +87,32 @@ def shots(tmp_path_factory) -> Path:
     return folder
 
 
-def wait_for_app_run(page) -> None:
-    """The app is connected and its script has finished (Streamlit publishes both on the root element)."""
-    page.locator("[data-testid='stApp'][data-test-connection-state='CONNECTED']").wait_for(state="attached")
-    page.locator("[data-testid='stApp'][data-test-script-state='notRunning']").wait_for(state="attached")
-
-
-def open_app(page, url: str, path: str = "") -> None:
-    page.goto(f"{url}/{path}")
-    page.locator("[data-testid='stAppViewContainer']").wait_for(state="attached")
-    wait_for_app_run(page)
-    page.locator("[data-testid='stMainBlockContainer'] h1").first.wait_for()
-    no_exception(page)
-
-
 def no_exception(page) -> None:
     assert page.locator("[data-testid='stException']").count() == 0, page.locator(
         "[data-testid='stException']").first.inner_text()
 
 
-def screenshot(page, folder: Path, name: str, height: int = 1150) -> None:
-    page.set_viewport_size({"width": 1500, "height": height})
+def screenshot(page, folder: Path, name: str, height: int = 1150, width: int = 1500) -> None:
+    page.set_viewport_size({"width": width, "height": height})
     wait_for_app_run(page)
+    page.wait_for_timeout(300)
     page.screenshot(path=str(folder / f"{name}.png"))
+
+
+def nav(page, title: str) -> None:
+    page.get_by_test_id("stSidebarNav").get_by_text(re.compile(f"^{re.escape(title)}$")).click()
+    wait_for_app_run(page)
+    page.locator("[data-testid='stMainBlockContainer'] h1").first.wait_for()
+
+
+def load_first_vignette(page) -> None:
+    page.get_by_role("button", name="Load into the form").click()
+    wait_for_app_run(page)
+    page.locator(".sm-top").wait_for()
+
+
+def option_title(code: str) -> str:
+    return next(o.title for o in get_engine().rulebook.manifest.options if o.code == code)
 
 
 def test_a_board_loads_a_vignette_reads_the_advice_and_a_citation_and_downloads_the_report(server, page, shots):
@@ -147,23 +124,21 @@ def test_a_board_loads_a_vignette_reads_the_advice_and_a_citation_and_downloads_
     decision = engine.evaluate(case)
     open_app(page, server)
     expect(page.get_by_text("Decision support, not a medical device").first).to_be_visible()
+    expect(page.locator(".sm-empty")).to_contain_text("Enter the case")
 
-    page.get_by_role("button", name="Load into the form").click()
+    load_first_vignette(page)
     expect(page.get_by_role("textbox", name="Case id", exact=True)).to_have_value(case.id)
-    wait_for_app_run(page)
     top = page.locator(".sm-top")
-    expect(top).to_contain_text(f"{decision.top} - ")
+    expect(top).to_contain_text(option_title(decision.top))
     expect(top).to_contain_text("Top suggestion")
     expect(page.get_by_text(f"sha256 {decision.rulebook.sha256}", exact=False).first).to_be_attached()
     screenshot(page, shots, "case-and-decision", 1500)
 
     citation = decision.options[0].reasons[0].citations[0]
     label = f"{citations.short_name(engine.rulebook, citation.source)} - {citation.section}"
-    expander = page.get_by_test_id("stExpander").filter(has_text=label).first
-    expander.get_by_text(label).first.click()
-    passage = expander.get_by_text(citation.locator[:40], exact=False)
-    expect(passage).to_be_visible()
-    expander.scroll_into_view_if_needed()
+    summary = page.locator("details.sm-cite summary").filter(has_text=label).first
+    summary.click()
+    expect(page.locator("details.sm-cite[open]").first).to_contain_text(citation.locator[:40])
 
     with page.expect_download() as pending:
         page.get_by_role("button", name="Tumor board summary (PDF)").click()
@@ -173,19 +148,20 @@ def test_a_board_loads_a_vignette_reads_the_advice_and_a_citation_and_downloads_
     assert pdf.startswith(b"%PDF-") and b"%%EOF" in pdf[-32:]
 
     if decision.missing:
-        page.get_by_role("tab", name="Still to find out").click()
-        first = engine.rulebook.catalog.get(decision.missing[0].field).title
-        expect(page.get_by_text(f"{first}?", exact=True)).to_be_visible()
-        page.get_by_role("tab", name="Mechanical").click()
+        page.get_by_role("radiogroup", name="Show").get_by_role("radio", name=re.compile("^Still to find out")).click()
+        wait_for_app_run(page)
+        expect(page.get_by_text("could move the top suggestion").first).to_be_visible()
+        open_group(page, "Mechanical")
         screenshot(page, shots, "still-to-find-out", 1300)
     no_exception(page)
 
 
-def test_an_out_of_range_value_is_explained_in_the_browser_and_kept(server, page):
+def test_a_bad_value_is_explained_kept_and_the_rest_of_the_decision_stays(server, page):
     from playwright.sync_api import expect
 
     open_app(page, server)
-    page.get_by_role("tab", name="Systemic").click()
+    load_first_vignette(page)
+    open_group(page, "Systemic")
     field = page.get_by_role("textbox", name="Karnofsky performance status", exact=True)
     field.fill("170")
     field.press("Enter")
@@ -193,39 +169,221 @@ def test_an_out_of_range_value_is_explained_in_the_browser_and_kept(server, page
     expect(page.get_by_role("alert").filter(has_text=re.compile("must be (<=|≤) 100, got 170"))).to_have_count(2)
     wait_for_app_run(page)
     expect(field).to_have_value("170")
-    expect(page.locator(".sm-top")).to_have_count(0)
+    expect(page.locator(".sm-top")).to_have_count(1)
+    expect(page.get_by_text("Shown without Karnofsky performance status").first).to_be_visible()
+    expect(page.get_by_role("button", name="Tumor board summary (PDF)")).to_be_visible()
+
+
+def test_values_survive_switching_groups_of_the_form_and_arrow_keys_do_not_commit(server, page):
+    from playwright.sync_api import expect
+
+    open_app(page, server)
+    open_group(page, "Systemic")
+    choice(page, "Uncorrectable coagulopathy").get_by_role("radio", name="no", exact=True).click()
+    wait_for_app_run(page)
+    open_group(page, "Neurologic")
+    deficit = choice(page, "Neurological deficit")
+    deficit.get_by_role("radio", name="yes", exact=True).click()
+    wait_for_app_run(page)
+    open_group(page, "Systemic")
+    expect(choice(page, "Uncorrectable coagulopathy").get_by_role("radio", name="no", exact=True)).to_have_attribute(
+        "aria-checked", "true")
+    # A board member walking the options with the arrow keys must not re-evaluate the case at each one.
+    infection = choice(page, "Active infection")
+    infection.get_by_role("radio", name="unknown", exact=True).focus()
+    runs = page.evaluate("""() => { window.__runs = 0; new MutationObserver(() => {
+        if (document.querySelector("[data-testid='stApp']").getAttribute('data-test-script-state') === 'running')
+            window.__runs += 1; }).observe(document.querySelector("[data-testid='stApp']"), {attributes: true});
+        return 0; }""")
+    for key in ("ArrowRight", "ArrowRight", "ArrowLeft"):
+        page.keyboard.press(key)
+    page.wait_for_timeout(1200)
+    assert page.evaluate("() => window.__runs") == runs
+    expect(infection.get_by_role("radio", name="unknown", exact=True)).to_have_attribute("aria-checked", "true")
+
+
+def _upload(page, label: str, files: list[Path]) -> None:
+    uploader = page.get_by_test_id("stFileUploader").filter(has_text=label).first
+    uploader.locator("input[type='file']").set_input_files([str(f) for f in files])
+    wait_for_app_run(page)
+
+
+def _choose(page, label: str, option: str) -> None:
+    """Pick an option of a Streamlit selectbox or multiselect by its label."""
+    widget = page.locator("[data-testid='stMultiSelect'], [data-testid='stSelectbox']").filter(has_text=label).first
+    wanted = page.get_by_role("option", name=option, exact=True)
+    for _ in range(5):  # a rerun finishing just after the click closes the list: open it again
+        widget.locator("input").first.click()
+        try:
+            wanted.wait_for(state="visible", timeout=3000)
+            break
+        except Exception:  # noqa: BLE001 - Playwright's timeout; retried
+            page.keyboard.press("Escape")
+    wanted.click()
+    wait_for_app_run(page)
+
+
+def test_a_board_session_imports_an_agenda_records_survives_a_reload_and_the_log_detects_an_edit(
+        server, page, board_db, shots):
+    from playwright.sync_api import expect
+
+    engine = get_engine()
+    paths = vignette_files()[:3]
+    cases = [document(p).case for p in paths]
+    open_app(page, server)
+    nav(page, "Board session")
+    _upload(page, "Case files", paths)
+    expect(page.get_by_text("3 patients added to the agenda")).to_be_visible()
+    page.get_by_text("Record the board's decisions in the board log").click()
+    wait_for_app_run(page)
+    expect(page.get_by_text(f"decisions go to {board_db}")).to_be_visible()
+    page.get_by_role("button", name="Open").first.click()
+    wait_for_app_run(page)
+    page.locator("[data-testid='stMainBlockContainer'] h1").filter(has_text="Case and decision").wait_for()
+    expect(page.get_by_role("textbox", name="Case id", exact=True)).to_have_value(cases[0].id)
+
+    # Mid-entry: a value typed and a choice clicked, then the page is reloaded.
+    open_group(page, "Systemic")
+    karnofsky = page.get_by_role("textbox", name="Karnofsky performance status", exact=True)
+    karnofsky.fill("60")
+    karnofsky.press("Enter")
+    wait_for_app_run(page)
+    choice(page, "Severe cardio-respiratory disease").get_by_role("radio", name="no", exact=True).click()
+    wait_for_app_run(page)
+    page.reload()
+    wait_for_app_run(page)
+    expect(page.get_by_role("textbox", name="Case id", exact=True)).to_have_value(cases[0].id)
+    open_group(page, "Systemic")
+    expect(page.get_by_role("textbox", name="Karnofsky performance status", exact=True)).to_have_value("60")
+    expect(choice(page, "Severe cardio-respiratory disease").get_by_role("radio", name="no", exact=True)
+           ).to_have_attribute("aria-checked", "true")
+    expect(page.get_by_text("patient 1 of 3")).to_be_visible()
+
+    # The board overrides the top suggestion for the first patient, with a reason.
+    decision = engine.evaluate(cases[0].model_copy(update={"karnofsky": 60, "severe_cardiopulmonary_disease": False}))
+    other = next(o for o in engine.rulebook.option_order if o != decision.top)
+    page.get_by_role("button", name="The board's decision").click()
+    _choose(page, "Chosen option(s), the main one first", f"{option_title(other)} ({other})")
+    page.keyboard.press("Escape")
+    _choose(page, "If the main choice is not the top suggestion, why", "Patient preference")
+    page.get_by_role("textbox", name="Comment for the minutes (no patient names)").fill("prefers to wait")
+    page.get_by_role("button", name="Record the board's decision").click()
+    wait_for_app_run(page)
+    expect(page.get_by_text("record 1 of the board log")).to_be_visible()
+    screenshot(page, shots, "board-decision", 1300)
+
+    # The second patient: the board follows the top suggestion.
+    page.get_by_role("button", name="Next").click()
+    wait_for_app_run(page)
+    expect(page.get_by_role("textbox", name="Case id", exact=True)).to_have_value(cases[1].id)
+    top = engine.evaluate(cases[1]).top
+    page.get_by_role("button", name="The board's decision").click()
+    _choose(page, "Chosen option(s), the main one first", f"{option_title(top)} ({top})")
+    page.keyboard.press("Escape")
+    page.get_by_role("button", name="Record the board's decision").click()
+    wait_for_app_run(page)
+    expect(page.get_by_text("record 2 of the board log")).to_be_visible()
+
+    nav(page, "Board session")
+    screenshot(page, shots, "board-session", 1300)
+    with page.expect_download() as pending:
+        page.get_by_role("button", name="Minutes (Markdown)").click()
+    minutes = Path(pending.value.path()).read_text()
+    assert f"Board's decision: {option_title(other)}" in minutes and "Why not: Patient preference" in minutes
+    assert f"Board's decision: {option_title(top)}" in minutes and "prefers to wait" in minutes
+    assert BoardLog(board_db).verify().head in minutes
+    nav(page, "Concordance")
+    expect(page.get_by_text("Why boards did not follow it")).to_be_visible()
+    screenshot(page, shots, "concordance", 1300)
+
+    ok = subprocess.run([*CLI, "board", "verify-log", "--db", str(board_db)], capture_output=True, text=True)
+    assert ok.returncode == 0 and "holds over 2 records" in ok.stdout, ok.stdout + ok.stderr
+    with sqlite3.connect(board_db) as db:
+        db.execute("UPDATE records SET payload = replace(payload, 'patient_preference', 'technical') WHERE seq = 1")
+    bad = subprocess.run([*CLI, "board", "verify-log", "--db", str(board_db)], capture_output=True, text=True)
+    assert bad.returncode == 3 and "record 1 does not hold" in bad.stderr, bad.stdout + bad.stderr
+    no_exception(page)
 
 
 @pytest.mark.parametrize("view, title, name", [
-    ("whatif", "What-if", "what-if"),
-    ("trainee", "Vignettes for trainees", "trainee"),
-    ("rule_base", "Rule base", "rule-base"),
-    ("evidence", "Evidence", "evidence"),
+    ("What-if", "What-if", "what-if"),
+    ("Vignettes (trainees)", "Vignettes for trainees", "trainee"),
+    ("Rule base", "Rule base", "rule-base"),
 ])
 def test_every_view_renders_in_the_browser(server, page, shots, view, title, name):
     from playwright.sync_api import expect
 
     open_app(page, server)
-    page.get_by_role("button", name="Load into the form").click()
-    wait_for_app_run(page)
-    expect(page.locator(".sm-top")).to_be_visible()
-    page.get_by_test_id("stSidebarNav").get_by_text(re.compile(f"^{re.escape(_nav_label(view))}$")).click()
+    load_first_vignette(page)
+    nav(page, view)
     expect(page.locator("[data-testid='stMainBlockContainer'] h1").first).to_have_text(title)
-    wait_for_app_run(page)
-    if view == "evidence" and engine_has_evidence():
-        expect(page.locator("[data-testid='stVegaLiteChart']").first).to_be_visible()
-    if view == "trainee":
-        page.get_by_text(re.compile(r"^CONSERVATIVE - ")).first.click()
+    if view == "Vignettes (trainees)":
+        page.get_by_text(re.compile(r"^Conservative care \(")).first.click()
         page.get_by_role("button", name="Commit and reveal").click()
+        wait_for_app_run(page)
         expect(page.get_by_text("Score this session:")).to_contain_text("of 1")
     no_exception(page)
     screenshot(page, shots, name, 1300)
 
 
-def _nav_label(view: str) -> str:
-    return {"whatif": "What-if", "trainee": "Vignettes (trainees)", "rule_base": "Rule base",
-            "evidence": "Evidence"}[view]
+@pytest.mark.parametrize("width", [1280, 1920])
+def test_evidence_charts_are_readable(server, page, shots, width):
+    """Each chart: tall enough, axes titled, studies by their reader's names, no two labels on top of each other."""
+    rulebook = get_engine().rulebook
+    if not rulebook.evidence:
+        pytest.skip("the rule base holds no outcome figures")
+    page.set_viewport_size({"width": width, "height": 1100})
+    open_app(page, server)
+    nav(page, "Evidence")
+    charts = page.locator("[data-testid='stVegaLiteChart']")
+    charts.first.locator("svg text").first.wait_for()
+    readers = {citations.short_name(rulebook, str(item["study"])) for item in rulebook.evidence}
+    ids = {str(item["study"]) for item in rulebook.evidence}
+    seen_readers = set()
+    for i in range(charts.count()):
+        chart = charts.nth(i)
+        chart.scroll_into_view_if_needed()
+        chart.locator("svg text").first.wait_for()
+        box = chart.bounding_box()
+        assert box and box["height"] >= 120 and box["width"] >= width * 0.45, (i, box)
+        texts = chart.locator("svg text").evaluate_all(
+            "els => els.filter(e => e.textContent.trim()).map(e => { const r = e.getBoundingClientRect(); "
+            "return {t: e.textContent.trim(), x: r.x, y: r.y, w: r.width, h: r.height,"
+            " role: (e.closest('[aria-roledescription]') || {getAttribute: () => ''})"
+            ".getAttribute('aria-roledescription')}; })")
+        words = " ".join(t["t"] for t in texts)
+        assert not any(study in words for study in ids), (i, words)
+        seen_readers |= {r for r in readers if r[:20] in words}
+        labels = [t for t in texts if t["role"] in ("axis", "legend")]
+        assert any(t["role"] == "axis" for t in labels), (i, words)
+        for a_index, a in enumerate(labels):
+            for b in labels[a_index + 1:]:
+                overlap_x = min(a["x"] + a["w"], b["x"] + b["w"]) - max(a["x"], b["x"])
+                overlap_y = min(a["y"] + a["h"], b["y"] + b["h"]) - max(a["y"], b["y"])
+                assert overlap_x <= 1 or overlap_y <= 1, f"chart {i}: '{a['t']}' overlaps '{b['t']}'"
+        tmp_shot = shots / f".chart-{width}-{i}.png"
+        chart.screenshot(path=str(tmp_shot))  # the chart draws as an image of its own size
+        tmp_shot.unlink()
+    assert seen_readers, "no chart names a study by its reader's name"
+    if width == 1280:
+        page.locator("[data-testid='stMainBlockContainer'] h1").first.scroll_into_view_if_needed()
+        screenshot(page, shots, "evidence", 1300)
 
 
-def engine_has_evidence() -> bool:
-    return bool(get_engine().rulebook.evidence)
+def test_the_page_makes_no_request_outside_the_app(server, page):
+    """Every request of every page goes to the app's own host: no icon, font or analytics server."""
+    host = urlparse(server).netloc
+    outside: list[str] = []
+    page.on("request", lambda request: outside.append(request.url)
+            if urlparse(request.url).netloc not in (host, "") and not request.url.startswith(("data:", "blob:"))
+            else None)
+    open_app(page, server)
+    load_first_vignette(page)
+    for view in ("Board session", "What-if", "Vignettes (trainees)", "Rule base", "Concordance", "Evidence",
+                 "Case and decision"):
+        nav(page, view)
+        time.sleep(0.5)
+    page.reload()
+    wait_for_app_run(page)
+    time.sleep(1)
+    assert outside == [], outside

@@ -91,7 +91,7 @@ def test_patient_view_from_each_vignettes_bundle_tops_as_evaluate_does(client, e
 def test_a_card_cites_its_reasons_and_links_the_papers_and_the_app(client):
     response = _post(client, SERVICE, hook_request(prefetch=_prefetch("tae-pvp-fig1-renal-l2-paravertebral.yaml")))
     card = response.json()["cards"][0]
-    assert "(TAE then PVP series, Pain Physician 2016, Discussion (reports), attributed to Chen et al." in card["detail"]
+    assert "(Embolization-vertebroplasty series, Pain Physician 2016, Discussion (reports), attributed to Chen et al." in card["detail"]
     urls = [link["url"] for link in card["links"]]
     assert "http://localhost:8501" in urls
     assert any(u.startswith("https://pubmed.ncbi.nlm.nih.gov/") or u.startswith("https://doi.org/") for u in urls)

@@ -159,3 +159,17 @@ def test_old_and_new_refractoriness_fields_both_reach_the_cement_indication(engi
     case = {"id": "refractory", "pathological_fracture": True, "neurological_deficit": False, **fields}
     decision = engine.evaluate(case)
     assert "ind.pvp.refractory_painful_fracture" in decision.fired, old_field
+
+
+def test_the_option_card_shows_the_study_population_and_each_passage_stance(engine):
+    from spinemets import read_case_file
+    from spinemets.ui import cards
+
+    from .conftest import CASES_DIR
+
+    document = read_case_file(CASES_DIR / "teach-myeloma-radiotherapy-failed-t10.yaml")
+    decision = engine.evaluate(document)
+    html = cards.option_cards(engine.rulebook, decision)
+    assert "Applies to patients like those of Gu et al. 2017" in html
+    assert "excluded: PMMA allergy, poor overall condition, or a life expectancy under 3 months" in html
+    assert "- reports " in html or "- states" in html

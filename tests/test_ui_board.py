@@ -1,7 +1,9 @@
 """The case and decision page, driven through its widgets (Streamlit AppTest)."""
 from __future__ import annotations
 
+import html
 import itertools
+import re
 import shutil
 
 import pytest
@@ -9,9 +11,10 @@ import pytest
 from spinemets import DEFAULT_RULES_DIR, get_engine
 from spinemets.case import case_from_values, input_fields, known_values
 from spinemets.whatif import candidate_values, sweep
-from tests.ui_apptest import (deferred_downloads, document, errors, load_vignette, open_decision_tab, set_field,
-                              start, statuses_shown, texts, top_shown, vignette_files, widget)
-from spinemets.ui import case_state
+from tests.ui_apptest import (deferred_downloads, document, errors, load_vignette, markdown_text, open_decision_tab,
+                              set_field, start, statuses_shown, texts, top_shown, vignette_files, widget)
+from spinemets.ui import case_state, citations, labels, missing_rank, sins_link
+from spinemets.ui.evaluation import input_specs
 from spinemets.ui.labels import DISCLAIMER
 
 VIGNETTES = vignette_files()
@@ -24,17 +27,25 @@ def engine():
     return get_engine()
 
 
-def test_a_fresh_form_has_every_field_and_all_of_them_unknown(engine):
+def test_a_fresh_form_has_every_field_unknown_and_asks_for_the_case(engine):
     at = start()
     for name in input_fields():
         value = widget(at, name).value
         assert value in (case_state.UNKNOWN, "", []), f"{name} starts as {value!r}, not unknown"
     assert "Decision support, not a medical device" in texts(at)
     assert DISCLAIMER in [w.value for w in at.sidebar.warning][0]
-    # An empty case still gets a decision, and it matches the engine's for a case with only an id.
-    expected = engine.evaluate({"id": case_state.DEFAULT_ID})
+    # An empty form is not advised on ("top suggestion: conservative care, not recommended" would mislead).
+    assert top_shown(at) is None and "Enter the case" in texts(at)
+    set_field(at, "coagulopathy", False)
+    expected = engine.evaluate({"id": case_state.DEFAULT_ID, "coagulopathy": False})
     assert top_shown(at) == expected.top
     assert statuses_shown(at) == expected.statuses()
+
+
+def _form_case(at):
+    """The case the form holds, read back through its widgets' state."""
+    from spinemets.case_io import case_from_data
+    return case_from_data(case_state.read(at.session_state, input_specs(get_engine())).data).case
 
 
 @pytest.mark.parametrize("path", VIGNETTES, ids=lambda p: p.stem)
@@ -42,12 +53,16 @@ def test_a_vignette_loads_into_the_form_and_gives_the_engines_decision(engine, p
     at = load_vignette(start(), path)
     case = document(path).case
     known = known_values(case)
+    held = known_values(_form_case(at))
+    linked = sins_link.partners(engine)
     for name in input_fields():
-        value = widget(at, name).value
-        expected = case_state.widget_value(name, engine.rulebook.catalog.get(name), known.get(name))
-        assert value == expected, f"{name}: form shows {value!r}, vignette has {known.get(name)!r}"
+        if name in linked and name not in known and name in held:
+            # A SINS component the vignette leaves out but its other fields determine is filled from them.
+            assert not engine.check(case_from_values("x", {**known, name: held[name]})), name
+            continue
+        assert held.get(name) == known.get(name), f"{name}: form holds {held.get(name)!r}, vignette {known.get(name)!r}"
     assert widget(at, "id").value == case.id
-    decision = engine.evaluate(case)
+    decision = engine.evaluate(_form_case(at))
     assert top_shown(at) == decision.top
     assert statuses_shown(at) == decision.statuses()
     assert list(statuses_shown(at)) == [o.option for o in decision.options], "cards are not best first"
@@ -84,21 +99,43 @@ def test_unknown_stays_unknown_and_is_not_no(engine):
     assert f"**{spec.title}?**" in texts(at)
 
 
-def test_out_of_range_input_is_explained_at_the_field_and_nothing_typed_is_lost(engine):
+def test_still_to_find_out_puts_the_fields_that_could_move_the_top_first(engine):
+    path = next(p for p in VIGNETTES if any(c.moves_top and c.before is None for c in
+                                           sweep(engine, document(p).case)))
+    at = load_vignette(start(), path)
+    open_decision_tab(at, "Still to find out")
+    case = _form_case(at)
+    moving = {c.field for c in sweep(engine, case) if c.moves_top and c.before is None}
+    order = [m.group(1) for e in at.markdown for m in [re.match(r"(?:- )?\*\*(.+?)\?\*\*", e.value)] if m]
+    titles = {engine.rulebook.catalog.get(f).title: f for f in input_fields() if engine.rulebook.catalog.get(f)}
+    shown = [titles[t] for t in order if t in titles]
+    assert shown and set(shown) == {m.field for m in engine.evaluate(case).missing}
+    first = shown[:len(moving)]
+    assert set(first) == moving, (first, moving)
+    assert "could move the top suggestion" in texts(at)
+
+
+def test_out_of_range_input_is_explained_kept_and_the_rest_of_the_decision_stays(engine):
     at = load_vignette(start(), FIRST)
-    before = {name: widget(at, name).value for name in input_fields()}
-    name = next(n for n in input_fields() if (s := engine.rulebook.catalog.get(n)) and s.numeric and s.maximum)
+    before = case_state.snapshot(at.session_state)
+    case = _form_case(at)
+    name = next(n for n in input_fields() if (s := engine.rulebook.catalog.get(n)) and s.numeric and s.maximum
+                and n not in known_values(case))
     too_big = engine.rulebook.catalog.get(name).maximum + 70
     widget(at, name).input(f"{too_big:g}")
     at.run()
     assert any(f"must be <= {engine.rulebook.catalog.get(name).maximum:g}" in e for e in errors(at)), errors(at)
-    assert top_shown(at) is None, "a decision was shown for a case the form does not hold"
+    # The decision shown is the one for the case without the bad value, said so, with its downloads.
+    assert top_shown(at) == engine.evaluate(case).top
+    assert statuses_shown(at) == engine.evaluate(case).statuses()
+    assert f"Shown without {engine.rulebook.catalog.get(name).title}" in texts(at)
+    assert {b.label for b in at.get("download_button")} >= {"Tumor board summary (PDF)", "Save the case (YAML)"}
     assert widget(at, name).value == f"{too_big:g}"
-    assert {n: widget(at, n).value for n in input_fields() if n != name} == \
-           {n: v for n, v in before.items() if n != name}
+    assert {k: v for k, v in case_state.snapshot(at.session_state).items() if k != name} == \
+           {k: v for k, v in before.items() if k != name}
     widget(at, name).input("")
     at.run()
-    assert not errors(at) and top_shown(at) is not None
+    assert not errors(at) and "Shown without" not in texts(at)
 
 
 def test_text_in_a_number_field_is_explained_and_kept():
@@ -125,20 +162,64 @@ def _refused_values(engine, constraint) -> dict:
     raise AssertionError(f"no values trip {constraint.id}")
 
 
+def _unlinked_checks(engine):
+    linked = set(sins_link.partners(engine))
+    return [c for c in engine.rulebook.constraints if not linked & set(c.fields)]
+
+
+def _linked_checks(engine):
+    linked = set(sins_link.partners(engine))
+    return [c for c in engine.rulebook.constraints if linked & set(c.fields)]
+
+
 @pytest.mark.parametrize("index", [0, -1])
 def test_an_impossible_combination_is_explained_next_to_each_field_and_kept(engine, index):
-    constraint = engine.rulebook.constraints[index]
+    constraint = _unlinked_checks(engine)[index]
     values = _refused_values(engine, constraint)
     at = start()
     for name, value in values.items():
         set_field(at, name, value)
     shown = errors(at)
-    # once in the summary, once beside each field involved
-    assert sum(constraint.message in e for e in shown) == len(values) + 1, shown
-    assert top_shown(at) is None
+    # once in the summary, once beside each field involved that is drawn (the open group's)
+    group = at.session_state["form.group"]
+    drawn = [n for n in values if n.startswith("sins.") or labels.field_group(engine.rulebook, n) == group]
+    assert sum(constraint.message in e for e in shown) == len(drawn) + 1, shown
+    assert "Shown without" in texts(at)
     specs = engine.rulebook.catalog.specs
     for name, value in values.items():
         assert widget(at, name).value == case_state.widget_value(name, specs[name], value)
+
+
+@pytest.mark.parametrize("check", range(len(_linked_checks(get_engine()))))
+def test_a_sins_component_cannot_contradict_the_field_it_shares_a_meaning_with(engine, check):
+    """SINS is entered once: whatever order the board enters a refused combination in, the form never holds it."""
+    constraint = _linked_checks(engine)[check]
+    values = _refused_values(engine, constraint)
+    for order in (list(values), list(reversed(values))):
+        at = start()
+        for name in order:
+            try:
+                set_field(at, name, values[name])
+            except (KeyError, ValueError):
+                pass  # the component is filled from its partner, or its widget does not offer the value
+        assert constraint.message not in "\n".join(errors(at)), order
+        assert not engine.check(_form_case(at)), order
+
+
+def test_a_sins_component_another_field_determines_is_filled_with_its_points(engine):
+    at = start()
+    set_field(at, "lesion_type", "lytic")
+    points = labels.points_of(engine.rulebook, "sins.lesion")["lytic"]
+    assert _form_case(at).sins.lesion == "lytic"
+    assert f"lytic · {points} pts" in texts(at) and "from Lesion type" in texts(at)
+    with pytest.raises(KeyError):
+        widget(at, "sins.lesion")  # shown as filled, not asked
+
+
+def test_choosing_a_sins_component_fills_the_unknown_yes_no_it_implies(engine):
+    at = start()
+    set_field(at, "sins.pain", "occasional")
+    assert widget(at, "mechanical_pain").value == case_state.NO
 
 
 def test_an_invalid_case_id_is_explained_and_kept():
@@ -162,7 +243,8 @@ def test_values_survive_a_visit_to_another_page():
 
 def test_answering_a_prompt_under_still_to_find_out_fills_the_form(engine):
     at = load_vignette(start(), FIRST)
-    name = engine.evaluate(document(FIRST).case).missing[0].field
+    case = _form_case(at)
+    name = missing_rank.ranked(engine, case, engine.evaluate(case))[0].field
     spec = engine.rulebook.catalog.get(name)
     value = True if spec.kind == "bool" else spec.values[-1] if spec.kind == "enum" else spec.maximum
     open_decision_tab(at, "Still to find out")
@@ -172,6 +254,7 @@ def test_answering_a_prompt_under_still_to_find_out_fills_the_form(engine):
 
 def test_sins_total_is_shown_once_every_component_is_known(engine):
     at = start()
+    set_field(at, "coagulopathy", False)
     score = next(s for s in engine.rulebook.scores if s.id == "sins")
     assert f"{score.title}: between" in texts(at)
     for component in score.components:
@@ -181,7 +264,7 @@ def test_sins_total_is_shown_once_every_component_is_known(engine):
 
 
 def test_the_rule_base_version_and_hash_are_shown(engine):
-    at = start()
+    at = set_field(start(), "coagulopathy", False)
     assert engine.sha256 in texts(at)
     assert engine.rulebook.version in texts(at)
 
@@ -221,10 +304,10 @@ def test_conflicts_and_adjuncts_are_shown_with_both_sides_cited(engine):
     open_decision_tab(at, "Papers disagree")
     conflict = decision.conflicts[0]
     assert conflict.text in texts(at)
-    labels_shown = [e.label for e in at.expander]
     assert len({c.source for c in conflict.citations}) >= 2
+    shown = markdown_text(at)
     for c in conflict.citations:
-        assert any(c.section in label for label in labels_shown)
+        assert f"{citations.short_name(engine.rulebook, c.source)} - {c.section}" in shown
     open_decision_tab(at, "Adjuncts")
     for adjunct in decision.adjuncts:
         assert adjunct.title in texts(at)
@@ -246,5 +329,7 @@ def test_a_reason_resting_on_an_estimated_survival_says_so_on_its_card(engine):
     reason = next(r for o in decision.options for r in o.reasons if decision.rests_on(r.rule))
     fact = decision.rests_on(reason.rule)[0]
     at = load_vignette(start(), path)
-    captions = [c.value for c in at.caption if f"rule `{reason.rule}`" in c.value]
-    assert captions and all(f"rests on *{fact.title}*" in c and f"`{fact.because[0].rule}`" in c for c in captions)
+    cards = next(e.value for e in at.markdown if "class='sm-card'" in e.value)
+    items = re.findall(rf"<li data-rule='{re.escape(reason.rule)}'>(.*?)</li>", cards)
+    deriver = engine.rulebook.rule_by_id[fact.because[0].rule].title
+    assert items and all(f"<i>{html.escape(fact.title)}</i>" in i and html.escape(deriver) in i for i in items)

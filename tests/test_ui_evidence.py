@@ -98,9 +98,20 @@ def test_series_and_proportions_become_points(test_rules):
 
 def test_a_series_is_drawn_as_lines_with_error_bars_and_a_proportion_as_bars(test_rules):
     evidence = evidence_data.read(load_rulebook(test_rules(EVIDENCE)))
-    pain = charts.chart_for(evidence.topic("pain")).to_dict()
+    studies = {"gu-2017": "Gu et al. 2017", "pvp-zhengzhou": "Zhengzhou series"}
+    options = {"PVP": "Percutaneous vertebroplasty", "PVP_ITR": "Vertebroplasty with tumour removal"}
+    pain = charts.chart_for(evidence.topic("pain"), studies, options).to_dict()
     assert [layer["mark"]["type"] for layer in pain["layer"]] == ["line", "errorbar"]
-    assert charts.chart_for(evidence.topic("leakage")).to_dict()["mark"]["type"] == "bar"
+    # studies by their reader's names, one colour per line and a legend that draws lines
+    lines = pain["layer"][0]["encoding"]["color"]
+    assert lines["scale"]["domain"] == ["Gu et al. 2017: Vertebroplasty with tumour removal",
+                                        "Gu et al. 2017: Percutaneous vertebroplasty"]
+    assert lines["legend"]["symbolType"] == "stroke" and "strokeDash" not in pain["layer"][0]["encoding"]
+    assert pain["layer"][0]["encoding"]["x"]["title"] and pain["layer"][0]["encoding"]["y"]["title"]
+    leak = charts.chart_for(evidence.topic("leakage"), studies, options).to_dict()
+    assert [layer["mark"]["type"] for layer in leak["layer"]] == ["bar", "text", "text"]
+    assert leak["height"] == {"step": charts.BAR_PX}
+    assert "gu-2017" not in str(pain) and "pvp-zhengzhou" not in str(leak)
 
 
 def test_the_page_draws_each_topic_with_its_sources(test_rules):
@@ -126,5 +137,6 @@ def test_every_item_of_the_real_rule_base_is_charted():
     rulebook = get_engine().rulebook
     evidence = evidence_data.read(rulebook)
     assert {p.item for p in evidence.points} == {str(item["id"]) for item in rulebook.evidence}
+    studies = {p.study: p.study.upper() for p in evidence.points}
     for measure in {p.measure for p in evidence.points}:
-        charts.chart_for([p for p in evidence.points if p.measure == measure]).to_dict()
+        charts.chart_for([p for p in evidence.points if p.measure == measure], studies, {}).to_dict()

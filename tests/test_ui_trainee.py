@@ -43,7 +43,9 @@ def test_committing_reveals_the_board_and_the_engine_and_keeps_score():
     _commit(at, first, right)
     page = texts(at)
     assert document(first).board.management in page
-    assert f"top suggestion **{get_engine().evaluate(document(first).case).top}**" in page
+    engine = get_engine()
+    top = engine.evaluate(document(first).case).top
+    assert f"top suggestion **{next(o.title for o in engine.rulebook.manifest.options if o.code == top)}**" in page
     assert "Score this session: **1 of 1**" in page
     wrong = next(o for o in get_engine().rulebook.option_order if o != document(second).board.top)
     _commit(at, second, wrong)
@@ -76,3 +78,53 @@ def test_start_over_forgets_every_answer():
         _commit(at, path, document(path).board.top)
     next(b for b in at.button if b.label == "Start over").click().run()
     assert "Score this session: **0 of 0**" in texts(at)
+
+
+def test_before_commitment_a_vignette_is_named_neutrally_never_by_its_title():
+    at = _open()
+    for path in TEACHING:
+        at.selectbox(key="trainee.vignette").set_value(path.name).run()
+        title = document(path).case.title
+        shown = [s.value for s in at.subheader] + list(at.selectbox(key="trainee.vignette").options)
+        assert title and not any(title in s for s in shown), f"{path.name}: the title shows before commitment"
+    _commit(at, TEACHING[0], document(TEACHING[0]).board.top)
+    assert document(TEACHING[0]).case.title in [s.value for s in at.subheader]
+
+
+def test_an_appropriate_option_that_is_not_the_boards_gets_half_credit_and_the_reason():
+    engine = get_engine()
+    found = None
+    for path in TEACHING:
+        doc = document(path)
+        decision = engine.evaluate(doc.case)
+        other = next((o.option for o in decision.options if o.option != doc.board.top
+                      and o.status in ("recommended", "appropriate")), None)
+        if other is not None:
+            found = path, other
+            break
+    assert found, "no vignette has an appropriate option besides the board's"
+    path, other = found
+    at = _open()
+    _commit(at, path, other)
+    page = texts(at)
+    assert "Half credit" in page and "Why the board's option comes first" in page
+    assert "Score this session: **0.5 of 1**" in page
+
+
+def test_a_contraindicated_choice_gets_no_credit_and_says_what_limits_it():
+    engine = get_engine()
+    path, option = next((p, o.option) for p in TEACHING for o in engine.evaluate(document(p).case).options
+                        if o.status == "contraindicated")
+    at = _open()
+    _commit(at, path, option)
+    assert "No credit" in texts(at) and "graded contraindicated" in texts(at)
+    assert "Score this session: **0 of 1**" in texts(at)
+
+
+def test_next_vignette_goes_to_the_next_unanswered_one():
+    at = _open()
+    first, second = TEACHING[0], TEACHING[1]
+    _commit(at, first, document(first).board.top)
+    next(b for b in at.button if b.label == "Next vignette").click().run()
+    assert at.selectbox(key="trainee.vignette").value == second.name
+    assert document(second).board.management not in texts(at)

@@ -34,14 +34,25 @@ def _top_moving_change_entered():
 
 
 def test_a_changed_field_shows_which_statuses_change():
-    _, _, change, at = _top_moving_change_entered()
+    engine, _, change, at = _top_moving_change_entered()
+    titles = {o.code: o.title for o in engine.rulebook.manifest.options}
     table = _tables(at, "after the change")[0]
     changed = table[table["changed"] == "yes"]
-    assert set(changed["option"]) == {c.option for c in change.changes}
+    assert set(changed["option"]) == {titles[c.option] for c in change.changes}
     for c in change.changes:
-        row = table[table["option"] == c.option].iloc[0]
+        row = table[table["option"] == titles[c.option]].iloc[0]
         assert (row["now"], row["after the change"]) == (status_label(c.before), status_label(c.after))
-    assert f"{change.top_before} → {change.top_after}" in texts(at)
+    assert f"{titles[change.top_before]} → {titles[change.top_after]}" in texts(at)
+
+
+def test_applying_a_what_if_value_can_be_undone():
+    engine, _, change, at = _top_moving_change_entered()
+    spec = engine.rulebook.catalog.get(change.field)
+    next(b for b in at.button if b.label == "Apply this value to the case").click().run()
+    at.switch_page("views/board.py").run()
+    assert widget(at, change.field).value == case_state.widget_value(change.field, spec, change.after)
+    next(b for b in at.button if b.label == "Undo").click().run()
+    assert widget(at, change.field).value == case_state.widget_value(change.field, spec, change.before)
 
 
 def test_the_what_if_does_not_touch_the_case_until_applied():
@@ -63,7 +74,8 @@ def test_the_automatic_list_holds_exactly_the_changes_that_move_the_top():
     assert len(table) == len(expected)
     for row, change in zip(table.to_dict("records"), expected):
         assert row["field"] == engine.rulebook.catalog.get(change.field).title
-        assert row["top suggestion"] == f"{change.top_before} → {change.top_after}"
+        titles = {o.code: o.title for o in engine.rulebook.manifest.options}
+        assert row["top suggestion"] == f"{titles[change.top_before]} → {titles[change.top_after]}"
         # each listed change really does what it says
         after = engine.evaluate(with_value(case, change.field, change.after))
         assert after.top == change.top_after and diff(engine.evaluate(case), after) == change.changes

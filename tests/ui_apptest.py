@@ -1,6 +1,7 @@
 """Driving the Streamlit app in-process (AppTest) the way a user would: by widget, in the case's own terms."""
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -12,14 +13,12 @@ from streamlit.runtime.media_file_manager import MediaFileManager
 from streamlit.testing.v1 import AppTest
 
 from spinemets import CaseDocument, get_engine, read_case_file
-from spinemets.ui import case_state
+from spinemets.ui import case_state, labels
 from spinemets.ui.evaluation import input_specs
-from spinemets.ui.labels import STATUS_STYLES
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = ROOT / "ui" / "app.py"
 CASES = ROOT / "cases"
-_LABEL_TO_STATUS = {style.label: status for status, style in STATUS_STYLES.items()}
 
 
 def start(timeout: float = 60) -> AppTest:
@@ -44,14 +43,27 @@ def document(path: Path) -> CaseDocument:
     return read_case_file(path)
 
 
-def widget(at: AppTest, name: str, key: str | None = None) -> Any:
-    key = key or case_state.key(name)
-    for kind in (at.radio, at.selectbox, at.text_input, at.multiselect, at.text_area):
+def _find(at: AppTest, key: str) -> Any:
+    for kind in (at.segmented_control, at.radio, at.selectbox, at.text_input, at.multiselect, at.text_area):
         try:
             return kind(key=key)
         except KeyError:
             continue
-    raise KeyError(f"no widget with key {key!r}")
+    return None
+
+
+def widget(at: AppTest, name: str, key: str | None = None) -> Any:
+    """A field's widget; the form draws one group of fields at a time, so its group is opened first if need be."""
+    found = _find(at, key or case_state.key(name))
+    if found is None and key is None and name not in case_state.IDENTITY:
+        group = labels.field_group(get_engine().rulebook, name)
+        if at.session_state["form.group"] != group:
+            at.segmented_control(key="form.group").set_value(group)
+            at.run()
+            found = _find(at, case_state.key(name))
+    if found is None:
+        raise KeyError(f"no widget with key {key or case_state.key(name)!r}")
+    return found
 
 
 def set_field(at: AppTest, name: str, value: Any, key: str | None = None) -> AppTest:
@@ -73,15 +85,19 @@ def load_vignette(at: AppTest, path: Path) -> AppTest:
     return at
 
 
+_VIEWS = {"Options and reasons": "options", "Still to find out": "missing", "Papers disagree": "conflicts",
+          "Adjuncts": "adjuncts"}
+
+
 def open_decision_tab(at: AppTest, label: str) -> AppTest:
-    """Select a tab of the decision, as a click would (only the open tab is built)."""
-    at.session_state["decision.tabs"] = label
+    """Show a view of the decision, as a click on its button would (only the chosen view is built)."""
+    at.segmented_control(key="decision.view").set_value(_VIEWS[label])
     return at.run()
 
 
 def top_shown(at: AppTest) -> str | None:
     for element in at.markdown:
-        match = re.search(r"Top suggestion</div><div[^>]*>([A-Z_]+) - ", element.value)
+        match = re.search(r"<div class='sm-top' data-option='([A-Z_]+)'", element.value)
         if match:
             return match.group(1)
     return None
@@ -91,9 +107,14 @@ def statuses_shown(at: AppTest) -> dict[str, str]:
     """The glance row: option -> status, in the order shown."""
     for element in at.markdown:
         if "sm-glance" in element.value:
-            pairs = re.findall(r">([A-Z_]+): ([A-Za-z ]+?)(?: \*)?</span>", element.value)
-            return {option: _LABEL_TO_STATUS[label] for option, label in pairs}
+            pairs = re.findall(r"class='sm-chip' data-option='([A-Z_]+)' data-status='([a-z_]+)'", element.value)
+            return dict(pairs)
     return {}
+
+
+def markdown_text(at: AppTest) -> str:
+    """The page's Markdown with HTML tags removed and entities decoded: what a reader sees."""
+    return html.unescape(re.sub(r"<[^>]+>", " ", "\n".join(e.value for e in at.markdown)))
 
 
 def errors(at: AppTest) -> list[str]:
@@ -102,7 +123,7 @@ def errors(at: AppTest) -> list[str]:
 
 def texts(at: AppTest) -> str:
     """Every Markdown, caption and alert on the page, as one string to search."""
-    parts = [e.value for e in at.markdown] + [e.value for e in at.caption]
+    parts = [e.value for e in at.markdown] + [e.value for e in at.caption] + [markdown_text(at)]
     parts += [e.value for kind in (at.error, at.warning, at.info, at.success) for e in kind]
     return "\n".join(parts)
 

@@ -1,23 +1,41 @@
 """spinemets front end: `streamlit run ui/app.py` (or `make run`). Pages live in ui/views/."""
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 
 import streamlit as st
+from PIL import Image, ImageDraw
+
 from spinemets import RulebookError
-from spinemets.ui import case_state, labels, resources
+from spinemets.ui import case_state, drafts, labels, resources
 from spinemets.ui.text import md
 
 VIEWS = Path(__file__).resolve().parent / "views"
 
-st.set_page_config(page_title="spinemets", page_icon=":material/healing:", layout="wide")
-case_state.keep(st.session_state)
+
+@lru_cache(maxsize=1)
+def _icon() -> Image.Image:
+    """The page icon, drawn here: a Material or emoji icon would be fetched from an outside server on each load."""
+    image = Image.new("RGBA", (64, 64), (0, 0, 0, 0))
+    draw = ImageDraw.Draw(image)
+    draw.rounded_rectangle((4, 4, 60, 60), radius=12, fill=(21, 128, 61, 255))
+    for top in (12, 27, 42):  # three vertebrae
+        draw.rounded_rectangle((20, top, 44, top + 11), radius=4, fill=(255, 255, 255, 255))
+    return image
+
+
+st.set_page_config(page_title="spinemets", page_icon=_icon(), layout="wide")
+state = st.session_state
+case_state.keep(state)
 
 pages = st.navigation([
     st.Page(VIEWS / "board.py", title="Case and decision", icon=":material/groups:", default=True),
+    st.Page(VIEWS / "session.py", title="Board session", icon=":material/event_note:"),
     st.Page(VIEWS / "whatif.py", title="What-if", icon=":material/compare_arrows:"),
     st.Page(VIEWS / "trainee.py", title="Vignettes (trainees)", icon=":material/school:"),
     st.Page(VIEWS / "rule_base.py", title="Rule base", icon=":material/menu_book:"),
+    st.Page(VIEWS / "concordance.py", title="Concordance", icon=":material/fact_check:"),
     st.Page(VIEWS / "evidence.py", title="Evidence", icon=":material/monitoring:"),
 ])
 
@@ -37,5 +55,11 @@ except RulebookError as err:
 with st.sidebar:
     st.caption(f"Rule base {md(engine.rulebook.manifest.name)} {md(engine.rulebook.version)}  \n"
                f"sha256 `{engine.sha256[:16]}…`  \n{len(engine.rulebook.active_rules)} active rules")
+    # This tab's token, so that the work in progress comes back after a reload (see ui/drafts.py).
+    if drafts.restore_once(state, drafts.tab_token()):
+        st.toast("The case and agenda of this tab were restored after the reload.", icon=":material/restore:")
 
-pages.run()
+try:
+    pages.run()
+finally:
+    drafts.save(state)

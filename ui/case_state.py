@@ -55,13 +55,13 @@ def widget_value(name: str, spec: FieldSpec | None, value: Any) -> Any:
     return str(value)
 
 
-def ensure(state: MutableMapping[Any, Any], specs: dict[str, FieldSpec]) -> None:
+def ensure(state: MutableMapping[str, Any], specs: dict[str, FieldSpec]) -> None:
     """Give every field a widget value (unknown) the first time a session sees the form."""
     for name in field_names():
         state.setdefault(key(name), blank_value(name, specs.get(name)))
 
 
-def load(state: MutableMapping[Any, Any], specs: dict[str, FieldSpec], case: Case) -> None:
+def load(state: MutableMapping[str, Any], specs: dict[str, FieldSpec], case: Case) -> None:
     """Fill the form from a case: every field the case leaves out becomes unknown, none is left over."""
     known = known_values(case)
     identity = {"id": case.id, "title": case.title or "", "presentation": case.presentation or ""}
@@ -71,15 +71,78 @@ def load(state: MutableMapping[Any, Any], specs: dict[str, FieldSpec], case: Cas
         state[key(name)] = widget_value(name, spec, value)
 
 
-def clear(state: MutableMapping[Any, Any], specs: dict[str, FieldSpec]) -> None:
+def clear(state: MutableMapping[str, Any], specs: dict[str, FieldSpec]) -> None:
     for name in field_names():
         state[key(name)] = blank_value(name, specs.get(name))
 
 
-def keep(state: MutableMapping[Any, Any]) -> None:
-    """Streamlit forgets a widget's value on a run where the widget is not drawn (another page);
-    writing each value back to session state makes it the app's own, so it survives page changes."""
-    for name in [k for k in state if isinstance(k, str) and k.startswith(PREFIX)]:
+def snapshot(state: MutableMapping[str, Any]) -> dict[str, Any]:
+    """Every form value as the widgets hold it (a copy: later edits do not change it)."""
+    return {name: _copy(state.get(key(name))) for name in field_names() if key(name) in state}
+
+
+def _copy(value: Any) -> Any:
+    return list(value) if isinstance(value, list) else value
+
+
+def restore(state: MutableMapping[str, Any], specs: dict[str, FieldSpec], values: dict[str, Any]) -> None:
+    """Put a snapshot back into the form; a field the snapshot lacks becomes unknown."""
+    for name in field_names():
+        state[key(name)] = _copy(values.get(name, blank_value(name, specs.get(name))))
+
+
+def from_case(specs: dict[str, FieldSpec], case: Case) -> dict[str, Any]:
+    """A case as a snapshot of the form."""
+    scratch: dict[str, Any] = {}
+    load(scratch, specs, case)
+    return {name[len(PREFIX):]: value for name, value in scratch.items()}
+
+
+def is_blank(values: dict[str, Any], specs: dict[str, FieldSpec]) -> bool:
+    """Nothing entered: every clinical field unknown and no title or presentation typed."""
+    return all(values.get(name, blank_value(name, specs.get(name))) == blank_value(name, specs.get(name))
+               for name in field_names() if name != "id")
+
+
+UNDO = "undo.stack"
+_UNDO_DEPTH = 10
+
+
+@dataclass(frozen=True)
+class Undo:
+    """The form as it was before something replaced it, and what replaced it (for the button's words)."""
+
+    what: str
+    values: dict[str, Any]
+
+
+def replace(state: MutableMapping[str, Any], specs: dict[str, FieldSpec], values: dict[str, Any], what: str) -> None:
+    """Replace the form, keeping what it held on the undo stack when anything had been entered."""
+    before = snapshot(state)
+    if not is_blank(before, specs):
+        stack: list[Undo] = state.setdefault(UNDO, [])
+        stack.append(Undo(what, before))
+        del stack[:-_UNDO_DEPTH]
+    restore(state, specs, values)
+
+
+def undo(state: MutableMapping[str, Any], specs: dict[str, FieldSpec]) -> None:
+    stack: list[Undo] = state.get(UNDO) or []
+    if stack:
+        restore(state, specs, stack.pop().values)
+
+
+def last_undo(state: MutableMapping[str, Any]) -> Undo | None:
+    stack = state.get(UNDO) or []
+    return stack[-1] if stack else None
+
+
+def keep(state: MutableMapping[str, Any], *, clinical_only: bool = False) -> None:
+    """Streamlit forgets a widget's value on a run where the widget is not drawn (another page, another group of
+    the form); writing each value back to session state makes it the app's own, so it survives. A fragment's
+    rerun keeps only the clinical fields (`clinical_only`): the identity fields are drawn outside it."""
+    skip = {key(n) for n in IDENTITY} if clinical_only else set()
+    for name in [k for k in state.keys() if isinstance(k, str) and k.startswith(PREFIX) and k not in skip]:
         state[name] = state[name]
 
 
@@ -109,7 +172,7 @@ def parse_number(text: str, spec: FieldSpec) -> tuple[Any, str | None]:
     return number, None
 
 
-def read(state: MutableMapping[Any, Any], specs: dict[str, FieldSpec]) -> Reading:
+def read(state: MutableMapping[str, Any], specs: dict[str, FieldSpec]) -> Reading:
     """The case data the form holds now; unknown fields are left out, exactly as in a case file."""
     reading = Reading(data={})
     sins: dict[str, Any] = {}

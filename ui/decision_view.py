@@ -1,123 +1,95 @@
-"""The decision as a board reads it: options best first as cards, why, what is missing, where papers disagree."""
+"""The decision as a board reads it: the top suggestion, the options best first as coloured cards, what is still to
+find out (what could move the top suggestion first), where the papers disagree, adjuncts, scores."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from html import escape
 
 import streamlit as st
-from spinemets import Decision, Rulebook
-from spinemets.decision import OptionDecision
 
-from . import citations, labels
+from spinemets import Case, Decision, Engine, Rulebook
+
+from . import cards, labels, missing_rank
 from .form import score_line
-from .text import attr, md
+from .text import md
 
-DECISION_TABS = ("Options and reasons", "Still to find out", "Papers disagree", "Adjuncts")
+VIEW_KEY = "decision.view"
+VIEWS = ("options", "missing", "conflicts", "adjuncts")
+_PROMPTS = 8   # answer boxes drawn under "still to find out"; the rest are listed
 
 
-def render(rulebook: Rulebook, decision: Decision, *, ask: Callable[[str], None] | None = None) -> None:
-    """`ask(field)`, when given, draws an answer widget beside each unknown field that could change the advice."""
-    top_line(rulebook, decision)
-    glance(decision)
-    st.markdown(summary_line(decision))
-    # Static labels: a label that changed with the counts would send the board back to the first tab.
-    # Only the open tab is built ("rerun" tabs report which one is open): the browser then draws a few dozen
-    # elements instead of a few hundred, and a rerun after a field change stays quick on the shared screen.
-    reasons_tab, missing_tab, conflicts_tab, adjuncts_tab = st.tabs(
-        list(DECISION_TABS), key="decision.tabs", on_change="rerun")
-    if reasons_tab.open is not False:
-        with reasons_tab:
-            for rank, option in enumerate(decision.options, start=1):
-                option_card(rulebook, option, rank if option.option in decision.ranking else None, decision)
-    if missing_tab.open:
-        with missing_tab:
-            missing(rulebook, decision, ask)
-    if conflicts_tab.open:
-        with conflicts_tab:
-            conflicts(rulebook, decision)
-    if adjuncts_tab.open:
-        with adjuncts_tab:
-            adjuncts(rulebook, decision)
-    scores(decision)
+def render(rulebook: Rulebook, decision: Decision, *, ask: Callable[[str], None] | None = None,
+           engine: Engine | None = None, case: Case | None = None, blocked: dict[str, list[str]] | None = None,
+           findings: str = "") -> None:
+    """`ask(field)`, when given, draws an answer widget beside each unknown field that could change the advice;
+    `blocked` names, per option, fields at fault in the form that could change it; `findings` (HTML) shows the
+    case as entered under the top suggestion."""
+    st.markdown(cards.top_card(rulebook, decision) + glance_html(rulebook, decision) + findings,
+                unsafe_allow_html=True)
+    state = st.session_state
+    if state.get(VIEW_KEY) not in VIEWS:
+        state[VIEW_KEY] = VIEWS[0]
+    counts = {"options": None, "missing": len(decision.missing), "conflicts": len(decision.conflicts),
+              "adjuncts": len(decision.adjuncts)}
+    titles = {"options": "Options and reasons", "missing": "Still to find out", "conflicts": "Papers disagree",
+              "adjuncts": "Adjuncts"}
+    # Only the chosen view is built: the browser draws a few elements per click instead of a few hundred.
+    view = st.segmented_control(
+        "Show", VIEWS, key=VIEW_KEY, required=True, label_visibility="collapsed", width="stretch", wrap=True,
+        format_func=lambda v: titles[v] + (f" ({counts[v]})" if counts[v] is not None else ""))
+    if view == "missing":
+        missing(rulebook, decision, ask, engine=engine, case=case)
+    elif view == "conflicts":
+        conflicts(rulebook, decision)
+    elif view == "adjuncts":
+        adjuncts(rulebook, decision)
+    else:
+        st.markdown(cards.option_cards(rulebook, decision, blocked), unsafe_allow_html=True)
+    scores(rulebook, decision)
     footer(decision)
 
 
-def summary_line(decision: Decision) -> str:
-    def count(n: int, word: str) -> str:
-        return f"{n} {word}{'' if n == 1 else 's'}"
-    return " · ".join([
-        f"**{count(len(decision.missing), 'unknown field')}** could change the advice",
-        f"**{count(len(decision.conflicts), 'conflict')}** between papers",
-        f"**{count(len(decision.adjuncts), 'adjunct')}**"])
+def glance_html(rulebook: Rulebook, decision: Decision) -> str:
+    note = ("<div style='font-size:.8rem;color:#555'>* provisional: an unknown field, once known, could change this "
+            "status.</div>") if any(o.provisional for o in decision.options) else ""
+    return cards.chips(rulebook, decision) + note
 
 
-def top_line(rulebook: Rulebook, decision: Decision) -> None:
-    top = decision.option(decision.top)
-    style = labels.STATUS_STYLES[top.status]
-    provisional = " (provisional: unknown fields could change it)" if top.provisional else ""
-    st.markdown(
-        f"<div class='sm-top' style='border:2px solid {style.colour};background:{style.tint};"
-        f"border-radius:8px;padding:.6rem 1rem;margin-bottom:.5rem'>"
-        f"<div style='font-size:.85rem;color:#444'>Top suggestion</div>"
-        f"<div style='font-size:1.5rem;font-weight:700'>{attr(top.option)} - "
-        f"{attr(labels.option_title(rulebook, top.option))}</div>"
-        f"<div style='color:{style.colour};font-weight:600'>{style.icon} {attr(style.label)}"
-        f"{attr(provisional)}</div></div>",
-        unsafe_allow_html=True)
-
-
-def glance(decision: Decision) -> None:
+def glance(rulebook: Rulebook, decision: Decision) -> None:
     """All six in one row, best first, so the room sees the whole picture before any detail."""
-    chips = []
-    for option in decision.options:
-        style = labels.STATUS_STYLES[option.status]
-        mark = " *" if option.provisional else ""
-        chips.append(
-            f"<span style='display:inline-block;margin:2px 4px 2px 0;padding:3px 10px;border-radius:14px;"
-            f"background:{style.colour};color:white;font-weight:600;font-size:.9rem'>"
-            f"{attr(option.option)}: {attr(style.label)}{mark}</span>")
-    st.markdown("<div class='sm-glance'>" + "".join(chips) + "</div>", unsafe_allow_html=True)
-    if any(o.provisional for o in decision.options):
-        st.caption("\\* provisional: an unknown field, once known, could change this status.")
+    st.markdown(cards.STYLE + glance_html(rulebook, decision), unsafe_allow_html=True)
 
 
-def option_card(rulebook: Rulebook, option: OptionDecision, rank: int | None, decision: Decision) -> None:
-    style = labels.STATUS_STYLES[option.status]
-    place = f"{rank}. " if rank else ""
-    flag = " &middot; provisional" if option.provisional else ""
-    with st.container(border=True):
-        st.markdown(
-            f"<div class='sm-card' style='border-left:8px solid {style.colour};background:{style.tint};"
-            f"padding:.4rem .8rem;border-radius:4px'>"
-            f"<span style='font-size:1.15rem;font-weight:700'>{place}{attr(option.option)}</span> "
-            f"<span style='color:#333'>{attr(labels.option_title(rulebook, option.option))}</span><br>"
-            f"<span style='color:{style.colour};font-weight:700'>{style.icon} {attr(style.label)}</span>"
-            f"<span style='color:#555'>{flag}</span></div>",
-            unsafe_allow_html=True)
-        if not option.reasons:
-            st.caption("No rule applies to this option for this case: it stays at the baseline, not recommended.")
-        for reason in option.reasons:
-            detail = f" ({md(reason.detail)})" if reason.detail else ""
-            st.markdown(f"**{labels.EFFECT_WORDS[reason.effect]}**{detail}: {md(reason.text)}")
-            st.caption(f"rule `{reason.rule}`" + "".join(
-                f" · rests on *{md(d.title)}*, derived by " + ", ".join(f"`{b.rule}`" for b in d.because)
-                for d in decision.rests_on(reason.rule)))
-            citations.render_all(rulebook, reason.citations)
+def _could_change(rulebook: Rulebook, ask: missing_rank.Ask) -> str:
+    parts = []
+    if ask.moves_top:
+        moves = "; ".join(f"to {labels.option_title(rulebook, top)} if {labels.value_words(rulebook, ask.field, value)}"
+                          for value, top in ask.moves_top[:3])
+        parts.append(f"**could move the top suggestion** ({md(moves)})")
+    parts.append("could change " + md(labels.options_in_words(rulebook, ask.affects)))
+    return "; ".join(parts)
 
 
-def missing(rulebook: Rulebook, decision: Decision, ask: Callable[[str], None] | None = None) -> None:
+def missing(rulebook: Rulebook, decision: Decision, ask: Callable[[str], None] | None = None, *,
+            engine: Engine | None = None, case: Case | None = None) -> None:
     if not decision.missing:
         st.success("No unknown field could change this advice.", icon=":material/task_alt:")
         return
-    st.caption("Unknown fields that could change the advice once known, in data-dictionary order."
-               + (" Answer here or in the case form." if ask else ""))
-    for item in decision.missing:
+    if engine is not None and case is not None:
+        asks = missing_rank.ranked(engine, case, decision)
+        order = "Unknown fields that could change the advice once known: those that could move the top suggestion " \
+                "first, then by how many options they could change."
+    else:
+        asks = [missing_rank.Ask(m.field, m.affects) for m in decision.missing]
+        order = "Unknown fields that could change the advice once known, in data-dictionary order."
+    st.caption(order + (" Answer here or in the case form." if ask else ""))
+    for i, item in enumerate(asks):
         title = labels.field_title(rulebook, item.field)
-        spec = rulebook.catalog.get(item.field)
         group = labels.GROUP_TITLES.get(labels.field_group(rulebook, item.field), "")
-        about = f" - {md(spec.description)}" if spec is not None and spec.description else ""
-        text = (f"**{md(title)}?**{about}  \n:gray[could change {', '.join(item.affects)}"
-                + (f" · {group} tab]" if group else "]"))
-        if ask is None:
+        text = f"**{md(title)}?** {_could_change(rulebook, item)}" + (f" :gray[({group})]" if group else "")
+        if ask is None or i >= _PROMPTS:
+            if ask is not None and i == _PROMPTS:
+                st.caption(f"{len(asks) - _PROMPTS} more, with less effect on the advice (answer them in the form):")
             st.markdown("- " + text)
             continue
         question, answer = st.columns([3, 2], vertical_alignment="center")
@@ -129,44 +101,48 @@ def missing(rulebook: Rulebook, decision: Decision, ask: Callable[[str], None] |
 def conflicts(rulebook: Rulebook, decision: Decision) -> None:
     if not decision.conflicts:
         st.caption("No conflict between the papers applies to this case.")
+        return
+    parts = []
     for conflict in decision.conflicts:
-        with st.container(border=True):
-            caution = " - each is at most *caution* until the board weighs it" if conflict.caution else ""
-            st.markdown(f"##### :orange[The papers disagree] about {', '.join(conflict.options)}{caution}")
-            st.markdown(md(conflict.text))
-            st.caption(f"rule `{conflict.rule}`")
-            citations.render_all(rulebook, conflict.citations)
+        caution = " - each is at most <i>caution</i> until the board weighs it" if conflict.caution else ""
+        parts.append(
+            f"<div class='sm-card' style='--c:#b45309;--t:#fffaf2'><div class='sm-h'>The papers disagree about "
+            f"{escape(labels.options_in_words(rulebook, conflict.options))}{caution}</div><div>{escape(conflict.text)}"
+            f"<span class='sm-small' title='rule {escape(conflict.rule)}'> - rule: "
+            f"{escape(labels.rule_title(rulebook, conflict.rule))}</span></div>"
+            + "".join(cards.citation(rulebook, c) for c in conflict.citations) + "</div>")
+    st.markdown("".join(parts), unsafe_allow_html=True)
 
 
 def adjuncts(rulebook: Rulebook, decision: Decision) -> None:
     if not decision.adjuncts:
         st.caption("No adjunct applies to this case.")
+        return
+    parts = []
     for adjunct in decision.adjuncts:
-        with st.container(border=True):
-            tied = f" (with {', '.join(adjunct.options)})" if adjunct.options else ""
-            st.markdown(f"##### {md(adjunct.title)}{tied}")
-            st.markdown(md(adjunct.text))
-            st.caption(f"rule `{adjunct.rule}`")
-            citations.render_all(rulebook, adjunct.citations)
+        tied = f" (with {escape(labels.options_in_words(rulebook, adjunct.options))})" if adjunct.options else ""
+        parts.append(
+            f"<div class='sm-card' style='--c:#1d4ed8;--t:#f3f6fd'><div class='sm-h'>{escape(adjunct.title)}{tied}"
+            f"</div><div>{escape(adjunct.text)}<span class='sm-small' title='rule {escape(adjunct.rule)}'> - rule: "
+            f"{escape(labels.rule_title(rulebook, adjunct.rule))}</span></div>"
+            + "".join(cards.citation(rulebook, c) for c in adjunct.citations) + "</div>")
+    st.markdown("".join(parts), unsafe_allow_html=True)
 
 
-def scores(decision: Decision) -> None:
-    for result in decision.frameworks.values():
-        if result.kind == "score":
-            st.markdown(score_line(result.title, result))
+def scores(rulebook: Rulebook, decision: Decision) -> None:
+    parts = ["  \n".join(score_line(result.title, result, rulebook) for result in decision.frameworks.values()
+                         if result.kind == "score")]
     for result in decision.frameworks.values():
         if result.kind == "summary":
-            st.markdown(f"**{md(result.title)}**")
+            lines = [f"**{md(result.title)}**", ""]
             for line in result.lines:
-                pending = (f" *(provisional: find out {md(', '.join(line.find_out))})*"
-                           if line.provisional and line.find_out else "")
-                st.markdown(f"- **{md(line.title)}**: {md(line.text)}{pending}")
+                find = ", ".join(labels.field_title(rulebook, f) for f in line.find_out)
+                pending = f" *(provisional: find out {md(find)})*" if line.provisional and find else ""
+                lines.append(f"- **{md(line.title)}**: {md(line.text)}{pending}")
+            parts.append("\n".join(lines))
+    st.markdown("\n\n".join(p for p in parts if p))
     if decision.derived:
-        with st.expander(f"How the engine got there: {len(decision.derived)} derived facts"):
-            for d in decision.derived:
-                st.markdown(f"**{md(d.title)}** (`{d.fact}`), used by " + ", ".join(f"`{r}`" for r in d.used_by))
-                for because in d.because:
-                    st.markdown(f"- {md(because.text)} (rule `{because.rule}`)")
+        st.markdown(cards.derived(rulebook, decision), unsafe_allow_html=True)
 
 
 def footer(decision: Decision) -> None:

@@ -1,9 +1,15 @@
-"""From the form to a decision, with every problem tied to the field (widget) it belongs to."""
+"""From the form to a decision, with every problem tied to the field (widget) it belongs to.
+
+A value the engine refuses does not take the decision away: the case is evaluated without the fields at fault
+(as if unknown), the page says so, and the options those fields could change are marked. Only a problem tied to
+no field at all leaves no decision.
+"""
 from __future__ import annotations
 
 import time
 from collections.abc import MutableMapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from spinemets import Case, CaseError, Decision, Engine, case_from_data
@@ -13,18 +19,30 @@ from . import case_state
 
 @dataclass
 class Outcome:
-    """What the page shows: a decision, or the problems that stop one (nothing is ever half-evaluated)."""
+    """What the page shows: a decision (for the case as entered, or without the fields at fault) and the problems."""
 
     reading: case_state.Reading
     case: Case | None = None
     decision: Decision | None = None
     field_problems: dict[str, list[str]] = field(default_factory=dict)
     general_problems: list[str] = field(default_factory=list)
+    blocked: tuple[str, ...] = ()        # fields left out of the decision because of their problems
     seconds: float = 0.0
 
     @property
     def ok(self) -> bool:
+        """A decision can be shown (perhaps without some fields: see `complete`)."""
         return self.decision is not None
+
+    @property
+    def complete(self) -> bool:
+        """The decision is for the whole case as entered."""
+        return self.decision is not None and not self.field_problems and not self.general_problems
+
+    @property
+    def empty(self) -> bool:
+        """No clinical finding entered yet: nothing to advise on."""
+        return not any(k not in case_state.IDENTITY for k in self.reading.data)
 
     def problems_for(self, name: str) -> list[str]:
         return self.field_problems.get(name, [])
@@ -32,6 +50,11 @@ class Outcome:
 
 def input_specs(engine: Engine) -> dict[str, Any]:
     """The field specs of the case's own inputs (not computed values, scores or facts)."""
+    return _input_specs(engine)
+
+
+@lru_cache(maxsize=8)
+def _input_specs(engine: Engine) -> dict[str, Any]:
     return {name: spec for name, spec in engine.rulebook.catalog.specs.items() if spec.origin == "input"}
 
 
@@ -60,15 +83,43 @@ def evaluate_form(engine: Engine, state: MutableMapping[Any, Any]) -> Outcome:
     outcome = Outcome(reading)
     for name, message in reading.problems.items():
         outcome.field_problems.setdefault(name, []).append(message)
-    if not reading.problems:
+    data = dict(reading.data)
+    if "id" in reading.problems:
+        data["id"] = case_state.DEFAULT_ID
+    try:
+        outcome.case, outcome.decision = _evaluate(engine, data)
+    except CaseError as err:
+        _attach(engine, outcome, err)
+    if outcome.decision is None and outcome.field_problems and not outcome.general_problems:
+        # Evaluate without the fields at fault, so the rest of the decision (and its downloads) stays in view.
+        blocked = tuple(outcome.field_problems)
         try:
-            outcome.case = case_from_data(reading.data, "the form").case
-            outcome.decision = engine.evaluate(outcome.case)
-        except CaseError as err:
-            outcome.decision = None
-            _attach(engine, outcome, err)
+            outcome.case, outcome.decision = _evaluate(engine, _without(data, blocked))
+            outcome.blocked = blocked
+        except CaseError:
+            outcome.case, outcome.decision = None, None
+    elif outcome.field_problems:
+        outcome.blocked = tuple(outcome.field_problems)
     outcome.seconds = time.perf_counter() - started
     return outcome
+
+
+def _without(data: dict[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
+    kept = {k: v for k, v in data.items() if k not in names}
+    if "id" in names:
+        kept["id"] = case_state.DEFAULT_ID
+    if isinstance(kept.get("sins"), dict):
+        sins = {k: v for k, v in kept["sins"].items() if f"sins.{k}" not in names}
+        if sins:
+            kept["sins"] = sins
+        else:
+            kept.pop("sins")
+    return kept
+
+
+def _evaluate(engine: Engine, data: dict[str, Any]) -> tuple[Case, Decision]:
+    case = case_from_data(data, "the form").case
+    return case, engine.evaluate(case)
 
 
 def _attach(engine: Engine, outcome: Outcome, err: CaseError) -> None:

@@ -1,60 +1,78 @@
-"""Case entry: every data-dictionary field, grouped the way a board thinks, with unknown as the default."""
+"""Case entry: every data-dictionary field, grouped the way a board thinks, with unknown as the default.
+
+Only the open group is drawn (a group switcher that shows how much of each group is known), so a click sends a
+dozen widgets to the browser, not fifty. Yes/no and short coded fields are segmented buttons: one click each, and
+arrow keys move the focus without committing every value they pass (a radio would re-evaluate on each).
+"""
 from __future__ import annotations
 
+from html import escape
 from typing import Any
 
 import streamlit as st
-from spinemets import Engine
+from spinemets import Engine, Rulebook
 from spinemets.case import GROUPS, VERTEBRAE
 from spinemets.fields import FieldSpec
 from spinemets.scores import ScoreResult
 
-from . import case_state, labels
+from . import case_state, labels, sins_link
 from .evaluation import Outcome, input_specs
 from .text import md
 
-# Radios are one click on a shared screen; long code lists go in a drop-down.
-_RADIO_MAX_CODES = 4
+# Segmented buttons hold a few short choices; long code lists (and graded scales, whose definitions are long)
+# go in a drop-down.
+_BUTTON_MAX_CODES = 5
+GROUP_KEY = "form.group"
+# Fields a board reads together, placed beside each other (otherwise the data dictionary's order).
+_AFTER = {"compression_site": "spinal_cord_compression", "deficit_onset_hours": "neurological_deficit",
+          "deficit_progressing": "deficit_onset_hours"}
 
 
-def render(engine: Engine, outcome: Outcome) -> None:
+def render(engine: Engine, outcome: Outcome, links: dict[str, sins_link.Link]) -> None:
     specs = input_specs(engine)
-    _identity(outcome)
     _problem_summary(engine, outcome)
-    groups = _fields_by_group(engine)
-    # A key keeps the open tab when an error message appears above the tabs and shifts them down.
-    tabs = st.tabs([labels.GROUP_TITLES[g] for g in GROUPS], key="form.groups")
-    for group, tab in zip(GROUPS, tabs, strict=True):
-        with tab:
-            names = groups[group]
-            known = sum(1 for n in names if n not in outcome.reading.unknown and n not in outcome.reading.problems)
-            st.caption(f"{known} of {len(names)} known. Leave a field on *unknown* until it has been assessed: "
-                       "unknown is not *no*.")
-            plain = [n for n in names if not n.startswith("sins.")]
-            _grid(engine, specs, plain, outcome)
-            scored = [n for n in names if n.startswith("sins.")]
-            if scored:
-                _sins(engine, specs, scored, outcome)
+    groups = fields_by_group(engine)
+    state = st.session_state
+    if state.get(GROUP_KEY) not in GROUPS:
+        state[GROUP_KEY] = GROUPS[0]
+    st.segmented_control("Findings", GROUPS, key=GROUP_KEY, required=True, width="stretch", wrap=True,
+                         format_func=lambda g: _group_label(engine, g, groups[g], outcome),
+                         help="Each group's button shows how many of its fields are known. Leave a field on "
+                              "*unknown* until it has been assessed: unknown is not *no*.")
+    group = state[GROUP_KEY]
+    names = groups[group]
+    _grid(engine, specs, [n for n in names if not n.startswith("sins.")], outcome)
+    scored = [n for n in names if n.startswith("sins.")]
+    if scored:
+        _sins(engine, specs, scored, outcome, links)
 
 
-def _identity(outcome: Outcome) -> None:
-    left, right = st.columns([2, 3])
+def _known(name: str, outcome: Outcome) -> bool:
+    return name not in outcome.reading.unknown and name not in outcome.reading.problems
+
+
+def _group_label(engine: Engine, group: str, names: list[str], outcome: Outcome) -> str:
+    known = sum(1 for n in names if _known(n, outcome))
+    flag = " ⚠" if any(n in outcome.field_problems for n in names) else ""
+    return f"{labels.GROUP_TITLES[group]} {known}/{len(names)}{flag}"
+
+
+def identity() -> None:
+    """Case id, title and presentation: drawn outside the form's fragment (typing in them reruns the page); their
+    problems are listed with the others above the form."""
+    left, middle, right = st.columns([2, 4, 3], vertical_alignment="bottom")
     with left:
         st.text_input("Case id", key=case_state.key("id"),
                       help="A short label for the minutes and the file name: letters, digits, '.', '_' or '-'. "
                            "No patient names.")
-        _problems(outcome.problems_for("id"))
-    with right:
+    with middle:
         st.text_input("Title", key=case_state.key("title"), help="One-line summary (optional).")
-        _problems(outcome.problems_for("title"))
-    with st.expander("Presentation (free text, not read by the rules)"):
-        st.text_area("Presentation", key=case_state.key("presentation"), label_visibility="collapsed", height=120)
-        _problems(outcome.problems_for("presentation"))
+    with right, st.popover("Presentation (free text, not read by the rules)", width="stretch"):
+        st.text_area("Presentation", key=case_state.key("presentation"), height=160)
 
 
 def _problem_summary(engine: Engine, outcome: Outcome) -> None:
-    box = st.container()  # always drawn, so the tabs below keep their place in the page
-    if outcome.ok:
+    if outcome.complete or not (outcome.field_problems or outcome.general_problems):
         return
     lines = []
     for name, messages in outcome.field_problems.items():
@@ -62,49 +80,110 @@ def _problem_summary(engine: Engine, outcome: Outcome) -> None:
         where = f" ({labels.GROUP_TITLES.get(group, group)})" if group else ""
         lines += [f"- **{md(labels.field_title(engine.rulebook, name))}**{where}: {md(m)}" for m in messages]
     lines += [f"- {md(m)}" for m in outcome.general_problems]
-    box.error("The case cannot be evaluated yet; each problem is also shown next to its field. "
-             "Nothing you entered has been changed.\n\n" + "\n".join(lines), icon=":material/error:")
+    st.error("Some values cannot be used; each problem is also shown next to its field. Nothing you entered has "
+             "been changed, and the decision is shown without these fields.\n\n" + "\n".join(lines),
+             icon=":material/error:")
 
 
-def _fields_by_group(engine: Engine) -> dict[str, list[str]]:
+def fields_by_group(engine: Engine) -> dict[str, list[str]]:
     groups: dict[str, list[str]] = {g: [] for g in GROUPS}
     for name in case_state.field_names():
         if name in case_state.IDENTITY:
             continue
-        group = labels.field_group(engine.rulebook, name)
-        groups.setdefault(group, []).append(name)
+        groups.setdefault(labels.field_group(engine.rulebook, name), []).append(name)
+    for names in groups.values():
+        for name, anchor in _AFTER.items():
+            if name in names and anchor in names:
+                names.remove(name)
+                names.insert(names.index(anchor) + 1, name)
     return groups
 
 
+def _wide(rulebook: Rulebook, spec: FieldSpec | None, name: str) -> bool:
+    """Coded fields drawn as a row of buttons take the whole width; yes/no, numbers and drop-downs pair up."""
+    if spec is None or spec.kind != "enum" or not _buttons(rulebook, spec, name):
+        return False
+    return sum(len(choice_words(rulebook, name, c)) + 4 for c in choices(rulebook, spec)) > 36
+
+
+def _buttons(rulebook: Rulebook, spec: FieldSpec, name: str) -> bool:
+    return spec.kind == "bool" or (len(spec.values) <= _BUTTON_MAX_CODES and not labels.scale_grades(rulebook, name)
+                                   and not name.startswith("sins."))
+
+
 def _grid(engine: Engine, specs: dict[str, FieldSpec], names: list[str], outcome: Outcome) -> None:
-    columns = st.columns(2)
-    for i, name in enumerate(names):
-        with columns[i % 2]:
-            field_widget(engine, specs, name)
-            _problems(outcome.problems_for(name))
+    """Narrow fields two by two in one pair of columns, a wide field on its own row: few layout blocks to send."""
+    blocks: list[list[str]] = []
+    for name in names:
+        wide = _wide(engine.rulebook, specs.get(name), name)
+        if wide or not blocks or _is_wide_block(engine, specs, blocks[-1]):
+            blocks.append([name])
+        else:
+            blocks[-1].append(name)
+    for block in blocks:
+        if _is_wide_block(engine, specs, block):
+            field_widget(engine, specs, block[0])
+            _problems(outcome.problems_for(block[0]))
+            continue
+        columns = st.columns(2)
+        for i, name in enumerate(block):
+            with columns[i % 2]:
+                field_widget(engine, specs, name)
+                _problems(outcome.problems_for(name))
+
+
+def _is_wide_block(engine: Engine, specs: dict[str, FieldSpec], block: list[str]) -> bool:
+    return len(block) == 1 and _wide(engine.rulebook, specs.get(block[0]), block[0])
+
+
+def choices(rulebook: Rulebook, spec: FieldSpec) -> list[str]:
+    return [case_state.UNKNOWN, case_state.YES, case_state.NO] if spec.kind == "bool" \
+        else [case_state.UNKNOWN, *spec.values]
+
+
+def choice_words(rulebook: Rulebook, name: str, code: Any, *, long: bool = False) -> str:
+    """A widget's choice in words; `long` adds a graded scale's definition (Bilsky, ASIA) and SINS points."""
+    if code in (None, case_state.UNKNOWN):
+        return labels.UNKNOWN_WORD
+    if code in (case_state.YES, case_state.NO):
+        return str(code)
+    grades = labels.scale_grades(rulebook, name)
+    if code in grades:
+        grade = grades[code]
+        return f"{code} - {grade.title}: {grade.description}" if long else f"{code} - {grade.title}"
+    words = labels.value_words(rulebook, name, code)
+    points = labels.points_of(rulebook, name)
+    if code in points:
+        words += f" · {points[code]} pt{'s' if points[code] != 1 else ''}"
+    return words
 
 
 def field_widget(engine: Engine, specs: dict[str, FieldSpec], name: str, *, widget_key: str | None = None,
-                 title: str | None = None, **options: Any) -> Any:
+                 title: str | None = None, allowed: tuple[str, ...] | None = None, **options: Any) -> Any:
     """The widget for one field; `widget_key` lets another place draw a second widget for the same field
-    (`options`, e.g. on_change, go to Streamlit)."""
+    (`options`, e.g. on_change, go to Streamlit); `allowed` narrows a coded field's choices."""
+    rulebook = engine.rulebook
     spec = specs.get(name)
     k = widget_key or case_state.key(name)
-    title = title or labels.field_title(engine.rulebook, name)
+    title = title or labels.field_title(rulebook, name)
     if name == case_state.LEVELS:
         return st.multiselect(title, VERTEBRAE, key=k, placeholder="unknown - choose the levels to treat",
                               help="Symptomatic vertebral levels to treat; leave empty while unknown.", **options)
     assert spec is not None, name
-    help_text = spec.description + (f". Leave empty if unknown ({spec.describe_type()})." if spec.numeric else "")
+    help_text = spec.description[:1].upper() + spec.description[1:] + (
+        f". Leave empty if unknown ({spec.describe_type()})." if spec.numeric else ".")
     if spec.numeric:
         return st.text_input(title, key=k, placeholder="unknown", help=help_text, **options)
-    if spec.kind == "bool":
-        return st.radio(title, [case_state.UNKNOWN, case_state.YES, case_state.NO], key=k, horizontal=True,
-                        help=help_text, **options)
-    choices = [case_state.UNKNOWN, *spec.values]
-    if len(spec.values) <= _RADIO_MAX_CODES:
-        return st.radio(title, choices, key=k, horizontal=True, help=help_text, format_func=_choice_label, **options)
-    return st.selectbox(title, choices, key=k, help=help_text, format_func=_choice_label, **options)
+    codes = choices(rulebook, spec)
+    if allowed is not None:
+        codes = [case_state.UNKNOWN, *[c for c in spec.values if c in allowed]]
+    if _buttons(rulebook, spec, name):
+        if st.session_state.get(k) not in codes:
+            st.session_state[k] = case_state.UNKNOWN
+        return st.segmented_control(title, codes, key=k, required=True, help=help_text, wrap=True,
+                                    format_func=lambda c: choice_words(rulebook, name, c), **options)
+    return st.selectbox(title, codes, key=k, help=help_text, format_func=lambda c: choice_words(rulebook, name, c,
+                                                                                                long=True), **options)
 
 
 def prompt(engine: Engine, name: str) -> None:
@@ -121,36 +200,73 @@ def _copy(source: str, target: str) -> None:
     st.session_state[target] = st.session_state[source]
 
 
-def _choice_label(code: str) -> str:
-    return labels.UNKNOWN_WORD if code == case_state.UNKNOWN else labels.code_label(code)
+def _sins(engine: Engine, specs: dict[str, FieldSpec], names: list[str], outcome: Outcome,
+          links: dict[str, sins_link.Link]) -> None:
+    rulebook = engine.rulebook
+    score = next((s for s in rulebook.scores if {c.input for c in s.components} <= set(names)), None)
+    if score is None:
+        return
+    result = outcome.decision.frameworks.get(score.id) if outcome.decision else None
+    st.markdown(f"**{md(score.title)}**: " + score_words(rulebook, result), help=score.description or None)
+    st.caption("Entered once: a component that another field of the case already says is filled from it, and "
+               "offers only the values that agree with it.")
+    columns = st.columns(2)
+    for i, component in enumerate(c.input for c in score.components):
+        with columns[i % 2]:
+            link = links.get(component)
+            title = labels.field_title(rulebook, component)
+            if link is not None and link.determined is not None:
+                sources = ", ".join(labels.field_title(rulebook, p) for p in link.known)
+                st.markdown(f"<div class='sm-sins'><div style='font-size:.875rem'>{escape(title)}</div>"
+                            f"<b>{escape(choice_words(rulebook, component, link.determined))}</b>"
+                            f"<div style='font-size:.8rem;color:#555'>from {escape(sources)}</div></div>",
+                            unsafe_allow_html=True)
+                continue
+            allowed = link.allowed if link is not None and link.known else None
+            field_widget(engine, specs, component, allowed=allowed, on_change=sins_link.fill_partners,
+                         args=(st.session_state, engine, specs, component))
+            _problems(outcome.problems_for(component))
 
 
-def _sins(engine: Engine, specs: dict[str, FieldSpec], names: list[str], outcome: Outcome) -> None:
-    st.markdown("**Spinal Instability Neoplastic Score (SINS), by component**")
-    _grid(engine, specs, names, outcome)
-    for score in engine.rulebook.scores:
-        inputs = {c.input for c in score.components}
-        if not inputs <= set(names):
-            continue
-        result = outcome.decision.frameworks.get(score.id) if outcome.decision else None
-        shown = result if isinstance(result, ScoreResult) else None
-        st.markdown(score_line(score.title, shown), help=score.description or None)
-
-
-def score_line(title: str, result: ScoreResult | None) -> str:
-    """'SINS total 9 (indeterminate)', or the range it can still take while components are unknown."""
+def score_words(rulebook: Rulebook, result: ScoreResult | None) -> str:
+    """'**9** (Indeterminate, possibly impending instability (7-12))', or the range it can still take."""
     if result is None:
-        return f"{title}: shown once the case can be evaluated."
+        return "shown once the case can be evaluated."
+    bands = labels.band_titles(rulebook, result.score)
     if result.total is not None:
-        band = result.band_title or result.band or ""
-        return f"{title}: **{result.total}**" + (f" ({md(band)})" if band else "")
+        band = result.band_title or bands.get(result.band or "", result.band or "")
+        return f"**{result.total}**" + (f" ({md(band)})" if band else "")
     unknown = len(result.unknown)
     why = ([f"{unknown} component{'s are' if unknown != 1 else ' is'} unknown"] if unknown else []) + (
-        [f"the score has no published category for {md(', '.join(result.unmapped))} (not guessed)"]
-        if result.unmapped else [])
-    bands = ", ".join(result.possible_bands)
-    return (f"{title}: between **{result.minimum}** and **{result.maximum}** while " + " and ".join(why)
-            + (f" (could be {md(bands)})" if bands else ""))
+        [f"the score has no published category for {md(', '.join(labels.code_label(u) for u in result.unmapped))}"
+         " (not guessed)"] if result.unmapped else [])
+    could = "; ".join(md(bands.get(b, labels.code_label(b))) for b in result.possible_bands)
+    return (f"between **{result.minimum}** and **{result.maximum}** while " + " and ".join(why)
+            + (f" (could be: {could})" if could else ""))
+
+
+def score_line(title: str, result: ScoreResult | None, rulebook: Rulebook | None = None) -> str:
+    """'SINS: **9** (indeterminate)', for the decision's score list."""
+    if rulebook is None:
+        if result is None:
+            return f"{title}: shown once the case can be evaluated."
+        return f"{title}: " + md(result.in_words())
+    return f"{title}: " + score_words(rulebook, result)
+
+
+def findings(rulebook: Rulebook, data: dict[str, Any]) -> str:
+    """The case's entered findings in words, grouped, as one block of HTML to read beside the decision."""
+    flat = sins_link.flat(data)
+    rows = []
+    for group in GROUPS:
+        items = [(name, value) for name, value in flat.items()
+                 if name not in case_state.IDENTITY and labels.field_group(rulebook, name) == group]
+        if items:
+            words = "; ".join(f"{escape(labels.field_title(rulebook, n))}: "
+                              f"<b>{escape(labels.value_words(rulebook, n, v))}</b>" for n, v in items)
+            rows.append(f"<div><span style='color:#555'>{labels.GROUP_TITLES[group]}:</span> {words}</div>")
+    body = "".join(rows) or "<div>No finding entered.</div>"
+    return f"<details class='sm-findings' open><summary>The case as entered</summary>{body}</details>"
 
 
 def _problems(messages: list[str]) -> None:

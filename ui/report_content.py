@@ -105,18 +105,20 @@ def build(rulebook: Rulebook, case: Case, decision: Decision, when: datetime | N
 
     options = []
     for i, o in enumerate(decision.options, start=1):
-        reasons = [ReasonLine(labels.EFFECT_WORDS[r.effect] + (f" ({r.detail})" if r.detail else ""), r.text, r.rule,
+        reasons = [ReasonLine(labels.reason_heading(rulebook, r), r.text, r.rule,
                               refs.cite(r.citations),
                               [f"{d.title} ({', '.join(b.rule for b in d.because)})" for d in decision.rests_on(r.rule)])
                    for r in o.reasons]
         options.append(OptionLine(o.option, labels.option_title(rulebook, o.option), labels.status_label(o.status),
                                   o.provisional, i if o.option in decision.ranking else None, reasons))
-    conflicts = [Note("The papers disagree about " + ", ".join(c.options)
+    conflicts = [Note("The papers disagree about " + labels.options_in_words(rulebook, c.options)
                       + (" (each at most caution)" if c.caution else ""), c.text, c.rule, refs.cite(c.citations))
                  for c in decision.conflicts]
-    adjuncts = [Note(a.title + (f" (with {', '.join(a.options)})" if a.options else ""), a.text, a.rule,
+    adjuncts = [Note(a.title + (f" (with {labels.options_in_words(rulebook, a.options)})" if a.options else ""),
+                     a.text, a.rule,
                      refs.cite(a.citations)) for a in decision.adjuncts]
-    missing = [(labels.field_title(rulebook, m.field), ", ".join(m.affects)) for m in decision.missing]
+    missing = [(labels.field_title(rulebook, m.field), labels.options_in_words(rulebook, m.affects))
+               for m in decision.missing]
     scores = []
     for result in decision.frameworks.values():
         if result.kind == "score":

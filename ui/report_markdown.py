@@ -40,7 +40,7 @@ def render(s: Summary) -> str:
     out.append("")
     out += ["## Reasons", ""]
     for o in s.options:
-        out.append(f"### {o.code}: {o.status}" + (" (provisional)" if o.provisional else ""))
+        out.append(f"### {_escape(o.title)} ({o.code}): {o.status}" + (" (provisional)" if o.provisional else ""))
         out.append("")
         if not o.reasons:
             out.append("- No rule applies to this option for this case.")

@@ -11,7 +11,7 @@ from dataclasses import replace
 from typing import Any
 
 from ..errors import CaseError, EngineError, InputError
-from . import app, batch, fhir, knowledge_base, serve, synth
+from . import app, batch, board, fhir, knowledge_base, serve, synth
 from . import verify as verify_command
 from .about import VersionAction
 from .terminal import DEFAULT_WIDTH, EXIT_INPUT, EXIT_INTERNAL, EXIT_OK, Style, rules_arg
@@ -48,6 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     fhir.register(sub)
     serve.register(sub)
     app.register(sub)
+    board.register(sub)
     return parser
 
 

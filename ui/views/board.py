@@ -1,55 +1,191 @@
-"""Case and decision: the board enters the case on the left and reads the graded, cited decision on the right."""
+"""Case and decision: the board enters the case on the left and reads the graded, cited decision on the right.
+
+The form and the decision are one Streamlit fragment: a click in the form reruns only them, not the page around
+(the agenda, the case files, the navigation), and only the open group of fields and the chosen view of the
+decision are drawn.
+"""
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import streamlit as st
-from spinemets.ui import case_state, decision_view, evaluation, export, form, resources
+from spinemets import CaseDocument
+from spinemets.ui import (case_state, decision_view, drafts, evaluation, export, form, imports, labels, record_panel,
+                          resources, session, sins_link)
+from spinemets.ui.form import findings
+from spinemets.ui.text import md
 
-started = time.perf_counter()
 engine = resources.engine()
 specs = evaluation.input_specs(engine)
 case_state.ensure(st.session_state, specs)
 vignettes = {v.name: v for v in resources.readable_vignettes()}
+state = st.session_state
+
+
+def _replace_with(document: CaseDocument, what: str) -> None:
+    session.detach(state)
+    case_state.replace(state, specs, case_state.from_case(specs, document.case), what)
 
 
 def _load_vignette() -> None:
-    chosen = vignettes.get(str(st.session_state.get("board.vignette")))
+    chosen = vignettes.get(state.get("board.vignette"))
     if chosen is not None and chosen.document is not None:
-        case_state.load(st.session_state, specs, chosen.document.case)
+        _replace_with(chosen.document, f"the vignette {chosen.document.case.id}")
+
+
+def _open_upload() -> None:
+    upload = state.get("upload.case")
+    if upload is None:
+        return
+    found = imports.read_file(upload.name, upload.getvalue())
+    readable = [f for f in found if f.document is not None]
+    if len(found) == 1 and readable:
+        _replace_with(readable[0].document, f"the file {upload.name}")
+        state["board.upload_message"] = None
+    else:
+        errors = [f.error for f in found if f.error]
+        state["board.upload_message"] = (errors[0] if errors else
+                                         f"{upload.name} holds {len(found)} cases: import it as an agenda on the "
+                                         "Board session page")
 
 
 def _clear() -> None:
-    case_state.clear(st.session_state, specs)
+    session.detach(state)
+    case_state.replace(state, specs, {}, "clearing the form")
+
+
+def _undo() -> None:
+    case_state.undo(state, specs)
+
+
+def _step(offset: int) -> None:
+    session.step(state, specs, offset)
+
+
+def _jump() -> None:
+    session.open_item(state, specs, state["agenda.jump"])
+
+
+def _add_to_agenda() -> None:
+    session.add_form(state, specs)
 
 
 st.title("Case and decision")
-pick, load, clear = st.columns([6, 2, 2], vertical_alignment="bottom")
-with pick:
-    st.selectbox("Vignette", list(vignettes), key="board.vignette", format_func=lambda n: vignettes[n].label,
-                 placeholder="no vignettes in cases/",
-                 help="A teaching case from cases/; loading it replaces the form.")
-with load:
-    st.button("Load into the form", on_click=_load_vignette, disabled=not vignettes, icon=":material/upload:",
-              width="stretch")
-with clear:
-    st.button("Clear the form", on_click=_clear, icon=":material/restart_alt:", width="stretch",
-              help="Every field back to unknown.")
 
-outcome = evaluation.evaluate_form(engine, st.session_state)
-left, right = st.columns([5, 6], gap="large")
-with left:
-    st.subheader("Case")
-    form.render(engine, outcome)
-with right:
-    st.subheader("Decision")
-    if outcome.ok and outcome.case is not None and outcome.decision is not None:
-        export.buttons(engine.rulebook, outcome.case, outcome.decision)
-        decision_view.render(engine.rulebook, outcome.decision, ask=lambda name: form.prompt(engine, name))
+@st.fragment
+def board_decision() -> None:
+    """Its own fragment: choosing options here does not rerun the form; a recording reads the form as it is now."""
+    record_panel.render(engine, lambda: evaluation.evaluate_form(engine, state))
+    drafts.save(state)
+
+
+items = [i for i in session.agenda(state) if i.values is not None]
+here = session.current(state)
+with st.container(border=bool(items)):
+    if items:
+        where = f"patient {[i.key for i in items].index(here.key) + 1} of {len(items)}" if here in items else \
+            "the form holds a case that is not on the agenda"
+        back, pick, forward, record = st.columns([1.1, 4, 1.1, 2.2], vertical_alignment="bottom")
+        back.button("Previous", on_click=_step, args=(-1,), icon=":material/arrow_back:", width="stretch",
+                    disabled=here is None or here is items[0])
+        state["agenda.jump"] = here.key if here is not None else None
+        pick.selectbox(f"Agenda: {where}", [i.key for i in items], key="agenda.jump", on_change=_jump,
+                       format_func=lambda k: next(i.label for i in items if i.key == k),
+                       placeholder="open a patient of the agenda")
+        forward.button("Next", on_click=_step, args=(1,), icon=":material/arrow_forward:", width="stretch",
+                       disabled=here is items[-1])
     else:
-        st.info("No decision while the case has problems: advice for a case the form does not hold would mislead. "
-                "Fix the fields marked in red; nothing you entered has been lost.", icon=":material/pending:")
+        _, record = st.columns([5.8, 2.2])
+    with record, st.popover("The board's decision", icon=":material/how_to_vote:", width="stretch"):
+        board_decision()
 
-st.session_state["timing.board_seconds"] = time.perf_counter() - started
-st.caption(f"Evaluated in {outcome.seconds * 1000:.0f} ms; page built in "
-           f"{st.session_state['timing.board_seconds'] * 1000:.0f} ms on the server.")
+with st.expander("Open or save a case", icon=":material/folder_open:", expanded=not items):
+    pick, load, clear = st.columns([6, 2, 2], vertical_alignment="bottom")
+    with pick:
+        st.selectbox("Vignette", list(vignettes), key="board.vignette", format_func=lambda n: vignettes[n].label,
+                     placeholder="no vignettes in cases/", help="A teaching case from cases/.")
+    with load:
+        st.button("Load into the form", on_click=_load_vignette, disabled=not vignettes, icon=":material/upload:",
+                  width="stretch")
+    with clear:
+        st.button("Clear the form", on_click=_clear, icon=":material/restart_alt:", width="stretch",
+                  help="Every field back to unknown (undo brings the case back).")
+    upload, add = st.columns([3, 2], vertical_alignment="bottom")
+    with upload:
+        st.file_uploader("Open a case file (YAML or JSON)", type=["yaml", "yml", "json"], key="upload.case",
+                         on_change=_open_upload, help="Read in memory; nothing is stored.")
+        if state.get("board.upload_message"):
+            st.error(state["board.upload_message"], icon=":material/error:")
+    add.button("Add this case to the agenda", on_click=_add_to_agenda, icon=":material/playlist_add:",
+               width="stretch", disabled=here is not None, help="The case in the form becomes a patient of the agenda.")
+
+undo = case_state.last_undo(state)
+if undo is not None:
+    note, button = st.columns([5, 1], vertical_alignment="center")
+    note.info(f"The form was replaced by {md(undo.what)}; the case entered before can be brought back.",
+              icon=":material/history:")
+    button.button("Undo", on_click=_undo, icon=":material/undo:", width="stretch")
+
+
+def _save_buttons(data: dict[str, Any]) -> None:
+    """The form's case as a file, built when clicked (a case with problems is saved as far as it reads)."""
+    stem = str(data.get("id") or case_state.DEFAULT_ID)
+    yaml_col, json_col = st.columns(2)
+    yaml_col.download_button("Save the case (YAML)", lambda: imports.case_file(data, "yaml"), file_name=f"{stem}.yaml",
+                             mime="application/yaml", icon=":material/download:", on_click="ignore", width="stretch",
+                             key="download.case_yaml")
+    json_col.download_button("Save the case (JSON)", lambda: imports.case_file(data, "json"), file_name=f"{stem}.json",
+                             mime="application/json", icon=":material/download:", on_click="ignore", width="stretch",
+                             key="download.case_json")
+
+
+form.identity()
+
+
+@st.fragment
+def case_and_decision() -> None:
+    started = time.perf_counter()
+    case_state.keep(state, clinical_only=True)
+    links = sins_link.settle(state, engine, specs)
+    outcome = evaluation.evaluate_form(engine, state)
+    left, right = st.columns([5, 6], gap="large")
+    with left:
+        st.subheader("Case")
+        form.render(engine, outcome, links)
+        _save_buttons(outcome.reading.data)
+    with right:
+        st.subheader("Decision")
+        _decision(outcome)
+    session.save_current(state)
+    drafts.save(state)
+    state["timing.board_seconds"] = time.perf_counter() - started
+    st.caption(f"Evaluated in {outcome.seconds * 1000:.0f} ms; built in "
+               f"{state['timing.board_seconds'] * 1000:.0f} ms on the server.")
+
+
+def _decision(outcome: evaluation.Outcome) -> None:
+    rulebook = engine.rulebook
+    if outcome.decision is None:
+        st.error("No decision: " + "; ".join(md(m) for m in outcome.general_problems), icon=":material/error:")
+        return
+    if outcome.empty:
+        st.markdown(decision_view.cards.empty_card(), unsafe_allow_html=True)
+        return
+    blocked: dict[str, list[str]] = {}
+    if outcome.blocked:
+        names = [labels.field_title(rulebook, n) for n in outcome.blocked]
+        cannot = "its value cannot" if len(names) == 1 else "their values cannot"
+        st.warning(f"Shown without {md(', '.join(names))}: {cannot} be used (see the form). Options they could change "
+                   "are marked.", icon=":material/warning:")
+        for item in outcome.decision.missing:
+            if item.field in outcome.blocked:
+                for option in item.affects:
+                    blocked.setdefault(option, []).append(labels.field_title(rulebook, item.field))
+    assert outcome.case is not None
+    export.buttons(rulebook, outcome.case, outcome.decision)
+    decision_view.render(rulebook, outcome.decision, ask=lambda name: form.prompt(engine, name), engine=engine,
+                         case=outcome.case, blocked=blocked, findings=findings(rulebook, outcome.reading.data))
+
+
+case_and_decision()

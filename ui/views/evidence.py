@@ -3,7 +3,8 @@ with the studies, their design and the cited passages under each chart."""
 from __future__ import annotations
 
 import streamlit as st
-from spinemets.ui import charts, citations, evidence_data, resources
+
+from spinemets.ui import charts, citations, evidence_data, labels, resources
 from spinemets.ui.text import md
 
 engine = resources.engine()
@@ -20,6 +21,9 @@ if not rulebook.evidence:
             icon=":material/hourglass_empty:")
     st.stop()
 
+studies = {item.study: citations.short_name(rulebook, item.study) for item in evidence.items.values()}
+options = {code: labels.option_title(rulebook, code) for code in rulebook.option_order}
+
 for topic in evidence.topics():
     points = evidence.topic(topic)
     st.header(evidence_data.topic_title(topic))
@@ -30,7 +34,7 @@ for topic in evidence.topics():
             for kind in ("series", "proportion"):
                 part = [p for p in chosen if p.kind == kind]
                 if part:
-                    st.altair_chart(charts.chart_for(part), width="stretch")
+                    st.altair_chart(charts.chart_for(part, studies, options), width="stretch")
             st.markdown("**Sources**")
             for item in evidence.items_for(chosen):
                 st.markdown(f"- **{md(citations.short_name(rulebook, item.study))}**: {md(item.title)}"

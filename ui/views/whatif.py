@@ -15,7 +15,11 @@ case_state.ensure(st.session_state, specs)
 
 st.title("What-if")
 outcome = evaluation.evaluate_form(engine, st.session_state)
-if not outcome.ok:
+if outcome.complete and outcome.empty:
+    st.info("Enter the case first: there is nothing to compare against yet.", icon=":material/edit_note:")
+    st.page_link("views/board.py", label="Go to the case", icon=":material/groups:")
+    st.stop()
+if not outcome.complete:
     st.warning("The case in the form has problems, so there is nothing to compare against yet. "
                "Fix them on the case page.", icon=":material/error:")
     st.page_link("views/board.py", label="Go to the case", icon=":material/groups:")
@@ -24,14 +28,15 @@ if not outcome.ok:
 case, decision = outcome.case, outcome.decision
 assert case is not None and decision is not None  # outcome.ok
 st.markdown(f"Case `{case.id}` as entered on the case page; top suggestion now "
-            f"**{decision.top} - {md(labels.option_title(rulebook, decision.top))}**.")
-decision_view.glance(decision)
+            f"**{md(labels.option_title(rulebook, decision.top))}**.")
+decision_view.glance(rulebook, decision)
 
 
 def _status_table(before: Decision, after: Decision) -> list[dict[str, str]]:
     old, new = before.statuses(), after.statuses()
-    return [{"option": o, "now": labels.status_label(old[o]), "after the change": labels.status_label(new[o]),
-             "changed": "yes" if old[o] != new[o] else ""} for o in old]
+    return [{"option": labels.option_title(rulebook, o), "now": labels.status_label(old[o]),
+             "after the change": labels.status_label(new[o]), "changed": "yes" if old[o] != new[o] else ""}
+            for o in old]
 
 
 st.subheader("Change one field")
@@ -40,7 +45,7 @@ names = [n for n in case_state.field_names() if n not in case_state.IDENTITY]
 
 def _field_label(name: str) -> str:
     group = labels.GROUP_TITLES.get(labels.field_group(rulebook, name), "")
-    current = labels.value_label(outcome.reading.data.get(name) if not name.startswith("sins.")
+    current = labels.value_words(rulebook, name, outcome.reading.data.get(name) if not name.startswith("sins.")
                                  else (outcome.reading.data.get("sins") or {}).get(name.split(".", 1)[1]))
     return f"{group}: {labels.field_title(rulebook, name)} (now {current})"
 
@@ -57,7 +62,8 @@ trial = evaluation.evaluate_form(engine, trial_state)
 
 
 def _apply() -> None:
-    st.session_state[case_state.key(chosen)] = st.session_state[value_key]
+    values = {**case_state.snapshot(st.session_state), chosen: st.session_state[value_key]}
+    case_state.replace(st.session_state, specs, values, f"the what-if value for {labels.field_title(rulebook, chosen)}")
 
 
 if not trial.ok:
@@ -68,10 +74,10 @@ else:
     assert trial.decision is not None  # trial.ok
     changes = diff(decision, trial.decision)
     if trial.decision.top != decision.top:
-        st.markdown(f"Top suggestion: **{decision.top} → {trial.decision.top}** "
-                    f"({md(labels.option_title(rulebook, trial.decision.top))})")
+        st.markdown(f"Top suggestion: **{md(labels.option_title(rulebook, decision.top))} → "
+                    f"{md(labels.option_title(rulebook, trial.decision.top))}**")
     else:
-        st.markdown(f"Top suggestion unchanged: **{decision.top}**")
+        st.markdown(f"Top suggestion unchanged: **{md(labels.option_title(rulebook, decision.top))}**")
     if not changes:
         st.info("No option changes status with this value.", icon=":material/check:")
     st.table(_status_table(decision, trial.decision), hide_index=True)
@@ -96,10 +102,13 @@ def _changes() -> list[FieldChange]:
 
 
 def _rows(found: list[FieldChange]) -> list[dict[str, str]]:
-    return [{"field": labels.field_title(rulebook, c.field), "now": labels.value_label(c.before),
-             "if": labels.value_label(c.after), "top suggestion": f"{c.top_before} → {c.top_after}",
-             "status changes": "; ".join(f"{s.option}: {labels.status_label(s.before)} → {labels.status_label(s.after)}"
-                                         for s in c.changes)} for c in found]
+    def title(code: str) -> str:
+        return labels.option_title(rulebook, code)
+    return [{"field": labels.field_title(rulebook, c.field), "now": labels.value_words(rulebook, c.field, c.before),
+             "if": labels.value_words(rulebook, c.field, c.after),
+             "top suggestion": f"{title(c.top_before)} → {title(c.top_after)}",
+             "status changes": "; ".join(f"{title(s.option)}: {labels.status_label(s.before)} → "
+                                         f"{labels.status_label(s.after)}" for s in c.changes)} for c in found]
 
 
 found = _changes()

@@ -1,0 +1,196 @@
+"""The minutes of a tumor board: for each patient the board's decision beside the engine's, as Markdown, PDF or JSON.
+
+Built from board decisions, with their place in the log when they were recorded (a meeting held with recording
+off still gets minutes, from the decisions kept in memory). Option names are words taken from the rule base.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import unicodedata
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Optional
+
+from .board_log import OVERRIDE_REASONS, BoardDecision, BoardLog, LogRecord
+
+DISCLAIMER = ("Decision support, not a medical device: the engine's suggestions summarise published papers; the "
+              "decisions are the board's.")
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One patient's decision, with its log record when it was recorded."""
+
+    decision: BoardDecision
+    record: Optional[LogRecord] = None
+
+
+def from_log(log: BoardLog, *, meeting: Optional[dt.date] = None, since: Optional[dt.date] = None) -> list[Entry]:
+    """The log's board decisions, optionally of one meeting date or from a date on (by meeting date, else the
+    day recorded)."""
+    found = []
+    for record, decision in log.decisions():
+        day = decision.meeting_date or dt.date.fromisoformat(record.recorded_at[:10])
+        if (meeting is None or day == meeting) and (since is None or day >= since):
+            found.append(Entry(decision, record))
+    return found
+
+
+def status_words(code: Optional[str]) -> str:
+    return "not graded" if not code else code.replace("_", " ")
+
+
+def _statuses(decision: BoardDecision) -> dict[str, str]:
+    return {o.get("option"): o.get("status") for o in decision.decision.get("options") or ()}
+
+
+@dataclass(frozen=True)
+class Line:
+    """An entry in words."""
+
+    number: int
+    case_id: str
+    title: str
+    tool: str          # "Percutaneous vertebroplasty (PVP), recommended"
+    board: str         # "Conservative care (CONSERVATIVE), graded not recommended by the engine"
+    follows: bool
+    reason: str
+    comment: str
+    attendees: str
+    meeting: str
+    rulebook: str
+    record: str        # "record 3, hash 1a2b..." or "not recorded"
+
+
+def lines(entries: Sequence[Entry], titles: dict[str, str]) -> list[Line]:
+    def named(code: Optional[str]) -> str:
+        if not code:
+            return "none"
+        title = titles.get(code)
+        return f"{title} ({code})" if title else code
+
+    out = []
+    for number, entry in enumerate(entries, start=1):
+        d = entry.decision
+        statuses = _statuses(d)
+        chosen = "; ".join(f"{named(c)}, graded {status_words(statuses.get(c))} by the engine" for c in d.chosen)
+        record = entry.record
+        out.append(Line(
+            number=number, case_id=d.case_id, title=str(d.case.get("title") or ""),
+            tool=f"{named(d.top)}, {status_words(statuses.get(d.top or ''))}", board=chosen, follows=d.follows_top,
+            reason="" if d.follows_top else OVERRIDE_REASONS.get(d.override_reason or "", "no reason recorded"),
+            comment=d.comment or "", attendees=", ".join(d.attendees), meeting=str(d.meeting_date or ""),
+            rulebook=f"version {d.rulebook_version}, sha256 {d.rulebook_sha256}",
+            record=f"record {record.seq} of the log, {record.recorded_at}, hash {record.hash}" if record
+            else "not recorded in a log (recording was off)"))
+    return out
+
+
+def _md(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("*", "\\*").replace("<", "\\<").replace("|", "\\|")
+
+
+def markdown(entries: Sequence[Entry], titles: dict[str, str], *, head: Optional[str] = None,
+             generated: Optional[dt.datetime] = None) -> str:
+    when = (generated or dt.datetime.now().astimezone()).strftime("%Y-%m-%d %H:%M %Z").strip()
+    rows = lines(entries, titles)
+    out = ["# Tumor board minutes", "", f"> **{DISCLAIMER}**", "", f"- Generated: {when}",
+           f"- Patients: {len(rows)}; the board followed the top suggestion for "
+           f"{sum(r.follows for r in rows)}"]
+    if head:
+        out.append(f"- Board log head hash at export: `{head}` (write it into the minutes to pin the log)")
+    out += ["", "| # | case | engine's top suggestion | board's decision | follows |", "|---|---|---|---|---|"]
+    for r in rows:
+        out.append(f"| {r.number} | `{r.case_id}` | {_md(r.tool)} | {_md(r.board)} | {'yes' if r.follows else 'no'} |")
+    for r in rows:
+        out += ["", f"## {r.number}. `{r.case_id}`" + (f": {_md(r.title)}" if r.title else ""), "",
+                f"- Engine's top suggestion: {_md(r.tool)}", f"- Board's decision: {_md(r.board)}",
+                f"- Follows the top suggestion: {'yes' if r.follows else 'no'}"]
+        if r.reason:
+            out.append(f"- Why not: {_md(r.reason)}")
+        if r.comment:
+            out.append(f"- Comment: {_md(r.comment)}")
+        if r.attendees:
+            out.append(f"- Attendees (roles): {_md(r.attendees)}")
+        if r.meeting:
+            out.append(f"- Meeting date: {r.meeting}")
+        out += [f"- Rule base: {_md(r.rulebook)}", f"- {_md(r.record)}"]
+    out += ["", "---", "", f"*{DISCLAIMER}*", ""]
+    return "\n".join(out)
+
+
+def to_json(entries: Sequence[Entry], *, head: Optional[str] = None) -> str:
+    """Every entry with its full record (case, decision JSON, rule base hash) and its place in the chain."""
+    items: list[dict[str, Any]] = []
+    for entry in entries:
+        item: dict[str, Any] = {"decision": entry.decision.model_dump(mode="json")}
+        if entry.record is not None:
+            r = entry.record
+            item.update(seq=r.seq, recorded_at=r.recorded_at, kind=r.kind, prev_hash=r.prev_hash, hash=r.hash)
+        items.append(item)
+    return json.dumps({"head": head, "disclaimer": DISCLAIMER, "entries": items}, indent=2, ensure_ascii=False) + "\n"
+
+
+_SPELLED = {"≥": ">=", "≤": "<=", "–": "-", "—": "-", "−": "-", "‘": "'", "’": "'", "“": '"', "”": '"', "…": "...",
+            "→": "->", "•": "*", "\u00a0": " "}
+
+
+def _latin1(text: str) -> str:
+    """Text fpdf's core fonts can print (latin-1): symbols spelled out, accents dropped where latin-1 lacks them."""
+    out = []
+    for char in str(text):
+        char = _SPELLED.get(char, char)
+        try:
+            char.encode("latin-1")
+        except UnicodeEncodeError:
+            char = "".join(c for c in unicodedata.normalize("NFKD", char) if not unicodedata.combining(c))
+            char = char if char and char.isascii() else "?"
+        out.append(char)
+    return "".join(out)
+
+
+def pdf(entries: Sequence[Entry], titles: dict[str, str], *, head: Optional[str] = None,
+        generated: Optional[dt.datetime] = None) -> bytes:
+    """The minutes as an A4 PDF, built in memory."""
+    from fpdf import FPDF
+    from fpdf.enums import XPos, YPos
+
+    when = (generated or dt.datetime.now().astimezone()).strftime("%Y-%m-%d %H:%M %Z").strip()
+    doc = FPDF(format="A4", unit="mm")
+    doc.set_margins(14, 12, 14)
+    doc.set_auto_page_break(auto=True, margin=14)
+    doc.set_creator("spinemets")
+    doc.set_title("Tumor board minutes")
+    doc.add_page()
+
+    def text(body: str, size: float = 9, style: str = "", gap: float = 0.6, indent: float = 0) -> None:
+        doc.set_font("Helvetica", style, size)
+        doc.set_x(doc.l_margin + indent)
+        doc.multi_cell(doc.epw - indent, size * 0.45, _latin1(body), align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        doc.ln(gap)
+
+    text("Tumor board minutes", 15, "B", 1)
+    text(DISCLAIMER, 8, "B", 1)
+    rows = lines(entries, titles)
+    text(f"Generated {when}. Patients: {len(rows)}; the board followed the top suggestion for "
+         f"{sum(r.follows for r in rows)}.", 8.5)
+    if head:
+        text(f"Board log head hash at export: {head}", 7.5)
+    for r in rows:
+        doc.ln(1.5)
+        text(f"{r.number}. {r.case_id}" + (f": {r.title}" if r.title else ""), 11, "B", 0.8)
+        text(f"Engine's top suggestion: {r.tool}", 9, indent=3)
+        text(f"Board's decision: {r.board}", 9, "B", indent=3)
+        text(f"Follows the top suggestion: {'yes' if r.follows else 'no'}", 9, indent=3)
+        for label, value in (("Why not", r.reason), ("Comment", r.comment), ("Attendees (roles)", r.attendees),
+                             ("Meeting date", r.meeting)):
+            if value:
+                text(f"{label}: {value}", 9, indent=3)
+        text(f"Rule base {r.rulebook}", 7, indent=3, gap=0.2)
+        text(r.record[:1].upper() + r.record[1:], 7, indent=3)
+    return bytes(doc.output())
+
+
+def entries_of(decisions: Iterable[tuple[Optional[LogRecord], BoardDecision]]) -> list[Entry]:
+    return [Entry(decision, record) for record, decision in decisions]
