@@ -2,6 +2,8 @@
 front end, the knowledge base and the clinical review."""
 from __future__ import annotations
 
+import re
+
 from datetime import datetime, timezone
 
 from spinemets.case_io import read_case_file
@@ -64,10 +66,13 @@ def test_the_front_end_shows_the_stance_beside_the_quote(engine):
     _, decision = _decision(engine)
     at = load_vignette(start(), CASE)
     open_decision_tab(at, "Papers disagree")
-    labels = [e.label for e in at.expander]
+    # citations open in place (<details>): closed they name the paper, section and stance
+    import html
+    shown = html.unescape("\n".join(e.value for e in at.markdown))
+    labels = re.findall(r"<summary>(.*?)</summary>", shown)
     reporting = next(c for n in decision.conflicts for c in n.citations if c.stance == "reports")
     assert any(reporting.section in label and reporting.stance_label in label for label in labels)
-    assert f"The source reports {reporting.attributed_to}" in texts(at)
+    assert f"The source reports {reporting.attributed_to}" in shown
 
 
 def test_the_knowledge_base_shows_every_citations_stance(engine):

@@ -100,12 +100,17 @@ def test_unknown_stays_unknown_and_is_not_no(engine):
 
 
 def test_still_to_find_out_puts_the_fields_that_could_move_the_top_first(engine):
-    path = next(p for p in VIGNETTES if any(c.moves_top and c.before is None for c in
-                                           sweep(engine, document(p).case)))
+    def moving_and_asked(case):
+        # A field the rule base does not ask about in this situation (rules/questions.yaml) is not listed,
+        # even when setting it would move the top; among the listed fields, those that move it come first.
+        asked = {m.field for m in engine.evaluate(case).missing}
+        return {c.field for c in sweep(engine, case) if c.moves_top and c.before is None} & asked
+
+    path = next(p for p in VIGNETTES if moving_and_asked(document(p).case))
     at = load_vignette(start(), path)
     open_decision_tab(at, "Still to find out")
     case = _form_case(at)
-    moving = {c.field for c in sweep(engine, case) if c.moves_top and c.before is None}
+    moving = moving_and_asked(case)
     order = [m.group(1) for e in at.markdown for m in [re.match(r"(?:- )?\*\*(.+?)\?\*\*", e.value)] if m]
     titles = {engine.rulebook.catalog.get(f).title: f for f in input_fields() if engine.rulebook.catalog.get(f)}
     shown = [titles[t] for t in order if t in titles]
@@ -203,7 +208,9 @@ def test_a_sins_component_cannot_contradict_the_field_it_shares_a_meaning_with(e
             except (KeyError, ValueError):
                 pass  # the component is filled from its partner, or its widget does not offer the value
         assert constraint.message not in "\n".join(errors(at)), order
-        assert not engine.check(_form_case(at)), order
+        # this combination; a field filled from a component cleared later may meet another (unlinked) check,
+        # which the form shows beside its fields like any other
+        assert constraint.id not in {p.rule for p in engine.check(_form_case(at))}, order
 
 
 def test_a_sins_component_another_field_determines_is_filled_with_its_points(engine):
