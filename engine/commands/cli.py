@@ -61,9 +61,14 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
+    from ..engine import get_engine
     from ..rulebook import load_rulebook
+    from ..rulebook.loader import ignored_files, rule_files
 
+    folder, files = rule_files(args.path)
     book = load_rulebook(args.path)
+    # the engine's own compilation (durable-rules registration included): what validates can run
+    engine = get_engine(book)
     rules = book.rules
     active = book.active_rules
     effects: dict[str, int] = {}
@@ -80,6 +85,11 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     print(f"  scores     {', '.join(s.id for s in book.scores) or 'none'}")
     print(f"  facts      {', '.join(n for n, s in book.catalog.specs.items() if s.kind == 'fact') or 'none'}")
     print(f"  checks     {len(book.constraints)} consistency checks")
+    print(f"  compiled   {len(engine.durable.definition)} durable-rules rules")
+    print(f"  files      {len(files)} read: " + ", ".join(str(f.relative_to(folder)) for f in files))
+    ignored = ignored_files(args.path)
+    if ignored:
+        print(f"  ignored    {len(ignored)} not .yaml or .yml: " + ", ".join(str(f.relative_to(folder)) for f in ignored))
     return EXIT_OK
 
 
