@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import os
 import sys
@@ -174,10 +175,17 @@ def render_decision(decision: Any, document: Any, rulebook: Any, style: Callable
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    if sys.stderr is None:  # started with stderr closed: nowhere to explain anything
+        return EXIT_INPUT
+    if sys.stdout is None:
+        print("spinemets: standard output is closed; run it with standard output open", file=sys.stderr)
+        return EXIT_INPUT
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return args.run(args)
+        code = args.run(args)
+        _flush_stdout()
+        return code
     except InputError as err:
         print(f"spinemets: {err}", file=sys.stderr)
         return EXIT_INPUT
@@ -186,16 +194,38 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INTERNAL
     except BrokenPipeError:
         # the reader (e.g. `head`) went away; nothing left to say
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        _discard_stdout()
         return EXIT_OK
     except KeyboardInterrupt:
         return 130
-    except Exception as err:  # a bug: say so plainly, without a traceback unless asked
-        if os.environ.get("SPINEMETS_DEBUG"):
+    except Exception as err:
+        if isinstance(err, OSError) and err.errno in _OUTPUT_ERRNOS:
+            # standard output is a full disk or a device that refuses writes (`> /dev/full`)
+            _discard_stdout()
+            print(f"spinemets: cannot write to standard output ({err.strerror})", file=sys.stderr)
+            return EXIT_INPUT
+        if os.environ.get("SPINEMETS_DEBUG"):  # a bug: say so plainly, without a traceback unless asked
             raise
         print(f"spinemets: internal error ({type(err).__name__}: {err}); set SPINEMETS_DEBUG=1 for a traceback",
               file=sys.stderr)
         return EXIT_INTERNAL
+
+
+# Write errors that can only come from standard output: files are written through _internal/output.py,
+# which reports its own, and nothing else is written.
+_OUTPUT_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EFBIG, errno.EBADF})
+
+
+def _flush_stdout() -> None:
+    sys.stdout.flush()  # a full disk shows here, while it can still be reported, not at interpreter exit
+
+
+def _discard_stdout() -> None:
+    """What is still buffered for stdout goes nowhere, so that Python's exit does not fail writing it."""
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
 
 
 if __name__ == "__main__":

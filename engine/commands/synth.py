@@ -291,21 +291,16 @@ def _count(text: str) -> int:
 def _cmd_synth(args: argparse.Namespace) -> int:
     import os
 
+    from .._internal import output
     from ..engine import get_engine
-    from ..errors import InputError
 
     fmt = args.format or _format_of(args.out)
     rules = args.rules or os.environ.get("SPINEMETS_RULES")
+    target = output.target(args.out or "-", [rules] if rules else [])  # before anything is read
     engine = get_engine(rules)
     cases = synthetic_cases(args.n, args.seed, engine)
-    if not args.out or args.out == "-":
-        write(cases, sys.stdout, fmt)
-        return 0
-    try:
-        with open(args.out, "w", encoding="utf-8", newline="") as out:
-            write(cases, out, fmt)
-    except OSError as err:
-        raise InputError(f"{args.out}: cannot write ({err.strerror})") from None
+    with target.open(binary=False) as out:
+        write(cases, out, fmt)
     return 0
 
 

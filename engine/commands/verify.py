@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from pathlib import Path
 
 
 def register(subparsers) -> None:
@@ -33,14 +32,20 @@ def run(args: argparse.Namespace) -> int:
     from ..verify import verify
     from ..verify.report import case_yaml
 
+    from .._internal import output
+    from ..rulebook import DEFAULT_RULES_DIR
+
     timeout = int(args.timeout * 1000) if args.timeout else None
+    rules = args.rules or DEFAULT_RULES_DIR
+    if args.counterexamples:  # refused before anything is read if it is (inside) the rule base
+        output.folder(args.counterexamples, [rules])
     report = verify(args.rules, timeout_ms=timeout, only=set(args.only) if args.only else None)
     if args.counterexamples:
-        folder = Path(args.counterexamples)
-        folder.mkdir(parents=True, exist_ok=True)
+        folder = output.folder(args.counterexamples, [rules])
         for result in report.violated:
             if result.counterexample is not None:
-                (folder / f"{result.invariant.id}.yaml").write_text(case_yaml(result.counterexample.case))
+                output.write_file(folder / f"{result.invariant.id}.yaml", case_yaml(result.counterexample.case),
+                                  [rules])
     if args.json:
         sys.stdout.write(report.to_json())
     else:
