@@ -20,6 +20,7 @@ from dataclasses import dataclass, field, replace
 from typing import IO, Any, Optional, TextIO
 
 from .._internal import output
+from .._internal.printable import printable
 from ..errors import CaseError, EngineError, InputError, Problem
 from ..registry_io import FORMATS, Registry, Row, open_registry, parse_row
 from ..vocabulary import OPTIONS, STATUSES, Citation
@@ -334,27 +335,19 @@ def run(path: str, *, fmt: Optional[str] = None, rules: Optional[str] = None, ou
             summary.merge(result.summary)
             for problems in result.rejections:
                 for problem in problems:
-                    bar.print(f"spinemets: rejected {_printable(str(problem))}")
+                    bar.print(f"spinemets: rejected {printable(str(problem))}")
             for where, case_id in result.ids:
                 first = first_seen.setdefault(case_id, where)
                 if first != where:
                     summary.repeated += 1
-                    bar.print(f"spinemets: repeated id {_printable(case_id)!r} at {_printable(where)} "
-                              f"(first at {_printable(first)}); both evaluated")
+                    bar.print(f"spinemets: repeated id {printable(case_id)!r} at {printable(where)} "
+                              f"(first at {printable(first)}); both evaluated")
             if write is not None:
                 write(result.decisions)
             bar.advance(result.summary.rows, result.position)
     finally:
         bar.close()
     return summary
-
-
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-
-
-def _printable(text: str) -> str:
-    """Text from the input with control characters (terminal escape codes among them) shown, not sent."""
-    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
 
 
 def _bytes_writer(out: IO[Any]) -> Callable[[bytes], Any]:

@@ -11,6 +11,7 @@ from dataclasses import replace
 from collections.abc import Callable, Sequence
 from typing import Any, TextIO
 
+from .._internal.printable import printable
 from ..errors import CaseError, EngineError, InputError
 from . import batch, knowledge_base, synth
 from . import verify as verify_command
@@ -109,7 +110,7 @@ def render_decision(decision: Any, document: Any, rulebook: Any, style: Callable
     width = 100
     out: list[str] = []
     case = document.case
-    out.append(style(f"Case {case.id}", "bold") + (f" - {case.title}" if case.title else ""))
+    out.append(style(f"Case {printable(case.id)}", "bold") + (f" - {printable(case.title)}" if case.title else ""))
     out.append(f"Rule base {decision.rulebook.name} {decision.rulebook.version} (sha256 {decision.rulebook.sha256[:16]})")
     out.append("")
     titles = {o.code: o.title for o in rulebook.manifest.options}
@@ -168,8 +169,8 @@ def render_decision(decision: Any, document: Any, rulebook: Any, style: Callable
                                  initial_indent="  = ", subsequent_indent="    ")
     if document.board is not None:
         board = document.board
-        out += ["", style(f"Board ({board.kind}): top {board.top}", "bold")]
-        out += textwrap.wrap(board.management, width, initial_indent="  ", subsequent_indent="  ")
+        out += ["", style(f"Board ({printable(board.kind)}): top {printable(board.top)}", "bold")]
+        out += textwrap.wrap(printable(board.management), width, initial_indent="  ", subsequent_indent="  ")
     out += ["", style(DISCLAIMER, "dim"), ""]
     return "\n".join(out)
 
@@ -187,10 +188,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         _flush_stdout()
         return code
     except InputError as err:
-        print(f"spinemets: {err}", file=sys.stderr)
+        print(f"spinemets: {printable(str(err), lines=True)}", file=sys.stderr)
         return EXIT_INPUT
     except EngineError as err:
-        print(f"spinemets: internal error: {err}", file=sys.stderr)
+        print(f"spinemets: internal error: {printable(str(err), lines=True)}", file=sys.stderr)
         return EXIT_INTERNAL
     except BrokenPipeError:
         # the reader (e.g. `head`) went away; nothing left to say
