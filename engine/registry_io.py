@@ -6,7 +6,8 @@ the input as a whole (format, CSV header) and yields every row with the line the
 the field.
 
 No row is ever dropped or merged: a CSV file is read in one pass of the standard `csv` reader (each
-record's first line from its `line_num`), and its cells go to the workers as the reader split them;
+record numbered by the physical line it starts on, counted as the reader takes lines, so that a line
+skipped past a limit still counts), and its cells go to the workers as the reader split them;
 a record the reader refuses, or one past the size limit of a registry row (limits.py), becomes a
 rejected row naming its line. So rows read = rows evaluated + rows rejected = the records the
 standard reader finds, less the blank ones (tests/test_registry_io.py proves it by property).
@@ -136,6 +137,7 @@ class _Lines:
     def __init__(self, stream: BinaryIO, limit: int):
         self.stream, self.limit = stream, limit
         self.bytes = 0          # read so far, for progress
+        self.line = 0           # physical lines read so far: the csv reader's line_num misses skipped ones
         self.record = 0         # bytes of the record being read
         self.first = True
 
@@ -147,6 +149,7 @@ class _Lines:
         if not line:
             self.stream.close()
             raise StopIteration
+        self.line += 1
         self.bytes += len(line)
         if self.first:
             self.first = False
@@ -185,16 +188,15 @@ def _header(reader: Any, lines: _Lines, name: str) -> tuple[str, ...]:
 def _csv_rows(reader: Any, lines: _Lines) -> Iterator[Row]:
     """Every record after the header: its cells, or why the reader refused it; blank records are no case."""
     while True:
-        start = reader.line_num + 1
+        start = lines.line + 1
         lines.record = 0
         try:
             cells = next(reader)
         except StopIteration:
             return
         except csv.Error as err:
-            span = reader.line_num - start + 1
-            where = f" (lines {start}-{reader.line_num} read as one record: a quote opened and did not close)" \
-                if span > 1 else ""
+            where = f" (lines {start}-{lines.line} read as one record: a quote opened and did not close)" \
+                if lines.line > start else ""
             yield start, Problem(f"not a readable CSV row: {err}{where}")
             continue
         except _RowTooLarge:
@@ -224,9 +226,8 @@ def _check_header(header: tuple[str, ...], name: str) -> None:
 
 
 def _jsonl_rows(lines: _Lines) -> Iterator[Row]:
-    number = 0
     while True:
-        number += 1
+        number = lines.line + 1
         lines.record = 0
         try:
             line = next(lines)

@@ -147,6 +147,9 @@ def target(path: str | Path, inputs: Iterable[str | Path] = ()) -> Target:
                               "or - for standard output")
     for source in inputs:
         _refuse_if_input(name, real, info, source)
+    if info is not None and not os.access(real, os.W_OK):
+        # replacing it by rename would ignore the protection its owner gave it
+        raise OutputError(f"{name}: is read-only; make it writable or give another file")
     if not real.parent.is_dir():
         raise OutputError(f"{name}: cannot write (no such folder: {given.parent})")
     return Target(name, real, stat.S_IMODE(info.st_mode) if info is not None else None)

@@ -311,7 +311,7 @@ class Progress:
 
 
 def run(path: str, *, fmt: Optional[str] = None, rules: Optional[str] = None, out: Optional[IO[Any]] = None,
-        workers: Optional[int] = None, report: TextIO = sys.stderr, progress: bool = True,
+        workers: Optional[int] = None, report: Optional[TextIO] = None, progress: bool = True,
         compact: bool = False) -> Summary:
     """Evaluate every row; write each decision as one JSON line to `out` (None: count only); report rejections.
 
@@ -321,6 +321,7 @@ def run(path: str, *, fmt: Optional[str] = None, rules: Optional[str] = None, ou
     """
     from ..rulebook import load_rulebook
 
+    report = report if report is not None else sys.stderr
     rulebook = load_rulebook(rules)  # a broken rule base stops here, before any worker starts
     registry = open_registry(path, fmt)
     summary = Summary(options=rulebook.option_order)
