@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import csv
 import functools
+import io
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
@@ -41,7 +42,6 @@ FORMATS = ("csv", "jsonl", "folder")
 CASE_FILE_SUFFIXES = (".yaml", ".yml", ".json")
 _INTEGER = re.compile(r"[+-]?\d+")
 _DECIMAL = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
-_BOM = b"\xef\xbb\xbf"
 
 # What one row carries to a worker: a CSV record's cells, a JSON line's text, a case file's path, or the
 # reason the main process already refused it (a malformed or oversized record).
@@ -107,10 +107,10 @@ def open_registry(path: str, fmt: Optional[str] = None) -> Registry:
     stream, size = _open_binary(path, name)
     lines = _Lines(stream, limits.REGISTRY_ROW.bytes)
     if fmt == "jsonl":
-        return Registry("jsonl", name, (), _jsonl_rows(lines), size, lambda: lines.bytes)
+        return Registry("jsonl", name, (), _jsonl_rows(lines), size, lines.position)
     reader = csv.reader(lines, strict=True)
     header = _header(reader, lines, name)
-    return Registry("csv", name, header, _csv_rows(reader, lines), size, lambda: lines.bytes)
+    return Registry("csv", name, header, _csv_rows(reader, lines), size, lines.position)
 
 
 def _open_binary(path: str, name: str) -> tuple[BinaryIO, Optional[int]]:
@@ -127,44 +127,46 @@ class _RowTooLarge(Exception):
 
 
 class _Lines:
-    """Lines of a binary stream as text, for `csv.reader`: never more than `limit` bytes for one record.
+    """Lines of a byte stream as text, for `csv.reader`: never more than `limit` characters for one record.
 
+    Lines end where Python's csv reader expects them to (a file opened with newline="": at \\n, \\r\\n or
+    a lone \\r), so that line numbers agree with the standard reader's. A byte-order mark is dropped.
     Undecodable bytes are kept as surrogates and refused row by row, so one bad row does not stop the rest.
     Past the limit, the rest of the physical line is skipped and `_RowTooLarge` raised through the reader,
     which starts afresh on the next line.
     """
 
     def __init__(self, stream: BinaryIO, limit: int):
-        self.stream, self.limit = stream, limit
-        self.bytes = 0          # read so far, for progress
+        self.raw, self.limit = stream, limit
+        self.text = io.TextIOWrapper(stream, encoding="utf-8-sig", errors="surrogateescape", newline="")
         self.line = 0           # physical lines read so far: the csv reader's line_num misses skipped ones
-        self.record = 0         # bytes of the record being read
-        self.first = True
+        self.record = 0         # characters of the record being read
 
     def __iter__(self) -> "_Lines":
         return self
 
+    def position(self) -> int:
+        """Bytes read from the input so far (in the text layer's chunks), for progress."""
+        try:
+            return int(self.raw.tell())
+        except (OSError, ValueError):
+            return 0
+
     def __next__(self) -> str:
-        line = self.stream.readline(self.limit + 1)
+        line = self.text.readline(self.limit + 1)
         if not line:
-            self.stream.close()
+            self.text.close()
             raise StopIteration
         self.line += 1
-        self.bytes += len(line)
-        if self.first:
-            self.first = False
-            if line.startswith(_BOM):
-                line = line[len(_BOM):]
         self.record += len(line)
         if self.record > self.limit:
-            while not line.endswith(b"\n"):
-                line = self.stream.readline(self.limit + 1)
+            while not line.endswith(("\n", "\r")):
+                line = self.text.readline(self.limit + 1)
                 if not line:
                     break
-                self.bytes += len(line)
             self.record = 0
             raise _RowTooLarge
-        return line.decode("utf-8", "surrogateescape")
+        return line
 
 
 def _too_large_problem() -> Problem:

@@ -19,6 +19,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import IO, Any, Optional, TextIO
 
+from pydantic import BaseModel
+
 from .._internal import output
 from .._internal.printable import printable
 from ..errors import CaseError, EngineError, InputError, Problem
@@ -129,7 +131,7 @@ def bibliography(rulebook: Any) -> dict[str, Citation]:
         elif isinstance(value, (tuple, list)):
             for item in value:
                 walk(item)
-        elif hasattr(value, "model_fields"):
+        elif isinstance(value, BaseModel):
             for name in type(value).model_fields:
                 walk(getattr(value, name))
 
