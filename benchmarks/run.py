@@ -377,6 +377,72 @@ def section_memory(evaluations: int, rules: str | None) -> dict:
     return {"growth": growth}
 
 
+# --- 7. hostile input -------------------------------------------------------------------------------------
+
+
+def _bombs(folder: Path) -> list[tuple[str, list[str]]]:
+    """(label, command) for the worst inputs of issue 13, each written into `folder`."""
+    sys.path.insert(0, str(ROOT))
+    from tests.test_hostile_input import alias_bomb, merge_bomb
+
+    (folder / "alias.yaml").write_text(alias_bomb())
+    (folder / "merge.yaml").write_text(merge_bomb())
+    with (folder / "levels.yaml").open("w") as f:
+        f.write("id: x\nlevels: [" + "L1, " * 12_500_000 + "L1]\n")  # 50 MB
+    (folder / "deep.json").write_text('{"id": "x", "a": ' + "[" * 5000 + "]" * 5000 + "}")
+    (folder / "bigint.yaml").write_text("id: x\nage: " + "9" * 5000 + "\n")
+    rules = folder / "rules"
+    subprocess.run(["cp", "-r", str(ROOT / "rules"), str(rules)], check=True)
+    (rules / "bomb.yaml").write_text(alias_bomb())
+    merge_rules = folder / "merge-rules"
+    subprocess.run(["cp", "-r", str(ROOT / "rules"), str(merge_rules)], check=True)
+    (merge_rules / "bomb.yaml").write_text(merge_bomb())
+    with (folder / "rows.jsonl").open("w") as f:
+        for _ in range(200):
+            f.write('{"id": "x", "a": ' + "[" * 5000 + "]" * 5000 + "}\n")
+        f.write('{"id": "big", "presentation": "' + "x" * 50_000_000 + '"}\n')
+    return [("(reference: a bare start, schema case)", [*CLI, "schema", "case"]),
+            ("351-byte alias bomb, case", [*CLI, "evaluate", str(folder / "alias.yaml")]),
+            ("merge-key bomb, case", [*CLI, "evaluate", str(folder / "merge.yaml")]),
+            ("50 MB levels list, case", [*CLI, "evaluate", str(folder / "levels.yaml")]),
+            ("evaluate /dev/zero", [*CLI, "evaluate", "/dev/zero"]),
+            ("JSON nested 5,000 deep", [*CLI, "evaluate", str(folder / "deep.json")]),
+            ("5,000-digit integer", [*CLI, "evaluate", str(folder / "bigint.yaml")]),
+            ("alias bomb in a rule base", [*CLI, "validate", str(rules)]),
+            ("merge-key bomb in a rule base", [*CLI, "validate", str(merge_rules)]),
+            ("batch: 200 deep rows + a 50 MB row", [*CLI, "batch", str(folder / "rows.jsonl"), "--summary-only"])]
+
+
+_MEASURE = """
+import json, os, subprocess, sys, time
+started = time.perf_counter()
+child = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL)
+_, status, usage = os.wait4(child.pid, 0)
+print(json.dumps([os.waitstatus_to_exitcode(status), time.perf_counter() - started, usage.ru_maxrss / 1024]))
+"""
+
+
+def section_hostile() -> dict:
+    header("7. Hostile input: time and peak memory of each refusal (target: exit 2 within 1 s, under 100 MB)")
+    worst_time = worst_memory = bare = 0.0
+    with tempfile.TemporaryDirectory(prefix="spinemets-bombs-") as folder:
+        for label, command in _bombs(Path(folder)):
+            # A child's peak resident set counts the memory of the process it was forked from, so the command
+            # is started by a small interpreter, not by this large one.
+            measured = subprocess.run([sys.executable, "-S", "-c", _MEASURE, *command], capture_output=True, text=True)
+            code, wall, peak = json.loads(measured.stdout.strip().splitlines()[-1])
+            message = measured.stderr.strip().splitlines()
+            if label.startswith("(reference"):
+                bare = wall
+            else:
+                worst_time, worst_memory = max(worst_time, wall), max(worst_memory, peak)
+            first = message[0][:100] if message else ""
+            print(f"  {label:<38} exit {code}  {wall:5.2f} s  {peak:6.1f} MB  {first}")
+    print(f"  worst: {worst_time:.2f} s ({worst_time - bare:+.2f} s over a bare start), {worst_memory:.1f} MB peak "
+          f"resident set; target: {verdict(worst_time - bare <= 1.0 and worst_memory <= 100)}")
+    return {}
+
+
 # --- main -------------------------------------------------------------------------------------------------
 
 
@@ -404,11 +470,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller samples (about a minute)")
     parser.add_argument("--rules", help="rule base folder (default: the built-in rules/)")
-    parser.add_argument("--only", nargs="+", choices=["decisions", "durable", "sweep", "batch", "cold", "memory", "rerun"],
+    parser.add_argument("--only", nargs="+", choices=["decisions", "durable", "sweep", "batch", "cold", "memory", "rerun",
+                                                     "hostile"],
                         help="run only these sections")
     args = parser.parse_args()
     quick = args.quick
-    only = set(args.only or ["decisions", "durable", "sweep", "batch", "cold", "memory", "rerun"])
+    only = set(args.only or ["decisions", "durable", "sweep", "batch", "cold", "memory", "rerun", "hostile"])
 
     engine = get_engine(args.rules)
     book = engine.rulebook
@@ -435,6 +502,8 @@ def main() -> None:
         figures.update(section_memory(20_000 if quick else 100_000, args.rules))
     if "rerun" in only and vignette_files and not args.rules:  # the app runs on the built-in rule base
         section_rerun(vignette_files[0], 20 if quick else 60)
+    if "hostile" in only:
+        section_hostile()
 
     header("Summary against the targets")
     units = {"median": "ms", "p99": "ms", "sweep": "ms", "batch": "cases/s", "cold": "s", "growth": "MB"}
