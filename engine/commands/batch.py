@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import itertools
 import os
-import re
 import signal
 import sys
 import time
@@ -112,12 +111,7 @@ class ChunkResult:
 
 # --- compact output ---------------------------------------------------------------------------------------
 
-# A citation as pydantic writes it inside a decision: a flat object whose first key is "source". Its string
-# values may hold braces and escaped quotes; a citation of another shape is left inline (still valid JSON).
-_CITATION = re.compile(rb'\{"source":"(?:[^"\\]|\\.)*"(?:,"[a-z_]+":(?:"(?:[^"\\]|\\.)*"|null|true|false|'
-                       rb'-?[0-9][0-9.eE+-]*))*\}')
-
-
+_CITATION_START = b'{"source":"'
 def bibliography(rulebook: Any) -> dict[str, Citation]:
     """Every citation the rule base can put in a decision, keyed `<source>/<n>` in a fixed order."""
     found: dict[Citation, str] = {}
@@ -142,13 +136,33 @@ def bibliography(rulebook: Any) -> dict[str, Citation]:
 
 
 def compact_encoder(rulebook: Any) -> Callable[[bytes], bytes]:
-    """bytes of a decision -> the same with each citation replaced by its bibliography key (a JSON string)."""
+    """bytes of a decision -> the same with each citation replaced by its bibliography key (a JSON string).
+
+    Every citation a decision can hold is one of the bibliography's, written by the same serializer, so its
+    bytes are known: at each `{"source":"` the candidates sharing the next bytes are compared whole. A
+    citation not in the bibliography stays inline (still valid JSON).
+    """
     keys = {c.__pydantic_serializer__.to_json(c): f'"{key}"'.encode() for key, c in bibliography(rulebook).items()}
+    width = min((len(full) for full in keys), default=0)
+    candidates: dict[bytes, list[tuple[bytes, bytes]]] = {}
+    for full, key in keys.items():
+        candidates.setdefault(full[:width], []).append((full, key))
 
-    def key_of(match: re.Match[bytes]) -> bytes:
-        return keys.get(match.group(), match.group())
+    def encode(data: bytes) -> bytes:
+        pieces: list[bytes] = []
+        done = 0
+        at = data.find(_CITATION_START)
+        while at != -1:
+            for full, key in candidates.get(data[at:at + width], ()):
+                if data.startswith(full, at):
+                    pieces += (data[done:at], key)
+                    done = at + len(full)
+                    break
+            at = data.find(_CITATION_START, max(done, at + 1))
+        pieces.append(data[done:])
+        return b"".join(pieces)
 
-    return lambda decision: _CITATION.sub(key_of, decision)
+    return encode
 
 
 def compact_header(rulebook: Any) -> bytes:
