@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
 
 from ._internal import limits, reading, yamlio
 from ._internal.suggest import did_you_mean
@@ -152,7 +153,7 @@ def _text_hint(kind: str, value: Any) -> str:
     return ""
 
 
-def _explain(error: dict[str, Any]) -> str:
+def _explain(error: ErrorDetails) -> str:
     kind, ctx, value = error["type"], error.get("ctx") or {}, error.get("input")
     if kind == "missing":
         return "required"

@@ -310,7 +310,7 @@ def _csv_row(header: tuple[str, ...], cells: list[str], problems: list[Problem])
         return None
     specs = _csv_specs()
     data: dict[str, Any] = {}
-    for column, cell in zip(header, cells):
+    for column, cell in zip(header, cells, strict=True):
         text = cell.strip()
         if not text:
             continue  # unknown

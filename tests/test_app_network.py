@@ -76,7 +76,7 @@ def test_the_app_listens_on_the_loopback_interface_only(server):
 
 def _upgrade(port: int, host: str, origin: str | None = None) -> str:
     key = base64.b64encode(os.urandom(16)).decode()
-    lines = [f"GET /_stcore/stream HTTP/1.1", f"Host: {host}", "Upgrade: websocket", "Connection: Upgrade",
+    lines = ["GET /_stcore/stream HTTP/1.1", f"Host: {host}", "Upgrade: websocket", "Connection: Upgrade",
              f"Sec-WebSocket-Key: {key}", "Sec-WebSocket-Version: 13", "Sec-WebSocket-Protocol: streamlit"]
     if origin:
         lines.append(f"Origin: {origin}")

@@ -8,7 +8,6 @@ import sys
 import textwrap
 
 import pytest
-
 from spinemets._internal import durable_capacity, durable_host
 from spinemets.commands import cli
 from spinemets.errors import RulebookError
@@ -22,8 +21,9 @@ def _definition(n: int, term) -> dict:
 
 def _fires(definition: dict, fact: dict) -> set[str]:
     name = f"capacity_{random.getrandbits(40)}"
-    durable_host.register(name, definition, {key: (lambda key: lambda run: run.fired.add(key) or [])(key)
-                                             for key in definition})
+    def handler(key: str):
+        return lambda run: run.fired.add(key) or []
+    durable_host.register(name, definition, {key: handler(key) for key in definition})
     return set(durable_host.run(name, fact).fired)
 
 

@@ -11,13 +11,14 @@ import contextlib
 import csv
 import io
 import json
+import os
 import signal
 import subprocess
 
 import pytest
 import yaml
-from hypothesis import HealthCheck, given, settings, strategies as st
-
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from spinemets.case import Case
 from spinemets.commands import cli
 
@@ -64,8 +65,10 @@ def assert_clean(code: int, err: str) -> None:
     assert "Traceback" not in err and "internal error" not in err, err
 
 
-FUZZ = settings(max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-                deadline=None)
+# SPINEMETS_FUZZ_EXAMPLES=2000 for a longer campaign than CI's
+EXAMPLES = int(os.environ.get("SPINEMETS_FUZZ_EXAMPLES", "40"))
+FUZZ = settings(max_examples=EXAMPLES, deadline=None,
+                suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 
 
 @FUZZ

@@ -8,7 +8,6 @@ import json
 import subprocess
 
 import pytest
-
 from spinemets._internal import limits
 from spinemets.commands import cli
 
@@ -20,7 +19,7 @@ CASE = limits.CASE_FILE
 def alias_bomb() -> str:
     """About 350 bytes that expand to 9^9 (387 million) strings."""
     lines = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
-    for previous, name in zip("abcdefgh", "bcdefghi"):
+    for previous, name in zip("abcdefgh", "bcdefghi", strict=True):
         lines.append(f"{name}: &{name} [" + ",".join([f"*{previous}"] * 9) + "]")
     return "\n".join(lines) + "\nid: x\n"
 
@@ -75,13 +74,15 @@ def test_dev_zero_stops_at_the_limit():
 
 
 @pytest.mark.parametrize("text, fragment", [
-    ("id: x\nage: !!python/object/apply:os.system ['true']\n", "the tag !!python/object/apply:os.system is not allowed"),
+    ("id: x\nage: !!python/object/apply:os.system ['true']\n",
+     "the tag !!python/object/apply:os.system is not allowed"),
     ("id: x\nage: !custom 3\n", "the tag !custom is not allowed"),
     ("id: x\nlevels: !!set {L1: null}\n", "the tag !!set is not allowed"),
     ("id: x\n? [a, b]\n: 3\n", "a key must be a single value"),
     ("id: x\nk: &a [1]\n*a : 2\n", "a key must be a single value"),
     ("id: x\nloop: &a [1, *a]\n", "refers to a value that contains it"),
-    ('{"id": "x", "coagulopathy": true,\n "levels": ["L2"],\n "coagulopathy": false}', "duplicate key 'coagulopathy' (first on line 1)"),
+    ('{"id": "x", "coagulopathy": true,\n "levels": ["L2"],\n "coagulopathy": false}',
+     "duplicate key 'coagulopathy' (first on line 1)"),
     ("id: x\ncoagulopathy: yes\n", "yes, no, on and off are refused"),
     ("id: x\nlife_expectancy_months: 1e2\n", "YAML reads 1e2 as text, not as a number: write 100"),
 ])

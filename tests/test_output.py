@@ -6,7 +6,6 @@ import stat
 import subprocess
 
 import pytest
-
 from spinemets import EngineError
 from spinemets._internal import output
 from spinemets.commands import cli

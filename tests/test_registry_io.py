@@ -6,8 +6,8 @@ import io
 import json
 import re
 
-from hypothesis import given, settings, strategies as st
-
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from spinemets.commands import cli
 from spinemets.commands.batch import bibliography, run
 
@@ -111,7 +111,8 @@ def test_compact_output_is_the_default_output_with_citations_by_key(tmp_path, en
 
     def expand(value):
         if isinstance(value, dict):
-            return {k: ([header["citations"][c] for c in v] if k == "citations" else expand(v)) for k, v in value.items()}
+            return {k: ([header["citations"][c] for c in v] if k == "citations" else expand(v))
+                    for k, v in value.items()}
         if isinstance(value, list):
             return [expand(v) for v in value]
         return value

@@ -63,7 +63,7 @@ def model(definition: dict[str, Any]) -> list[Overflow]:
     root = _Node("(root)")
     nodes: list[_Node] = [root]
     for rule in definition.values():
-        for alias, expression in _terms(rule):
+        for _alias, expression in _terms(rule):
             end = _alpha(expression, root, nodes)
             end.terms += 1
     overflows = [Overflow("rules", len(definition), MAX_RULES, "(the whole ruleset)")] \

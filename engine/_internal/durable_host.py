@@ -107,7 +107,8 @@ def register(name: str, definition: dict[str, Any], handlers: dict[str, Handler]
 
 
 # durable's error codes for a ruleset past its fixed limits (rules.h): a property of the rule base.
-_CAPACITY = {106: "too many rules, or too many distinct tests after one test", 107: "too many $nex tests or alternatives after one test",
+_CAPACITY = {106: "too many rules, or too many distinct tests after one test",
+             107: "too many $nex tests or alternatives after one test",
              108: "too many rules ending on one test", 112: "too many rulesets in one process",
              113: "a condition with too many and/or groups in one join"}
 

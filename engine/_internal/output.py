@@ -55,7 +55,7 @@ class Target:
         return self.path is None
 
     @contextmanager
-    def open(self, binary: bool = True) -> Iterator[IO[Any]]:
+    def open(self, binary: bool = True) -> Iterator[_Guarded]:
         """The stream to write to; the file appears (or replaces the old one) only if the block succeeds."""
         if self.path is None:
             stream = _stdout()

@@ -16,7 +16,7 @@ import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
-from typing import IO, Any, Optional, TextIO
+from typing import Any, Optional, TextIO
 
 from pydantic import BaseModel
 
@@ -296,8 +296,8 @@ class Progress:
         self._bar: Any = None
         if self.on:
             from rich.console import Console
-            from rich.progress import (BarColumn, Progress as Bar, TaskProgressColumn, TextColumn,
-                                       TimeElapsedColumn, TimeRemainingColumn)
+            from rich.progress import BarColumn, TaskProgressColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+            from rich.progress import Progress as Bar
 
             console = Console(file=stream, highlight=False)
             columns: list[Any] = [TextColumn("batch"), BarColumn(), TaskProgressColumn(),
@@ -326,13 +326,13 @@ class Progress:
             self._bar = None
 
 
-def run(path: str, *, fmt: Optional[str] = None, rules: Optional[str] = None, out: Optional[IO[Any]] = None,
+def run(path: str, *, fmt: Optional[str] = None, rules: Optional[str] = None, out: Optional[Any] = None,
         workers: Optional[int] = None, report: Optional[TextIO] = None, progress: bool = True,
         compact: bool = False) -> Summary:
     """Evaluate every row; write each decision as one JSON line to `out` (None: count only); report rejections.
 
-    `out` may be a binary or a text stream. With `compact`, the first line holds the bibliography and each
-    reason cites by key (docs/batch.md). With more than one worker, call this under
+    `out` may be a binary or a text stream (anything with `write`). With `compact`, the first line holds the
+    bibliography and each reason cites by key (docs/batch.md). With more than one worker, call this under
     `if __name__ == "__main__":` in a script: the workers are fresh interpreters that import it.
     """
     from ..rulebook import load_rulebook
@@ -367,7 +367,7 @@ def run(path: str, *, fmt: Optional[str] = None, rules: Optional[str] = None, ou
     return summary
 
 
-def _bytes_writer(out: IO[Any]) -> Callable[[bytes], Any]:
+def _bytes_writer(out: Any) -> Callable[[bytes], Any]:
     import io
 
     if isinstance(out, io.TextIOBase):
