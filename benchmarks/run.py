@@ -478,6 +478,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller samples (about a minute)")
     parser.add_argument("--rules", help="rule base folder (default: the built-in rules/)")
+    parser.add_argument("--batch-rows", type=int, help="rows of the batch section's registry (default 100,000; "
+                        "20,000 with --quick)")
     parser.add_argument("--only", nargs="+", choices=["decisions", "durable", "sweep", "batch", "cold", "memory", "rerun",
                                                      "hostile"],
                         help="run only these sections")
@@ -503,7 +505,7 @@ def main() -> None:
     if "sweep" in only:
         figures.update(section_sweep(engine, vignettes, synthetic[:20 if quick else 100]))
     if "batch" in only:
-        figures.update(section_batch(20_000 if quick else 100_000, args.rules))
+        figures.update(section_batch(args.batch_rows or (20_000 if quick else 100_000), args.rules))
     if "cold" in only and vignette_files:
         figures.update(section_cold(vignette_files[0], args.rules, 3 if quick else 7))
     if "memory" in only:
