@@ -153,9 +153,11 @@ class _Lines:
             return 0
 
     def __next__(self) -> str:
+        if self.text.closed:
+            raise StopIteration
         line = self.text.readline(self.limit + 1)
         if not line:
-            self.text.close()
+            self.text.close()  # asked again after the end (a reader that failed on the last record): still the end
             raise StopIteration
         self.line += 1
         self.record += len(line)

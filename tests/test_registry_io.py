@@ -118,3 +118,13 @@ def test_compact_output_is_the_default_output_with_citations_by_key(tmp_path, en
         return value
     assert [expand(json.loads(line)) for line in lines] == [json.loads(line) for line in full.read_text().splitlines()]
     assert compact.stat().st_size < 0.7 * full.stat().st_size
+
+
+def test_a_quote_that_never_closes_is_one_rejected_record_naming_its_lines(tmp_path):
+    path = tmp_path / "r.csv"
+    path.write_text('id,presentation\nok,fine\nbad,"opened\nnext,row\n')
+    summary, decisions, rejected = _run(path, tmp_path)
+    assert (summary.rows, summary.evaluated, summary.rejected) == (2, 1, 1) and rejected == [3]
+    path.write_text('id\n"')  # the very last byte opens a quote
+    summary, decisions, rejected = _run(path, tmp_path)
+    assert (summary.rows, summary.rejected) == (1, 1) and rejected == [2]
