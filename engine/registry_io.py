@@ -310,25 +310,47 @@ def _csv_row(header: tuple[str, ...], cells: list[str], problems: list[Problem])
     if len(cells) != len(header):
         problems.append(Problem(f"the row has {len(cells)} cells, the header {len(header)}"))
         return None
-    specs = _csv_specs()
     data: dict[str, Any] = {}
-    for column, cell in zip(header, cells, strict=True):
-        text = cell.strip()
+    for index, column, kind, component in _plan(header):
+        text = cells[index].strip()
         if not text:
             continue  # unknown
-        if _undecodable(text):
+        # the common cases first (a worker spends this per cell); anything else goes through _typed's checks
+        if kind == "bool" and text.lower() in _BOOLS:
+            value: Any = _BOOLS[text.lower()]
+        elif kind == "text" and text.isascii():
+            value = text
+        elif _undecodable(text):
             problems.append(Problem("not UTF-8 text", field=column))
             continue
-        try:
-            value = _typed(column, text, specs)
-        except ValueError as err:
-            problems.append(Problem(str(err), field=column))
-            continue
-        if column.startswith("sins."):
-            data.setdefault("sins", {})[column[5:]] = value
+        else:
+            try:
+                value = _typed(column, text, _csv_specs())
+            except ValueError as err:
+                problems.append(Problem(str(err), field=column))
+                continue
+        if component is not None:
+            data.setdefault("sins", {})[component] = value
         else:
             data[column] = value
     return data
+
+
+_BOOLS = {"true": True, "false": False}
+
+
+@functools.lru_cache(maxsize=64)
+def _plan(header: tuple[str, ...]) -> tuple[tuple[int, str, str, Optional[str]], ...]:
+    """For each column: its index, name, kind (levels are their own) and SINS component, worked out once."""
+    specs = _csv_specs()
+    plan = []
+    for index, column in enumerate(header):
+        spec = specs.get(column)
+        kind = "levels" if column == "levels" else (spec.kind if spec is not None else "text")
+        if kind not in ("bool", "int", "number", "levels"):
+            kind = "text"  # codes too: the case model checks them
+        plan.append((index, column, kind, column[5:] if column.startswith("sins.") else None))
+    return tuple(plan)
 
 
 @functools.cache
