@@ -1,14 +1,14 @@
 """Reading cases from YAML or JSON, with errors that name the file, line and field."""
 from __future__ import annotations
 
-import json
-import sys
+import re
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
 
-from ._internal import reading, yamlio
+from ._internal import limits, reading, yamlio
 from ._internal.suggest import did_you_mean
 from .case import Case, Sins
 from .errors import CaseError, Problem
@@ -23,33 +23,34 @@ _NUMBER_WORDS = {"float_type": "a number", "int_type": "a whole number", "bool_t
 def read_case_file(path: str | Path) -> CaseDocument:
     """Load a case or vignette from a .yaml/.yml/.json file, or from stdin when `path` is '-'."""
     name = "<stdin>" if str(path) == "-" else str(path)
-    with reading.explained(name, CaseError, "give a case file"):
-        raw = sys.stdin.buffer.read() if name == "<stdin>" else Path(path).read_bytes()
+    raw = reading.read_bounded(path, limits.CASE_FILE, CaseError, "give a case file")
     return parse_case_text(raw, name)
 
 
 def parse_case_text(raw: bytes | str, name: str = "<case>") -> CaseDocument:
     """Parse case text (JSON when it looks like JSON or the name ends in .json, else YAML)."""
     try:
+        if len(raw) > limits.CASE_FILE.bytes:
+            raise yamlio.YamlProblem(f"larger than {limits.CASE_FILE.describe('bytes')}", None, limit=True)
         text = yamlio.decode_text(raw) if isinstance(raw, bytes) else raw
         if not text.strip():
             raise yamlio.YamlProblem("the file is empty; expected a mapping of case fields with at least 'id'", None)
         if name.endswith(".json") or text.lstrip().startswith("{"):
             data, index = _load_json(text)
         else:
-            data, index = yamlio.load(text)
+            data, index = yamlio.load(text, limits=limits.CASE_FILE)
     except yamlio.YamlProblem as err:
+        if err.limit:  # one line: the file, where, and the limit it exceeds
+            where = f"{name}:{err.line}" if err.line else name
+            raise CaseError(f"{where}: {err.message}") from None
         raise CaseError(f"{name}: cannot read the case", [Problem(err.message, file=name, line=err.line)]) from None
     return case_from_data(data, name, index)
 
 
 def _load_json(text: str) -> tuple[Any, yamlio.LineIndex]:
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as err:
-        raise yamlio.YamlProblem(f"not valid JSON: {err.msg} (column {err.colno})", err.lineno) from None
+    data = yamlio.load_json(text, limits=limits.CASE_FILE)
     try:  # JSON is YAML: reuse the YAML reader only to learn the line of each key
-        _, index = yamlio.load(text)
+        _, index = yamlio.load(text, limits=limits.CASE_FILE)
     except yamlio.YamlProblem:
         index = yamlio.LineIndex()
     return data, index
@@ -129,15 +130,39 @@ def _describe(value: Any) -> str:
     return type(value).__name__
 
 
-def _explain(error: dict[str, Any]) -> str:
+_PLAIN_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)")
+_EXPONENT = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)[eE][+-]?\d+")
+_YES_NO = frozenset({"yes", "no", "on", "off", "y", "n"})
+
+
+def _text_hint(kind: str, value: Any) -> str:
+    """Why a text came where a number or true/false was expected, when the cause is how it was written."""
+    if not isinstance(value, str):
+        return ""
+    text = value.strip()
+    if kind == "bool_type":
+        if text.lower() in ("true", "false"):
+            return "; write the value without quotes"
+        if text.lower() in _YES_NO:
+            return "; write true or false (yes, no, on and off are refused, in YAML as in CSV)"
+        return ""
+    if kind in ("float_type", "int_type"):
+        if _EXPONENT.fullmatch(text):
+            plain = float(text)
+            shown = int(plain) if plain.is_integer() and abs(plain) < 1e15 else plain
+            return (f"; YAML reads {text} as text, not as a number: write {shown}"
+                    if kind == "float_type" or plain.is_integer() else "")
+        if _PLAIN_NUMBER.fullmatch(text):
+            return "; write the value without quotes"
+    return ""
+
+
+def _explain(error: ErrorDetails) -> str:
     kind, ctx, value = error["type"], error.get("ctx") or {}, error.get("input")
     if kind == "missing":
         return "required"
     if kind in _NUMBER_WORDS:
-        message = f"expected {_NUMBER_WORDS[kind]}, got {_describe(value)}"
-        if isinstance(value, str):
-            message += "; write the value without quotes"
-        return message
+        return f"expected {_NUMBER_WORDS[kind]}, got {_describe(value)}{_text_hint(kind, value)}"
     if kind == "literal_error":
         message = f"expected one of {ctx.get('expected')}, got {_describe(value)}"
         if isinstance(value, (int, float)) and not isinstance(value, bool):

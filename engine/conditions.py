@@ -6,9 +6,10 @@ import re
 from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
+from ._internal import yamlio
+from ._internal.limits import CONDITION_VALUE
 from ._internal.suggest import did_you_mean
 from .fields import FieldCatalog, FieldSpec
 
@@ -129,9 +130,9 @@ def _parse_leaf(text: str, catalog: FieldCatalog, path: tuple[Any, ...], fail: C
         return None
     name, op = match.group("field"), re.sub(r"\s+", " ", match.group("op"))
     try:
-        value = yaml.safe_load(match.group("value"))
-    except yaml.YAMLError:
-        fail(ConditionProblem(f"cannot read the value in {text!r}", path, name))
+        value = yamlio.load_value(match.group("value"), limits=CONDITION_VALUE)
+    except yamlio.YamlProblem as err:
+        fail(ConditionProblem(f"cannot read the value in {text!r}: {err.message}", path, name))
         return None
     spec = catalog.get(name)
     if spec is None:

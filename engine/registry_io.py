@@ -1,9 +1,16 @@
 """Reading a registry of cases: a CSV file, a JSON Lines file or a folder of case files.
 
 Reading is split in two so that the expensive half runs in worker processes: `open_registry` checks
-the file as a whole (format, CSV header) and yields each row's raw text with the line the user sees
-it on; `parse_row` turns one raw row into a validated case, or a CaseError whose problems carry that
-line and the field.
+the input as a whole (format, CSV header) and yields every row with the line the user sees it on;
+`parse_row` turns one row into a validated case, or a CaseError whose problems carry that line and
+the field.
+
+No row is ever dropped or merged: a CSV file is read in one pass of the standard `csv` reader (each
+record numbered by the physical line it starts on, counted as the reader takes lines, so that a line
+skipped past a limit still counts), and its cells go to the workers as the reader split them;
+a record the reader refuses, or one past the size limit of a registry row (limits.py), becomes a
+rejected row naming its line. So rows read = rows evaluated + rows rejected = the records the
+standard reader finds, less the blank ones (tests/test_registry_io.py proves it by property).
 
 CSV conventions (docs/batch.md): one row per case, the header names the data dictionary's fields
 (SINS components as `sins.location` ...), an empty cell is unknown, `levels` is written `T11;T12`,
@@ -15,17 +22,15 @@ from __future__ import annotations
 import csv
 import functools
 import io
-import json
 import re
-import sys
-from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, BinaryIO, Optional, Union
 
 from pydantic import ValidationError
 
-from ._internal import reading
+from ._internal import limits, reading, yamlio
 from ._internal.suggest import did_you_mean
 from .case import NOT_CLINICAL, SINS_COMPONENTS, Case
 from .case_io import case_from_data, read_case_file
@@ -36,18 +41,29 @@ from .vignette import CaseDocument
 FORMATS = ("csv", "jsonl", "folder")
 CASE_FILE_SUFFIXES = (".yaml", ".yml", ".json")
 _INTEGER = re.compile(r"[+-]?\d+")
-_EMPTY_ROW = re.compile(r"[\s,]*")  # a blank line, or a row of empty cells: no case
 _DECIMAL = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
 
+# What one row carries to a worker: a CSV record's cells, a JSON line's text, a case file's path, or the
+# reason the main process already refused it (a malformed or oversized record).
+Payload = Union[list[str], str, Problem]
+Row = tuple[int, Payload]
 
-@dataclass(frozen=True)
+
+@dataclass
 class Registry:
-    """An opened registry: its format, where it came from, the CSV header, and its rows."""
+    """An opened registry: its format, where it came from, the CSV header, and its rows.
+
+    `size` is the input's total in `position` units (bytes of a file, files of a folder) when known, for a
+    progress bar; `position()` says how far reading has got in the same units.
+    """
 
     format: str
     name: str
     header: tuple[str, ...]
-    rows: Iterator[tuple[int, str]]   # (line or file number, raw row: a CSV record, a JSON line, or a path)
+    rows: Iterator[Row]   # (line, or file number in a folder; payload)
+    size: Optional[int] = None
+    position: Callable[[], int] = field(default=lambda: 0)
+    files: tuple[str, ...] = ()  # a folder's case files, in order
 
 
 def csv_columns() -> list[str]:
@@ -61,7 +77,7 @@ def csv_columns() -> list[str]:
     return names
 
 
-def detect_format(path: str, given: str | None) -> str:
+def detect_format(path: str, given: Optional[str]) -> str:
     if given:
         return given
     if path != "-" and Path(path).is_dir():
@@ -75,33 +91,123 @@ def detect_format(path: str, given: str | None) -> str:
                      "(a folder of case files is read as such)")
 
 
-def open_registry(path: str, fmt: str | None = None) -> Registry:
+def open_registry(path: str, fmt: Optional[str] = None) -> Registry:
     """Open the input and check it as a whole; row problems are left to `parse_row`. Raises InputError."""
     fmt = detect_format(path, fmt)
     name = "<stdin>" if path == "-" else path
     if fmt == "folder":
-        return Registry("folder", name, (), _folder_rows(path))
-    stream = _open_text(path, name)
+        files = _folder_files(path)
+        done = [0]
+
+        def rows() -> Iterator[Row]:
+            for number, file in enumerate(files, start=1):
+                done[0] = number
+                yield number, file
+        return Registry("folder", name, (), rows(), len(files), lambda: done[0], files)
+    stream, size = _open_binary(path, name)
+    lines = _Lines(stream, limits.REGISTRY_ROW.bytes)
     if fmt == "jsonl":
-        return Registry("jsonl", name, (), _jsonl_rows(stream))
-    records = _records(stream)
-    first = next(records, None)
-    if first is None:
-        raise InputError(f"{name}: the file is empty; expected a header row naming the fields")
-    try:
-        header = tuple(cell.strip() for cell in _cells(first[1]))
-    except csv.Error as err:
-        raise InputError(f"{name}:1: not a readable CSV header ({err})") from None
-    _check_header(header, name)
-    return Registry("csv", name, header, ((line, text) for line, text in records if not _EMPTY_ROW.fullmatch(text)))
+        return Registry("jsonl", name, (), _jsonl_rows(lines), size, lines.position)
+    reader = csv.reader(lines, strict=True)
+    header = _header(reader, lines, name)
+    return Registry("csv", name, header, _csv_rows(reader, lines), size, lines.position)
 
 
-def _open_text(path: str, name: str) -> TextIO:
-    # Undecodable bytes are kept as surrogates and refused row by row, so one bad row does not stop the rest.
+def _open_binary(path: str, name: str) -> tuple[BinaryIO, Optional[int]]:
     with reading.explained(name, InputError, "give --format folder or a CSV / JSON Lines file"):
         if path == "-":
-            return open(sys.stdin.fileno(), encoding="utf-8-sig", errors="surrogateescape", newline="", closefd=False)
-        return open(path, encoding="utf-8-sig", errors="surrogateescape", newline="")
+            return reading.stdin_binary(InputError), None
+        stream = open(path, "rb")
+        size = Path(path).stat().st_size
+        return stream, (size if Path(path).is_file() else None)
+
+
+class _RowTooLarge(Exception):
+    pass
+
+
+class _Lines:
+    """Lines of a byte stream as text, for `csv.reader`: never more than `limit` characters for one record.
+
+    Lines end where Python's csv reader expects them to (a file opened with newline="": at \\n, \\r\\n or
+    a lone \\r), so that line numbers agree with the standard reader's. A byte-order mark is dropped.
+    Undecodable bytes are kept as surrogates and refused row by row, so one bad row does not stop the rest.
+    Past the limit, the rest of the physical line is skipped and `_RowTooLarge` raised through the reader,
+    which starts afresh on the next line.
+    """
+
+    def __init__(self, stream: BinaryIO, limit: int):
+        self.raw, self.limit = stream, limit
+        self.text = io.TextIOWrapper(stream, encoding="utf-8-sig", errors="surrogateescape", newline="")
+        self.line = 0           # physical lines read so far: the csv reader's line_num misses skipped ones
+        self.record = 0         # characters of the record being read
+
+    def __iter__(self) -> "_Lines":
+        return self
+
+    def position(self) -> int:
+        """Bytes read from the input so far (in the text layer's chunks), for progress."""
+        try:
+            return int(self.raw.tell())
+        except (OSError, ValueError):
+            return 0
+
+    def __next__(self) -> str:
+        if self.text.closed:
+            raise StopIteration
+        line = self.text.readline(self.limit + 1)
+        if not line:
+            self.text.close()  # asked again after the end (a reader that failed on the last record): still the end
+            raise StopIteration
+        self.line += 1
+        self.record += len(line)
+        if self.record > self.limit:
+            while not line.endswith(("\n", "\r")):
+                line = self.text.readline(self.limit + 1)
+                if not line:
+                    break
+            self.record = 0
+            raise _RowTooLarge
+        return line
+
+
+def _too_large_problem() -> Problem:
+    return Problem(f"exceeds {limits.REGISTRY_ROW.describe('bytes')}; the rest of its line is skipped")
+
+
+def _header(reader: Any, lines: _Lines, name: str) -> tuple[str, ...]:
+    try:
+        cells = next(reader, None)
+    except csv.Error as err:
+        raise InputError(f"{name}:1: not a readable CSV header ({err})") from None
+    except _RowTooLarge:
+        raise InputError(f"{name}:1: the header {_too_large_problem().message}") from None
+    if cells is None:
+        raise InputError(f"{name}: the file is empty; expected a header row naming the fields")
+    header = tuple(cell.strip() for cell in cells)
+    _check_header(header, name)
+    return header
+
+
+def _csv_rows(reader: Any, lines: _Lines) -> Iterator[Row]:
+    """Every record after the header: its cells, or why the reader refused it; blank records are no case."""
+    while True:
+        start = lines.line + 1
+        lines.record = 0
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as err:
+            where = f" (lines {start}-{lines.line} read as one record: a quote opened and did not close)" \
+                if lines.line > start else ""
+            yield start, Problem(f"not a readable CSV row: {err}{where}")
+            continue
+        except _RowTooLarge:
+            yield start, _too_large_problem()
+            continue
+        if any(cell.strip() for cell in cells):
+            yield start, cells
 
 
 def _check_header(header: tuple[str, ...], name: str) -> None:
@@ -123,58 +229,48 @@ def _check_header(header: tuple[str, ...], name: str) -> None:
         raise InputError(f"{name}: the header does not name the data dictionary's fields", problems)
 
 
-def _records(stream: TextIO) -> Iterator[tuple[int, str]]:
-    """CSV records as raw text, each with the line it starts on; the worker processes split them into cells.
-
-    A record goes on while a quote is open: a quoted cell may hold line breaks, and a quote inside one is
-    doubled, so an odd count of quotes so far means the record is not finished.
-    """
-    with stream:
-        pending: list[str] = []
-        start = quotes = 0
-        for number, line in enumerate(stream, start=1):
-            if not pending:
-                start = number
-            pending.append(line)
-            quotes += line.count('"')
-            if quotes % 2 == 0:
-                yield start, "".join(pending)
-                pending, quotes = [], 0
-        if pending:
-            yield start, "".join(pending)
+def _jsonl_rows(lines: _Lines) -> Iterator[Row]:
+    while True:
+        number = lines.line + 1
+        lines.record = 0
+        try:
+            line = next(lines)
+        except StopIteration:
+            return
+        except _RowTooLarge:
+            yield number, _too_large_problem()
+            continue
+        if line.strip():
+            yield number, line
 
 
-def _cells(text: str) -> list[str]:
-    rows = list(csv.reader(io.StringIO(text), strict=True))
-    return rows[0] if rows else []
-
-
-def _jsonl_rows(stream: TextIO) -> Iterator[tuple[int, str]]:
-    with stream:
-        for number, line in enumerate(stream, start=1):
-            if line.strip():
-                yield number, line
-
-
-def _folder_rows(path: str) -> Iterator[tuple[int, str]]:
+def _folder_files(path: str) -> tuple[str, ...]:
     folder = Path(path)
     if not folder.is_dir():
         raise InputError(f"{path}: no such folder")
-    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in CASE_FILE_SUFFIXES and p.is_file())
+    files = sorted(str(p) for p in folder.iterdir() if p.suffix.lower() in CASE_FILE_SUFFIXES and p.is_file())
     if not files:
         raise InputError(f"{path}: no case files (.yaml, .yml, .json) in this folder")
-    return ((number, str(p)) for number, p in enumerate(files, start=1))
+    return tuple(files)
 
 
 # --- one row to one case ----------------------------------------------------------------------------------
 
 
-def parse_row(registry_format: str, name: str, header: tuple[str, ...], line: int, raw: Any) -> CaseDocument:
-    """One raw row as a validated case; a CaseError names the row's line and each field at fault."""
+def parse_row(registry_format: str, name: str, header: tuple[str, ...], line: int, payload: Payload) -> CaseDocument:
+    """One row as a validated case; a CaseError names the row's line and each field at fault."""
+    if isinstance(payload, Problem):
+        raise CaseError(f"{name}:{line}: the row cannot be read", [replace(payload, file=name, line=line)])
     if registry_format == "folder":
-        return read_case_file(raw)
+        assert isinstance(payload, str)
+        return read_case_file(payload)
     problems: list[Problem] = []
-    data = _json_row(raw, problems) if registry_format == "jsonl" else _csv_row(header, raw, problems)
+    if registry_format == "jsonl":
+        assert isinstance(payload, str)
+        data = _json_row(payload, problems)
+    else:
+        assert isinstance(payload, list)
+        data = _csv_row(header, payload, problems)
     if data is not None and not problems and registry_format == "csv":
         # The header was checked, so the mapping has only case fields and no nulls: validate it directly,
         # and leave explaining a refusal (the same validation, with every problem worded) to case_from_data.
@@ -195,14 +291,14 @@ def parse_row(registry_format: str, name: str, header: tuple[str, ...], line: in
                     [replace(p, file=name, line=line) for p in problems])
 
 
-def _json_row(text: str, problems: list[Problem]) -> dict[str, Any] | None:
+def _json_row(text: str, problems: list[Problem]) -> Optional[dict[str, Any]]:
     if _undecodable(text):
         problems.append(Problem("not UTF-8 text"))
         return None
     try:
-        data = json.loads(text)
-    except json.JSONDecodeError as err:
-        problems.append(Problem(f"not valid JSON: {err.msg} (column {err.colno})"))
+        data = yamlio.load_json(text, limits=limits.REGISTRY_ROW, lines=False)
+    except yamlio.YamlProblem as err:
+        problems.append(Problem(err.message))
         return None
     if not isinstance(data, dict):
         problems.append(Problem("expected a JSON object of case fields with at least 'id'"))
@@ -210,36 +306,51 @@ def _json_row(text: str, problems: list[Problem]) -> dict[str, Any] | None:
     return data
 
 
-def _csv_row(header: tuple[str, ...], text: str, problems: list[Problem]) -> dict[str, Any] | None:
-    try:
-        cells = _cells(text)
-    except csv.Error as err:
-        lines = text.count("\n")
-        span = f" (its quotes do not close: {lines} lines read as one row)" if lines > 1 else ""
-        problems.append(Problem(f"not a readable CSV row: {err}{span}"))
-        return None
+def _csv_row(header: tuple[str, ...], cells: list[str], problems: list[Problem]) -> Optional[dict[str, Any]]:
     if len(cells) != len(header):
         problems.append(Problem(f"the row has {len(cells)} cells, the header {len(header)}"))
         return None
-    specs = _csv_specs()
     data: dict[str, Any] = {}
-    for column, cell in zip(header, cells, strict=True):  # the lengths are checked above
-        text = cell.strip()
+    for index, column, kind, component in _plan(header):
+        text = cells[index].strip()
         if not text:
             continue  # unknown
-        if _undecodable(text):
+        # the common cases first (a worker spends this per cell); anything else goes through _typed's checks
+        if kind == "bool" and text.lower() in _BOOLS:
+            value: Any = _BOOLS[text.lower()]
+        elif kind == "text" and text.isascii():
+            value = text
+        elif _undecodable(text):
             problems.append(Problem("not UTF-8 text", field=column))
             continue
-        try:
-            value = _typed(column, text, specs)
-        except ValueError as err:
-            problems.append(Problem(str(err), field=column))
-            continue
-        if column.startswith("sins."):
-            data.setdefault("sins", {})[column[5:]] = value
+        else:
+            try:
+                value = _typed(column, text, _csv_specs())
+            except ValueError as err:
+                problems.append(Problem(str(err), field=column))
+                continue
+        if component is not None:
+            data.setdefault("sins", {})[component] = value
         else:
             data[column] = value
     return data
+
+
+_BOOLS = {"true": True, "false": False}
+
+
+@functools.lru_cache(maxsize=64)
+def _plan(header: tuple[str, ...]) -> tuple[tuple[int, str, str, Optional[str]], ...]:
+    """For each column: its index, name, kind (levels are their own) and SINS component, worked out once."""
+    specs = _csv_specs()
+    plan = []
+    for index, column in enumerate(header):
+        spec = specs.get(column)
+        kind = "levels" if column == "levels" else (spec.kind if spec is not None else "text")
+        if kind not in ("bool", "int", "number", "levels"):
+            kind = "text"  # codes too: the case model checks them
+        plan.append((index, column, kind, column[5:] if column.startswith("sins.") else None))
+    return tuple(plan)
 
 
 @functools.cache
@@ -247,14 +358,18 @@ def _csv_specs() -> dict[str, Any]:
     return input_specs()
 
 
+def _shown(text: str) -> str:
+    return repr(text) if len(text) <= 40 else repr(text[:37] + "...")
+
+
 def _typed(column: str, text: str, specs: dict[str, Any]) -> Any:
     """A cell's text as the field's type; the case model then checks ranges and codes."""
     if column == "levels":
         if "," in text:
-            raise ValueError(f"separate levels with ';', e.g. T11;T12, got {text!r}")
+            raise ValueError(f"separate levels with ';', e.g. T11;T12, got {_shown(text)}")
         levels = [piece.strip() for piece in text.split(";")]
         if not all(levels):
-            raise ValueError(f"an empty level in {text!r}; separate levels with ';', e.g. T11;T12")
+            raise ValueError(f"an empty level in {_shown(text)}; separate levels with ';', e.g. T11;T12")
         return levels
     spec = specs.get(column)
     kind = spec.kind if spec is not None else "text"
@@ -262,16 +377,18 @@ def _typed(column: str, text: str, specs: dict[str, Any]) -> Any:
         lowered = text.lower()
         if lowered in ("true", "false"):
             return lowered == "true"
-        raise ValueError(f"expected true or false, got {text!r}")
+        raise ValueError(f"expected true or false, got {_shown(text)}")
     if kind == "int":
         if _INTEGER.fullmatch(text):
+            if len(text.lstrip("+-")) > limits.REGISTRY_ROW.int_digits:
+                raise ValueError(f"exceeds {limits.REGISTRY_ROW.describe('int_digits')}")
             return int(text)
-        raise ValueError(f"expected a whole number, got {text!r}")
+        raise ValueError(f"expected a whole number, got {_shown(text)}")
     if kind == "number":
         if _DECIMAL.fullmatch(text):
             return float(text)
         hint = "; use a point as the decimal separator" if re.fullmatch(r"[+-]?\d+,\d+", text) else ""
-        raise ValueError(f"expected a number, got {text!r}{hint}")
+        raise ValueError(f"expected a number, got {_shown(text)}{hint}")
     return text
 
 

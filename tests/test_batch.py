@@ -196,15 +196,17 @@ class _Terminal(io.StringIO):
         return True
 
 
-def test_the_progress_bar_draws_only_on_a_terminal():
+def test_the_progress_bar_draws_only_on_a_terminal_with_rows_rate_and_time_left():
     tty, pipe = _Terminal(), io.StringIO()
     for stream in (tty, pipe):
         bar = Progress(stream, total=400, enabled=True)
-        bar.last -= 1  # as if the last redraw were a second ago
-        bar.advance(200)
-        bar.clear()
-    assert "\r[###############..............." in tty.getvalue() and "200/400 rows" in tty.getvalue()
-    assert pipe.getvalue() == ""
+        bar.advance(200, 200)  # 200 rows, half the input's bytes
+        bar.print("spinemets: rejected r.csv:3: a reason")
+        bar.close()
+    drawn = tty.getvalue()
+    assert "50%" in drawn and "200 rows" in drawn and "left" in drawn and "/s" in drawn
+    assert "spinemets: rejected r.csv:3: a reason\n" in drawn  # printed above the bar, not lost
+    assert pipe.getvalue() == "spinemets: rejected r.csv:3: a reason\n"
 
 
 def test_the_summary_counts_tops_statuses_and_rejections():

@@ -16,8 +16,10 @@ WHEN = datetime(2025, 3, 4, 9, 30, tzinfo=timezone.utc)
 
 
 def pdf_text(pdf: bytes) -> str:
-    """The text drawn on the pages, as a PDF reader extracts it (through the embedded font's Unicode map)."""
-    return "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages)
+    """The text drawn on the pages, as a PDF reader extracts it (pypdf parses the file: no regex over
+    compressed streams, whose bytes may hold anything), lines joined by spaces."""
+    reader = PdfReader(io.BytesIO(pdf))
+    return " ".join(" ".join((page.extract_text() or "").split("\n")) for page in reader.pages)
 
 
 @pytest.mark.parametrize("path", vignette_files(), ids=lambda p: p.stem)

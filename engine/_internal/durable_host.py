@@ -24,7 +24,8 @@ import warnings
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from ..errors import EngineError
+from ..errors import EngineError, Problem, RulebookError
+from . import durable_capacity
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
@@ -32,6 +33,7 @@ with warnings.catch_warnings():
     from durable import engine as _durable
 
 _NOT_HANDLED = 1  # assert_fact: no rule matched the fact (ERR_EVENT_NOT_HANDLED)
+ANCHOR = "kind"  # every fact's first tested field (durable_ruleset: "case" or "derived")
 
 
 class Run:
@@ -87,12 +89,36 @@ def register(name: str, definition: dict[str, Any], handlers: dict[str, Handler]
     with _LOCK:
         if name in _RULESETS:
             return False
+        fitted, overflows = durable_capacity.fitted(definition, anchor=ANCHOR)
+        if overflows:
+            advice = ("split it into rule bases of fewer rules" if overflows[0].what == "rules" else
+                      "give the rules that share this test more distinct conditions, or merge them")
+            raise RulebookError(f"the rule base does not fit durable-rules' tables: {overflows[0]}; {advice}",
+                                [Problem(str(o)) for o in overflows[1:5]])
         # durable deletes the 'run' keys from the dict it is given; every rule needs one to register
-        spec = {key: dict(copy.deepcopy(rule), run=f"{name}/{key}") for key, rule in definition.items()}
+        spec = {key: dict(copy.deepcopy(rule), run=f"{name}/{key}") for key, rule in fitted.items()}
         host = _host()
-        host.register_rulesets({name: spec})
+        try:
+            host.register_rulesets({name: spec})
+        except _c.error as err:
+            raise _registration_error(name, err) from None
         _RULESETS[name] = (host.get_ruleset(name)._handle, dict(handlers))
         return True
+
+
+# durable's error codes for a ruleset past its fixed limits (rules.h): a property of the rule base.
+_CAPACITY = {106: "too many rules, or too many distinct tests after one test",
+             107: "too many $nex tests or alternatives after one test",
+             108: "too many rules ending on one test", 112: "too many rulesets in one process",
+             113: "a condition with too many and/or groups in one join"}
+
+
+def _registration_error(name: str, err: Exception) -> Exception:
+    text = str(err)
+    code = int(text.rsplit(":", 1)[-1]) if text.rsplit(":", 1)[-1].strip().isdigit() else None
+    if code in _CAPACITY:
+        return RulebookError(f"durable-rules cannot compile the rule base: {_CAPACITY[code]} (error {code})")
+    return EngineError(f"durable-rules refused ruleset {name}: {text}")
 
 
 def is_registered(name: str) -> bool:

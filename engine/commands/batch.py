@@ -8,27 +8,30 @@ written strictly in input order, so the output is byte-identical whatever the nu
 from __future__ import annotations
 
 import argparse
-import io
 import itertools
 import os
 import signal
 import sys
 import time
 from collections import Counter, deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
-from pathlib import Path
-from typing import IO, Any, TextIO
+from typing import Any, Optional, TextIO
 
+from pydantic import BaseModel
+
+from .._internal import output
+from .._internal.printable import printable
 from ..errors import CaseError, EngineError, InputError, Problem
-from ..registry_io import FORMATS, Registry, open_registry, parse_row
-from ..vocabulary import OPTIONS, STATUSES
+from ..registry_io import FORMATS, Registry, Row, open_registry, parse_row
+from ..vocabulary import OPTIONS, STATUSES, Citation
 
 CHUNK_ROWS = 200
 # Starting a worker (a fresh interpreter that loads and compiles the rule base) costs about half a
 # second; below this many rows one process finishes sooner.
 IN_PROCESS_ROWS = 1500
 IN_FLIGHT_PER_WORKER = 3
+COMPACT_FORMAT = "spinemets-compact-decisions/1"
 
 
 @dataclass(frozen=True)
@@ -38,8 +41,10 @@ class Chunk:
     format: str
     name: str
     header: tuple[str, ...]
-    rows: list[tuple[int, str]]
+    rows: list[Row]
     decisions: bool
+    compact: bool = False
+    position: int = 0   # how far reading had got once this chunk was taken (bytes or files), for progress
 
 
 @dataclass
@@ -49,6 +54,7 @@ class Summary:
     options: tuple[str, ...] = OPTIONS
     rows: int = 0
     rejected: int = 0
+    repeated: int = 0   # evaluated rows whose id an earlier row already had
     top: Counter[str] = field(default_factory=Counter)
     status: dict[str, Counter[str]] = field(default_factory=dict)
 
@@ -62,9 +68,10 @@ class Summary:
         self.rows += 1
         self.rejected += 1
 
-    def merge(self, other: Summary) -> None:
+    def merge(self, other: "Summary") -> None:
         self.rows += other.rows
         self.rejected += other.rejected
+        self.repeated += other.repeated
         self.top.update(other.top)
         for option, counts in other.status.items():
             self.status.setdefault(option, Counter()).update(counts)
@@ -76,6 +83,8 @@ class Summary:
     def render(self) -> str:
         width = max(len(o) for o in self.options) + 2
         lines = [f"Rows: {self.rows} read, {self.evaluated} evaluated, {self.rejected} rejected"]
+        if self.repeated:
+            lines[0] += f"; {self.repeated} evaluated rows repeat an earlier row's id"
         if self.evaluated:
             lines.append("Top suggestion:")
             rank = {o: i for i, o in enumerate(self.options)}
@@ -96,11 +105,80 @@ class ChunkResult:
     decisions: bytes                          # the evaluated rows' decisions as UTF-8 JSON lines, in input order
     summary: Summary
     rejections: list[tuple[Problem, ...]]     # each rejected row's problems, in input order
+    ids: list[tuple[str, str]] = field(default_factory=list)  # (where, case id) of each evaluated row
+    position: int = 0
+
+
+# --- compact output ---------------------------------------------------------------------------------------
+
+_CITATION_START = b'{"source":"'
+def bibliography(rulebook: Any) -> dict[str, Citation]:
+    """Every citation the rule base can put in a decision, keyed `<source>/<n>` in a fixed order."""
+    found: dict[Citation, str] = {}
+    counts: Counter[str] = Counter()
+
+    def walk(value: Any) -> None:
+        if isinstance(value, Citation):
+            if value not in found:
+                counts[value.source] += 1
+                found[value] = f"{value.source}/{counts[value.source]}"
+        elif isinstance(value, (tuple, list)):
+            for item in value:
+                walk(item)
+        elif isinstance(value, BaseModel):
+            for name in type(value).model_fields:
+                walk(getattr(value, name))
+
+    walk(tuple(rulebook.rules))
+    walk(tuple(rulebook.scores))
+    walk(tuple(rulebook.frameworks))
+    return {key: citation for citation, key in found.items()}
+
+
+def compact_encoder(rulebook: Any) -> Callable[[bytes], bytes]:
+    """bytes of a decision -> the same with each citation replaced by its bibliography key (a JSON string).
+
+    Every citation a decision can hold is one of the bibliography's, written by the same serializer, so its
+    bytes are known: at each `{"source":"` the candidates sharing the next bytes are compared whole. A
+    citation not in the bibliography stays inline (still valid JSON).
+    """
+    keys = {c.__pydantic_serializer__.to_json(c): f'"{key}"'.encode() for key, c in bibliography(rulebook).items()}
+    width = min((len(full) for full in keys), default=0)
+    candidates: dict[bytes, list[tuple[bytes, bytes]]] = {}
+    for full, key in keys.items():
+        candidates.setdefault(full[:width], []).append((full, key))
+
+    def encode(data: bytes) -> bytes:
+        pieces: list[bytes] = []
+        done = 0
+        at = data.find(_CITATION_START)
+        while at != -1:
+            for full, key in candidates.get(data[at:at + width], ()):
+                if data.startswith(full, at):
+                    pieces += (data[done:at], key)
+                    done = at + len(full)
+                    break
+            at = data.find(_CITATION_START, max(done, at + 1))
+        pieces.append(data[done:])
+        return b"".join(pieces)
+
+    return encode
+
+
+def compact_header(rulebook: Any) -> bytes:
+    """The first line of a compact file: the rule base and the bibliography its decisions cite by key."""
+    import json
+
+    book = {"name": rulebook.manifest.name, "version": rulebook.version, "sha256": rulebook.sha256}
+    citations = {key: c.model_dump(mode="json") for key, c in bibliography(rulebook).items()}
+    return json.dumps({"format": COMPACT_FORMAT, "rulebook": book, "citations": citations},
+                      ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
 
 
 # --- worker side ------------------------------------------------------------------------------------------
 
 _WORKER_ENGINES: dict[tuple[str, str], Any] = {}
+_ENCODERS: dict[tuple[str, str], Callable[[bytes], bytes]] = {}
 
 
 def _engine_for(rules: str, sha256: str) -> Any:
@@ -124,24 +202,33 @@ def _ignore_interrupts() -> None:
 def evaluate_chunk(chunk: Chunk) -> ChunkResult:
     """Parse, validate and evaluate every row of a chunk; a row the data dictionary refuses is reported, not raised."""
     engine = _engine_for(chunk.rules, chunk.sha256)
+    encode = None
+    if chunk.compact:
+        encode = _ENCODERS.get((chunk.rules, chunk.sha256))
+        if encode is None:
+            encode = _ENCODERS[(chunk.rules, chunk.sha256)] = compact_encoder(engine.rulebook)
     lines: list[bytes] = []
     summary = Summary()
     rejections: list[tuple[Problem, ...]] = []
-    for line, raw in chunk.rows:
+    ids: list[tuple[str, str]] = []
+    for line, payload in chunk.rows:
+        where = {"file": payload} if chunk.format == "folder" and isinstance(payload, str) else \
+            {"file": chunk.name, "line": line}
         try:
-            document = parse_row(chunk.format, chunk.name, chunk.header, line, raw)
+            document = parse_row(chunk.format, chunk.name, chunk.header, line, payload)
             decision = engine.evaluate(document.case)
         except CaseError as err:
-            where = {"file": raw} if chunk.format == "folder" else {"file": chunk.name, "line": line}
             rejections.append(tuple(p if p.file else replace(p, **where) for p in err.problems)
                               or (Problem(err.summary, **where),))
             summary.add_rejected()
             continue
         summary.add(decision.top, decision.statuses())
+        ids.append((str(payload) if chunk.format == "folder" else f"{chunk.name}:{line}", decision.case_id))
         if chunk.decisions:
             # the bytes model_dump_json would decode: they go to the file as they are
-            lines.append(decision.__pydantic_serializer__.to_json(decision))
-    return ChunkResult(b"".join(line + b"\n" for line in lines), summary, rejections)
+            data = decision.__pydantic_serializer__.to_json(decision)
+            lines.append(encode(data) if encode is not None else data)
+    return ChunkResult(b"".join(line + b"\n" for line in lines), summary, rejections, ids, chunk.position)
 
 
 # --- the run ----------------------------------------------------------------------------------------------
@@ -154,13 +241,14 @@ def usable_cores() -> int:
         return os.cpu_count() or 1
 
 
-def _chunks(registry: Registry, rules: str, sha256: str, decisions: bool) -> Iterator[Chunk]:
+def _chunks(registry: Registry, rules: str, sha256: str, decisions: bool, compact: bool) -> Iterator[Chunk]:
     rows = iter(registry.rows)
     while True:
         batch = list(itertools.islice(rows, CHUNK_ROWS))
         if not batch:
             return
-        yield Chunk(rules, sha256, registry.format, registry.name, registry.header, batch, decisions)
+        yield Chunk(rules, sha256, registry.format, registry.name, registry.header, batch, decisions, compact,
+                    registry.position())
 
 
 def _in_order(chunks: Iterator[Chunk], workers: int, rulebook: Any) -> Iterator[ChunkResult]:
@@ -194,75 +282,102 @@ def _in_order(chunks: Iterator[Chunk], workers: int, rulebook: Any) -> Iterator[
 
 
 class Progress:
-    """A one-line progress report on stderr, only when stderr is a terminal."""
+    """A progress bar with rows, rate and time left on stderr, drawn by `rich`, only when stderr is a terminal.
 
-    def __init__(self, stream: TextIO, total: int | None, enabled: bool) -> None:
-        self.stream, self.total, self.on = stream, total, enabled and stream.isatty()
-        self.start = self.last = time.monotonic()
-        self.done = 0
+    Its unit is the input's bytes (or a folder's files), which are known without reading the input twice;
+    rejection messages are printed above the bar so that it stays at the bottom.
+    """
 
-    def advance(self, rows: int) -> None:
-        self.done += rows
-        now = time.monotonic()
-        if self.on and now - self.last >= 0.1:
-            self.last = now
-            rate = self.done / max(now - self.start, 1e-9)
-            if self.total:
-                filled = int(30 * min(self.done / self.total, 1))
-                bar = f"[{'#' * filled}{'.' * (30 - filled)}] {self.done}/{self.total} rows"
-            else:
-                bar = f"{self.done} rows"
-            self.stream.write(f"\r{bar}  {rate:,.0f}/s\033[K")
-            self.stream.flush()
-
-    def clear(self) -> None:
+    def __init__(self, stream: TextIO, total: Optional[int], enabled: bool):
+        self.stream = stream
+        self.on = enabled and stream.isatty()
+        self.rows = 0
+        self.started = time.monotonic()
+        self._bar: Any = None
         if self.on:
-            self.stream.write("\r\033[K")
-            self.stream.flush()
+            from rich.console import Console
+            from rich.progress import BarColumn, TaskProgressColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+            from rich.progress import Progress as Bar
+
+            console = Console(file=stream, highlight=False)
+            columns: list[Any] = [TextColumn("batch"), BarColumn(), TaskProgressColumn(),
+                                  TextColumn("{task.fields[rows]:,} rows  {task.fields[rate]}"),
+                                  TimeElapsedColumn(), TextColumn("elapsed,"), TimeRemainingColumn(),
+                                  TextColumn("left")]
+            self._bar = Bar(*columns, console=console, transient=True, refresh_per_second=5)
+            self._task = self._bar.add_task("batch", total=total, rows=0, rate="")
+            self._bar.start()
+
+    def advance(self, rows: int, position: int) -> None:
+        self.rows += rows
+        if self._bar is not None:
+            rate = self.rows / max(time.monotonic() - self.started, 1e-9)
+            self._bar.update(self._task, completed=position, rows=self.rows, rate=f"{rate:,.0f}/s")
+
+    def print(self, text: str) -> None:
+        if self._bar is not None:
+            self._bar.console.print(text, markup=False, highlight=False, soft_wrap=True)
+        else:
+            self.stream.write(text + "\n")
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+            self._bar = None
 
 
-def count_rows(path: str, fmt: str) -> int | None:
-    """Rows in the input, for the progress bar; None when that would mean reading stdin twice."""
-    if path == "-":
-        return None
-    return sum(1 for _ in open_registry(path, fmt).rows)
-
-
-def run(path: str, *, fmt: str | None = None, rules: str | None = None, out: IO[Any] | None = None,
-        workers: int | None = None, report: TextIO = sys.stderr, progress: bool = True) -> Summary:
+def run(path: str, *, fmt: Optional[str] = None, rules: Optional[str] = None, out: Optional[Any] = None,
+        workers: Optional[int] = None, report: Optional[TextIO] = None, progress: bool = True,
+        compact: bool = False) -> Summary:
     """Evaluate every row; write each decision as one JSON line to `out` (None: count only); report rejections.
 
-    `out` may be a binary or a text stream. With more than one worker, call this under
+    `out` may be a binary or a text stream (anything with `write`). With `compact`, the first line holds the
+    bibliography and each reason cites by key (docs/batch.md). With more than one worker, call this under
     `if __name__ == "__main__":` in a script: the workers are fresh interpreters that import it.
     """
     from ..rulebook import load_rulebook
 
+    report = report if report is not None else sys.stderr
     rulebook = load_rulebook(rules)  # a broken rule base stops here, before any worker starts
     registry = open_registry(path, fmt)
     summary = Summary(options=rulebook.option_order)
-    bar = Progress(report, count_rows(path, registry.format) if progress and report.isatty() else None, progress)
-    chunks = _chunks(registry, rulebook.root, rulebook.sha256, decisions=out is not None)
+    chunks = _chunks(registry, rulebook.root, rulebook.sha256, decisions=out is not None, compact=compact)
     write = _bytes_writer(out) if out is not None else None
-    for result in _in_order(chunks, workers or usable_cores(), rulebook):
-        summary.merge(result.summary)
-        if result.rejections:
-            bar.clear()
+    if write is not None and compact:
+        write(compact_header(rulebook))
+    first_seen: dict[str, str] = {}
+    bar = Progress(report, registry.size, progress)
+    try:
+        for result in _in_order(chunks, workers or usable_cores(), rulebook):
+            summary.merge(result.summary)
             for problems in result.rejections:
-                report.writelines(f"spinemets: rejected {problem}\n" for problem in problems)
-        if write is not None:  # there is an output
-            write(result.decisions)
-        bar.advance(result.summary.rows)
-    bar.clear()
+                for problem in problems:
+                    bar.print(f"spinemets: rejected {printable(str(problem))}")
+            for where, case_id in result.ids:
+                first = first_seen.setdefault(case_id, where)
+                if first != where:
+                    summary.repeated += 1
+                    bar.print(f"spinemets: repeated id {printable(case_id)!r} at {printable(where)} "
+                              f"(first at {printable(first)}); both evaluated")
+            if write is not None:
+                write(result.decisions)
+            bar.advance(result.summary.rows, result.position)
+    finally:
+        bar.close()
     return summary
 
 
-def _bytes_writer(out: Any) -> Any:
+def _bytes_writer(out: Any) -> Callable[[bytes], Any]:
+    import io
+
     if isinstance(out, io.TextIOBase):
         if hasattr(out, "buffer"):
             out.flush()
-            return out.buffer.write
+            buffer_write: Callable[[bytes], Any] = out.buffer.write
+            return buffer_write
         return lambda data: out.write(data.decode("utf-8"))
-    return out.write
+    plain_write: Callable[[bytes], Any] = out.write
+    return plain_write
 
 
 # --- command line -----------------------------------------------------------------------------------------
@@ -275,9 +390,13 @@ def register(subparsers: Any) -> None:
         "batch", help="evaluate a registry (CSV, JSON Lines or a folder of case files) on every core",
         description="Evaluate every case of a registry. Decisions are written as JSON Lines in input order; "
                     "rows the data dictionary refuses are reported on stderr with their line and field, and the "
-                    "rest are still evaluated. Exit status 2 when any row was rejected. See docs/batch.md.")
+                    "rest are still evaluated. Exit status 2 when any row was rejected or repeats an earlier "
+                    "row's id. See docs/batch.md.")
     p.add_argument("input", help="a .csv or .jsonl file, a folder of .yaml/.json case files, or - for stdin")
-    p.add_argument("--out", metavar="FILE", help="write the decisions here (default: stdout)")
+    p.add_argument("--out", metavar="FILE", help="write the decisions here (default: stdout); written only once "
+                   "the run succeeds")
+    p.add_argument("--compact", action="store_true",
+                   help="reasons cite by key into one bibliography, the file's first line (docs/batch.md)")
     p.add_argument("--summary-only", action="store_true", help="print only the summary; write no decisions")
     p.add_argument("--format", choices=FORMATS, help="input format (default: from the name)")
     p.add_argument("--workers", type=_positive, metavar="N",
@@ -298,36 +417,22 @@ def _positive(text: str) -> int:
 
 
 def _cmd_batch(args: argparse.Namespace) -> int:
-    if args.summary_only and args.out:
-        raise InputError("--summary-only writes no decisions; leave out --out")
+    if args.summary_only and (args.out or args.compact):
+        raise InputError("--summary-only writes no decisions; leave out --out and --compact")
+    # the output is checked before anything is read: it may not be the input, a folder or a device
+    inputs = [args.input, *([args.rules] if args.rules else [])]
+    target = None if args.summary_only else output.target(args.out or "-", inputs)
     started = time.monotonic()
-    options = {"fmt": args.format, "rules": args.rules, "workers": args.workers, "progress": not args.no_progress}
-    if args.summary_only:
+    options: dict[str, Any] = dict(fmt=args.format, rules=args.rules, workers=args.workers,
+                                   progress=not args.no_progress, compact=args.compact)
+    if target is None:
         summary = run(args.input, out=None, **options)
         sys.stdout.write(summary.render())
-    elif not args.out or args.out == "-":
-        summary = run(args.input, out=sys.stdout, **options)
-        sys.stdout.flush()
-        sys.stderr.write(summary.render())
     else:
-        summary = _run_to_file(args.input, Path(args.out), options)
-        sys.stdout.write(summary.render())
+        with target.open(binary=True) as out:
+            summary = run(args.input, out=out, **options)
+        (sys.stderr if target.stdout else sys.stdout).write(summary.render())
     elapsed = time.monotonic() - started
     print(f"spinemets batch: {summary.evaluated} decisions in {elapsed:.1f} s "
           f"({summary.rows / max(elapsed, 1e-9):,.0f} rows per second)", file=sys.stderr)
-    return 2 if summary.rejected else 0
-
-
-def _run_to_file(source: str, target: Path, options: dict[str, Any]) -> Summary:
-    """Write the decisions to `target`; a run that fails leaves no partial file that could pass for a result."""
-    try:
-        out = open(target, "wb")  # noqa: SIM115 (closed by the `with` below; opened apart to tell its errors)
-    except OSError as err:
-        raise InputError(f"{target}: cannot write ({err.strerror})") from None
-    try:
-        with out:
-            return run(source, out=out, **options)
-    except BaseException:
-        target.unlink(missing_ok=True)
-        raise
-
+    return 2 if summary.rejected or summary.repeated else 0

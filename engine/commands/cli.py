@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import os
 import sys
@@ -10,6 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
+from .._internal.printable import printable
 from ..errors import CaseError, EngineError, InputError
 from . import app, batch, board, fhir, knowledge_base, serve, synth
 from . import verify as verify_command
@@ -70,11 +72,16 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
+    from ..engine import get_engine
     from ..errors import RulebookError
     from ..rulebook import load_rulebook
+    from ..rulebook.loader import ignored_files, rule_files
 
+    folder, files = rule_files(args.path)
     try:
         book = load_rulebook(args.path)
+        # the engine's own compilation (durable-rules registration included): what validates can run
+        engine = get_engine(book)
     except RulebookError as err:
         if not args.json:
             raise
@@ -108,6 +115,11 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     print(f"  scores     {', '.join(s.id for s in book.scores) or 'none'}")
     print(f"  facts      {', '.join(facts) or 'none'}")
     print(f"  checks     {len(book.constraints)} consistency checks")
+    print(f"  compiled   {len(engine.durable.definition)} durable-rules rules")
+    print(f"  files      {len(files)} read: " + ", ".join(str(f.relative_to(folder)) for f in files))
+    ignored = ignored_files(args.path)
+    if ignored:
+        print(f"  ignored    {len(ignored)} not .yaml or .yml: " + ", ".join(str(f.relative_to(folder)) for f in ignored))
     return EXIT_OK
 
 
@@ -126,7 +138,7 @@ def render_decision(decision: Any, document: Any, rulebook: Any, style: Callable
     width = getattr(style, "width", DEFAULT_WIDTH)  # the terminal's (terminal.Style), else 100
     out: list[str] = []
     case = document.case
-    out.append(style(f"Case {case.id}", "bold") + (f" - {case.title}" if case.title else ""))
+    out.append(style(f"Case {printable(case.id)}", "bold") + (f" - {printable(case.title)}" if case.title else ""))
     book = decision.rulebook
     out.append(f"Rule base {book.name} {book.version} (sha256 {book.sha256[:16]})")
     out.append("")
@@ -195,39 +207,67 @@ def render_decision(decision: Any, document: Any, rulebook: Any, style: Callable
                                  initial_indent="  = ", subsequent_indent="    ")
     if document.board is not None:
         board = document.board
-        out += ["", style(f"Board ({board.kind}): top {board.top}", "bold")]
-        out += textwrap.wrap(board.management, width, initial_indent="  ", subsequent_indent="  ")
+        out += ["", style(f"Board ({printable(board.kind)}): top {printable(board.top)}", "bold")]
+        out += textwrap.wrap(printable(board.management), width, initial_indent="  ", subsequent_indent="  ")
         if board.engine_top:
-            out += textwrap.wrap(f"The engine ranks {board.engine_top} first: {board.engine_note or ''}".strip(), width,
-                                 initial_indent="  ", subsequent_indent="  ")
+            out += textwrap.wrap(printable(f"The engine ranks {board.engine_top} first: {board.engine_note or ''}".strip()),
+                                 width, initial_indent="  ", subsequent_indent="  ")
     out += ["", style(DISCLAIMER, "dim"), ""]
     return "\n".join(out)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    if sys.stderr is None:  # started with stderr closed: nowhere to explain anything
+        return EXIT_INPUT
+    if sys.stdout is None:
+        print("spinemets: standard output is closed; run it with standard output open", file=sys.stderr)
+        return EXIT_INPUT
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         code: int = args.run(args)
+        _flush_stdout()
         return code
     except InputError as err:
-        print(f"spinemets: {err}", file=sys.stderr)
+        print(f"spinemets: {printable(str(err), lines=True)}", file=sys.stderr)
         return EXIT_INPUT
     except EngineError as err:
-        print(f"spinemets: internal error: {err}", file=sys.stderr)
+        print(f"spinemets: internal error: {printable(str(err), lines=True)}", file=sys.stderr)
         return EXIT_INTERNAL
     except BrokenPipeError:
         # the reader (e.g. `head`) went away; nothing left to say
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        _discard_stdout()
         return EXIT_OK
     except KeyboardInterrupt:
         return 130
-    except Exception as err:  # a bug: say so plainly, without a traceback unless asked
-        if os.environ.get("SPINEMETS_DEBUG"):
+    except Exception as err:
+        if isinstance(err, OSError) and err.errno in _OUTPUT_ERRNOS:
+            # standard output is a full disk or a device that refuses writes (`> /dev/full`)
+            _discard_stdout()
+            print(f"spinemets: cannot write to standard output ({err.strerror})", file=sys.stderr)
+            return EXIT_INPUT
+        if os.environ.get("SPINEMETS_DEBUG"):  # a bug: say so plainly, without a traceback unless asked
             raise
         print(f"spinemets: internal error ({type(err).__name__}: {err}); set SPINEMETS_DEBUG=1 for a traceback",
               file=sys.stderr)
         return EXIT_INTERNAL
+
+
+# Write errors that can only come from standard output: files are written through _internal/output.py,
+# which reports its own, and nothing else is written.
+_OUTPUT_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EFBIG, errno.EBADF})
+
+
+def _flush_stdout() -> None:
+    sys.stdout.flush()  # a full disk shows here, while it can still be reported, not at interpreter exit
+
+
+def _discard_stdout() -> None:
+    """What is still buffered for stdout goes nowhere, so that Python's exit does not fail writing it."""
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
 
 
 if __name__ == "__main__":

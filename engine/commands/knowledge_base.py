@@ -309,18 +309,17 @@ def register(subparsers: Any) -> None:
 
 
 def _run(args: Any) -> int:
-    import sys
-
+    from .._internal import output
     from ..engine import get_engine
     from ..rulebook import DEFAULT_RULES_DIR
 
-    engine = get_engine(args.rules)
     cases = Path(args.cases) if args.cases else DEFAULT_RULES_DIR.parent / "cases"
+    # checked before anything is read; the user asked for this file, and it holds no patient data
+    target = output.target(args.out or "-", [args.rules or DEFAULT_RULES_DIR, cases])
+    engine = get_engine(args.rules)
     text = render(engine.rulebook, vignette_firings(engine, cases))
-    if args.out:
-        Path(args.out).write_text(text)  # the user asked for this file: it holds no patient data
-    else:
-        sys.stdout.write(text)
+    with target.open(binary=False) as out:
+        out.write(text)
     return 0
 
 

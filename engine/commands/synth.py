@@ -293,25 +293,20 @@ def _count(text: str) -> int:
 def _cmd_synth(args: argparse.Namespace) -> int:
     import os
 
+    from .._internal import output
     from ..engine import get_engine
-    from ..errors import InputError
     from .terminal import track
 
     fmt = args.format or _format_of(args.out)
     rules = args.rules or os.environ.get("SPINEMETS_RULES")
+    target = output.target(args.out or "-", [rules] if rules else [])  # before anything is read
     engine = get_engine(rules)
     to_stdout = not args.out or args.out == "-"
     # the bar shares the terminal with nothing: only when the cases themselves do not go to it
     show = not args.no_progress and not (to_stdout and sys.stdout.isatty())
     cases = track(synthetic_cases(args.n, args.seed, engine), args.n, "synth", sys.stderr, show)
-    if to_stdout:
-        write(cases, sys.stdout, fmt)
-        return 0
-    try:
-        with open(args.out, "w", encoding="utf-8", newline="") as out:
-            write(cases, out, fmt)
-    except OSError as err:
-        raise InputError(f"{args.out}: cannot write ({err.strerror})") from None
+    with target.open(binary=False) as out:
+        write(cases, out, fmt)
     return 0
 
 

@@ -39,7 +39,13 @@ def run(args: argparse.Namespace) -> int:
     from ..verify.report import case_yaml
     from .terminal import Style, progress_bar
 
+    from .._internal import output
+    from ..rulebook import DEFAULT_RULES_DIR
+
     timeout = int(args.timeout * 1000) if args.timeout else None
+    rules = args.rules or DEFAULT_RULES_DIR
+    if args.counterexamples:  # refused before anything is read if it is (inside) the rule base
+        output.folder(args.counterexamples, [rules])
     with progress_bar(sys.stderr, enabled=not args.no_progress) as bar:
         task = bar.add_task("verify", total=None) if bar is not None else None
 
@@ -50,16 +56,14 @@ def run(args: argparse.Namespace) -> int:
         report = verify(args.rules, timeout_ms=timeout, only=set(args.only) if args.only else None,
                         progress=advance)
     if args.junit:
-        try:
-            Path(args.junit).write_text(report.to_junit(), encoding="utf-8")
-        except OSError as err:
-            raise InputError(f"{args.junit}: cannot write the JUnit report ({err.strerror})") from None
+        with output.target(args.junit).open(binary=False) as junit:
+            junit.write(report.to_junit())
     if args.counterexamples:
-        folder = Path(args.counterexamples)
-        folder.mkdir(parents=True, exist_ok=True)
+        folder = output.folder(args.counterexamples, [rules])
         for result in report.violated:
             if result.counterexample is not None:
-                (folder / f"{result.invariant.id}.yaml").write_text(case_yaml(result.counterexample.case))
+                output.write_file(folder / f"{result.invariant.id}.yaml", case_yaml(result.counterexample.case),
+                                  [rules])
     if args.json:
         sys.stdout.write(report.to_json())
     else:

@@ -10,7 +10,8 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from .. import conditions
-from .._internal import yamlio
+from .._internal import reading, yamlio
+from .._internal.limits import RULE_FILE
 from .._internal.suggest import did_you_mean
 from ..conditions import Condition, ConditionProblem
 from ..errors import Problem, RulebookError
@@ -71,9 +72,12 @@ class _Loader:
     def read(self, files: list[Path]) -> None:
         for path in files:
             name = self._name(path)
+            raw = reading.read_bounded(path, RULE_FILE, RulebookError, "rule-base files are .yaml files")
             try:
-                data, index = yamlio.load(yamlio.decode_text(path.read_bytes()))
+                data, index = yamlio.load(yamlio.decode_text(raw), limits=RULE_FILE)
             except yamlio.YamlProblem as err:
+                if err.limit:  # stop at once, on one line: the rest could be as large
+                    raise RulebookError(f"{name}{f':{err.line}' if err.line else ''}: {err.message}") from None
                 self.problems.append(Problem(err.message, file=name, line=err.line))
                 continue
             if not isinstance(data, dict) or len(data) != 1 or next(iter(data)) not in _SECTIONS:
@@ -116,14 +120,42 @@ class _Loader:
             return None
 
 
+RULE_SUFFIXES = (".yaml", ".yml")
+# Files a rule base folder may hold besides its YAML without a word: Python's package markers (the
+# installed wheel ships rules/ as package data) and hidden files (.gitkeep, editor swap files).
+_QUIET = frozenset({"__init__.py", "__pycache__"})
+
+
 def rule_files(root: str | Path | None = None) -> tuple[Path, list[Path]]:
-    """The rule base's folder and its YAML files in load order (a single file is a rule base of one)."""
+    """The rule base's folder and its YAML files in load order (a single file is a rule base of one).
+
+    A file whose suffix is .yaml or .yml in another letter case (cautions.YAML) is refused rather than
+    skipped: its rules would silently not apply. Other files are listed by `ignored_files`."""
     root = Path(root) if root is not None else DEFAULT_RULES_DIR
     if root.is_file():
         return root.parent, [root]
     if root.is_dir():
-        return root, sorted(p for p in root.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())
+        files = sorted(p for p in _entries(root) if p.suffix in RULE_SUFFIXES and p.is_file())
+        misnamed = [p for p in _entries(root) if p.suffix.lower() in RULE_SUFFIXES and p.suffix not in RULE_SUFFIXES]
+        if misnamed:
+            raise RulebookError(f"rule base {root}: {len(misnamed)} file{'s' if len(misnamed) > 1 else ''} not read",
+                                [Problem(f"rename it to end in {p.suffix.lower()}: only .yaml and .yml (lower case) "
+                                         "are read as rules", file=str(p)) for p in misnamed])
+        return root, files
     raise RulebookError(f"{root}: no such rule base folder or file")
+
+
+def ignored_files(root: str | Path | None = None) -> list[Path]:
+    """Files in a rule base folder that are not read as rules (not .yaml or .yml), for `validate` to name."""
+    root = Path(root) if root is not None else DEFAULT_RULES_DIR
+    if not root.is_dir():
+        return []
+    return sorted(p for p in _entries(root) if p.suffix not in RULE_SUFFIXES and p.is_file())
+
+
+def _entries(root: Path) -> list[Path]:
+    return [p for p in root.rglob("*")
+            if not any(part.startswith(".") or part in _QUIET for part in p.relative_to(root).parts)]
 
 
 def files_digest(root: str | Path | None = None) -> str | None:
@@ -132,7 +164,10 @@ def files_digest(root: str | Path | None = None) -> str | None:
     try:
         folder, files = rule_files(root)
         for path in files:
-            digest.update(f"{path.relative_to(folder)}\0{path.stat().st_size}\0".encode())
+            size = path.stat().st_size
+            if size > RULE_FILE.bytes:
+                return None  # loading says which file is too large
+            digest.update(f"{path.relative_to(folder)}\0{size}\0".encode())
             digest.update(path.read_bytes())
     except (OSError, RulebookError):
         return None

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationIn
 
 from .. import conditions
 from .._internal import yamlio
+from .._internal.limits import RULE_FILE
 from .._internal.suggest import did_you_mean
 from ..conditions import Condition, ConditionProblem
 from ..errors import Problem, RulebookError
@@ -385,7 +386,7 @@ def _places(root: Path) -> list[tuple[str, yamlio.LineIndex, tuple[Any, ...]]]:
     places = []
     for path in files:
         try:
-            data, index = yamlio.load(yamlio.decode_text(path.read_bytes()))
+            data, index = yamlio.load(yamlio.decode_text(path.read_bytes()), limits=RULE_FILE)
         except (yamlio.YamlProblem, OSError):
             continue
         if isinstance(data, dict) and list(data) == ["invariants"] and isinstance(data["invariants"], list):
