@@ -105,6 +105,17 @@ def open_registry(path: str, fmt: Optional[str] = None) -> Registry:
                 yield number, file
         return Registry("folder", name, (), rows(), len(files), lambda: done[0], files)
     stream, size = _open_binary(path, name)
+    return _stream_registry(fmt, name, stream, size)
+
+
+def registry_from_bytes(name: str, data: bytes, fmt: str) -> Registry:
+    """A CSV or JSON Lines registry held in memory (an upload in the front end), read exactly as a file is."""
+    if fmt not in ("csv", "jsonl"):
+        raise InputError(f"{name}: a registry in memory is CSV or JSON Lines, not {fmt}")
+    return _stream_registry(fmt, name, io.BytesIO(data), len(data))
+
+
+def _stream_registry(fmt: str, name: str, stream: BinaryIO, size: Optional[int]) -> Registry:
     lines = _Lines(stream, limits.REGISTRY_ROW.bytes)
     if fmt == "jsonl":
         return Registry("jsonl", name, (), _jsonl_rows(lines), size, lines.position)

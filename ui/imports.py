@@ -1,14 +1,12 @@
 """Cases brought in from files, read in memory through the engine's public readers (nothing touches the disk).
 
 A YAML or JSON file goes through `parse_case_text` (which also reads whatever else the engine learns to read, a
-FHIR Bundle for one); a CSV registry or JSON Lines file goes row by row through `registry_io.parse_row`, so a
-registry reads here exactly as `spinemets batch` reads it. Each case or row that does not read is kept with its
-message, so one bad row does not stop the rest.
+FHIR Bundle for one); a CSV registry or JSON Lines file goes through `registry_io`'s one-pass reader and
+`parse_row`, so a registry reads here exactly as `spinemets batch` reads it. Each case or row that does not
+read is kept with its message, so one bad row does not stop the rest.
 """
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import dataclass
 from pathlib import PurePath
 from typing import Any
@@ -16,7 +14,8 @@ from typing import Any
 import yaml
 
 from spinemets import CaseDocument, InputError, parse_case_text
-from spinemets.registry_io import csv_columns, parse_row
+from spinemets.errors import Problem
+from spinemets.registry_io import parse_row, registry_from_bytes
 
 CASE_SUFFIXES = (".yaml", ".yml", ".json")
 REGISTRY_SUFFIXES = (".csv", ".jsonl", ".ndjson")
@@ -40,60 +39,30 @@ def read_file(name: str, data: bytes) -> list[Imported]:
         except InputError as err:
             return [Imported(name, None, str(err))]
     if suffix == ".csv":
-        return _csv(name, data)
+        return _registry(name, data, "csv")
     if suffix in (".jsonl", ".ndjson"):
-        return _jsonl(name, data)
+        return _registry(name, data, "jsonl")
     return [Imported(name, None, f"{name}: not a case file (.yaml, .yml, .json) or registry (.csv, .jsonl)")]
 
 
-def _text(name: str, data: bytes) -> str | None:
+def _registry(name: str, data: bytes, fmt: str) -> list[Imported]:
+    """Every row of a registry, read by the same one-pass reader as `spinemets batch` (registry_io)."""
     try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return None
-
-
-def _csv(name: str, data: bytes) -> list[Imported]:
-    text = _text(name, data)
-    if text is None:
-        return [Imported(name, None, f"{name}: not UTF-8 text")]
-    reader = csv.reader(io.StringIO(text, newline=""))
-    try:
-        header = tuple(cell.strip() for cell in next(reader))
-    except (StopIteration, csv.Error):
-        return [Imported(name, None, f"{name}: empty, or no readable header row")]
-    unknown = [c for c in header if c not in csv_columns()]
-    if unknown or "id" not in header:
-        why = f"unknown columns {', '.join(unknown)}" if unknown else "no 'id' column"
-        return [Imported(name, None, f"{name}: the header does not name the data dictionary's fields ({why})")]
-    found = []
-    line = reader.line_num
-    try:
-        for cells in reader:
-            start, line = line + 1, reader.line_num
-            if not any(c.strip() for c in cells):
-                continue
-            raw = io.StringIO()
-            csv.writer(raw, lineterminator="\n").writerow(cells)
-            found.append(_row(name, "csv", header, start, raw.getvalue()))
-    except csv.Error as err:
-        found.append(Imported(f"{name}:{line + 1}", None, f"{name}:{line + 1}: not a readable CSV row ({err})"))
-    return found
-
-
-def _jsonl(name: str, data: bytes) -> list[Imported]:
-    text = _text(name, data)
-    if text is None:
-        return [Imported(name, None, f"{name}: not UTF-8 text")]
-    return [_row(name, "jsonl", (), number, line) for number, line in enumerate(text.splitlines(), start=1)
-            if line.strip()]
-
-
-def _row(name: str, fmt: str, header: tuple[str, ...], line: int, raw: Any) -> Imported:
-    try:
-        return Imported(f"{name}:{line}", parse_row(fmt, name, header, line, raw))
+        registry = registry_from_bytes(name, data, fmt)
+        rows = list(registry.rows)
     except InputError as err:
-        return Imported(f"{name}:{line}", None, str(err))
+        return [Imported(name, None, str(err))]
+    found = []
+    for line, payload in rows:
+        where = f"{name}:{line}"
+        if isinstance(payload, Problem):
+            found.append(Imported(where, None, f"{where}: {payload.message}"))
+            continue
+        try:
+            found.append(Imported(where, parse_row(fmt, name, registry.header, line, payload)))
+        except InputError as err:
+            found.append(Imported(where, None, str(err)))
+    return found
 
 
 def case_file(data: dict[str, Any], fmt: str) -> bytes:
