@@ -83,6 +83,7 @@ def test_a_rule_base_of_501_rules_sharing_one_condition_validates_and_runs(scrat
         locator: {locator}
         claim: {claim}
         stance: {stance}
+        attributed_to: "{attributed_to}"
 """
     folder = scratch_rules("rules:" + "".join(rule.format(i=i, **CITATION) for i in range(501)))
     assert cli.main(["validate", str(folder)]) == 0, capsys.readouterr().err
