@@ -3,14 +3,28 @@ from __future__ import annotations
 
 import io
 import json
+import multiprocessing
 import os
+import signal
 import subprocess
+import time
 
 import pytest
 
 from spinemets import EngineError, read_case_file
 from spinemets.commands import cli
-from spinemets.commands.batch import CHUNK_ROWS, IN_PROCESS_ROWS, Progress, Summary, run
+from spinemets.commands.batch import (
+    CHUNK_ROWS,
+    IN_PROCESS_ROWS,
+    Chunk,
+    Progress,
+    Summary,
+    _on_workers,
+    evaluate_chunk,
+    placed_output,
+    run,
+    write_pieces,
+)
 from spinemets.case_io import case_from_data
 from spinemets.registry_io import csv_columns
 from spinemets.commands.synth import synthetic_cases, write
@@ -105,7 +119,9 @@ def test_a_folder_of_case_files_in_name_order(tmp_path, engine):
     assert out.read_text().splitlines() == expected
 
 
-def test_output_is_identical_across_runs_and_worker_counts(tmp_path, engine):
+def test_output_is_identical_across_runs_worker_counts_and_destinations(tmp_path, engine):
+    """Workers write a file's decisions into it at offsets; a pipe gets them through the main process. Either way
+    the bytes are those of one process, in input order, starting where the stream stood."""
     rows = IN_PROCESS_ROWS + CHUNK_ROWS + 1  # enough rows for the worker processes to start
     source = tmp_path / "registry.csv"
     with source.open("w", newline="") as f:
@@ -117,11 +133,103 @@ def test_output_is_identical_across_runs_and_worker_counts(tmp_path, engine):
         assert result.returncode == 0, result.stderr[-2000:]
         outputs.append(out.read_bytes())
     assert outputs[0] == outputs[1] == outputs[2]
+    piped = subprocess.run([*CLI, "batch", str(source), "--workers", "2"], capture_output=True, timeout=600)
+    assert piped.returncode == 0 and piped.stdout == outputs[0]
+    for mode in ("wb", "ab"):  # stdout a file: written at offsets where it may, appended where it must
+        redirected = tmp_path / f"stdout-{mode}.jsonl"
+        redirected.write_bytes(b"kept\n")
+        with redirected.open(mode) as stdout:
+            if mode == "wb":
+                stdout.write(b"before\n")
+                stdout.flush()
+            done = subprocess.run([*CLI, "batch", str(source), "--workers", "2"], stdout=stdout,
+                                  stderr=subprocess.PIPE, timeout=600)
+            assert done.returncode == 0, done.stderr[-2000:]
+            stdout.write(b"after\n")
+        assert redirected.read_bytes() == (b"before\n" if mode == "wb" else b"kept\n") + outputs[0] + b"after\n"
     lines = outputs[0].decode().splitlines()
     assert len(lines) == rows
     sample = list(synthetic_cases(rows, 9, engine))
     for i in (0, rows // 2, rows - 1):  # the input order, and the same decision as evaluate gives
         assert lines[i] == engine.evaluate(case_from_data(sample[i]).case).model_dump_json()
+
+
+def test_compact_output_is_the_same_on_one_process_and_on_workers(tmp_path, engine):
+    source = tmp_path / "registry.csv"
+    with source.open("w", newline="") as f:
+        write(synthetic_cases(IN_PROCESS_ROWS + 3 * CHUNK_ROWS, 4, engine), f, "csv")
+    outputs = []
+    for workers in ("1", "2"):
+        out = tmp_path / f"c{workers}.jsonl"
+        result = batch(str(source), "--out", str(out), "--compact", "--workers", workers)
+        assert result.returncode == 0, result.stderr[-2000:]
+        outputs.append(out.read_bytes())
+    assert outputs[0] == outputs[1]
+    assert json.loads(outputs[0].splitlines()[0])["format"] == "spinemets-compact-decisions/1"
+
+
+def _chunk(engine, rows, sha256=None) -> Chunk:
+    return Chunk(str(engine.rulebook.root), sha256 or engine.sha256, "jsonl", "r.jsonl", (),
+                 [(n, json.dumps({"id": f"c{n}"})) for n in range(1, rows + 1)], True)
+
+
+class _Killer:
+    """Unpickled in a worker, it ends that worker at once, as a crash would."""
+
+    def __reduce__(self):
+        return (os._exit, (3,))
+
+
+def test_a_worker_that_dies_or_fails_stops_the_run_and_no_worker_is_left(engine):
+    with pytest.raises(EngineError, match="ended unexpectedly"):
+        list(_on_workers(iter([_chunk(engine, 3), _Killer(), _chunk(engine, 3)]), 2, None))
+    with pytest.raises(EngineError, match="changed while the batch ran"):
+        list(_on_workers(iter([_chunk(engine, 3), _chunk(engine, 3, sha256="0" * 64)]), 2, None))
+    assert multiprocessing.active_children() == []
+
+
+def test_workers_write_each_chunk_at_its_offset(tmp_path, engine):
+    chunks = [_chunk(engine, rows) for rows in (3, 1, 4, 1, 5)]
+    expected = b"".join(piece for chunk in chunks for piece in evaluate_chunk(chunk).pieces)
+    path = tmp_path / "d.jsonl"
+    with path.open("wb") as out:
+        out.write(b"head\n")
+        placed = placed_output(out)
+        assert placed is not None and placed.start == 5
+        results = list(_on_workers(iter(chunks), 2, placed))
+    assert all(r.pieces == [] for r in results) and sum(r.length for r in results) == len(expected)
+    assert path.read_bytes() == b"head\n" + expected
+    assert placed_output(io.BytesIO()) is None
+
+
+def test_pieces_are_written_in_order_past_the_system_limit_of_one_call(tmp_path):
+    pieces = [f"{n}\n".encode() for n in range(5000)]
+    path = tmp_path / "p"
+    path.write_bytes(b"0123")
+    with path.open("r+b") as f:
+        assert write_pieces(f.fileno(), pieces, 2, "p") == len(b"".join(pieces))
+    assert path.read_bytes() == b"01" + b"".join(pieces)
+
+
+def test_an_interrupted_run_leaves_no_output_no_partial_file_and_no_worker(tmp_path, engine):
+    source = tmp_path / "r.csv"
+    with source.open("w", newline="") as f:
+        write(synthetic_cases(40 * CHUNK_ROWS, 5, engine), f, "csv")
+    out = tmp_path / "d.jsonl"
+    process = subprocess.Popen([*CLI, "batch", str(source), "--out", str(out), "--workers", "2"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    deadline = time.monotonic() + 120
+    while not list(tmp_path.glob(".d.jsonl.*")) and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.05)  # until the temporary output exists: the workers start after it
+    time.sleep(1.5)
+    os.killpg(process.pid, signal.SIGINT)  # as Ctrl-C does: to the whole process group
+    process.communicate(timeout=120)
+    assert process.returncode == 130
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r.csv"]
+    deadline = time.monotonic() + 30  # multiprocessing's resource tracker takes a moment to see its parent gone
+    while subprocess.run(["pgrep", "-s", str(process.pid)], capture_output=True).stdout:
+        assert time.monotonic() < deadline, "a process of the interrupted run is still running"
+        time.sleep(0.1)
 
 
 def test_summary_only_counts_without_writing_decisions(tmp_path, engine):

@@ -113,6 +113,16 @@ class _Guarded:
         except OSError as err:
             raise OutputError(f"{self._name}: cannot write ({err.strerror or err})") from None
 
+    @property
+    def name(self) -> str:
+        """The output as the user named it, for messages."""
+        return self._name
+
+    def fileno(self) -> int:
+        """The underlying descriptor, for writers that place data at offsets (batch's worker processes);
+        they must flush first and report their own write errors as OutputError."""
+        return int(self._stream.fileno())
+
 
 def _stdout() -> Any:
     if sys.stdout is None:
