@@ -13,18 +13,8 @@ import pytest
 
 from spinemets import EngineError, read_case_file
 from spinemets.commands import cli
-from spinemets.commands.batch import (
-    CHUNK_ROWS,
-    IN_PROCESS_ROWS,
-    Chunk,
-    Progress,
-    Summary,
-    _on_workers,
-    evaluate_chunk,
-    placed_output,
-    run,
-    write_pieces,
-)
+from spinemets.commands.batch import CHUNK_ROWS, IN_PROCESS_ROWS, Chunk, Progress, Summary, evaluate_chunk, run
+from spinemets.commands.batch_workers import WorkerPool, placed_output, write_pieces
 from spinemets.case_io import case_from_data
 from spinemets.registry_io import csv_columns
 from spinemets.commands.synth import synthetic_cases, write
@@ -180,11 +170,16 @@ class _Killer:
         return (os._exit, (3,))
 
 
+def _on_workers(chunks, placed=None, start=0) -> list:
+    with WorkerPool(2, evaluate_chunk, None, placed) as pool:
+        return list(pool.results(iter(chunks), start))
+
+
 def test_a_worker_that_dies_or_fails_stops_the_run_and_no_worker_is_left(engine):
     with pytest.raises(EngineError, match="ended unexpectedly"):
-        list(_on_workers(iter([_chunk(engine, 3), _Killer(), _chunk(engine, 3)]), 2, None))
+        _on_workers([_chunk(engine, 3), _Killer(), _chunk(engine, 3)])
     with pytest.raises(EngineError, match="changed while the batch ran"):
-        list(_on_workers(iter([_chunk(engine, 3), _chunk(engine, 3, sha256="0" * 64)]), 2, None))
+        _on_workers([_chunk(engine, 3), _chunk(engine, 3, sha256="0" * 64)])
     assert multiprocessing.active_children() == []
 
 
@@ -195,11 +190,13 @@ def test_workers_write_each_chunk_at_its_offset(tmp_path, engine):
     with path.open("wb") as out:
         out.write(b"head\n")
         placed = placed_output(out)
-        assert placed is not None and placed.start == 5
-        results = list(_on_workers(iter(chunks), 2, placed))
+        assert placed is not None and placed.position(out) == 5
+        results = _on_workers(chunks, placed, 5)
     assert all(r.pieces == [] for r in results) and sum(r.length for r in results) == len(expected)
     assert path.read_bytes() == b"head\n" + expected
     assert placed_output(io.BytesIO()) is None
+    with (tmp_path / "a").open("ab") as appending:
+        assert placed_output(appending) is None  # pwrite would append on Linux
 
 
 def test_pieces_are_written_in_order_past_the_system_limit_of_one_call(tmp_path):

@@ -10,11 +10,10 @@ byte-identical whatever the number of workers.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import functools
 import itertools
 import os
-import pickle
-import signal
-import stat
 import sys
 import time
 from collections import Counter
@@ -29,13 +28,12 @@ from .._internal.printable import printable
 from ..errors import CaseError, EngineError, InputError, Problem
 from ..registry_io import FORMATS, Registry, Row, open_registry, parse_row
 from ..vocabulary import OPTIONS, STATUSES, Citation
+from .batch_workers import WorkerPool, placed_output, write_pieces
 
 CHUNK_ROWS = 200
 # Starting a worker (a fresh interpreter that loads and compiles the rule base) costs about half a
 # second; below this many rows one process finishes sooner.
 IN_PROCESS_ROWS = 1500
-IN_FLIGHT_PER_WORKER = 2   # one chunk being evaluated, one waiting, so a worker never waits for the next
-WINDOW_PER_WORKER = 6      # chunks dispatched past the oldest unfinished one: bounds what is held in memory
 COMPACT_FORMAT = "spinemets-compact-decisions/1"
 
 
@@ -205,11 +203,6 @@ def _engine_for(rules: str, sha256: str) -> Any:
     return engine
 
 
-def _ignore_interrupts() -> None:
-    # Ctrl-C reaches every process of the terminal's group: the parent stops the run, workers stay quiet.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-
 def evaluate_chunk(chunk: Chunk) -> ChunkResult:
     """Parse, validate and evaluate every row of a chunk; a row the data dictionary refuses is reported, not raised.
 
@@ -270,8 +263,8 @@ def usable_cores() -> int:
         return os.cpu_count() or 1
 
 
-def _chunks(registry: Registry, rules: str, sha256: str, decisions: bool, compact: bool) -> Iterator[Chunk]:
-    rows = iter(registry.rows)
+def _chunks(registry: Registry, rows: Iterator[Row], rules: str, sha256: str, decisions: bool,
+            compact: bool) -> Iterator[Chunk]:
     while True:
         batch = list(itertools.islice(rows, CHUNK_ROWS))
         if not batch:
@@ -280,251 +273,20 @@ def _chunks(registry: Registry, rules: str, sha256: str, decisions: bool, compac
                     registry.position())
 
 
-@dataclass(frozen=True)
-class Placed:
-    """The output file the workers write decisions into themselves: its descriptor and where decisions start."""
+def warm_engine(rules: str | None) -> None:
+    """Load and compile the rule base in a worker before its first chunk arrives (the chunks name it by its root)."""
+    from ..engine import get_engine
 
-    fd: int
-    start: int
-    name: str   # as the user gave it, for messages
-
-
-def placed_output(out: Any) -> Placed | None:
-    """`out` as a file the workers can write into at offsets, or None (a pipe, a terminal, a text buffer).
-
-    A regular file opened without O_APPEND only: on Linux, pwrite on an O_APPEND descriptor appends.
-    """
-    try:
-        out.flush()
-        fd = int(out.fileno())
-        regular = stat.S_ISREG(os.fstat(fd).st_mode)
-        start = os.lseek(fd, 0, os.SEEK_CUR)
-    except (AttributeError, OSError, ValueError):
-        return None
-    if not regular or _appends(fd):
-        return None
-    return Placed(fd, start, str(getattr(out, "name", "the output")))
+    engine = get_engine(rules)
+    _WORKER_ENGINES.setdefault((engine.rulebook.root, engine.sha256), engine)
 
 
-def _appends(fd: int) -> bool:
-    try:
-        import fcntl
-    except ImportError:  # not on POSIX
-        return True
-    return bool(fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_APPEND)
+def _in_this_process(chunks: Iterator[Chunk], rulebook: Any) -> Iterator[ChunkResult]:
+    from ..engine import get_engine
 
-
-class SharedFile:
-    """An open file handed to a spawned worker: the descriptor is duplicated into the child as it starts."""
-
-    def __init__(self, fd: int) -> None:
-        self.fd = fd
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        from multiprocessing.reduction import DupFd
-
-        return (_attach_file, (DupFd(self.fd),))
-
-
-def _attach_file(duplicate: Any) -> SharedFile:
-    return SharedFile(int(duplicate.detach()))
-
-
-def write_pieces(fd: int, pieces: list[bytes], offset: int, name: str) -> int:
-    """Write `pieces` one after the other into the file at `offset`, without joining them; return the bytes written."""
-    total = 0
-    try:
-        for start in range(0, len(pieces), _IOV_MAX):
-            group = pieces[start:start + _IOV_MAX]
-            size = sum(map(len, group))
-            written = os.pwritev(fd, group, offset + total)
-            if written < size:  # a short write (rare on a regular file): the rest one by one
-                rest = memoryview(b"".join(group))[written:]
-                while rest:
-                    done = os.pwrite(fd, rest, offset + total + written)
-                    rest, written = rest[done:], written + done
-            total += size
-    except OSError as err:
-        raise output.OutputError(f"{name}: cannot write ({err.strerror or err})") from None
-    return total
-
-
-def _iov_max() -> int:
-    try:
-        return max(2, min(1024, os.sysconf("SC_IOV_MAX")))
-    except (AttributeError, ValueError, OSError):
-        return 16
-
-
-_IOV_MAX = _iov_max()
-
-
-def _sendable(err: BaseException) -> BaseException:
-    try:
-        pickle.dumps(err)
-    except (pickle.PicklingError, TypeError, AttributeError):  # it cannot cross to the main process; its words can
-        return EngineError(f"{type(err).__name__}: {err}")
-    return err
-
-
-def _worker(tasks: Any, results: Any, shared: SharedFile | None, name: str) -> None:
-    """A worker's loop: evaluate the chunks it is given; with a shared output, keep each chunk's decisions
-    until the main process says at which offset they go, then write them there."""
-    _ignore_interrupts()
-    held: dict[int, list[bytes]] = {}
-    try:
-        while True:
-            task = tasks.get()
-            if task is None:
-                break
-            if task[0] == "write":
-                _, index, offset = task
-                assert shared is not None
-                write_pieces(shared.fd, held.pop(index), offset, name)
-                continue
-            _, index, chunk = task
-            result = evaluate_chunk(chunk)
-            if shared is not None:
-                held[index], result.pieces = result.pieces, []
-            elif result.pieces:
-                result.pieces = [b"".join(result.pieces)]  # one object to pickle and to write
-            results.send(("result", index, result))
-        results.send(("stopped", 0, len(held)))
-    except BaseException as err:  # noqa: BLE001 - reported to the main process, which stops the run with it
-        results.send(("error", -1, _sendable(err)))
-
-
-def _in_order(chunks: Iterator[Chunk], workers: int, rulebook: Any,
-              placed: Placed | None = None) -> Iterator[ChunkResult]:
-    """Chunk results in input order: in this process for small inputs, else on `workers` processes.
-
-    With `placed`, the workers write the decisions into that file themselves (the results carry only their
-    length).
-    """
-    head = list(itertools.islice(chunks, IN_PROCESS_ROWS // CHUNK_ROWS + 1))
-    if workers <= 1 or len(head) * CHUNK_ROWS <= IN_PROCESS_ROWS:
-        from ..engine import get_engine
-
-        _WORKER_ENGINES.setdefault((rulebook.root, rulebook.sha256), get_engine(rulebook))
-        for chunk in itertools.chain(head, chunks):
-            yield evaluate_chunk(chunk)
-        return
-    yield from _on_workers(itertools.chain(head, chunks), workers, placed)
-
-
-def _on_workers(chunks: Iterator[Chunk], workers: int, placed: Placed | None) -> Iterator[ChunkResult]:
-    """Each worker has its own task queue, so that the one holding a chunk's decisions is told where they go.
-
-    Tasks go through queues (a feeder thread each, so dispatching never blocks on a busy worker), results
-    come back on one pipe per worker; a worker that dies is noticed by its process sentinel.
-    """
-    import multiprocessing
-
-    context = multiprocessing.get_context("spawn")
-    shared = SharedFile(placed.fd) if placed is not None else None
-    processes: list[Any] = []
-    queues: list[Any] = []
-    readers: list[Any] = []
-    stopped = False
-    try:
-        for _ in range(workers):
-            reader, writer = context.Pipe(duplex=False)
-            tasks = context.Queue()
-            process = context.Process(target=_worker, args=(tasks, writer, shared, placed.name if placed else ""),
-                                      daemon=True)
-            process.start()
-            writer.close()
-            processes.append(process)
-            queues.append(tasks)
-            readers.append(reader)
-        source = enumerate(chunks)
-        done: dict[int, ChunkResult] = {}
-        owner: dict[int, int] = {}
-        busy = [0] * workers
-        dispatched = yielded = placed_upto = 0
-        offset = placed.start if placed is not None else 0
-        lengths: dict[int, int] = {}
-        exhausted = False
-
-        def refill() -> None:
-            nonlocal dispatched, exhausted
-            for worker in sorted(range(workers), key=busy.__getitem__):
-                while (not exhausted and busy[worker] < IN_FLIGHT_PER_WORKER
-                       and dispatched < yielded + WINDOW_PER_WORKER * workers):
-                    item = next(source, None)
-                    if item is None:
-                        exhausted = True
-                        return
-                    index, chunk = item
-                    owner[index] = worker
-                    busy[worker] += 1
-                    dispatched += 1
-                    queues[worker].put(("chunk", index, chunk))
-
-        refill()
-        while yielded < dispatched or not exhausted:
-            for index, result in _receive(readers, processes):
-                busy[owner[index]] -= 1
-                done[index] = result
-                if placed is not None:
-                    lengths[index] = result.length
-                    while placed_upto in lengths:
-                        queues[owner[placed_upto]].put(("write", placed_upto, offset))
-                        offset += lengths.pop(placed_upto)
-                        placed_upto += 1
-            while yielded in done:
-                del owner[yielded]
-                yield done.pop(yielded)
-                yielded += 1
-            refill()
-        for tasks in queues:
-            tasks.put(None)
-        for worker, reader in enumerate(readers):
-            kind, _, value = _message(reader, processes[worker])
-            if kind != "stopped" or value:
-                raise EngineError(f"a batch worker stopped with {value} chunks of decisions unwritten")
-        for process in processes:
-            process.join()
-        stopped = True
-    finally:
-        for tasks in queues:
-            tasks.cancel_join_thread()  # a queue's feeder must not wait on a worker that is gone
-            tasks.close()
-        if not stopped:
-            for process in processes:
-                process.terminate()
-            for process in processes:
-                process.join()
-        for reader in readers:
-            reader.close()
-
-
-def _receive(readers: list[Any], processes: list[Any]) -> Iterator[tuple[int, ChunkResult]]:
-    """The results that are ready (waiting for at least one); a worker's error or death stops the run."""
-    from multiprocessing.connection import wait
-
-    sentinels = {process.sentinel: worker for worker, process in enumerate(processes)}
-    ready = wait([*readers, *sentinels])
-    for worker, reader in enumerate(readers):
-        if reader in ready:
-            kind, index, value = _message(reader, processes[worker])
-            if kind != "result":
-                raise EngineError(f"a batch worker sent {kind!r} before it was told to stop")
-            yield index, value
-    for sentinel, worker in sentinels.items():
-        if sentinel in ready and not readers[worker].poll():
-            raise EngineError(f"a batch worker process ended unexpectedly (exit code {processes[worker].exitcode})")
-
-
-def _message(reader: Any, process: Any) -> tuple[str, int, Any]:
-    try:
-        kind, index, value = reader.recv()
-    except (EOFError, OSError):
-        process.join(timeout=5)
-        raise EngineError(f"a batch worker process ended unexpectedly (exit code {process.exitcode})") from None
-    if kind == "error":
-        raise value
-    return str(kind), int(index), value
+    _WORKER_ENGINES.setdefault((rulebook.root, rulebook.sha256), get_engine(rulebook))
+    for chunk in chunks:
+        yield evaluate_chunk(chunk)
 
 
 class Progress:
@@ -577,45 +339,57 @@ def run(path: str, *, fmt: str | None = None, rules: str | None = None, out: Any
         compact: bool = False) -> Summary:
     """Evaluate every row; write each decision as one JSON line to `out` (None: count only); report rejections.
 
-    `out` may be a binary or a text stream (anything with `write`). With `compact`, the first line holds the
+    `out` may be a binary or a text stream (anything with `write`); when it is a regular file, the worker
+    processes write the decisions into it themselves (batch_workers.py). With `compact`, the first line holds the
     bibliography and each reason cites by key (docs/batch.md). With more than one worker, call this under
     `if __name__ == "__main__":` in a script: the workers are fresh interpreters that import it.
     """
     from ..rulebook import load_rulebook
 
     report = report if report is not None else sys.stderr
-    rulebook = load_rulebook(rules)  # a broken rule base stops here, before any worker starts
-    registry = open_registry(path, fmt)
-    summary = Summary(options=rulebook.option_order)
-    chunks = _chunks(registry, rulebook.root, rulebook.sha256, decisions=out is not None, compact=compact)
-    write = _bytes_writer(out) if out is not None else None
-    if write is not None and compact:
-        write(compact_header(rulebook))
+    registry = open_registry(path, fmt)  # the input as a whole (a CSV header) is checked here
+    rows = iter(registry.rows)
+    head = list(itertools.islice(rows, IN_PROCESS_ROWS + 1))
+    count = workers or usable_cores()
     placed = placed_output(out) if out is not None else None
-    offset = placed.start if placed is not None else 0   # where the next decisions go in a placed output
-    first_seen: dict[str, str] = {}
-    bar = Progress(report, registry.size, progress)
-    try:
-        for result in _in_order(chunks, workers or usable_cores(), rulebook, placed):
-            summary.merge(result.summary)
-            for problems in result.rejections:
-                for problem in problems:
-                    bar.print(f"spinemets: rejected {printable(str(problem))}")
-            for where, case_id in result.ids:
-                first = first_seen.setdefault(case_id, where)
-                if first != where:
-                    summary.repeated += 1
-                    bar.print(f"spinemets: repeated id {printable(case_id)!r} at {printable(where)} "
-                              f"(first at {printable(first)}); both evaluated")
-            if placed is not None:
-                if result.pieces:  # evaluated in this process; else a worker wrote them already
-                    write_pieces(placed.fd, result.pieces, offset, placed.name)
-                offset += result.length
-            elif write is not None and result.pieces:
-                write(b"".join(result.pieces))
-            bar.advance(result.summary.rows, result.position)
-    finally:
-        bar.close()
+    with contextlib.ExitStack() as stack:
+        pool: WorkerPool[Chunk, ChunkResult] | None = None
+        if count > 1 and len(head) > IN_PROCESS_ROWS:
+            # started first: each worker loads the rule base while this process loads and checks it
+            pool = stack.enter_context(WorkerPool(count, evaluate_chunk, functools.partial(warm_engine, rules),
+                                                  placed))
+        rulebook = load_rulebook(rules)  # a broken rule base stops here, before anything is evaluated
+        summary = Summary(options=rulebook.option_order)
+        chunks = _chunks(registry, itertools.chain(head, rows), rulebook.root, rulebook.sha256,
+                         decisions=out is not None, compact=compact)
+        write = _bytes_writer(out) if out is not None else None
+        if write is not None and compact:
+            write(compact_header(rulebook))
+        offset = placed.position(out) if placed is not None else 0  # where the next decisions go in a placed output
+        results = pool.results(chunks, offset) if pool is not None else _in_this_process(chunks, rulebook)
+        first_seen: dict[str, str] = {}
+        bar = Progress(report, registry.size, progress)
+        try:
+            for result in results:
+                summary.merge(result.summary)
+                for problems in result.rejections:
+                    for problem in problems:
+                        bar.print(f"spinemets: rejected {printable(str(problem))}")
+                for where, case_id in result.ids:
+                    first = first_seen.setdefault(case_id, where)
+                    if first != where:
+                        summary.repeated += 1
+                        bar.print(f"spinemets: repeated id {printable(case_id)!r} at {printable(where)} "
+                                  f"(first at {printable(first)}); both evaluated")
+                if placed is not None:
+                    if result.pieces:  # evaluated in this process; else a worker wrote them already
+                        write_pieces(placed.fd, result.pieces, offset, placed.name)
+                    offset += result.length
+                elif write is not None and result.pieces:
+                    write(b"".join(result.pieces))
+                bar.advance(result.summary.rows, result.position)
+        finally:
+            bar.close()
     if placed is not None:
         os.lseek(placed.fd, offset, os.SEEK_SET)  # the stream goes on after the decisions, as if it wrote them
     return summary
