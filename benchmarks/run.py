@@ -239,6 +239,8 @@ def run_timed(args: list[str], **kw) -> tuple[float, float, subprocess.Completed
 def section_batch(rows: int, rules: str | None) -> dict:
     header(f"3. Batch throughput: {rows:,} synthetic cases, `spinemets batch` on {os.cpu_count()} cores")
     rules_args = ["--rules", rules] if rules else []
+    ideal = IdealPasses(rules, min(rows, 5000))
+    ideal.measure()
     with tempfile.TemporaryDirectory(prefix="spinemets-bench-") as folder:
         registry = Path(folder) / "registry.csv"
         wall, _, out = run_timed([*CLI, "synth", str(rows), "--seed", "1", "--out", str(registry), *rules_args])
@@ -246,63 +248,100 @@ def section_batch(rows: int, rules: str | None) -> dict:
             print("  synth failed:", out.stderr[-500:])
             return {}
         print(f"  synthetic registry: {registry.stat().st_size / 1e6:.1f} MB CSV, made in {wall:.1f} s")
-        results: dict[str, float] = {}
-        cpu_rates: dict[str, float] = {}
+        results: dict[str, tuple[float, float, int]] = {}  # label: wall, CPU, index of the ideal pass before
         runs = [("decisions to a file", ["--out", str(Path(folder) / "decisions.jsonl")]),
                 ("--summary-only", ["--summary-only"])]
         if compact_encoder is not None:
             runs.insert(1, ("--compact", ["--compact", "--out", str(Path(folder) / "compact.jsonl")]))
         for label, extra in runs:
+            before = len(ideal.passes) - 1
             wall, cpu, out = run_timed([*CLI, "batch", str(registry), *extra, *rules_args])
+            ideal.measure()  # the pass after this run: each run is compared with the passes either side of it
             if out.returncode not in (0, 2):
                 print(f"  {label}: failed ({out.returncode}): {out.stderr[-500:]}")
                 continue
-            rate = rows / wall
-            results[label] = rate
-            cpu_rates[label] = rows / cpu
+            results[label] = (wall, cpu, before)
             written = [Path(a) for a in extra if a.endswith(".jsonl")]
             size = f"   {written[0].stat().st_size / rows / 1e3:.1f} KB per decision" if written else ""
-            print(f"  {label:<20} {wall:6.1f} s wall  {rate:8,.0f} cases/s   CPU {cpu:6.1f} s "
-                  f"({rows / cpu:,.0f} cases per CPU-second){size}")
+            print(f"  {label:<20} {wall:6.1f} s wall  {rows / wall:8,.0f} cases/s   CPU {cpu:6.1f} s "
+                  f"({rows / cpu:,.0f} cases per CPU-second){size}   load {load()}")
         peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
         print(f"  largest resident set of any process so far: {peak:.0f} MB")
-    ideal_ratio(results, cpu_rates, rules, min(rows, 5000))
-    rate = results.get("decisions to a file", 0.0)
+    ideal_ratio(results, ideal, rows)
+    rate = rows / results["decisions to a file"][0] if "decisions to a file" in results else 0.0
     print(f"  target: >= {TARGETS['batch']:,.0f} cases/s (decisions written): {verdict(rate >= TARGETS['batch'])}")
     return {"batch": rate}
 
 
-def ideal_ratio(results: dict[str, float], cpu_rates: dict[str, float], rules: str | None, sample: int) -> None:
-    """Batch throughput against its ideal: N cores / (evaluate + JSON per decision, timed in this process).
+class IdealPasses:
+    """The per-decision time batch's ideal is made of, measured in this one process in passes over the same cases.
 
-    The ideal counts only the work a decision cannot avoid; reading and typing the rows, inter-process
-    traffic, writing and starting the workers are what batch must keep within the remaining 15%. On a
-    machine that other work shares, wall time gives batch less than N cores: the CPU ratio (decisions per
-    CPU-second of batch and its workers, against the same per-decision CPU time) is the same comparison
-    without the load, and the wall ratio approaches it on a quiet machine.
+    Each pass times, case by case, evaluate, then the decision's JSON (the bytes batch writes), then its compact
+    form: evaluate alone is the ideal of --summary-only, evaluate + JSON that of decisions to a file, and evaluate +
+    JSON + compact that of --compact. A pass runs before the first batch run and after each, so every run is set
+    against the mean of the passes either side of it, measured under the same load.
     """
-    engine = get_engine(rules)
-    cases = [case_from_data(c).case for c in synthetic_cases(sample, 1, engine)]
-    for case in cases[:200]:
-        engine.evaluate(case)  # warm caches
+
+    def __init__(self, rules: str | None, sample: int) -> None:
+        self.engine = get_engine(rules)
+        self.cases = [case_from_data(c).case for c in synthetic_cases(sample, 1, self.engine)]
+        self.compact = compact_encoder(self.engine.rulebook) if compact_encoder is not None else None
+        self.passes: list[dict[str, tuple[float, float]]] = []  # per pass: stage -> (wall, CPU) s per decision
+        for case in self.cases[:200]:
+            self.engine.evaluate(case)  # warm caches
+
+    def measure(self) -> None:
+        wall = {"evaluate": 0, "json": 0, "compact": 0}
+        cpu = dict(wall)
+        clock, cpu_clock = time.perf_counter_ns, time.process_time_ns
+        for case in self.cases:
+            w0, c0 = clock(), cpu_clock()
+            decision = self.engine.evaluate(case)
+            w1, c1 = clock(), cpu_clock()
+            data = decision.__pydantic_serializer__.to_json(decision)
+            w2, c2 = clock(), cpu_clock()
+            if self.compact is not None:
+                self.compact(data)
+            w3, c3 = clock(), cpu_clock()
+            for stage, (a, b, x, y) in (("evaluate", (w0, w1, c0, c1)), ("json", (w1, w2, c1, c2)),
+                                        ("compact", (w2, w3, c2, c3))):
+                wall[stage] += b - a
+                cpu[stage] += y - x
+        n = len(self.cases) * 1e9
+        self.passes.append({stage: (wall[stage] / n, cpu[stage] / n) for stage in wall})
+
+    def per_decision(self, label: str, before: int) -> tuple[float, float]:
+        """Wall and CPU seconds per decision of the ideal for `label`, the mean of passes `before` and the next."""
+        stages = {"--summary-only": ("evaluate",), "decisions to a file": ("evaluate", "json"),
+                  "--compact": ("evaluate", "json", "compact")}[label]
+        around = self.passes[before:before + 2]
+        wall = statistics.fmean(sum(p[stage][0] for stage in stages) for p in around)
+        cpu = statistics.fmean(sum(p[stage][1] for stage in stages) for p in around)
+        return wall, cpu
+
+
+def ideal_ratio(results: dict[str, tuple[float, float, int]], ideal: IdealPasses, rows: int) -> None:
+    """Batch throughput against its ideal: N cores / (evaluate + JSON per decision, timed in one process).
+
+    The ideal counts only the work a decision cannot avoid; reading and typing the rows, starting the workers,
+    handing out rows and results, writing the file are what batch must keep within the remaining 15%. On a
+    machine that other work shares, wall time gives batch less than N cores: the CPU ratio (decisions per
+    CPU-second of batch and its workers, against the per-decision CPU time) is the same comparison without
+    the load, and the wall ratio approaches it on a quiet machine.
+    """
     cores = usable_cores()
-    for label, serialise in (("decisions to a file", lambda d: d.__pydantic_serializer__.to_json(d)),
-                             ("--compact", None), ("--summary-only", lambda d: None)):
+    for label in ("decisions to a file", "--compact", "--summary-only"):
         if label not in results:
             continue
-        if serialise is None:
-            compact = compact_encoder(engine.rulebook)
-            serialise = lambda d: compact(d.__pydantic_serializer__.to_json(d))  # noqa: E731
-        wall, cpu = time.perf_counter(), time.process_time()
-        for case in cases:
-            serialise(engine.evaluate(case))
-        per_wall = (time.perf_counter() - wall) / len(cases)
-        per_cpu = (time.process_time() - cpu) / len(cases)
-        ideal = cores / per_wall
+        wall, cpu, before = results[label]
+        per_wall, per_cpu = ideal.per_decision(label, before)
+        rate = cores / per_wall
         what = "evaluate" if label == "--summary-only" else "evaluate + JSON"
-        print(f"  {label:<20} ideal {ideal:8,.0f} cases/s ({cores} cores / {1e3 * per_wall:.3f} ms {what})   "
-              f"wall ratio {results[label] / ideal:.2f}   CPU ratio {cpu_rates[label] * per_cpu:.2f} "
+        print(f"  {label:<20} ideal {rate:8,.0f} cases/s ({cores} cores / {1e3 * per_wall:.3f} ms {what})   "
+              f"wall ratio {rows / wall / rate:.2f}   CPU ratio {rows * per_cpu / cpu:.2f} "
               f"({1e3 * per_cpu:.3f} CPU-ms per decision)   target >= 0.85")
+    spread = [sum(p[s][0] for s in ("evaluate", "json")) * 1e3 for p in ideal.passes]
+    print(f"  ideal passes (evaluate + JSON, ms per decision): {' '.join(f'{x:.3f}' for x in spread)}")
     print(f"  load average now {load()} on {os.cpu_count()} cores: the wall ratio means little above about 0.5")
 
 

@@ -14,7 +14,7 @@ import pytest
 from spinemets import EngineError, read_case_file
 from spinemets.commands import cli
 from spinemets.commands.batch import CHUNK_ROWS, IN_PROCESS_ROWS, Chunk, Progress, Summary, evaluate_chunk, run
-from spinemets.commands.batch_workers import WorkerPool, placed_output, write_pieces
+from spinemets.commands.batch_workers import FileWriter, WorkerPool, placed_output, write_pieces
 from spinemets.case_io import case_from_data
 from spinemets.registry_io import csv_columns
 from spinemets.commands.synth import synthetic_cases, write
@@ -206,6 +206,17 @@ def test_pieces_are_written_in_order_past_the_system_limit_of_one_call(tmp_path)
     with path.open("r+b") as f:
         assert write_pieces(f.fileno(), pieces, 2, "p") == len(b"".join(pieces))
     assert path.read_bytes() == b"01" + b"".join(pieces)
+
+
+def test_the_file_writer_advice_to_drop_written_pages_loses_nothing(tmp_path):
+    path = tmp_path / "w"
+    regions = [[bytes([65 + n]) * (5000 + 997 * n), b"\n"] for n in range(12)]
+    with path.open("wb") as f:
+        writer = FileWriter(f.fileno(), "w")
+        offset = 0
+        for pieces in regions:
+            offset += writer.write(pieces, offset)
+    assert path.read_bytes() == b"".join(b"".join(pieces) for pieces in regions)
 
 
 def test_an_interrupted_run_leaves_no_output_no_partial_file_and_no_worker(tmp_path, engine):

@@ -28,7 +28,7 @@ from .._internal.printable import printable
 from ..errors import CaseError, EngineError, InputError, Problem
 from ..registry_io import FORMATS, Registry, Row, open_registry, parse_row
 from ..vocabulary import OPTIONS, STATUSES, Citation
-from .batch_workers import WorkerPool, placed_output, write_pieces
+from .batch_workers import FileWriter, WorkerPool, placed_output
 
 CHUNK_ROWS = 200
 # Starting a worker (a fresh interpreter that loads and compiles the rule base) costs about half a
@@ -366,6 +366,7 @@ def run(path: str, *, fmt: str | None = None, rules: str | None = None, out: Any
         if write is not None and compact:
             write(compact_header(rulebook))
         offset = placed.position(out) if placed is not None else 0  # where the next decisions go in a placed output
+        here = FileWriter(placed.fd, placed.name) if placed is not None else None  # for chunks evaluated here
         results = pool.results(chunks, offset) if pool is not None else _in_this_process(chunks, rulebook)
         first_seen: dict[str, str] = {}
         bar = Progress(report, registry.size, progress)
@@ -381,9 +382,9 @@ def run(path: str, *, fmt: str | None = None, rules: str | None = None, out: Any
                         summary.repeated += 1
                         bar.print(f"spinemets: repeated id {printable(case_id)!r} at {printable(where)} "
                                   f"(first at {printable(first)}); both evaluated")
-                if placed is not None:
+                if here is not None:
                     if result.pieces:  # evaluated in this process; else a worker wrote them already
-                        write_pieces(placed.fd, result.pieces, offset, placed.name)
+                        here.write(result.pieces, offset)
                     offset += result.length
                 elif write is not None and result.pieces:
                     write(b"".join(result.pieces))
