@@ -142,7 +142,7 @@ def keep(state: MutableMapping[str, Any], *, clinical_only: bool = False) -> Non
     the form); writing each value back to session state makes it the app's own, so it survives. A fragment's
     rerun keeps only the clinical fields (`clinical_only`): the identity fields are drawn outside it."""
     skip = {key(n) for n in IDENTITY} if clinical_only else set()
-    for name in [k for k in state.keys() if isinstance(k, str) and k.startswith(PREFIX) and k not in skip]:
+    for name in [k for k in state if isinstance(k, str) and k.startswith(PREFIX) and k not in skip]:
         state[name] = state[name]
 
 

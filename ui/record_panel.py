@@ -6,7 +6,6 @@ import json
 from collections.abc import Callable
 
 import streamlit as st
-
 from spinemets import Engine, InputError, Rulebook
 from spinemets.board_log import OVERRIDE_REASONS, make_decision_record
 

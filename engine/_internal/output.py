@@ -26,7 +26,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, Optional
+from typing import IO, Any
 
 from ..errors import InputError
 
@@ -46,9 +46,9 @@ class OutputError(InputError):
 class Target:
     """A checked output: standard output, or a regular file (existing or not) that is none of the inputs."""
 
-    name: str                 # as the user gave it, for messages
-    path: Optional[Path]      # the file the rename replaces (symlinks resolved); None for stdout
-    mode: Optional[int]       # permission bits to keep (an existing target's), None for a new file
+    name: str              # as the user gave it, for messages
+    path: Path | None      # the file the rename replaces (symlinks resolved); None for stdout
+    mode: int | None       # permission bits to keep (an existing target's), None for a new file
 
     @property
     def stdout(self) -> bool:
@@ -89,7 +89,7 @@ class _Guarded:
     """A stream that takes text or bytes, and whose write errors (disk full, quota, I/O) are the user's
     output error (exit 2), not an internal one."""
 
-    def __init__(self, stream: IO[Any], name: str):
+    def __init__(self, stream: IO[Any], name: str) -> None:
         self._stream, self._name = stream, name
         self._text = isinstance(stream, io.TextIOBase)
 
@@ -135,7 +135,7 @@ def target(path: str | Path, inputs: Iterable[str | Path] = ()) -> Target:
     given = Path(path)
     real = Path(os.path.realpath(given))
     try:
-        info: Optional[os.stat_result] = os.stat(real)
+        info: os.stat_result | None = os.stat(real)
     except FileNotFoundError:
         info = None
     except OSError as err:
@@ -155,7 +155,7 @@ def target(path: str | Path, inputs: Iterable[str | Path] = ()) -> Target:
     return Target(name, real, stat.S_IMODE(info.st_mode) if info is not None else None)
 
 
-def _refuse_if_input(name: str, real: Path, info: Optional[os.stat_result], source: str | Path) -> None:
+def _refuse_if_input(name: str, real: Path, info: os.stat_result | None, source: str | Path) -> None:
     if str(source) == "-":
         if info is not None and sys.stdin is not None:
             try:

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from functools import cached_property
-from typing import Any, Literal, Union
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -108,7 +108,7 @@ class Derive(BaseModel):
         return f"derive the fact {self.derive}"
 
 
-Effect = Union[Indicate, Contraindicate, AdviseAgainst, Prefer, Conflict, Adjunct, Derive]
+Effect = Indicate | Contraindicate | AdviseAgainst | Prefer | Conflict | Adjunct | Derive
 _EFFECT_BY_KEY: dict[str, type[BaseModel]] = {
     "indicate": Indicate, "contraindicate": Contraindicate, "advise_against": AdviseAgainst, "prefer": Prefer,
     "conflict": Conflict, "adjunct": Adjunct, "derive": Derive}

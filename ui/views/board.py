@@ -11,8 +11,20 @@ from typing import Any
 
 import streamlit as st
 from spinemets import CaseDocument
-from spinemets.ui import (case_state, decision_view, drafts, evaluation, export, form, imports, labels, record_panel,
-                          resources, session, sins_link)
+from spinemets.ui import (
+    case_state,
+    decision_view,
+    drafts,
+    evaluation,
+    export,
+    form,
+    imports,
+    labels,
+    record_panel,
+    resources,
+    session,
+    sins_link,
+)
 from spinemets.ui.form import findings
 from spinemets.ui.text import md
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 import sqlite3
 
 import streamlit as st
-
 from spinemets import InputError
 from spinemets.board_log import OVERRIDE_REASONS, BoardLog
 from spinemets.concordance import Tally, concordance, percent

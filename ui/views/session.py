@@ -6,7 +6,6 @@ import datetime as dt
 import sqlite3
 
 import streamlit as st
-
 from spinemets import InputError, minutes
 from spinemets.board_log import BoardLog
 from spinemets.ui import evaluation, imports, labels, resources, session

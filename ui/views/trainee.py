@@ -6,7 +6,6 @@ its title, which often gives the answer away.
 from __future__ import annotations
 
 import streamlit as st
-
 from spinemets.case import known_values
 from spinemets.ui import case_state, citations, decision_view, evaluation, labels, resources, session, trainee_score
 from spinemets.ui.text import md
