@@ -139,13 +139,13 @@ _SPELLED = {"≥": ">=", "≤": "<=", "–": "-", "—": "-", "−": "-", "‘":
 def _latin1(text: str) -> str:
     """Text fpdf's core fonts can print (latin-1): symbols spelled out, accents dropped where latin-1 lacks them."""
     out = []
-    for char in str(text):
-        char = _SPELLED.get(char, char)
+    for given in str(text):
+        char = _SPELLED.get(given, given)
         try:
             char.encode("latin-1")
         except UnicodeEncodeError:
-            char = "".join(c for c in unicodedata.normalize("NFKD", char) if not unicodedata.combining(c))
-            char = char if char and char.isascii() else "?"
+            stripped = "".join(c for c in unicodedata.normalize("NFKD", char) if not unicodedata.combining(c))
+            char = stripped if stripped and stripped.isascii() else "?"
         out.append(char)
     return "".join(out)
 

@@ -23,7 +23,7 @@ import stat
 import sys
 import tempfile
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -75,13 +75,11 @@ class Target:
                 yield _Guarded(stream, self.name)
                 stream.flush()
                 os.fsync(stream.fileno())
-            os.chmod(temporary, self.mode if self.mode is not None else 0o666 & ~_umask())
-            os.replace(temporary, self.path)
+            Path(temporary).chmod(self.mode if self.mode is not None else 0o666 & ~_umask())
+            Path(temporary).replace(self.path)
         except BaseException:
-            try:
-                os.unlink(temporary)
-            except OSError:
-                pass
+            with suppress(OSError):
+                Path(temporary).unlink()
             raise
 
 
@@ -135,7 +133,7 @@ def target(path: str | Path, inputs: Iterable[str | Path] = ()) -> Target:
     given = Path(path)
     real = Path(os.path.realpath(given))
     try:
-        info: os.stat_result | None = os.stat(real)
+        info: os.stat_result | None = real.stat()
     except FileNotFoundError:
         info = None
     except OSError as err:
@@ -167,7 +165,7 @@ def _refuse_if_input(name: str, real: Path, info: os.stat_result | None, source:
                                   "to another file")
         return
     try:
-        other = os.stat(source)
+        other = os.stat(source)  # noqa: PTH116 - Path('') would stat '.', os.stat('') reports a missing input
     except OSError:
         return  # a missing input is the reader's to report
     if stat.S_ISDIR(other.st_mode):
