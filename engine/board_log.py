@@ -163,11 +163,13 @@ def make_decision_record(case: dict[str, Any], decision: dict[str, Any], chosen:
         return BoardDecision(
             case_id=str(case.get("id") or decision.get("case_id")), case=case, decision=decision,
             rulebook_version=str(rulebook.get("version", "")), rulebook_sha256=str(rulebook.get("sha256", "")),
-            top=top, chosen=tuple(chosen), follows_top=follows, override_reason=override_reason if not follows else None,
-            comment=comment, attendees=tuple(attendees), meeting_date=meeting_date, source=source)  # type: ignore[arg-type]
+            top=top, chosen=tuple(chosen), follows_top=follows,
+            override_reason=override_reason if not follows else None,
+            comment=comment, attendees=tuple(attendees), meeting_date=meeting_date, source=source)
     except ValidationError as err:
         raise InputError("board decision not recorded", [
-            Problem(e["msg"], field=".".join(str(p) for p in e["loc"])) for e in err.errors(include_url=False)]) from None
+            Problem(e["msg"], field=".".join(str(p) for p in e["loc"]))
+            for e in err.errors(include_url=False)]) from None
 
 
 class BoardLog:

@@ -104,7 +104,7 @@ def _unknown_keys(data: dict[str, Any], name: str, index: yamlio.LineIndex) -> l
     return problems
 
 
-def _validate(model: type[BaseModel], data: Any, base: tuple, name: str, index: yamlio.LineIndex,
+def _validate(model: type[BaseModel], data: Any, base: yamlio.Path_, name: str, index: yamlio.LineIndex,
               problems: list[Problem]) -> Any:
     try:
         return model.model_validate(data)

@@ -16,6 +16,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from .conditions import fields_of
+from .fields import FieldCatalog
 from .frameworks import Summary
 from .rulebook import Adjunct, AdviseAgainst, Conflict, Contraindicate, Indicate, Prefer, Rule, Rulebook, effect_options
 from .scores import ScoreResult
@@ -187,11 +188,13 @@ def resolve_status(floors: Iterable[str], ceilings: Iterable[str]) -> str:
 
 
 def _bounds(rules: Iterable[Rule], option: str) -> tuple[list[str], list[str]]:
-    floors, ceilings = [], []
+    floors: list[str] = []
+    ceilings: list[str] = []
     for rule in rules:
         for effect in rule.then:
             if option in effect_options(effect):
                 kind, status = limits_of(effect)
+                assert status is not None  # every effect that names an option limits it
                 (floors if kind == "floor" else ceilings).append(status)
     return floors, ceilings
 
@@ -213,7 +216,7 @@ def pivotal_rules(option: str, certain: Sequence[Rule], undecided: Sequence[Rule
         others = [r for r in relevant if r is not rule]
         raisers = [r for r in others if _bounds([r], option)[0]]
         lowerers = [r for r in others if _bounds([r], option)[1]]
-        contexts = ([], others, raisers, lowerers)
+        contexts: tuple[list[Rule], ...] = ([], others, raisers, lowerers)
         if any(status_of([*certain, *ctx, rule], option) != status_of([*certain, *ctx], option) for ctx in contexts):
             pivotal.append(rule)
     return pivotal
@@ -314,7 +317,7 @@ class DerivationPlan:
         return tuple(found)
 
 
-def conditions_inputs(rule: Rule, catalog) -> frozenset[str]:
+def conditions_inputs(rule: Rule, catalog: FieldCatalog) -> frozenset[str]:
     """Case input fields a rule's condition rests on, through computed values, scores and derived facts."""
     return frozenset().union(*(catalog.inputs_of(n) for n in fields_of(rule.when)))
 
@@ -338,7 +341,8 @@ def _reasons(option: str, rules: Sequence[Rule]) -> tuple[Reason, ...]:
                     reasons.append(Reason(rule=rule.id, effect="prefers", detail="over " + ", ".join(effect.over),
                                           text=rule.reason_text(effect), citations=rule.citations))
                 continue
-            if option not in effect_options(effect) and not (isinstance(effect, Conflict) and option in effect.conflict):
+            in_conflict = isinstance(effect, Conflict) and option in effect.conflict
+            if option not in effect_options(effect) and not in_conflict:
                 continue
             detail = getattr(effect, "strength", None) or getattr(effect, "severity", None)
             if isinstance(effect, Conflict) and not effect.caution:
@@ -513,11 +517,9 @@ def _pivotal(i: int, certain: Sequence[_RulePlan], relevant: Sequence[_RulePlan]
                     limit_c = cm
         for floor, cap in ((base_floor, base_cap), (all_f, all_c), (lift_f, lift_c), (limit_f, limit_c)):
             without = cap if cap < floor else floor
-            if f > floor:
-                floor = f
-            if c < cap:
-                cap = c
-            if (cap if cap < floor else floor) != without:
+            with_f = f if f > floor else floor
+            with_c = c if c < cap else cap
+            if (with_c if with_c < with_f else with_f) != without:
                 pivotal_pairs.add(pair)
                 break
     return [r for r in relevant if (r.floor[i], r.cap[i]) in pivotal_pairs]

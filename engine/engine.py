@@ -65,8 +65,8 @@ class Engine:
         now, settled, facts = self.evaluator.readings(values)
         ids = self.evaluator.rule_ids
         fired = self._cross_checked(case.id, self.durable.fire(values),
-                                    frozenset(r for r, t in zip(ids, now) if t == Truth.TRUE))
-        undecided = [r for r, t in zip(ids, settled) if t == Truth.UNKNOWN]
+                                    frozenset(r for r, t in zip(ids, now, strict=True) if t == Truth.TRUE))
+        undecided = [r for r, t in zip(ids, settled, strict=True) if t == Truth.UNKNOWN]
         unknown = [name for name in _INPUTS if name not in values]
         frameworks = self.frameworks_for(values, facts, scores, unknown)
         asks = self.questions_for(values, facts, unknown)

@@ -81,7 +81,7 @@ class RuleEvaluator:
         truths: list[int | None] = [None] * len(compiled)
         facts: dict[str, int] = {}
         for fact, rule_indices in self._fact_plan:
-            value = Truth.FALSE
+            value: int = Truth.FALSE
             for i in rule_indices:
                 truth = truths[i]
                 if truth is None:
@@ -101,7 +101,7 @@ class RuleEvaluator:
         scope = dict(values)
         truths: list[int | None] = [None] * len(now)
         for fact, rule_indices in self._fact_plan:
-            value = Truth.FALSE
+            value: int = Truth.FALSE
             for i in rule_indices:
                 truth = truths[i]
                 if truth is None:
@@ -115,4 +115,4 @@ class RuleEvaluator:
     def fired(self, values: dict[str, Any]) -> frozenset[str]:
         """Rules TRUE of the case as it stands: the set durable-rules must fire."""
         truths, _ = self.evaluate(values)
-        return frozenset(rid for rid, t in zip(self.rule_ids, truths) if t == Truth.TRUE)
+        return frozenset(rid for rid, t in zip(self.rule_ids, truths, strict=True) if t == Truth.TRUE)

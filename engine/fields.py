@@ -64,22 +64,25 @@ def _unwrap_optional(annotation: Any) -> Any:
 
 def _spec_from_model_field(name: str, info: Any, group: str) -> FieldSpec | None:
     annotation = _unwrap_optional(info.annotation)
-    lo = hi = None
-    for meta in info.metadata:
+    lo: float | None = None
+    hi: float | None = None
+    for meta in info.metadata:  # the bounds of the case's numeric fields are ints and floats
         if isinstance(meta, annotated_types.Ge):
-            lo = meta.ge
+            lo = typing.cast("float", meta.ge)
         elif isinstance(meta, annotated_types.Le):
-            hi = meta.le
-    common = {"title": info.title or name, "description": info.description or "", "inputs": frozenset({name}),
-                  "group": group}
+            hi = typing.cast("float", meta.le)
+    title, description, inputs = info.title or name, info.description or "", frozenset({name})
     if annotation is bool:
-        return FieldSpec(name, "bool", **common)
+        return FieldSpec(name, "bool", title=title, description=description, inputs=inputs, group=group)
     if annotation is int:
-        return FieldSpec(name, "int", minimum=lo, maximum=hi, **common)
+        return FieldSpec(name, "int", title=title, description=description, minimum=lo, maximum=hi, inputs=inputs,
+                         group=group)
     if annotation is float:
-        return FieldSpec(name, "number", minimum=lo, maximum=hi, **common)
+        return FieldSpec(name, "number", title=title, description=description, minimum=lo, maximum=hi,
+                         inputs=inputs, group=group)
     if typing.get_origin(annotation) is Literal:
-        return FieldSpec(name, "enum", values=tuple(typing.get_args(annotation)), **common)
+        return FieldSpec(name, "enum", title=title, description=description,
+                         values=tuple(typing.get_args(annotation)), inputs=inputs, group=group)
     return None  # lists and nested models are tested through computed values
 
 
@@ -92,7 +95,9 @@ def input_specs() -> dict[str, FieldSpec]:
             spec = _spec_from_model_field(name, Sins.model_fields[component], "mechanical")
         else:
             info = Case.model_fields[name]
-            spec = _spec_from_model_field(name, info, (info.json_schema_extra or {}).get("group", ""))
+            extra = info.json_schema_extra  # the case model's fields carry their group as a mapping
+            group = extra.get("group", "") if isinstance(extra, dict) else ""
+            spec = _spec_from_model_field(name, info, str(group))
         if spec is not None:
             specs[name] = spec
     return specs

@@ -10,7 +10,7 @@ import json
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any
 
 from .board_log import OVERRIDE_REASONS, BoardDecision, BoardLog, LogRecord
 
@@ -23,10 +23,10 @@ class Entry:
     """One patient's decision, with its log record when it was recorded."""
 
     decision: BoardDecision
-    record: Optional[LogRecord] = None
+    record: LogRecord | None = None
 
 
-def from_log(log: BoardLog, *, meeting: Optional[dt.date] = None, since: Optional[dt.date] = None) -> list[Entry]:
+def from_log(log: BoardLog, *, meeting: dt.date | None = None, since: dt.date | None = None) -> list[Entry]:
     """The log's board decisions, optionally of one meeting date or from a date on (by meeting date, else the
     day recorded)."""
     found = []
@@ -37,7 +37,7 @@ def from_log(log: BoardLog, *, meeting: Optional[dt.date] = None, since: Optiona
     return found
 
 
-def status_words(code: Optional[str]) -> str:
+def status_words(code: str | None) -> str:
     return "not graded" if not code else code.replace("_", " ")
 
 
@@ -64,7 +64,7 @@ class Line:
 
 
 def lines(entries: Sequence[Entry], titles: dict[str, str]) -> list[Line]:
-    def named(code: Optional[str]) -> str:
+    def named(code: str | None) -> str:
         if not code:
             return "none"
         title = titles.get(code)
@@ -91,8 +91,8 @@ def _md(text: str) -> str:
     return text.replace("\\", "\\\\").replace("*", "\\*").replace("<", "\\<").replace("|", "\\|")
 
 
-def markdown(entries: Sequence[Entry], titles: dict[str, str], *, head: Optional[str] = None,
-             generated: Optional[dt.datetime] = None) -> str:
+def markdown(entries: Sequence[Entry], titles: dict[str, str], *, head: str | None = None,
+             generated: dt.datetime | None = None) -> str:
     when = (generated or dt.datetime.now().astimezone()).strftime("%Y-%m-%d %H:%M %Z").strip()
     rows = lines(entries, titles)
     out = ["# Tumor board minutes", "", f"> **{DISCLAIMER}**", "", f"- Generated: {when}",
@@ -120,7 +120,7 @@ def markdown(entries: Sequence[Entry], titles: dict[str, str], *, head: Optional
     return "\n".join(out)
 
 
-def to_json(entries: Sequence[Entry], *, head: Optional[str] = None) -> str:
+def to_json(entries: Sequence[Entry], *, head: str | None = None) -> str:
     """Every entry with its full record (case, decision JSON, rule base hash) and its place in the chain."""
     items: list[dict[str, Any]] = []
     for entry in entries:
@@ -139,19 +139,19 @@ _SPELLED = {"≥": ">=", "≤": "<=", "–": "-", "—": "-", "−": "-", "‘":
 def _latin1(text: str) -> str:
     """Text fpdf's core fonts can print (latin-1): symbols spelled out, accents dropped where latin-1 lacks them."""
     out = []
-    for char in str(text):
-        char = _SPELLED.get(char, char)
+    for given in str(text):
+        char = _SPELLED.get(given, given)
         try:
             char.encode("latin-1")
         except UnicodeEncodeError:
-            char = "".join(c for c in unicodedata.normalize("NFKD", char) if not unicodedata.combining(c))
-            char = char if char and char.isascii() else "?"
+            stripped = "".join(c for c in unicodedata.normalize("NFKD", char) if not unicodedata.combining(c))
+            char = stripped if stripped and stripped.isascii() else "?"
         out.append(char)
     return "".join(out)
 
 
-def pdf(entries: Sequence[Entry], titles: dict[str, str], *, head: Optional[str] = None,
-        generated: Optional[dt.datetime] = None) -> bytes:
+def pdf(entries: Sequence[Entry], titles: dict[str, str], *, head: str | None = None,
+        generated: dt.datetime | None = None) -> bytes:
     """The minutes as an A4 PDF, built in memory."""
     from fpdf import FPDF
     from fpdf.enums import XPos, YPos
@@ -192,5 +192,5 @@ def pdf(entries: Sequence[Entry], titles: dict[str, str], *, head: Optional[str]
     return bytes(doc.output())
 
 
-def entries_of(decisions: Iterable[tuple[Optional[LogRecord], BoardDecision]]) -> list[Entry]:
+def entries_of(decisions: Iterable[tuple[LogRecord | None, BoardDecision]]) -> list[Entry]:
     return [Entry(decision, record) for record, decision in decisions]

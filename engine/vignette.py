@@ -15,7 +15,8 @@ class Board(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     kind: Literal["reported", "teaching"] = Field(
-        title="Kind", description="reported: management a paper reports for a real patient; teaching: a constructed case")
+        title="Kind",
+        description="reported: management a paper reports for a real patient; teaching: a constructed case")
     management: str = Field(title="Management", description="what the board did, or should do, in plain words")
     top: Option = Field(
         title="Board's choice", description="reported: the option the paper's team carried out, as its figure caption "
@@ -37,7 +38,8 @@ class Board(BaseModel):
         if self.engine_top is None:
             return self
         if self.kind != "reported":
-            raise ValueError("engine_top is for reported vignettes, where the paper's choice and the engine's may differ")
+            raise ValueError("engine_top is for reported vignettes, where the paper's choice and the engine's "
+                             "may differ")
         if self.engine_top == self.top:
             raise ValueError("engine_top repeats top: leave it out when the engine agrees with the paper")
         if not (self.engine_note or "").strip():

@@ -22,7 +22,8 @@ class Citation(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    source: str = Field(title="Source id", description="key of rules/sources.yaml (for papers: ../shared/seeds/index.yaml)")
+    source: str = Field(
+        title="Source id", description="key of rules/sources.yaml (for papers: ../shared/seeds/index.yaml)")
     section: str = Field(title="Section", description="section, table or figure of the source")
     locator: str = Field(
         title="Locator", description="a phrase of 4-30 words copied from the source, to find the passage")
@@ -45,5 +46,6 @@ class Citation(BaseModel):
 
     @property
     def stance_label(self) -> str:
-        """The stance as a reader sees it beside the passage: 'states', 'reports Chen et al. (ref. 21)', 'speculates'."""
+        """The stance as a reader sees it beside its passage: 'states', 'reports Chen et al. (ref. 21)' or
+        'speculates'."""
         return f"reports {self.attributed_to}" if self.stance == "reports" else self.stance

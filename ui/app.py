@@ -6,7 +6,6 @@ from pathlib import Path
 
 import streamlit as st
 from PIL import Image, ImageDraw
-
 from spinemets import RulebookError
 from spinemets.ui import case_state, drafts, labels, resources
 from spinemets.ui.text import md

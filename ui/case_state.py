@@ -21,6 +21,8 @@ LEVELS = "levels"
 UNKNOWN = "unknown"
 YES, NO = "yes", "no"
 DEFAULT_ID = "board-case"
+# st.session_state (a mapping whose keys may be str or int), or a plain dict in tests
+State = MutableMapping[Any, Any]
 
 
 def key(name: str) -> str:
@@ -55,13 +57,13 @@ def widget_value(name: str, spec: FieldSpec | None, value: Any) -> Any:
     return str(value)
 
 
-def ensure(state: MutableMapping[str, Any], specs: dict[str, FieldSpec]) -> None:
+def ensure(state: State, specs: dict[str, FieldSpec]) -> None:
     """Give every field a widget value (unknown) the first time a session sees the form."""
     for name in field_names():
         state.setdefault(key(name), blank_value(name, specs.get(name)))
 
 
-def load(state: MutableMapping[str, Any], specs: dict[str, FieldSpec], case: Case) -> None:
+def load(state: State, specs: dict[str, FieldSpec], case: Case) -> None:
     """Fill the form from a case: every field the case leaves out becomes unknown, none is left over."""
     known = known_values(case)
     identity = {"id": case.id, "title": case.title or "", "presentation": case.presentation or ""}
@@ -71,12 +73,12 @@ def load(state: MutableMapping[str, Any], specs: dict[str, FieldSpec], case: Cas
         state[key(name)] = widget_value(name, spec, value)
 
 
-def clear(state: MutableMapping[str, Any], specs: dict[str, FieldSpec]) -> None:
+def clear(state: State, specs: dict[str, FieldSpec]) -> None:
     for name in field_names():
         state[key(name)] = blank_value(name, specs.get(name))
 
 
-def snapshot(state: MutableMapping[str, Any]) -> dict[str, Any]:
+def snapshot(state: State) -> dict[str, Any]:
     """Every form value as the widgets hold it (a copy: later edits do not change it)."""
     return {name: _copy(state.get(key(name))) for name in field_names() if key(name) in state}
 
@@ -85,7 +87,7 @@ def _copy(value: Any) -> Any:
     return list(value) if isinstance(value, list) else value
 
 
-def restore(state: MutableMapping[str, Any], specs: dict[str, FieldSpec], values: dict[str, Any]) -> None:
+def restore(state: State, specs: dict[str, FieldSpec], values: dict[str, Any]) -> None:
     """Put a snapshot back into the form; a field the snapshot lacks becomes unknown."""
     for name in field_names():
         state[key(name)] = _copy(values.get(name, blank_value(name, specs.get(name))))
@@ -116,7 +118,7 @@ class Undo:
     values: dict[str, Any]
 
 
-def replace(state: MutableMapping[str, Any], specs: dict[str, FieldSpec], values: dict[str, Any], what: str) -> None:
+def replace(state: State, specs: dict[str, FieldSpec], values: dict[str, Any], what: str) -> None:
     """Replace the form, keeping what it held on the undo stack when anything had been entered."""
     before = snapshot(state)
     if not is_blank(before, specs):
@@ -126,23 +128,23 @@ def replace(state: MutableMapping[str, Any], specs: dict[str, FieldSpec], values
     restore(state, specs, values)
 
 
-def undo(state: MutableMapping[str, Any], specs: dict[str, FieldSpec]) -> None:
+def undo(state: State, specs: dict[str, FieldSpec]) -> None:
     stack: list[Undo] = state.get(UNDO) or []
     if stack:
         restore(state, specs, stack.pop().values)
 
 
-def last_undo(state: MutableMapping[str, Any]) -> Undo | None:
+def last_undo(state: State) -> Undo | None:
     stack = state.get(UNDO) or []
     return stack[-1] if stack else None
 
 
-def keep(state: MutableMapping[str, Any], *, clinical_only: bool = False) -> None:
+def keep(state: State, *, clinical_only: bool = False) -> None:
     """Streamlit forgets a widget's value on a run where the widget is not drawn (another page, another group of
     the form); writing each value back to session state makes it the app's own, so it survives. A fragment's
     rerun keeps only the clinical fields (`clinical_only`): the identity fields are drawn outside it."""
     skip = {key(n) for n in IDENTITY} if clinical_only else set()
-    for name in [k for k in state.keys() if isinstance(k, str) and k.startswith(PREFIX) and k not in skip]:
+    for name in [k for k in state if isinstance(k, str) and k.startswith(PREFIX) and k not in skip]:
         state[name] = state[name]
 
 
@@ -172,7 +174,7 @@ def parse_number(text: str, spec: FieldSpec) -> tuple[Any, str | None]:
     return number, None
 
 
-def read(state: MutableMapping[str, Any], specs: dict[str, FieldSpec]) -> Reading:
+def read(state: State, specs: dict[str, FieldSpec]) -> Reading:
     """The case data the form holds now; unknown fields are left out, exactly as in a case file."""
     reading = Reading(data={})
     sins: dict[str, Any] = {}

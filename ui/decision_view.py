@@ -6,7 +6,6 @@ from collections.abc import Callable
 from html import escape
 
 import streamlit as st
-
 from spinemets import Case, Decision, Engine, Rulebook
 
 from . import cards, labels, missing_rank

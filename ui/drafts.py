@@ -12,16 +12,17 @@ import re
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import MutableMapping
 from typing import Any
 
 import streamlit as st
 
+from .case_state import State
+
 # Session-state keys that make up the work in progress. Buttons and uploaders are not among them: Streamlit does
 # not let a script set their state.
 PREFIXES = ("case.", "agenda.", "board.", "trainee.", "undo.", "form.", "decision.")
-TOKEN_KEY = "drafts.tab"
-TOKEN = "drafts.token"
+TOKEN_KEY = "drafts.tab"  # noqa: S105 - a session-state key's name, not a secret
+TOKEN = "drafts.token"  # noqa: S105 - likewise: where the tab's draft token is kept
 RESTORED = "drafts.restored"
 _TOKEN = re.compile(r"[0-9a-f]{32}")
 _MAX_TABS = 200
@@ -82,11 +83,11 @@ def tab_token() -> str | None:
     return token if isinstance(token, str) and _TOKEN.fullmatch(token) else None
 
 
-def work(state: MutableMapping[str, Any]) -> dict[str, Any]:
+def work(state: State) -> dict[str, Any]:
     return {k: v for k, v in state.items() if isinstance(k, str) and k.startswith(PREFIXES)}
 
 
-def restore_once(state: MutableMapping[str, Any], token: str | None) -> bool:
+def restore_once(state: State, token: str | None) -> bool:
     """Put back what this tab had before a reload (once per session); True when something was restored."""
     if token is None or state.get(RESTORED):
         return False
@@ -100,7 +101,7 @@ def restore_once(state: MutableMapping[str, Any], token: str | None) -> bool:
     return True
 
 
-def save(state: MutableMapping[str, Any]) -> None:
+def save(state: State) -> None:
     """Keep the work in progress for this tab (only once its earlier work, if any, has been restored)."""
     token = state.get(TOKEN)
     if state.get(RESTORED) and isinstance(token, str):

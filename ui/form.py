@@ -36,7 +36,7 @@ def render(engine: Engine, outcome: Outcome, links: dict[str, sins_link.Link]) -
     if state.get(GROUP_KEY) not in GROUPS:
         state[GROUP_KEY] = GROUPS[0]
     st.segmented_control("Findings", GROUPS, key=GROUP_KEY, required=True, width="stretch", wrap=True,
-                         format_func=lambda g: _group_label(engine, g, groups[g], outcome),
+                         format_func=lambda g: _group_label(g, groups[g], outcome),
                          help="Each group's button shows how many of its fields are known. Leave a field on "
                               "*unknown* until it has been assessed: unknown is not *no*.")
     group = state[GROUP_KEY]
@@ -51,7 +51,7 @@ def _known(name: str, outcome: Outcome) -> bool:
     return name not in outcome.reading.unknown and name not in outcome.reading.problems
 
 
-def _group_label(engine: Engine, group: str, names: list[str], outcome: Outcome) -> str:
+def _group_label(group: str, names: list[str], outcome: Outcome) -> str:
     known = sum(1 for n in names if _known(n, outcome))
     flag = " ⚠" if any(n in outcome.field_problems for n in names) else ""
     return f"{labels.GROUP_TITLES[group]} {known}/{len(names)}{flag}"
@@ -103,7 +103,7 @@ def _wide(rulebook: Rulebook, spec: FieldSpec | None, name: str) -> bool:
     """Coded fields drawn as a row of buttons take the whole width; yes/no, numbers and drop-downs pair up."""
     if spec is None or spec.kind != "enum" or not _buttons(rulebook, spec, name):
         return False
-    return sum(len(choice_words(rulebook, name, c)) + 4 for c in choices(rulebook, spec)) > 36
+    return sum(len(choice_words(rulebook, name, c)) + 4 for c in choices(spec)) > 36
 
 
 def _buttons(rulebook: Rulebook, spec: FieldSpec, name: str) -> bool:
@@ -136,7 +136,7 @@ def _is_wide_block(engine: Engine, specs: dict[str, FieldSpec], block: list[str]
     return len(block) == 1 and _wide(engine.rulebook, specs.get(block[0]), block[0])
 
 
-def choices(rulebook: Rulebook, spec: FieldSpec) -> list[str]:
+def choices(spec: FieldSpec) -> list[str]:
     return [case_state.UNKNOWN, case_state.YES, case_state.NO] if spec.kind == "bool" \
         else [case_state.UNKNOWN, *spec.values]
 
@@ -174,7 +174,7 @@ def field_widget(engine: Engine, specs: dict[str, FieldSpec], name: str, *, widg
         f". Leave empty if unknown ({spec.describe_type()})." if spec.numeric else ".")
     if spec.numeric:
         return st.text_input(title, key=k, placeholder="unknown", help=help_text, **options)
-    codes = choices(rulebook, spec)
+    codes = choices(spec)
     if allowed is not None:
         codes = [case_state.UNKNOWN, *[c for c in spec.values if c in allowed]]
     if _buttons(rulebook, spec, name):
@@ -207,6 +207,7 @@ def _sins(engine: Engine, specs: dict[str, FieldSpec], names: list[str], outcome
     if score is None:
         return
     result = outcome.decision.frameworks.get(score.id) if outcome.decision else None
+    assert result is None or isinstance(result, ScoreResult)  # a score's id names its result, not a summary
     st.markdown(f"**{md(score.title)}**: " + score_words(rulebook, result), help=score.description or None)
     st.caption("Entered once: a component that another field of the case already says is filled from it, and "
                "offers only the values that agree with it.")

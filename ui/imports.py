@@ -12,7 +12,6 @@ from pathlib import PurePath
 from typing import Any
 
 import yaml
-
 from spinemets import CaseDocument, InputError, parse_case_text
 from spinemets.errors import Problem
 from spinemets.registry_io import parse_row, registry_from_bytes

@@ -6,7 +6,6 @@ import json
 from collections.abc import Callable
 
 import streamlit as st
-
 from spinemets import Engine, InputError, Rulebook
 from spinemets.board_log import OVERRIDE_REASONS, make_decision_record
 
@@ -35,7 +34,7 @@ def render(engine: Engine, evaluate: Callable[[], Outcome]) -> None:
                 "Chosen option(s), the main one first", rulebook.option_order, key="record.chosen",
                 format_func=lambda c: labels.option_label(rulebook, c), placeholder="the option(s) the board chose")
             reason = st.selectbox("If the main choice is not the top suggestion, why", list(OVERRIDE_REASONS),
-                                  index=None, key="record.reason", format_func=OVERRIDE_REASONS.get,
+                                  index=None, key="record.reason", format_func=lambda r: OVERRIDE_REASONS[r],
                                   placeholder="not needed when the board follows the top suggestion")
             comment = st.text_input("Comment for the minutes (no patient names)", key="record.comment")
             submitted = st.form_submit_button("Record the board's decision", icon=":material/how_to_vote:")
@@ -66,7 +65,7 @@ def _submit(engine: Engine, outcome: Outcome, chosen: list[str], reason: str | N
                                         comment=comment.strip() or None, attendees=session.attendees(state),
                                         meeting_date=session.meeting_date(state), source="ui")
         if session.current(state) is None:
-            session.add_form(state, {})
+            session.add_form(state)
         entry = session.record(state, decision)
     except InputError as err:
         why = "; ".join(md(p.message) for p in err.problems) if err.problems else md(err)
@@ -89,5 +88,5 @@ def _shown(rulebook: Rulebook) -> None:
         d = entry.decision
         mark = "follows" if d.follows_top else "overrides"
         st.caption(f"Recorded: {md(labels.options_in_words(rulebook, d.chosen))} ({mark} the top suggestion"
-                   + (f"; {md(OVERRIDE_REASONS.get(d.override_reason or '', ''))}" if d.override_reason else "") + ")"
+                   + (f"; {md(OVERRIDE_REASONS.get(d.override_reason, ''))}" if d.override_reason else "") + ")"
                    + (f" · log record {entry.record.seq}" if entry.record else ""))

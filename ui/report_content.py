@@ -107,7 +107,8 @@ def build(rulebook: Rulebook, case: Case, decision: Decision, when: datetime | N
     for i, o in enumerate(decision.options, start=1):
         reasons = [ReasonLine(labels.reason_heading(rulebook, r), r.text, r.rule,
                               refs.cite(r.citations),
-                              [f"{d.title} ({', '.join(b.rule for b in d.because)})" for d in decision.rests_on(r.rule)])
+                              [f"{d.title} ({', '.join(b.rule for b in d.because)})"
+                               for d in decision.rests_on(r.rule)])
                    for r in o.reasons]
         options.append(OptionLine(o.option, labels.option_title(rulebook, o.option), labels.status_label(o.status),
                                   o.provisional, i if o.option in decision.ranking else None, reasons))

@@ -36,7 +36,8 @@ def render(s: Summary) -> str:
     out += ["## Decision", "", f"**Top suggestion: {_escape(s.top)}**", "",
             "| # | option | status | provisional |", "|---|---|---|---|"]
     for o in s.options:
-        out.append(f"| {o.rank or '-'} | {o.code} - {_escape(o.title)} | {o.status} | {'yes' if o.provisional else ''} |")
+        provisional = "yes" if o.provisional else ""
+        out.append(f"| {o.rank or '-'} | {o.code} - {_escape(o.title)} | {o.status} | {provisional} |")
     out.append("")
     out += ["## Reasons", ""]
     for o in s.options:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-from collections.abc import MutableMapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,7 +25,7 @@ DB_PATH = "board.db_path"
 ATTENDEES = "board.attendees"
 MEETING_DATE = "board.date"
 _COUNTER = itertools.count(1)
-State = MutableMapping[Any, Any]   # st.session_state, or a plain dict in tests
+State = case_state.State
 
 
 @dataclass
@@ -61,7 +60,8 @@ class Recorded:
 
 
 def agenda(state: State) -> list[Item]:
-    return state.setdefault(AGENDA, [])
+    items: list[Item] = state.setdefault(AGENDA, [])
+    return items
 
 
 def current(state: State) -> Item | None:
@@ -70,7 +70,8 @@ def current(state: State) -> Item | None:
 
 
 def decisions(state: State) -> list[Recorded]:
-    return state.setdefault(DECISIONS, [])
+    recorded: list[Recorded] = state.setdefault(DECISIONS, [])
+    return recorded
 
 
 def add(state: State, specs: dict[str, FieldSpec], found: list[Imported]) -> list[Item]:
@@ -84,7 +85,7 @@ def add(state: State, specs: dict[str, FieldSpec], found: list[Imported]) -> lis
     return added
 
 
-def add_form(state: State, specs: dict[str, FieldSpec]) -> Item:
+def add_form(state: State) -> Item:
     """The case in the form, typed in, as a new patient on the agenda (and the one now open)."""
     item = Item(f"item-{next(_COUNTER)}", "typed in", case_state.snapshot(state))
     agenda(state).append(item)

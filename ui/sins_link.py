@@ -9,7 +9,6 @@ unknown when only one of its values agrees. So the form can never hold a SINS th
 """
 from __future__ import annotations
 
-from collections.abc import MutableMapping
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -82,7 +81,7 @@ def flat(reading_data: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
-def settle(state: MutableMapping[str, Any], engine: Engine, specs: dict[str, FieldSpec]) -> dict[str, Link]:
+def settle(state: case_state.State, engine: Engine, specs: dict[str, FieldSpec]) -> dict[str, Link]:
     """Narrow every linked component to what its partners allow (before the widgets are drawn)."""
     data = flat(case_state.read(state, specs).data)
     links = {}
@@ -97,7 +96,7 @@ def settle(state: MutableMapping[str, Any], engine: Engine, specs: dict[str, Fie
     return links
 
 
-def fill_partners(state: MutableMapping[str, Any], engine: Engine, specs: dict[str, FieldSpec], component: str) -> None:
+def fill_partners(state: case_state.State, engine: Engine, specs: dict[str, FieldSpec], component: str) -> None:
     """After a component is chosen: an unknown coded or yes/no partner with one agreeing value gets that value."""
     code = state.get(case_state.key(component))
     if code in (None, case_state.UNKNOWN):

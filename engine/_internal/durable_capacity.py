@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any
 
 # durable's table sizes (rete.h: BETA_LIST_LENGTH, NEXT_LIST_LENGTH, NEXT_BUCKET_LENGTH), with a margin for
 # the ways the model could count slightly fewer than durable (values durable compares as equal).
@@ -34,7 +34,7 @@ _COMPARISONS = frozenset({"$eq", "$neq", "$lt", "$lte", "$gt", "$gte", "$ex", "$
 
 
 class _Node:
-    __slots__ = ("hashed", "listed", "listed_count", "terms", "label")
+    __slots__ = ("hashed", "label", "listed", "listed_count", "terms")
 
     def __init__(self, label: str) -> None:
         self.hashed: dict[tuple[str, str, str], _Node] = {}
@@ -149,7 +149,7 @@ def grouped(definition: dict[str, Any], size: int, anchor: str) -> dict[str, Any
     return {name: rewrite(rule) for name, rule in definition.items()}
 
 
-def fitted(definition: dict[str, Any], anchor: str) -> tuple[dict[str, Any], Optional[list[Overflow]]]:
+def fitted(definition: dict[str, Any], anchor: str) -> tuple[dict[str, Any], list[Overflow] | None]:
     """The definition as it is when it fits, else grouped finely enough; with the overflows when nothing fits."""
     overflows = model(definition)
     if not overflows:

@@ -23,10 +23,10 @@ import stat
 import sys
 import tempfile
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, Optional
+from typing import IO, Any
 
 from ..errors import InputError
 
@@ -46,9 +46,9 @@ class OutputError(InputError):
 class Target:
     """A checked output: standard output, or a regular file (existing or not) that is none of the inputs."""
 
-    name: str                 # as the user gave it, for messages
-    path: Optional[Path]      # the file the rename replaces (symlinks resolved); None for stdout
-    mode: Optional[int]       # permission bits to keep (an existing target's), None for a new file
+    name: str              # as the user gave it, for messages
+    path: Path | None      # the file the rename replaces (symlinks resolved); None for stdout
+    mode: int | None       # permission bits to keep (an existing target's), None for a new file
 
     @property
     def stdout(self) -> bool:
@@ -75,13 +75,11 @@ class Target:
                 yield _Guarded(stream, self.name)
                 stream.flush()
                 os.fsync(stream.fileno())
-            os.chmod(temporary, self.mode if self.mode is not None else 0o666 & ~_umask())
-            os.replace(temporary, self.path)
+            Path(temporary).chmod(self.mode if self.mode is not None else 0o666 & ~_umask())
+            Path(temporary).replace(self.path)
         except BaseException:
-            try:
-                os.unlink(temporary)
-            except OSError:
-                pass
+            with suppress(OSError):
+                Path(temporary).unlink()
             raise
 
 
@@ -89,7 +87,7 @@ class _Guarded:
     """A stream that takes text or bytes, and whose write errors (disk full, quota, I/O) are the user's
     output error (exit 2), not an internal one."""
 
-    def __init__(self, stream: IO[Any], name: str):
+    def __init__(self, stream: IO[Any], name: str) -> None:
         self._stream, self._name = stream, name
         self._text = isinstance(stream, io.TextIOBase)
 
@@ -145,7 +143,7 @@ def target(path: str | Path, inputs: Iterable[str | Path] = ()) -> Target:
     given = Path(path)
     real = Path(os.path.realpath(given))
     try:
-        info: Optional[os.stat_result] = os.stat(real)
+        info: os.stat_result | None = real.stat()
     except FileNotFoundError:
         info = None
     except OSError as err:
@@ -165,7 +163,7 @@ def target(path: str | Path, inputs: Iterable[str | Path] = ()) -> Target:
     return Target(name, real, stat.S_IMODE(info.st_mode) if info is not None else None)
 
 
-def _refuse_if_input(name: str, real: Path, info: Optional[os.stat_result], source: str | Path) -> None:
+def _refuse_if_input(name: str, real: Path, info: os.stat_result | None, source: str | Path) -> None:
     if str(source) == "-":
         if info is not None and sys.stdin is not None:
             try:
@@ -177,7 +175,7 @@ def _refuse_if_input(name: str, real: Path, info: Optional[os.stat_result], sour
                                   "to another file")
         return
     try:
-        other = os.stat(source)
+        other = os.stat(source)  # noqa: PTH116 - Path('') would stat '.', os.stat('') reports a missing input
     except OSError:
         return  # a missing input is the reader's to report
     if stat.S_ISDIR(other.st_mode):

@@ -60,7 +60,7 @@ class LineIndex:
 class YamlProblem(ValueError):
     """Why a text is not a readable document; `limit` when it is readable but past one of limits.py."""
 
-    def __init__(self, message: str, line: int | None, limit: bool = False):
+    def __init__(self, message: str, line: int | None, limit: bool = False) -> None:
         super().__init__(message)
         self.message = message
         self.line = line
@@ -212,7 +212,7 @@ def _index(node: yaml.Node, path: Path_, index: LineIndex) -> None:
 
 
 class _Duplicate(Exception):
-    def __init__(self, key: str):
+    def __init__(self, key: str) -> None:
         self.key = key
 
 

@@ -206,4 +206,4 @@ def _concordance(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-__all__ = ["register", "EXIT_TAMPERED", "EXIT_INPUT"]
+__all__ = ["EXIT_INPUT", "EXIT_TAMPERED", "register"]

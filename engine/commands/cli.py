@@ -8,6 +8,7 @@ import os
 import sys
 import textwrap
 from collections.abc import Callable, Sequence
+from contextlib import suppress
 from dataclasses import replace
 from typing import Any
 
@@ -119,7 +120,8 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     print(f"  files      {len(files)} read: " + ", ".join(str(f.relative_to(folder)) for f in files))
     ignored = ignored_files(args.path)
     if ignored:
-        print(f"  ignored    {len(ignored)} not .yaml or .yml: " + ", ".join(str(f.relative_to(folder)) for f in ignored))
+        print(f"  ignored    {len(ignored)} not .yaml or .yml: "
+              + ", ".join(str(f.relative_to(folder)) for f in ignored))
     return EXIT_OK
 
 
@@ -210,8 +212,8 @@ def render_decision(decision: Any, document: Any, rulebook: Any, style: Callable
         out += ["", style(f"Board ({printable(board.kind)}): top {printable(board.top)}", "bold")]
         out += textwrap.wrap(printable(board.management), width, initial_indent="  ", subsequent_indent="  ")
         if board.engine_top:
-            out += textwrap.wrap(printable(f"The engine ranks {board.engine_top} first: {board.engine_note or ''}".strip()),
-                                 width, initial_indent="  ", subsequent_indent="  ")
+            note = f"The engine ranks {board.engine_top} first: {board.engine_note or ''}".strip()
+            out += textwrap.wrap(printable(note), width, initial_indent="  ", subsequent_indent="  ")
     out += ["", style(DISCLAIMER, "dim"), ""]
     return "\n".join(out)
 
@@ -264,10 +266,8 @@ def _flush_stdout() -> None:
 
 def _discard_stdout() -> None:
     """What is still buffered for stdout goes nowhere, so that Python's exit does not fail writing it."""
-    try:
+    with suppress(OSError, ValueError):
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-    except (OSError, ValueError):
-        pass
 
 
 if __name__ == "__main__":

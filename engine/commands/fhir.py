@@ -51,7 +51,7 @@ def write_output(path: str | Path, text: str) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
             handle.write(text)
-        os.replace(temp, target)
+        Path(temp).replace(target)
     except OSError as err:
         Path(temp).unlink(missing_ok=True)
         raise InputError(f"{target}: cannot write ({err.strerror})") from None
@@ -116,7 +116,7 @@ def _cmd_codesystem(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _cmd_mapping(args: argparse.Namespace) -> int:
+def _cmd_mapping(_args: argparse.Namespace) -> int:
     from ..fhir.publish import mapping_table
 
     sys.stdout.write(mapping_table())

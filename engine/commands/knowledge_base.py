@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -54,9 +54,10 @@ def vignette_firings(engine: Any, cases_dir: Path) -> dict[str, list[str]]:
 def render(rulebook: Rulebook, fired_in: dict[str, list[str]]) -> str:
     m = rulebook.manifest
     rules = rulebook.active_rules
+    stances = _stance_counts(c for r in rules for c in r.citations)
     out = [HEADER, "", f"# Knowledge base: {m.title}", "",
            f"Rule base `{m.name}` version {m.version}: {len(rules)} active rules, "
-           f"{sum(len(r.citations) for r in rules)} citations ({_stance_counts(c for r in rules for c in r.citations)}), "
+           f"{sum(len(r.citations) for r in rules)} citations ({stances}), "
            f"{len(rulebook.evidence)} outcome figures. "
            f"Decision support for a multidisciplinary tumor board, not a medical device.", "",
            "Each citation carries its stance: `states` (the paper's own finding or position), `reports` (another "
@@ -66,7 +67,7 @@ def render(rulebook: Rulebook, fired_in: dict[str, list[str]]) -> str:
     for option in m.options:
         out += _option_section(option, rules, fired_in)
     out += _conflicts_section(rulebook, rules, fired_in)
-    out += _adjuncts_section(rulebook, rules, fired_in)
+    out += _adjuncts_section(rulebook, rules)
     out += _strength_section(rules)
     out += _questions_section(rulebook)
     out += _facts_section(rulebook, rules)
@@ -86,14 +87,16 @@ def _sources_section(rulebook: Rulebook) -> list[str]:
     for sid, s in sorted(rulebook.sources.items(), key=lambda kv: (kv[1].kind != "paper", kv[0])):
         ref = f"{s.authors.rstrip('.')}. {s.title}. {s.journal}, {s.year}" + (f". doi:{s.doi}" if s.doi else "") + (
             f". PMID {s.pmid}" if s.pmid else "")
-        out.append(f"| `{sid}` | {s.kind} | {_cell(ref)} | {_cell(s.design)} | {s.evidence_level or ''} | {cited[sid]} |")
+        out.append(f"| `{sid}` | {s.kind} | {_cell(ref)} | {_cell(s.design)} | {s.evidence_level or ''} "
+                   f"| {cited[sid]} |")
     return out + ["", "External sources are not among the five papers: their locators point into the source "
                   "and cannot be checked against a text.", ""]
 
 
-_GROUPS = (
+_GROUPS: tuple[tuple[str, Callable[[Any], bool]], ...] = (
     ("Absolute contraindications", lambda e: isinstance(e, Contraindicate) and e.severity == "absolute"),
-    ("Relative contraindications (at most caution)", lambda e: isinstance(e, Contraindicate) and e.severity == "relative"),
+    ("Relative contraindications (at most caution)",
+     lambda e: isinstance(e, Contraindicate) and e.severity == "relative"),
     ("Advice against (at most not recommended)", lambda e: isinstance(e, AdviseAgainst)),
     ("Conflicts between sources", lambda e: isinstance(e, Conflict)),
     ("Indications", lambda e: isinstance(e, Indicate)),
@@ -140,7 +143,7 @@ def _conflicts_section(rulebook: Rulebook, rules: Iterable[Rule], fired_in: dict
     return out
 
 
-def _adjuncts_section(rulebook: Rulebook, rules: Iterable[Rule], fired_in: dict[str, list[str]]) -> list[str]:
+def _adjuncts_section(rulebook: Rulebook, rules: Iterable[Rule]) -> list[str]:
     out = ["## Adjuncts", "", "| adjunct | rule | when | with options | sources |", "|---|---|---|---|---|"]
     for rule in rules:
         for effect in rule.then:

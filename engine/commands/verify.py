@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from pathlib import Path
 from typing import Any
 
 
@@ -34,13 +33,11 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..errors import InputError
+    from .._internal import output
+    from ..rulebook import DEFAULT_RULES_DIR
     from ..verify import verify
     from ..verify.report import case_yaml
     from .terminal import Style, progress_bar
-
-    from .._internal import output
-    from ..rulebook import DEFAULT_RULES_DIR
 
     timeout = int(args.timeout * 1000) if args.timeout else None
     rules = args.rules or DEFAULT_RULES_DIR

@@ -148,7 +148,7 @@ class Mapping:
         profile = self.profiles[spec["profile"]] if spec.get("profile") else None
         return FieldMap(name=name, resource=spec["resource"], kind=kind, path=spec["path"], codes=codes,
                         unit=spec.get("unit"), units={str(k): float(v) for k, v in (spec.get("units") or {}).items()},
-                        answers=answers, other_ranges=ranges, profile=profile, project=self.project)  # type: ignore[arg-type]
+                        answers=answers, other_ranges=ranges, profile=profile, project=self.project)
 
     def vertebra(self, level: str) -> Code:
         return Code(self.project, f"vertebra:{level}", f"{level} vertebra")

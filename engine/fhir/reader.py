@@ -139,7 +139,8 @@ def parse_fhir_datetime(text: Any) -> dt.datetime | None:
             return dt.datetime(int(value), 1, 1, tzinfo=dt.UTC)
         if len(value) == 7:
             return dt.datetime(int(value[:4]), int(value[5:7]), 1, tzinfo=dt.UTC)
-        parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+        # FURB162 is wrong here: fromisoformat("2020-01-01Z") fails where the replaced text reads
+        parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))  # noqa: FURB162
     except ValueError:
         return None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
@@ -375,7 +376,8 @@ class _Reader:
 
     def _boolean(self, fmap: FieldMap, entry: Entry, got: list[Any]) -> bool | None:
         if not got:
-            return self._expect_value(entry, "valueBoolean")
+            self._expect_value(entry, "valueBoolean")
+            return None
         return bool(got[0])
 
     def _integer(self, fmap: FieldMap, entry: Entry, got: list[Any]) -> int | None:
@@ -387,11 +389,13 @@ class _Reader:
             if number != number.to_integral_value():
                 raise _Refused(f"expected a whole number for {fmap.name}, got {quantity['value']}")
             return int(number)
-        return self._expect_value(entry, "valueInteger")
+        self._expect_value(entry, "valueInteger")
+        return None
 
     def _quantity(self, fmap: FieldMap, entry: Entry, got: list[Any]) -> Any:
         if not got:
-            return self._expect_value(entry, "valueQuantity")
+            self._expect_value(entry, "valueQuantity")
+            return None
         quantity = got[0]
         raw = quantity.get("value")
         if raw is None:
@@ -413,7 +417,8 @@ class _Reader:
 
     def _coded(self, fmap: FieldMap, entry: Entry, got: list[Any]) -> str | None:
         if not got:
-            return self._expect_value(entry, "valueCodeableConcept")
+            self._expect_value(entry, "valueCodeableConcept")
+            return None
         values = {v for coding in got for v, codes in fmap.answers.items()
                   for c in codes if self._matches(coding, c.system, c.code)}
         if len(values) > 1:
@@ -440,14 +445,13 @@ class _Reader:
     def _text(self, fmap: FieldMap, entry: Entry, got: list[Any]) -> str | None:
         return str(got[0]) if got else None
 
-    def _expect_value(self, entry: Entry, element: str) -> Any:
-        """None (unknown) for a resource without the value element; _Refused when it has another value[x]."""
+    def _expect_value(self, entry: Entry, element: str) -> None:
+        """_Refused when the resource has another value[x]; without any, the field is unknown (the reader's None)."""
         if entry.resource.get("dataAbsentReason") is not None:
-            return None  # the value is absent on purpose: unknown
+            return  # the value is absent on purpose: unknown
         value_keys = [k for k in entry.resource if k.startswith("value")]
         if value_keys:
             raise _Refused(f"expected {element}, got {value_keys[0]}")
-        return None
 
 
 class _Refused(ValueError):

@@ -1,8 +1,9 @@
-"""Loading a rule base: YAML files read safely, parsed into the models, and checked as a whole (every problem at once)."""
+"""Loading a rule base: YAML files read safely, parsed into the models, checked as a whole (every problem at once)."""
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ from .models import (
     Conflict,
     Constraint,
     Derive,
+    Effect,
     Indicate,
     Manifest,
     Prefer,
@@ -52,6 +54,11 @@ DEFAULT_RULES_DIR = _builtin_folder("rules")
 DEFAULT_CASES_DIR = _builtin_folder("cases")
 # --- loading ----------------------------------------------------------------------------------------------
 
+# Where in a file: the keys and indexes from its top-level key down (yamlio's line index is keyed by them).
+_Where = yamlio.Path_
+# One file's section: file name, its body, its line index and where the body is.
+_Doc = tuple[str, Any, yamlio.LineIndex, _Where]
+
 _SECTIONS = ("rulebook", "sources", "rules", "scores", "scales", "frameworks", "consistency", "questions",
              "evidence", "invariants")
 
@@ -62,10 +69,10 @@ class _Loader:
     def __init__(self, root: Path) -> None:
         self.root = root
         self.problems: list[Problem] = []
-        self.docs: dict[str, list[tuple[str, Any, yamlio.LineIndex, tuple]]] = {s: [] for s in _SECTIONS}
+        self.docs: dict[str, list[_Doc]] = {s: [] for s in _SECTIONS}
 
     def problem(self, message: str, file: str | None = None, index: yamlio.LineIndex | None = None,
-                path: tuple = (), rule: str | None = None, field: str | None = None) -> None:
+                path: _Where = (), rule: str | None = None, field: str | None = None) -> None:
         line = index.line(path) if index is not None else None
         self.problems.append(Problem(message, file=file, line=line, rule=rule, field=field))
 
@@ -95,7 +102,7 @@ class _Loader:
         except ValueError:
             return str(path)
 
-    def model(self, cls: type[BaseModel], data: Any, file: str, index: yamlio.LineIndex, path: tuple,
+    def model(self, cls: type[BaseModel], data: Any, file: str, index: yamlio.LineIndex, path: _Where,
               rule: str | None = None) -> Any:
         try:
             return cls.model_validate(data)
@@ -189,7 +196,7 @@ def load_rulebook(root: str | Path | None = None) -> Rulebook:
     return book
 
 
-def _single(loader: _Loader, section: str) -> tuple[str, Any, yamlio.LineIndex, tuple] | None:
+def _single(loader: _Loader, section: str) -> _Doc | None:
     docs = loader.docs[section]
     if not docs:
         loader.problem(f"no '{section}:' file in the rule base")
@@ -199,7 +206,7 @@ def _single(loader: _Loader, section: str) -> tuple[str, Any, yamlio.LineIndex, 
     return docs[0]
 
 
-def _listed(loader: _Loader, section: str):
+def _listed(loader: _Loader, section: str) -> Iterator[_Doc]:
     """Items of every file of a list section, with their file, index and path."""
     for name, body, index, path in loader.docs[section]:
         if not isinstance(body, list):
@@ -328,7 +335,7 @@ def _build_frameworks(loader: _Loader, catalog: FieldCatalog) -> tuple[Framework
 
 
 def _check_score(loader: _Loader, score: Score, specs: dict[str, FieldSpec], name: str,
-                 index: yamlio.LineIndex, path: tuple) -> None:
+                 index: yamlio.LineIndex, path: _Where) -> None:
     for i, component in enumerate(score.components):
         spec = specs.get(component.input)
         where = path + ("components", i)
@@ -352,7 +359,7 @@ def _check_score(loader: _Loader, score: Score, specs: dict[str, FieldSpec], nam
 
 
 def _parse_condition(loader: _Loader, raw: Any, catalog: FieldCatalog, file: str, index: yamlio.LineIndex,
-                     path: tuple, rule_id: str | None) -> Condition | None:
+                     path: _Where, rule_id: str | None) -> Condition | None:
     def report(problem: ConditionProblem) -> None:
         loader.problem(problem.message, file, index, path + problem.path, rule=rule_id, field=problem.field)
     return conditions.parse(raw, catalog, (), report)
@@ -390,8 +397,8 @@ def _build_rules(loader: _Loader, catalog: FieldCatalog, manifest: Manifest | No
     return rules
 
 
-def _parse_effects(loader: _Loader, raw: Any, file: str, index: yamlio.LineIndex, path: tuple,
-                   rule_id: str | None) -> tuple | None:
+def _parse_effects(loader: _Loader, raw: Any, file: str, index: yamlio.LineIndex, path: _Where,
+                   rule_id: str | None) -> tuple[Effect, ...] | None:
     if not isinstance(raw, list) or not raw:
         loader.problem("'then' needs a non-empty list of effects", file, index, path, rule=rule_id)
         return None
@@ -412,7 +419,7 @@ def _parse_effects(loader: _Loader, raw: Any, file: str, index: yamlio.LineIndex
 
 
 def _check_rule_references(loader: _Loader, rule: Rule, manifest: Manifest | None, sources: dict[str, Source],
-                           file: str, index: yamlio.LineIndex, path: tuple) -> None:
+                           file: str, index: yamlio.LineIndex, path: _Where) -> None:
     for i, effect in enumerate(rule.then):
         where = path + ("then", i)
         if isinstance(effect, Adjunct) and manifest and effect.adjunct not in manifest.adjuncts:
@@ -429,7 +436,8 @@ def _check_rule_references(loader: _Loader, rule: Rule, manifest: Manifest | Non
                 loader.problem("a conflict cites both sides: at least two different sources", file, index,
                                path + ("citations",), rule=rule.id)
     strong = any(isinstance(e, Indicate) and e.strength == "strong" for e in rule.then)
-    if strong and rule.evidence_level >= STRONG_NEEDS_RATIONALE_FROM_LEVEL and not (rule.strength_rationale or "").strip():
+    rationale = (rule.strength_rationale or "").strip()
+    if strong and rule.evidence_level >= STRONG_NEEDS_RATIONALE_FROM_LEVEL and not rationale:
         loader.problem(f"a strong indication resting on level-{rule.evidence_level} evidence needs a "
                        "strength_rationale (why the board may still read it as strong), or strength: moderate",
                        file, index, path + ("evidence_level",), rule=rule.id)
@@ -476,10 +484,10 @@ def _check_derivations(loader: _Loader, rules: list[Rule], catalog: FieldCatalog
             loader.problems.append(Problem(f"derives '{name}', but no rule tests it", file=rule.file,
                                            line=rule.line, rule=rule.id))
         if (name in used or name in tested_elsewhere) and name not in derivers:
-            rule = used[name][0] if name in used else None
+            user = used[name][0] if name in used else None
             loader.problems.append(Problem(f"tests the derived fact '{name}', but no rule derives it",
-                                           file=rule.file if rule else None, line=rule.line if rule else None,
-                                           rule=rule.id if rule else None))
+                                           file=user.file if user else None, line=user.line if user else None,
+                                           rule=user.id if user else None))
     cycle = _find_cycle({fact: {n for r in rs for n in conditions.fields_of(r.when) if n in derivers}
                          for fact, rs in derivers.items()})
     if cycle:
@@ -592,13 +600,15 @@ def _build_questions(loader: _Loader, catalog: FieldCatalog) -> tuple[Question, 
     return tuple(questions[f] for f in catalog.specs if f in questions)
 
 
-def _build_evidence(loader: _Loader, sources: dict[str, Source]) -> tuple[dict, ...]:
+def _build_evidence(loader: _Loader, sources: dict[str, Source]) -> tuple[dict[Any, Any], ...]:
     """Outcome figures, validated by the evidence model but kept as plain mappings for display code."""
     from ..evidence import EvidenceItem
 
-    items, seen = [], {}
+    items: list[dict[Any, Any]] = []
+    seen: dict[str, str] = {}
     for name, item, index, path in _listed(loader, "evidence"):
-        model = loader.model(EvidenceItem, item, name, index, path, rule=item.get("id") if isinstance(item, dict) else None)
+        rule_id = item.get("id") if isinstance(item, dict) else None
+        model = loader.model(EvidenceItem, item, name, index, path, rule=rule_id)
         if model is None:
             continue
         if model.id in seen:
@@ -635,7 +645,7 @@ def _check_citations_everywhere(loader: _Loader, sources: dict[str, Source]) -> 
                     loader.model(Citation, cite, name, index, where)
 
 
-def _citations_in(node: Any, path: tuple):
+def _citations_in(node: Any, path: _Where) -> Iterator[tuple[_Where, dict[Any, Any]]]:
     if isinstance(node, dict):
         if "source" in node and ("locator" in node or "section" in node):
             yield path, node
@@ -646,9 +656,11 @@ def _citations_in(node: Any, path: tuple):
             yield from _citations_in(value, path + (i,))
 
 
-def _content_hash(manifest: Manifest, sources: dict[str, Source], scores: list, scales: tuple, rules: list[Rule],
-                  constraints: tuple[Constraint, ...], evidence: tuple, invariants: tuple,
-                  frameworks: tuple = (), questions: tuple = ()) -> str:
+def _content_hash(manifest: Manifest, sources: dict[str, Source],
+                  scores: list[tuple[Score, str, yamlio.LineIndex, _Where]], scales: tuple[Scale, ...],
+                  rules: list[Rule], constraints: tuple[Constraint, ...], evidence: tuple[dict[Any, Any], ...],
+                  invariants: tuple[Any, ...], frameworks: tuple[Framework, ...] = (),
+                  questions: tuple[Question, ...] = ()) -> str:
     """Hash of the parsed content, independent of file layout and of the order of rules within files."""
     def key(item: Any) -> str:
         return str(item.get("id", "")) if isinstance(item, dict) else ""

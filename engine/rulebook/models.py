@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from functools import cached_property
-from typing import Any, Literal, Union
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -108,7 +108,7 @@ class Derive(BaseModel):
         return f"derive the fact {self.derive}"
 
 
-Effect = Union[Indicate, Contraindicate, AdviseAgainst, Prefer, Conflict, Adjunct, Derive]
+Effect = Indicate | Contraindicate | AdviseAgainst | Prefer | Conflict | Adjunct | Derive
 _EFFECT_BY_KEY: dict[str, type[BaseModel]] = {
     "indicate": Indicate, "contraindicate": Contraindicate, "advise_against": AdviseAgainst, "prefer": Prefer,
     "conflict": Conflict, "adjunct": Adjunct, "derive": Derive}
@@ -264,8 +264,8 @@ class Rulebook(BaseModel):
     rules: tuple[Rule, ...]
     constraints: tuple[Constraint, ...]
     questions: tuple[Question, ...] = ()
-    evidence: tuple[dict, ...] = ()
-    invariants: tuple[dict, ...] = ()
+    evidence: tuple[dict[Any, Any], ...] = ()
+    invariants: tuple[dict[Any, Any], ...] = ()
     catalog: FieldCatalog
     sha256: str
     root: str
@@ -309,7 +309,9 @@ class Rulebook(BaseModel):
     def population_of(self, rule_id: str) -> tuple[str, Population] | None:
         """(source id, population) of the study an indication is drawn from, when the rule names one."""
         rule = self.rule_by_id.get(rule_id)
-        source = self.sources.get(rule.population) if rule is not None and rule.population else None
+        if rule is None or not rule.population:
+            return None
+        source = self.sources.get(rule.population)
         return (rule.population, source.population) if source is not None and source.population else None
 
     @property

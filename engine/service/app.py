@@ -138,7 +138,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return holder["client"]
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         log.info("spinemets CDS Hooks service: rule base %s %s; %s; feedback %s", engine.rulebook.version,
                  engine.sha256[:12], "JWT required" if settings.trust.required else "no JWT required",
                  "to the board log" if settings.board_db else "not recorded (no board log)")
@@ -158,11 +158,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     }
 
     @app.exception_handler(RequestValidationError)
-    async def _bad_request(request: Request, err: RequestValidationError) -> JSONResponse:
+    async def _bad_request(_request: Request, err: RequestValidationError) -> JSONResponse:
         return _refusal(400, _validation_message(err))
 
     @app.exception_handler(Unauthorized)
-    async def _unauthorized(request: Request, err: Unauthorized) -> JSONResponse:
+    async def _unauthorized(_request: Request, err: Unauthorized) -> JSONResponse:
         return _refusal(401, str(err), **{"WWW-Authenticate": "Bearer"})
 
     async def authorize(request: Request,  # FastAPI's way of declaring a dependency: B008 does not apply
@@ -246,10 +246,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             records.append(CdsFeedback(
                 service=hook.id, card=item.card, outcome=item.outcome, outcome_timestamp=item.outcomeTimestamp,
                 accepted_suggestions=tuple(s.id for s in item.acceptedSuggestions or ()),
-                override_reason=ours, override_coding=coding,  # type: ignore[arg-type]
+                override_reason=ours, override_coding=coding,
                 comment=item.overrideReason.userComment if item.overrideReason else None,
-                hook=hook.hook, top=known.top if known else None,  # type: ignore[arg-type]
-                ordered=known.ordered if known else None,  # type: ignore[arg-type]
+                hook=hook.hook, top=known.top if known else None,
+                ordered=known.ordered if known else None,
                 indicator=known.indicator if known else None,
                 rulebook_version=known.rulebook_version if known else None,
                 rulebook_sha256=known.rulebook_sha256 if known else None))

@@ -145,8 +145,8 @@ def load_trust(path: str | Path | None) -> Trust:
         raise InputError(f"{name}: expected a mapping with 'issuers' (issuer -> jwks, jwks_file or jwks_url)")
     issuers: dict[str, Issuer] = {}
     problems: list[Problem] = []
-    for iss, spec in data["issuers"].items():
-        spec = spec or {}
+    for iss, given in data["issuers"].items():
+        spec = given or {}
         jwks = spec.get("jwks")
         if spec.get("jwks_file"):
             try:

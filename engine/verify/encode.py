@@ -38,11 +38,11 @@ REGION_SPAN = {region: (min(i for i, v in enumerate(VERTEBRAE) if REGION_OF_PREF
                for region in LEVEL_REGIONS}
 
 
-def any_of(items: list) -> z3.BoolRef:
+def any_of(items: list[z3.BoolRef]) -> z3.BoolRef:
     return z3.Or(*items) if items else z3.BoolVal(False)
 
 
-def all_of(items: list) -> z3.BoolRef:
+def all_of(items: list[z3.BoolRef]) -> z3.BoolRef:
     return z3.And(*items) if items else z3.BoolVal(True)
 
 
@@ -109,7 +109,8 @@ class CaseSpace:
             start, end = REGION_SPAN[region]
             facts.append(z3.Implies(z3.And(top >= start, top < end), self.regions[region]))
             facts.append(z3.Implies(self.regions[region], top < end))
-            below.append(z3.If(self.regions[region], z3.If(top <= start, end - start, z3.If(top < end, end - top, 0)), 0))
+            span = z3.If(top <= start, end - start, z3.If(top < end, end - top, 0))
+            below.append(z3.If(self.regions[region], span, 0))
         facts.append(self.level_count <= z3.Sum(below))
         return facts
 
@@ -202,7 +203,8 @@ class CaseSpace:
         levels = values.get("levels")
         if levels:
             regions = {REGION_OF_PREFIX[v[0]] for v in levels}
-            pinned += [self.levels_known, self.level_count == len(levels), self.top_level == min(VERTEBRAE.index(v) for v in levels)]
+            pinned += [self.levels_known, self.level_count == len(levels),
+                       self.top_level == min(VERTEBRAE.index(v) for v in levels)]
             pinned += [self.regions[r] == (r in regions) for r in LEVEL_REGIONS]
         else:
             pinned.append(z3.Not(self.levels_known))
@@ -282,10 +284,12 @@ class Encoding:
 
     @staticmethod
     def _option_effects(rule: Rule, option: str) -> OptionEffects | None:
-        floors, ceilings = [], []
+        floors: list[int] = []
+        ceilings: list[int] = []
         for effect in rule.then:
             if option in effect_options(effect):
                 kind, status = limits_of(effect)
+                assert status is not None  # every effect that names an option limits it
                 (floors if kind == "floor" else ceilings).append(STATUS_RANK[status])
         if not floors and not ceilings:
             return None
@@ -363,8 +367,8 @@ class Encoding:
     def status_of(self, option: str, member: Callable[[int], z3.BoolRef | None]) -> z3.ArithRef:
         """Rank of the option's status when the rules with `member(i)` true have fired: the highest floor
         (baseline not_recommended), capped by the lowest ceiling."""
-        by_floor: dict[int, list] = {RECOMMENDED: [], APPROPRIATE: []}
-        by_ceiling: dict[int, list] = {CONTRAINDICATED: [], NOT_RECOMMENDED: [], CAUTION: []}
+        by_floor: dict[int, list[z3.BoolRef]] = {RECOMMENDED: [], APPROPRIATE: []}
+        by_ceiling: dict[int, list[z3.BoolRef]] = {CONTRAINDICATED: [], NOT_RECOMMENDED: [], CAUTION: []}
         for i, eff in enumerate(self.effects[option]):
             if eff is None:
                 continue
@@ -469,24 +473,25 @@ class Encoding:
         return self._provisional[option]
 
     def _pivots(self, option: str) -> z3.BoolRef:
-        affecting = [i for i, eff in enumerate(self.effects[option]) if eff is not None]
+        effects = {i: eff for i, eff in enumerate(self.effects[option]) if eff is not None}
+        affecting = list(effects)
         certain = {i: self.rule(i, SETTLED).t for i in affecting}
         undecided = {i: self.undecided(i) for i in affecting}
         pivots = []
         for r in affecting:
             others = [i for i in affecting if i != r]
-            backgrounds = [
+            backgrounds: list[set[int]] = [
                 set(),
                 set(others),
-                {i for i in others if self.effects[option][i].floor is not None},
-                {i for i in others if self.effects[option][i].ceiling is not None},
+                {i for i in others if effects[i].floor is not None},
+                {i for i in others if effects[i].ceiling is not None},
             ]
             changes = []
             for background in backgrounds:
-                def without(i: int, bg=background) -> z3.BoolRef:
+                def without(i: int, bg: set[int] = background) -> z3.BoolRef:
                     return z3.Or(certain[i], undecided[i]) if i in bg else certain[i]
 
-                def with_r(i: int, bg=background) -> z3.BoolRef:
+                def with_r(i: int, bg: set[int] = background) -> z3.BoolRef:
                     return z3.BoolVal(True) if i == r else without(i, bg)
 
                 changes.append(self.status_of(option, with_r) != self.status_of(option, without))

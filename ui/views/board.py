@@ -11,8 +11,21 @@ from typing import Any
 
 import streamlit as st
 from spinemets import CaseDocument
-from spinemets.ui import (case_state, decision_view, drafts, evaluation, export, form, imports, labels, record_panel,
-                          resources, session, sins_link)
+from spinemets.ui import (
+    cards,
+    case_state,
+    decision_view,
+    drafts,
+    evaluation,
+    export,
+    form,
+    imports,
+    labels,
+    record_panel,
+    resources,
+    session,
+    sins_link,
+)
 from spinemets.ui.form import findings
 from spinemets.ui.text import md
 
@@ -29,7 +42,8 @@ def _replace_with(document: CaseDocument, what: str) -> None:
 
 
 def _load_vignette() -> None:
-    chosen = vignettes.get(state.get("board.vignette"))
+    name = state.get("board.vignette")
+    chosen = vignettes.get(name) if name is not None else None
     if chosen is not None and chosen.document is not None:
         _replace_with(chosen.document, f"the vignette {chosen.document.case.id}")
 
@@ -39,9 +53,9 @@ def _open_upload() -> None:
     if upload is None:
         return
     found = imports.read_file(upload.name, upload.getvalue())
-    readable = [f for f in found if f.document is not None]
+    readable = [f.document for f in found if f.document is not None]
     if len(found) == 1 and readable:
-        _replace_with(readable[0].document, f"the file {upload.name}")
+        _replace_with(readable[0], f"the file {upload.name}")
         state["board.upload_message"] = None
     else:
         errors = [f.error for f in found if f.error]
@@ -68,7 +82,7 @@ def _jump() -> None:
 
 
 def _add_to_agenda() -> None:
-    session.add_form(state, specs)
+    session.add_form(state)
 
 
 st.title("Case and decision")
@@ -170,7 +184,7 @@ def _decision(outcome: evaluation.Outcome) -> None:
         st.error("No decision: " + "; ".join(md(m) for m in outcome.general_problems), icon=":material/error:")
         return
     if outcome.empty:
-        st.markdown(decision_view.cards.empty_card(), unsafe_allow_html=True)
+        st.markdown(cards.empty_card(), unsafe_allow_html=True)
         return
     blocked: dict[str, list[str]] = {}
     if outcome.blocked:

@@ -6,9 +6,9 @@ This is the feedback a rule author needs: rules that fire in decisions the board
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 
 import streamlit as st
-
 from spinemets import InputError
 from spinemets.board_log import OVERRIDE_REASONS, BoardLog
 from spinemets.concordance import Tally, concordance, percent
@@ -48,7 +48,7 @@ b.metric("Followed the top suggestion", f"{overall.followed} ({percent(overall.r
 c.metric("Overridden", overall.overridden)
 
 
-def _rows(tallies: dict[str, Tally], name: str, words) -> list[dict[str, object]]:
+def _rows(tallies: dict[str, Tally], name: str, words: Callable[[str], str]) -> list[dict[str, object]]:
     return [{name: words(k), "decisions": t.decisions, "followed": t.followed, "followed %": percent(t.rate),
              "why not": "; ".join(f"{OVERRIDE_REASONS.get(r, r)} ({n})" for r, n in t.reasons.most_common())}
             for k, t in sorted(tallies.items(), key=lambda kv: -kv[1].decisions)]

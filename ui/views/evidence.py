@@ -3,7 +3,6 @@ with the studies, their design and the cited passages under each chart."""
 from __future__ import annotations
 
 import streamlit as st
-
 from spinemets.ui import charts, citations, evidence_data, labels, resources
 from spinemets.ui.text import md
 

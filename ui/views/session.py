@@ -6,7 +6,6 @@ import datetime as dt
 import sqlite3
 
 import streamlit as st
-
 from spinemets import InputError, minutes
 from spinemets.board_log import BoardLog
 from spinemets.ui import evaluation, imports, labels, resources, session
@@ -120,7 +119,7 @@ if path.is_file():
                      icon=":material/gpp_bad:")
 
 st.header("Minutes")
-titles = {o.code: o.title for o in rulebook.manifest.options}
+titles: dict[str, str] = {o.code: o.title for o in rulebook.manifest.options}
 entries = [minutes.Entry(r.decision, r.record) for r in decided]
 head = next((r.record.hash for r in reversed(decided) if r.record is not None), None)
 if not entries:

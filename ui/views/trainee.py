@@ -6,7 +6,7 @@ its title, which often gives the answer away.
 from __future__ import annotations
 
 import streamlit as st
-
+from spinemets import CaseDocument
 from spinemets.case import known_values
 from spinemets.ui import case_state, citations, decision_view, evaluation, labels, resources, session, trainee_score
 from spinemets.ui.text import md
@@ -30,7 +30,7 @@ if not teaching:
 names = list(teaching)
 
 
-def _doc(name: str):  # the CaseDocument of a teaching vignette
+def _doc(name: str) -> CaseDocument:  # the CaseDocument of a teaching vignette
     document = teaching[name].document
     assert document is not None
     return document
