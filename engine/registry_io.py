@@ -26,7 +26,7 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, BinaryIO, Optional, Union
+from typing import Any, BinaryIO
 
 from pydantic import ValidationError
 
@@ -45,7 +45,7 @@ _DECIMAL = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
 
 # What one row carries to a worker: a CSV record's cells, a JSON line's text, a case file's path, or the
 # reason the main process already refused it (a malformed or oversized record).
-Payload = Union[list[str], str, Problem]
+Payload = list[str] | str | Problem
 Row = tuple[int, Payload]
 
 
@@ -61,7 +61,7 @@ class Registry:
     name: str
     header: tuple[str, ...]
     rows: Iterator[Row]   # (line, or file number in a folder; payload)
-    size: Optional[int] = None
+    size: int | None = None
     position: Callable[[], int] = field(default=lambda: 0)
     files: tuple[str, ...] = ()  # a folder's case files, in order
 
@@ -77,7 +77,7 @@ def csv_columns() -> list[str]:
     return names
 
 
-def detect_format(path: str, given: Optional[str]) -> str:
+def detect_format(path: str, given: str | None) -> str:
     if given:
         return given
     if path != "-" and Path(path).is_dir():
@@ -91,7 +91,7 @@ def detect_format(path: str, given: Optional[str]) -> str:
                      "(a folder of case files is read as such)")
 
 
-def open_registry(path: str, fmt: Optional[str] = None) -> Registry:
+def open_registry(path: str, fmt: str | None = None) -> Registry:
     """Open the input and check it as a whole; row problems are left to `parse_row`. Raises InputError."""
     fmt = detect_format(path, fmt)
     name = "<stdin>" if path == "-" else path
@@ -115,20 +115,21 @@ def registry_from_bytes(name: str, data: bytes, fmt: str) -> Registry:
     return _stream_registry(fmt, name, io.BytesIO(data), len(data))
 
 
-def _stream_registry(fmt: str, name: str, stream: BinaryIO, size: Optional[int]) -> Registry:
+def _stream_registry(fmt: str, name: str, stream: BinaryIO, size: int | None) -> Registry:
     lines = _Lines(stream, limits.REGISTRY_ROW.bytes)
     if fmt == "jsonl":
         return Registry("jsonl", name, (), _jsonl_rows(lines), size, lines.position)
     reader = csv.reader(lines, strict=True)
-    header = _header(reader, lines, name)
+    header = _header(reader, name)
     return Registry("csv", name, header, _csv_rows(reader, lines), size, lines.position)
 
 
-def _open_binary(path: str, name: str) -> tuple[BinaryIO, Optional[int]]:
+def _open_binary(path: str, name: str) -> tuple[BinaryIO, int | None]:
     with reading.explained(name, InputError, "give --format folder or a CSV / JSON Lines file"):
         if path == "-":
             return reading.stdin_binary(InputError), None
-        stream = open(path, "rb")
+        # The stream outlives this function: the registry's row iterator reads it and closes it at the end.
+        stream = open(path, "rb")  # noqa: SIM115
         size = Path(path).stat().st_size
         return stream, (size if Path(path).is_file() else None)
 
@@ -147,13 +148,13 @@ class _Lines:
     which starts afresh on the next line.
     """
 
-    def __init__(self, stream: BinaryIO, limit: int):
+    def __init__(self, stream: BinaryIO, limit: int) -> None:
         self.raw, self.limit = stream, limit
         self.text = io.TextIOWrapper(stream, encoding="utf-8-sig", errors="surrogateescape", newline="")
         self.line = 0           # physical lines read so far: the csv reader's line_num misses skipped ones
         self.record = 0         # characters of the record being read
 
-    def __iter__(self) -> "_Lines":
+    def __iter__(self) -> _Lines:
         return self
 
     def position(self) -> int:
@@ -186,7 +187,7 @@ def _too_large_problem() -> Problem:
     return Problem(f"exceeds {limits.REGISTRY_ROW.describe('bytes')}; the rest of its line is skipped")
 
 
-def _header(reader: Any, lines: _Lines, name: str) -> tuple[str, ...]:
+def _header(reader: Any, name: str) -> tuple[str, ...]:
     try:
         cells = next(reader, None)
     except csv.Error as err:
@@ -302,7 +303,7 @@ def parse_row(registry_format: str, name: str, header: tuple[str, ...], line: in
                     [replace(p, file=name, line=line) for p in problems])
 
 
-def _json_row(text: str, problems: list[Problem]) -> Optional[dict[str, Any]]:
+def _json_row(text: str, problems: list[Problem]) -> dict[str, Any] | None:
     if _undecodable(text):
         problems.append(Problem("not UTF-8 text"))
         return None
@@ -317,7 +318,7 @@ def _json_row(text: str, problems: list[Problem]) -> Optional[dict[str, Any]]:
     return data
 
 
-def _csv_row(header: tuple[str, ...], cells: list[str], problems: list[Problem]) -> Optional[dict[str, Any]]:
+def _csv_row(header: tuple[str, ...], cells: list[str], problems: list[Problem]) -> dict[str, Any] | None:
     if len(cells) != len(header):
         problems.append(Problem(f"the row has {len(cells)} cells, the header {len(header)}"))
         return None
@@ -351,7 +352,7 @@ _BOOLS = {"true": True, "false": False}
 
 
 @functools.lru_cache(maxsize=64)
-def _plan(header: tuple[str, ...]) -> tuple[tuple[int, str, str, Optional[str]], ...]:
+def _plan(header: tuple[str, ...]) -> tuple[tuple[int, str, str, str | None], ...]:
     """For each column: its index, name, kind (levels are their own) and SINS component, worked out once."""
     specs = _csv_specs()
     plan = []
