@@ -99,15 +99,16 @@ def test_a_mutant_that_reintroduces_the_error_is_caught(tmp_path, what, rule_id,
     assert result.counterexample is not None and result.counterexample.confirmed
 
 
-def test_the_loader_refuses_a_limit_on_conservative_care(scratch_rules):
-    folder = scratch_rules("""
+def _one_rule(rule_id: str, then: str, extra: str = "") -> str:
+    """A rules file of one rule citing a passage the loader accepts; `then` and `extra` are YAML lines."""
+    return f"""
         rules:
-          - id: caution.conservative.test
-            title: a limit on conservative care
+          - id: {rule_id}
+            title: written by a test
             when: coagulopathy == true
             then:
-              - contraindicate: [CONSERVATIVE]
-                severity: relative
+{then}
+{extra}
             text: written by a test
             evidence_level: 5
             citations:
@@ -115,32 +116,24 @@ def test_the_loader_refuses_a_limit_on_conservative_care(scratch_rules):
                 section: Complications
                 locator: "Bone defect within posterior wall is considered as relative contraindication"
                 stance: states
-    """)
+    """
+
+
+def test_the_loader_refuses_a_limit_on_conservative_care(scratch_rules):
+    folder = scratch_rules(_one_rule("caution.conservative.test", """\
+              - contraindicate: [CONSERVATIVE]
+                severity: relative"""))
     with pytest.raises(RulebookError) as err:
         load_rulebook(folder)
     assert any("CONSERVATIVE" in p.message and p.rule == "caution.conservative.test" for p in err.value.problems)
 
 
 def test_an_indication_names_a_population_that_exists(scratch_rules):
-    folder = scratch_rules("""
-        rules:
-          - id: ind.pvp.test
-            title: an indication bound to a study without criteria
-            when: coagulopathy == false
-            then:
-              - indicate: PVP
-            population: barbanti-brodano-2007
-            text: written by a test
-            evidence_level: 5
-            citations:
-              - source: barbanti-brodano-2007
-                section: Complications
-                locator: "Bone defect within posterior wall is considered as relative contraindication"
-                stance: states
-    """)
+    folder = scratch_rules(_one_rule("ind.pvp.test", "              - indicate: PVP",
+                                     "            population: barbanti-brodano-2007"))
     with pytest.raises(RulebookError) as err:
         load_rulebook(folder)
-    assert any("population" in p.message for p in err.value.problems)
+    assert any("population" in p.message and p.rule == "ind.pvp.test" for p in err.value.problems)
 
 
 def test_each_populated_indication_shows_its_study_criteria(rulebook):
