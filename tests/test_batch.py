@@ -30,6 +30,16 @@ def batch(*args: str, cwd=None, env=None, stdin=None) -> subprocess.CompletedPro
                           input=stdin)
 
 
+def same_bytes(actual: bytes, expected: bytes) -> bool:
+    """Equal, or an AssertionError naming the first differing line: pytest's own diff of megabytes takes minutes."""
+    if actual == expected:
+        return True
+    at = next((i for i, (a, b) in enumerate(zip(actual, expected)) if a != b), min(len(actual), len(expected)))
+    line = actual.count(b"\n", 0, at) + 1
+    raise AssertionError(f"{len(actual)} bytes against {len(expected)}; they differ from line {line}: "
+                         f"{actual[at - 80:at + 80]!r} against {expected[at - 80:at + 80]!r}")
+
+
 def decisions(path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines()]
 
@@ -122,9 +132,9 @@ def test_output_is_identical_across_runs_worker_counts_and_destinations(tmp_path
         result = batch(str(source), "--out", str(out), "--workers", workers)
         assert result.returncode == 0, result.stderr[-2000:]
         outputs.append(out.read_bytes())
-    assert outputs[0] == outputs[1] == outputs[2]
+    assert same_bytes(outputs[1], outputs[0]) and same_bytes(outputs[2], outputs[0])
     piped = subprocess.run([*CLI, "batch", str(source), "--workers", "2"], capture_output=True, timeout=600)
-    assert piped.returncode == 0 and piped.stdout == outputs[0]
+    assert piped.returncode == 0 and same_bytes(piped.stdout, outputs[0])
     for mode in ("wb", "ab"):  # stdout a file: written at offsets where it may, appended where it must
         redirected = tmp_path / f"stdout-{mode}.jsonl"
         redirected.write_bytes(b"kept\n")
@@ -136,7 +146,8 @@ def test_output_is_identical_across_runs_worker_counts_and_destinations(tmp_path
                                   stderr=subprocess.PIPE, timeout=600)
             assert done.returncode == 0, done.stderr[-2000:]
             stdout.write(b"after\n")
-        assert redirected.read_bytes() == (b"before\n" if mode == "wb" else b"kept\n") + outputs[0] + b"after\n"
+        expected = (b"before\n" if mode == "wb" else b"kept\n") + outputs[0] + b"after\n"
+        assert same_bytes(redirected.read_bytes(), expected)
     lines = outputs[0].decode().splitlines()
     assert len(lines) == rows
     sample = list(synthetic_cases(rows, 9, engine))
@@ -154,7 +165,7 @@ def test_compact_output_is_the_same_on_one_process_and_on_workers(tmp_path, engi
         result = batch(str(source), "--out", str(out), "--compact", "--workers", workers)
         assert result.returncode == 0, result.stderr[-2000:]
         outputs.append(out.read_bytes())
-    assert outputs[0] == outputs[1]
+    assert same_bytes(outputs[1], outputs[0])
     assert json.loads(outputs[0].splitlines()[0])["format"] == "spinemets-compact-decisions/1"
 
 
