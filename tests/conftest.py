@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 
-from spinemets import get_engine, load_rulebook
+from spinemets import EngineError, get_engine, load_rulebook
 from spinemets.rulebook import DEFAULT_RULES_DIR
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -68,3 +68,17 @@ def rules_copy(tmp_path):
     target = tmp_path / "rules"
     shutil.copytree(DEFAULT_RULES_DIR, target)
     return target
+
+
+def fail_the_evaluation(monkeypatch, engine, call: int = 20) -> None:
+    """Make the engine's `call`-th evaluation in this process raise, as a disagreement of its two evaluators would."""
+    real = type(engine).evaluate
+    calls = {"n": 0}
+
+    def failing(self, case):
+        calls["n"] += 1
+        if calls["n"] == call:
+            raise EngineError("simulated disagreement")
+        return real(self, case)
+
+    monkeypatch.setattr(type(engine), "evaluate", failing)

@@ -19,7 +19,7 @@ from spinemets.case_io import case_from_data
 from spinemets.registry_io import csv_columns
 from spinemets.commands.synth import synthetic_cases, write
 
-from .conftest import CASES_DIR
+from .conftest import CASES_DIR, fail_the_evaluation
 from .test_cli import CLI
 
 HEADER = "id,karnofsky,coagulopathy,levels,height_loss_percent,bilsky_grade,epidural_involvement,presentation"
@@ -286,16 +286,7 @@ def test_a_failed_run_leaves_no_partial_output(tmp_path, engine, monkeypatch, ca
     source = tmp_path / "r.csv"
     with source.open("w", newline="") as f:
         write(synthetic_cases(30, 1, engine), f, "csv")
-    calls = {"n": 0}
-    real = type(engine).evaluate
-
-    def failing(self, case):
-        calls["n"] += 1
-        if calls["n"] == 20:
-            raise EngineError("simulated disagreement")
-        return real(self, case)
-
-    monkeypatch.setattr(type(engine), "evaluate", failing)
+    fail_the_evaluation(monkeypatch, engine)
     out = tmp_path / "d.jsonl"
     assert cli.main(["batch", str(source), "--out", str(out), "--workers", "1"]) == 1
     err = capsys.readouterr().err

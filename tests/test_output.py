@@ -6,13 +6,13 @@ import stat
 import subprocess
 
 import pytest
-from spinemets import EngineError
+
 from spinemets._internal import output
 from spinemets.commands import cli
 from spinemets.commands.synth import synthetic_cases, write
 from spinemets.errors import InputError
 
-from .conftest import CASES_DIR
+from .conftest import CASES_DIR, fail_the_evaluation
 from .test_cli import CLI
 
 ROOT_USER = os.geteuid() == 0 if hasattr(os, "geteuid") else False
@@ -72,15 +72,7 @@ def test_a_failed_run_leaves_an_existing_output_exactly_as_it_was(registry, tmp_
     elif failure == "bad header":
         source.write_text("id,karnofski\nx,70\n")
     else:
-        real = type(engine).evaluate
-        calls = {"n": 0}
-
-        def failing(self, case):
-            calls["n"] += 1
-            if calls["n"] == 20:
-                raise EngineError("simulated disagreement")
-            return real(self, case)
-        monkeypatch.setattr(type(engine), "evaluate", failing)
+        fail_the_evaluation(monkeypatch, engine)
     assert cli.main(args) in (1, 2)
     assert out.read_text() == "the previous run's decisions\n"
     assert stat.S_IMODE(out.stat().st_mode) == 0o640
