@@ -2,11 +2,12 @@
 find out (what could move the top suggestion first), where the papers disagree, adjuncts, scores."""
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from html import escape
 
 import streamlit as st
 from spinemets import Case, Decision, Engine, Rulebook
+from spinemets.vocabulary import Citation
 
 from . import cards, labels, missing_rank
 from .form import score_line
@@ -104,12 +105,9 @@ def conflicts(rulebook: Rulebook, decision: Decision) -> None:
     parts = []
     for conflict in decision.conflicts:
         caution = " - each is at most <i>caution</i> until the board weighs it" if conflict.caution else ""
-        parts.append(
-            f"<div class='sm-card' style='--c:#b45309;--t:#fffaf2'><div class='sm-h'>The papers disagree about "
-            f"{escape(labels.options_in_words(rulebook, conflict.options))}{caution}</div><div>{escape(conflict.text)}"
-            f"<span class='sm-small' title='rule {escape(conflict.rule)}'> - rule: "
-            f"{escape(labels.rule_title(rulebook, conflict.rule))}</span></div>"
-            + "".join(cards.citation(rulebook, c) for c in conflict.citations) + "</div>")
+        heading = f"The papers disagree about {escape(labels.options_in_words(rulebook, conflict.options))}{caution}"
+        parts.append(_rule_card(rulebook, "#b45309", "#fffaf2", heading, conflict.text, conflict.rule,
+                                conflict.citations))
     st.markdown("".join(parts), unsafe_allow_html=True)
 
 
@@ -120,12 +118,18 @@ def adjuncts(rulebook: Rulebook, decision: Decision) -> None:
     parts = []
     for adjunct in decision.adjuncts:
         tied = f" (with {escape(labels.options_in_words(rulebook, adjunct.options))})" if adjunct.options else ""
-        parts.append(
-            f"<div class='sm-card' style='--c:#1d4ed8;--t:#f3f6fd'><div class='sm-h'>{escape(adjunct.title)}{tied}"
-            f"</div><div>{escape(adjunct.text)}<span class='sm-small' title='rule {escape(adjunct.rule)}'> - rule: "
-            f"{escape(labels.rule_title(rulebook, adjunct.rule))}</span></div>"
-            + "".join(cards.citation(rulebook, c) for c in adjunct.citations) + "</div>")
+        parts.append(_rule_card(rulebook, "#1d4ed8", "#f3f6fd", f"{escape(adjunct.title)}{tied}", adjunct.text,
+                                adjunct.rule, adjunct.citations))
     st.markdown("".join(parts), unsafe_allow_html=True)
+
+
+def _rule_card(rulebook: Rulebook, colour: str, tint: str, heading_html: str, text: str, rule: str,
+               citations: Sequence[Citation]) -> str:
+    """A card of one fired rule's text, the rule named below it in words, then its passages."""
+    return (f"<div class='sm-card' style='--c:{colour};--t:{tint}'><div class='sm-h'>{heading_html}</div>"
+            f"<div>{escape(text)}<span class='sm-small' title='rule {escape(rule)}'> - rule: "
+            f"{escape(labels.rule_title(rulebook, rule))}</span></div>"
+            + "".join(cards.citation(rulebook, c) for c in citations) + "</div>")
 
 
 def scores(rulebook: Rulebook, decision: Decision) -> None:

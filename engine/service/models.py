@@ -164,11 +164,10 @@ class Discovery(BaseModel):
     services: list[CdsService]
 
 
-class CodingIn(BaseModel):
+class CodingIn(Coding):
+    """A coding as a client sends it: the same fields, extensions allowed."""
+
     model_config = _IN
-    code: str
-    system: str | None = None
-    display: str | None = None
 
 
 class OverrideReasonGiven(BaseModel):
