@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -106,7 +106,7 @@ class _Service(FastAPI):
             await super().__call__(scope, receive, send)
             return
 
-        async def guarded(message: dict[str, Any]) -> None:
+        async def guarded(message: MutableMapping[str, Any]) -> None:
             if message["type"] == "http.response.start":
                 names = {name for name, _ in SECURITY_HEADERS}
                 message = {**message, "headers": [(k, v) for k, v in message.get("headers", [])
@@ -134,7 +134,8 @@ async def _bounded_body(scope: dict[str, Any], receive: Callable[[], Awaitable[A
     for name, value in scope.get("headers", []):
         if name.lower() == b"content-length" and (not value.isdigit() or int(value) > limit):
             return None
-    chunks, size = [], 0
+    chunks: list[bytes] = []
+    size = 0
     while True:
         message = await receive()
         if message["type"] != "http.request":

@@ -10,7 +10,7 @@ from urllib.parse import parse_qsl, quote, urlencode
 
 from ..fhir import load
 from .models import CdsRequest
-from .outbound import NOT_FETCHED, FetchFailed, Fetcher, Refused, Session, place
+from .outbound import NOT_FETCHED, Fetcher, FetchFailed, Refused, Session, place
 
 log = logging.getLogger("spinemets.service")
 MAX_PAGES = 10

@@ -62,7 +62,8 @@ class OrderSignContext(_Context):
 class OrderSelectContext(OrderSignContext):
     """Context of `order-select`: the orders drafted and which of them were just selected."""
 
-    selections: list[Annotated[str, Field(max_length=SHORT)]] = Field(max_length=100, description="references to the selected draft orders, e.g. ServiceRequest/1")
+    selections: list[Annotated[str, Field(max_length=SHORT)]] = Field(
+        max_length=100, description="references to the selected draft orders, e.g. ServiceRequest/1")
 
 
 class CdsRequest(BaseModel):

@@ -133,9 +133,8 @@ def _path(raw: str) -> str:
         last = index == len(segments) - 1
         if segment.split(";", 1)[0] in (".", "..") and ";" in segment:
             raise Refused("a dot segment with parameters (`..;`)")
-        if segment == "..":
-            if out:
-                out.pop()
+        if segment == ".." and out:
+            out.pop()
         if segment in (".", ".."):
             if last:
                 out.append("")
