@@ -7,6 +7,7 @@ a slow drip, connections held open)."""
 from __future__ import annotations
 
 import asyncio
+import gzip
 import json
 import threading
 import time
@@ -95,6 +96,9 @@ def test_without_configured_fhir_servers_nothing_is_fetched_and_prefetch_still_w
     "http://[::1]:8090/cds-services",
     "https://fhir.example\\@attacker.example/r4",    # a backslash read as a slash by browsers' parsers
     "https://fhir.example/r4?x=1",                   # a query in the base
+    "https://fhir.example./r4",                      # a trailing dot: another name to a virtual host
+    "https://fhir.example%2eattacker.example/r4",    # an escape in the host
+    "https://fhir.example/r4\t/../../admin",         # a control character
 ])
 def test_a_fhir_server_outside_the_allowed_ones_gets_no_request(allowed, server):
     with respx.mock(assert_all_called=False) as net:
@@ -123,6 +127,8 @@ def test_the_allowed_server_written_another_way_is_the_allowed_server(allowed, s
     "https://fhir.example.attacker.example/r4/Condition?page=2",
     "https://token-thief@fhir.example/r4/Condition?page=2",
     "http://fhir.example/r4/Condition?page=2",             # the token in the clear
+    "//attacker.example/r4/Condition?page=2",              # scheme-relative
+    "https://fhir.example/r4/Condition?page=2\n",          # a control character
 ])
 def test_a_next_link_out_of_the_server_is_not_followed_with_the_token(allowed, link):
     prefetch = _prefetch()
@@ -149,6 +155,8 @@ def _failure(kind):
             return httpx.Response(200, text="<html>admin console</html>")
         if kind == "not FHIR":
             return httpx.Response(200, json=["a", "list"])
+        if kind == "deep JSON":
+            return httpx.Response(200, content=b"[" * 200_000 + b"]" * 200_000)
         return httpx.Response(int(kind))
     return respond
 
@@ -157,7 +165,7 @@ def test_every_failed_fetch_answers_the_same_so_no_port_or_host_can_be_told_apar
     answers = set()
     with respx.mock(assert_all_called=False) as net:
         route = net.route()
-        for kind in ("unreachable", "timeout", "redirect", "not JSON", "not FHIR", "401", "404", "500"):
+        for kind in ("unreachable", "timeout", "redirect", "not JSON", "not FHIR", "deep JSON", "401", "404", "500"):
             route.side_effect = _failure(kind)
             response = allowed.post(SERVICE, json=_fetching(FHIR))
             answers.add((response.status_code, response.text))
@@ -272,6 +280,20 @@ def test_a_fhir_answer_over_the_byte_budget_is_abandoned_while_it_streams():
             200, content=endless(), headers={"Content-Length": str(64 * 1024 * 1024)}))
         assert c.post(SERVICE, json=_fetching(FHIR)).status_code == 412
     assert pulled[0] <= 1
+    # a compressed answer counts as it unpacks: 50 MB of gzip in about 50 kB
+    bomb = gzip.compress(b" " * 50_000_000)
+    with TestClient(create_app(settings)) as c, respx.mock(assert_all_called=False) as net:
+        net.route().respond(200, content=bomb, headers={"Content-Encoding": "gzip"})
+        response = c.post(SERVICE, json=_fetching(FHIR))
+    assert response.status_code == 412 and response.json()["detail"] == NOT_FETCHED
+
+
+def test_a_patient_id_that_is_a_dot_segment_is_not_fetched(allowed):
+    with respx.mock(assert_all_called=False) as net:
+        anything = net.route().respond(200, json={"resourceType": "Patient", "id": ".."})
+        response = allowed.post(SERVICE, json=hook_request(patient_id="..", fhirServer=FHIR,
+                                                           fhirAuthorization=_authorization()))
+        assert response.status_code == 400 and not anything.called
 
 
 class _Loopback:
