@@ -367,6 +367,21 @@ def test_a_slow_drip_fhir_server_holds_a_call_no_longer_than_the_budget():
         assert not fhir.drip_done and fhir.dripped < 600
 
 
+def test_a_jwks_that_drips_in_holds_calls_no_longer_than_its_budget(monkeypatch):
+    from spinemets.service import auth
+    monkeypatch.setattr(auth, "JWKS_SECONDS", 1.0)
+    signer = Signer()
+    with _Loopback() as ehr:
+        trust = Trust(issuers={signer.issuer: Issuer(signer.issuer, jwks_url=f"{ehr.base}/drip/jwks.json")},
+                      audience="http://testserver")
+        with TestClient(create_app(Settings(board_db=None, trust=trust))) as c:
+            token = signer.token(f"http://testserver{SERVICE}")
+            response = c.post(SERVICE, json=hook_request(prefetch=_prefetch()),
+                              headers={"Authorization": f"Bearer {token}"})
+        assert response.status_code == 401
+        assert not ehr.drip_done
+
+
 def test_calls_to_a_server_that_holds_them_take_a_bounded_share_of_connections_and_jwts_still_verify():
     signer = Signer()
     jwks_url = "https://ehr.example.org/jwks.json"

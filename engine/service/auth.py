@@ -25,6 +25,7 @@ JWKS_TTL = 3600
 # every request a fetch.
 JWKS_MIN_REFETCH = 60.0
 JWKS_MAX_BYTES = 256_000
+JWKS_SECONDS = 5.0   # for the whole fetch: a JWK Set that drips in holds every call that waits for it
 
 
 class Unauthorized(Exception):
@@ -105,7 +106,7 @@ class Trust:
                 async with issuer._lock:  # concurrent calls that miss fetch once
                     if time.time() - issuer.fetched_at >= JWKS_MIN_REFETCH:
                         issuer.fetched_at = time.time()
-                        fetched = await read_json(client, issuer.jwks_url, JWKS_MAX_BYTES)
+                        fetched = await read_json(client, issuer.jwks_url, JWKS_MAX_BYTES, JWKS_SECONDS)
                         if isinstance(fetched, dict) and isinstance(fetched.get("keys"), list):
                             issuer.jwks, issuer.loaded_at = fetched, time.time()
             if issuer.jwks is None:

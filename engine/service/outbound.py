@@ -254,10 +254,12 @@ class Session:
         return body
 
 
-async def read_json(client: httpx.AsyncClient, url: str, max_bytes: int) -> Any:
-    """A small JSON document (a JWK Set) from a configured URL, read up to max_bytes; None when it cannot be."""
+async def read_json(client: httpx.AsyncClient, url: str, max_bytes: int, seconds: float) -> Any:
+    """A small JSON document (a JWK Set) from a configured URL, read up to max_bytes within seconds in all;
+    None when it cannot be."""
     try:
-        async with client.stream("GET", url, headers={"Accept": "application/json"}) as response:
+        async with asyncio.timeout(seconds), \
+                client.stream("GET", url, headers={"Accept": "application/json"}) as response:
             if response.status_code != 200:
                 return None
             data = b""
@@ -266,7 +268,7 @@ async def read_json(client: httpx.AsyncClient, url: str, max_bytes: int) -> Any:
                 if len(data) > max_bytes:
                     return None
         return json.loads(data)
-    except (httpx.HTTPError, ValueError, RecursionError):
+    except (httpx.HTTPError, ValueError, RecursionError, TimeoutError):
         return None
 
 
