@@ -232,6 +232,27 @@ def test_a_body_over_the_limit_is_413_by_its_length_before_reading_and_by_count_
     assert status == 200
 
 
+def test_a_body_that_drips_in_is_408_at_the_time_budget():
+    app = create_app(Settings(board_db=None, body_seconds=0.5))
+    read, sent = [0], []
+
+    async def receive():  # one byte, then nothing more, ever (bounded here at 60 s)
+        read[0] += 1
+        if read[0] == 1:
+            return {"type": "http.request", "body": b"{", "more_body": True}
+        await asyncio.sleep(60)
+        return {"type": "http.disconnect"}
+
+    async def send(message):
+        sent.append(message)
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
+             "path": SERVICE, "raw_path": SERVICE.encode(), "query_string": b"", "root_path": "",
+             "headers": [(b"host", b"testserver"), (b"content-type", b"application/json")],
+             "client": ("127.0.0.1", 1), "server": ("testserver", 80)}
+    asyncio.run(asyncio.wait_for(app(scope, receive, send), 60))
+    assert next(m for m in sent if m["type"] == "http.response.start")["status"] == 408
+
+
 def test_the_body_limit_is_configurable_and_said_in_the_answer():
     with TestClient(create_app(Settings(board_db=None, max_body=2000))) as c:
         response = c.post(SERVICE, json=hook_request(prefetch=_prefetch()))

@@ -4,12 +4,14 @@ Nothing about a patient is logged: log lines name the service, the number and ur
 time taken. Request bodies, FHIR data, tokens and error details stay out of the logs (httpx, which logs the
 URLs it fetches, is kept at WARNING).
 
-Its trust boundary: a body larger than `max_body` is refused (413) before it is read whole; every response says
+Its trust boundary: a body larger than `max_body` is refused (413) before it is read whole, one that has not
+arrived within `body_seconds` is 408; every response says
 `Cache-Control: no-store` and `X-Content-Type-Options: nosniff`; FHIR servers are fetched from only when the
 hospital allowed them (engine/service/outbound.py); feedback reaches the board log only from a caller whose
 JWT verified."""
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections import OrderedDict
@@ -50,6 +52,7 @@ from .outbound import Fetcher, Limits, Refused, allowed_servers
 log = logging.getLogger("spinemets.service")
 MAX_REMEMBERED_CARDS = 10_000
 MAX_BODY = 1_000_000   # bytes of a request body; the largest vignette's patient-view call is about 30 kB
+BODY_SECONDS = 30.0    # for the whole body to arrive: uvicorn has no such limit, and a drip would hold a task
 JWKS_TIMEOUT = 5.0
 SECURITY_HEADERS = ((b"cache-control", b"no-store"), (b"x-content-type-options", b"nosniff"))
 
@@ -92,6 +95,7 @@ class Settings:
     fhir_servers: tuple[str, ...] = ()
     limits: Limits = field(default_factory=Limits)
     max_body: int = MAX_BODY
+    body_seconds: float = BODY_SECONDS
     transport: httpx.AsyncBaseTransport | None = None  # tests hand in a fake FHIR server here
 
 
@@ -99,6 +103,7 @@ class _Service(FastAPI):
     """The app behind a boundary no response or request gets around, the framework's own 500s included."""
 
     max_body = MAX_BODY
+    body_seconds = BODY_SECONDS
 
     async def __call__(self, scope: dict[str, Any], receive: Callable[[], Awaitable[Any]],  # type: ignore[override]
                        send: Callable[[Any], Awaitable[None]]) -> None:
@@ -112,7 +117,13 @@ class _Service(FastAPI):
                 message = {**message, "headers": [(k, v) for k, v in message.get("headers", [])
                                                   if k.lower() not in names] + list(SECURITY_HEADERS)}
             await send(message)
-        body = await _bounded_body(scope, receive, self.max_body)
+        try:
+            async with asyncio.timeout(self.body_seconds):
+                body = await _bounded_body(scope, receive, self.max_body)
+        except TimeoutError:
+            await JSONResponse({"detail": "the request body did not arrive in time"},
+                               status_code=408)(scope, receive, guarded)
+            return
         if body is None:
             await JSONResponse({"detail": f"the request body is larger than {self.max_body} bytes"},
                                status_code=413)(scope, receive, guarded)
@@ -229,7 +240,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                   docs_url=None, redoc_url=None,  # the interactive docs load scripts from the internet
                   description="CDS Hooks 2.0 services for painful spinal metastases. Decision support, not a "
                               "medical device.")
-    app.max_body = settings.max_body
+    app.max_body, app.body_seconds = settings.max_body, settings.body_seconds
     app.add_middleware(_Contain)
     bearer = HTTPBearer(auto_error=False, description="a JWT signed by a trusted CDS client (CDS Hooks 2.0)")
     refusals: dict[int | str, dict[str, Any]] = {
