@@ -423,7 +423,7 @@ def test_calls_to_a_server_that_holds_them_take_a_bounded_share_of_connections_a
                     return c.post(SERVICE, json=body,
                                   headers={"Authorization": f"Bearer {signer.token(f'http://testserver{SERVICE}')}"})
                 held = [asyncio.create_task(call(_fetching(server))) for _ in range(6)]
-                for _ in range(200):  # until the server holds what the service lets through
+                for _ in range(1200):  # until the server holds what the service lets through (a minute at most)
                     await asyncio.sleep(0.05)
                     if fhir.holding >= 2:
                         break
