@@ -21,7 +21,8 @@ def _refuse(request: httpx.Request) -> httpx.Response:
 OPEN = create_app(Settings(board_db=None, transport=httpx.MockTransport(_refuse)))
 _SIGNER = Signer()
 GUARDED = create_app(Settings(board_db=None, transport=httpx.MockTransport(_refuse),
-                              trust=Trust(issuers={_SIGNER.issuer: Issuer(_SIGNER.issuer, jwks=_SIGNER.jwks)})))
+                              trust=Trust(issuers={_SIGNER.issuer: Issuer(_SIGNER.issuer, jwks=_SIGNER.jwks)},
+                                          audience="http://testserver")))
 # A well-formed call may still find nothing to read (no prefetch, and the fake server refuses): 412, documented.
 CONFIG = SchemathesisConfig.from_dict({"checks": {"positive_data_acceptance": {
     "expected-statuses": ["2xx", "401", "412"]}}})

@@ -26,6 +26,7 @@ from spinemets.fhir import load
 from spinemets.service.app import Settings, create_app
 from spinemets.service.auth import Issuer, Trust, load_trust
 from spinemets.service.gather import prefetch_templates
+from spinemets.service.outbound import NOT_FETCHED
 
 from .cds_support import SERVICE, Signer, draft_orders, hook_request, prefetch_from_bundle, validate
 from .conftest import CASES_DIR, ROOT
@@ -43,7 +44,7 @@ def _prefetch(name: str) -> dict:
 
 @pytest.fixture(scope="module")
 def client():
-    with TestClient(create_app(Settings(board_db=None))) as c:
+    with TestClient(create_app(Settings(board_db=None, fhir_servers=(FHIR,)))) as c:
         yield c
 
 
@@ -201,24 +202,30 @@ def test_paging_follows_next_links_on_the_same_server_only(client):
     conditions = prefetch["conditions"]
     first = {**conditions, "entry": conditions["entry"][:1],
              "link": [{"relation": "next", "url": f"{FHIR}/Condition?page=2"}]}
-    second = {**conditions, "entry": conditions["entry"][1:],
-              "link": [{"relation": "next", "url": "https://elsewhere.example/Condition?page=3"}]}
+    second = {**conditions, "entry": conditions["entry"][1:]}
+    body = hook_request(prefetch={k: v for k, v in prefetch.items() if k != "conditions"}, fhirServer=FHIR,
+                        fhirAuthorization=_authorization())
     with respx.mock(assert_all_called=False) as fhir:
         page2 = fhir.get(f"{FHIR}/Condition", params={"page": "2"}).respond(200, json=second)
         page1 = fhir.get(f"{FHIR}/Condition").respond(200, json=first)
-        elsewhere = fhir.get(url__startswith="https://elsewhere.example").respond(200, json=conditions)
-        body = hook_request(prefetch={k: v for k, v in prefetch.items() if k != "conditions"}, fhirServer=FHIR,
-                            fhirAuthorization=_authorization())
         card = _post(client, SERVICE, body).json()["cards"][0]
-        assert page1.called and page2.called and not elsewhere.called
+        assert page1.called and page2.called
     assert card["extension"]["spinemets"]["top"] == "CONSERVATIVE"  # sepsis, read from page 2
+    # a next page elsewhere is not fetched, and the record it would have completed is not used cut short
+    second["link"] = [{"relation": "next", "url": "https://elsewhere.example/Condition?page=3"}]
+    with respx.mock(assert_all_called=False) as fhir:
+        fhir.get(f"{FHIR}/Condition", params={"page": "2"}).respond(200, json=second)
+        fhir.get(f"{FHIR}/Condition").respond(200, json=first)
+        elsewhere = fhir.get(url__startswith="https://elsewhere.example").respond(200, json=conditions)
+        response = _post(client, SERVICE, body)
+        assert response.status_code == 412 and not elsewhere.called
 
 
 def test_a_failing_fhir_server_or_nothing_to_read_is_412(client):
     with respx.mock as fhir:
         fhir.get(url__startswith=FHIR).respond(401)
         response = _post(client, SERVICE, hook_request(fhirServer=FHIR, fhirAuthorization=_authorization()))
-    assert response.status_code == 412 and "401" in response.json()["detail"]
+    assert response.status_code == 412 and response.json()["detail"] == NOT_FETCHED  # the one message
     response = _post(client, SERVICE, hook_request())
     assert response.status_code == 412 and "prefetch" in response.json()["detail"]
 
@@ -265,21 +272,32 @@ def test_a_contradicting_record_gets_a_warning_card_naming_both_resources(client
 # --- feedback ------------------------------------------------------------------------------------------------
 
 
-def test_an_override_with_a_reason_is_in_the_board_log_and_the_log_verifies(tmp_path, engine):
+def _recording(db, signer):
+    """A service that records feedback: it knows its callers (trusted issuers), and JWTs for its endpoints."""
+    trust = Trust(issuers={signer.issuer: Issuer(signer.issuer, jwks=signer.jwks)}, audience="http://testserver")
+    return TestClient(create_app(Settings(board_db=db, trust=trust)))
+
+
+def _signed(c, signer, path, body):
+    validate("request" if not path.endswith("/feedback") else "feedback", body)
+    return c.post(path, json=body, headers=_bearer(signer.token(f"http://testserver{path}")))
+
+
+def test_an_override_with_a_reason_is_in_the_board_log_and_the_log_verifies(tmp_path, engine, signer):
     db = tmp_path / "board.sqlite"
-    with TestClient(create_app(Settings(board_db=db))) as c:
+    with _recording(db, signer) as c:
         prefetch = _prefetch("gu-fig2-prostate-t11-neuro.yaml")
         body = hook_request("order-sign", prefetch=prefetch, context={"draftOrders": draft_orders(("o1", CPT, "22511"))})
-        card = _post(c, "/cds-services/spinemets-order-sign", body).json()["cards"][0]
+        card = _signed(c, signer, "/cds-services/spinemets-order-sign", body).json()["cards"][0]
         reason = next(r for r in card["overrideReasons"] if r["code"] == "override:technical")
         feedback = {"feedback": [
             {"card": card["uuid"], "outcome": "overridden", "outcomeTimestamp": "2026-05-04T10:00:00Z",
              "overrideReason": {"reason": reason, "userComment": "PVP_ITR is not offered here"}},
             {"card": card["uuid"], "outcome": "accepted", "outcomeTimestamp": "2026-05-04T10:01:00Z",
              "acceptedSuggestions": [{"id": card["suggestions"][0]["uuid"]}]}]}
-        response = _post(c, "/cds-services/spinemets-order-sign/feedback", feedback)
+        response = _signed(c, signer, "/cds-services/spinemets-order-sign/feedback", feedback)
         assert response.status_code == 200, response.text
-        wrong = _post(c, "/cds-services/spinemets-patient-view/feedback", feedback)
+        wrong = _signed(c, signer, "/cds-services/spinemets-patient-view/feedback", feedback)
         assert wrong.status_code == 400
     with BoardLog(db) as log:
         records = list(log.records("cds_feedback"))
@@ -292,14 +310,15 @@ def test_an_override_with_a_reason_is_in_the_board_log_and_the_log_verifies(tmp_
     assert accepted["accepted_suggestions"] == [card["suggestions"][0]["uuid"]]
 
 
-def test_feedback_with_the_clients_own_reason_keeps_its_coding(tmp_path):
+def test_feedback_with_the_clients_own_reason_keeps_its_coding(tmp_path, signer):
     db = tmp_path / "board.sqlite"
-    with TestClient(create_app(Settings(board_db=db))) as c:
+    with _recording(db, signer) as c:
         item = {"card": "9368d37b-283f-44a0-93ea-547cebab93ed", "outcome": "overridden",
                 "outcomeTimestamp": "2026-05-04T10:00:00Z",
                 "overrideReason": {"reason": {"system": "http://ehr.example/reasons", "code": "12354",
                                               "display": "Contraindicated"}}}
-        assert _post(c, "/cds-services/spinemets-patient-view/feedback", {"feedback": [item]}).status_code == 200
+        assert _signed(c, signer, "/cds-services/spinemets-patient-view/feedback",
+                       {"feedback": [item]}).status_code == 200
     with BoardLog(db) as log:
         (record,) = log.records("cds_feedback")
     assert record.payload["override_reason"] is None
@@ -317,7 +336,7 @@ def signer():
 
 @pytest.fixture(scope="module")
 def guarded(signer):
-    trust = Trust(issuers={signer.issuer: Issuer(signer.issuer, jwks=signer.jwks)})
+    trust = Trust(issuers={signer.issuer: Issuer(signer.issuer, jwks=signer.jwks)}, audience="http://testserver")
     with TestClient(create_app(Settings(board_db=None, trust=trust))) as c:
         yield c
 
@@ -371,7 +390,7 @@ def test_keys_from_the_issuers_jwks_url_and_the_trust_file(tmp_path, signer):
         public = f"https://cds.hospital.example{SERVICE}"  # the audience behind a proxy
         assert c.post(SERVICE, json=body, headers=_bearer(signer.token(public))).status_code == 200
         assert c.post(SERVICE, json=body, headers=_bearer(other.token(public))).status_code == 200
-    (tmp_path / "bad.yaml").write_text("issuers:\n  x: {}\n")
+    (tmp_path / "bad.yaml").write_text("audience: https://cds.example\nissuers:\n  x: {}\n")
     with pytest.raises(Exception, match="jwks"):
         load_trust(tmp_path / "bad.yaml")
 
@@ -383,7 +402,8 @@ def test_no_patient_data_is_logged(tmp_path, caplog):
     secret_id, token, comment = "Sentinel-Patient-7731", "sentinel-token-5521", "sentinel comment 9932"
     prefetch = prefetch_from_bundle(json.loads((GOLDEN / "gu-fig2-prostate-t11-neuro.json").read_text()), secret_id)
     caplog.set_level(logging.DEBUG)
-    with respx.mock as fhir, TestClient(create_app(Settings(board_db=tmp_path / "b.sqlite"))) as c:
+    with respx.mock as fhir, TestClient(create_app(Settings(board_db=tmp_path / "b.sqlite",
+                                                            fhir_servers=(FHIR,)))) as c:
         for key, resource in (("conditions", "Condition"), ("observations", "Observation"),
                               ("allergies", "AllergyIntolerance")):
             fhir.get(f"{FHIR}/{resource}").respond(200, json=prefetch[key])
@@ -417,7 +437,7 @@ def test_an_internal_error_is_a_bare_500_logged_by_type_only(caplog, monkeypatch
 # --- where it listens --------------------------------------------------------------------------------------------
 
 
-def test_serve_defaults_to_this_machine_only(monkeypatch):
+def test_serve_defaults_to_this_machine_only(monkeypatch, tmp_path, signer, capsys):
     args = build_parser().parse_args(["serve"])
     assert args.host == "127.0.0.1"
     seen = {}
@@ -425,7 +445,13 @@ def test_serve_defaults_to_this_machine_only(monkeypatch):
     monkeypatch.setattr(uvicorn, "run", lambda app, **kw: seen.update(kw))
     assert main(["serve", "--port", "8123"]) == 0
     assert seen["host"] == "127.0.0.1" and seen["port"] == 8123
-    assert main(["serve", "--host", "0.0.0.0", "--port", "8124"]) == 0 and seen["host"] == "0.0.0.0"
+    # beyond this machine every caller must be known: without trusted issuers serve does not start
+    assert main(["serve", "--host", "0.0.0.0", "--port", "8124"]) == 2 and seen["port"] == 8123
+    assert "--issuers" in capsys.readouterr().err
+    (tmp_path / "service.yaml").write_text(json.dumps({"audience": "https://cds.example",
+                                                       "issuers": {signer.issuer: {"jwks": signer.jwks}}}))
+    assert main(["serve", "--host", "0.0.0.0", "--port", "8124", "--issuers", str(tmp_path / "service.yaml")]) == 0
+    assert seen["host"] == "0.0.0.0"
     assert serve_command.DEFAULT_HOST == "127.0.0.1"
 
 

@@ -2,13 +2,20 @@
 
 Nothing about a patient is logged: log lines name the service, the number and urgency of the cards and the
 time taken. Request bodies, FHIR data, tokens and error details stay out of the logs (httpx, which logs the
-URLs it fetches, is kept at WARNING)."""
+URLs it fetches, is kept at WARNING).
+
+Its trust boundary: a body larger than `max_body` is refused (413) before it is read whole, one that has not
+arrived within `body_seconds` is 408; every response says
+`Cache-Control: no-store` and `X-Content-Type-Options: nosniff`; FHIR servers are fetched from only when the
+hospital allowed them (engine/service/outbound.py); feedback reaches the board log only from a caller whose
+JWT verified."""
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,9 +47,14 @@ from .models import (
     PatientViewRequest,
 )
 from .models import Problem as ProblemBody
+from .outbound import Fetcher, Limits, Refused, allowed_servers
 
 log = logging.getLogger("spinemets.service")
 MAX_REMEMBERED_CARDS = 10_000
+MAX_BODY = 1_000_000   # bytes of a request body; the largest vignette's patient-view call is about 30 kB
+BODY_SECONDS = 30.0    # for the whole body to arrive: uvicorn has no such limit, and a drip would hold a task
+JWKS_TIMEOUT = 5.0
+SECURITY_HEADERS = ((b"cache-control", b"no-store"), (b"x-content-type-options", b"nosniff"))
 
 
 @dataclass(frozen=True)
@@ -73,14 +85,79 @@ HOOKS: tuple[Hook, ...] = (
 
 @dataclass
 class Settings:
-    """How the service runs: rule base, board log, trusted issuers, the front end's URL, the FHIR client."""
+    """How the service runs: rule base, board log, trusted issuers, the front end's URL, the FHIR servers it may
+    fetch from (none: prefetch only) and the limits of a call."""
 
     rules: str | None = None
     board_db: Path | None = field(default_factory=default_path)
     trust: Trust = field(default_factory=Trust)
     app_url: str | None = "http://localhost:8501"
-    fhir_timeout: float = 10.0
+    fhir_servers: tuple[str, ...] = ()
+    limits: Limits = field(default_factory=Limits)
+    max_body: int = MAX_BODY
+    body_seconds: float = BODY_SECONDS
     transport: httpx.AsyncBaseTransport | None = None  # tests hand in a fake FHIR server here
+
+
+class _Service(FastAPI):
+    """The app behind a boundary no response or request gets around, the framework's own 500s included."""
+
+    max_body = MAX_BODY
+    body_seconds = BODY_SECONDS
+
+    async def __call__(self, scope: dict[str, Any], receive: Callable[[], Awaitable[Any]],  # type: ignore[override]
+                       send: Callable[[Any], Awaitable[None]]) -> None:
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+
+        async def guarded(message: MutableMapping[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                names = {name for name, _ in SECURITY_HEADERS}
+                message = {**message, "headers": [(k, v) for k, v in message.get("headers", [])
+                                                  if k.lower() not in names] + list(SECURITY_HEADERS)}
+            await send(message)
+        try:
+            async with asyncio.timeout(self.body_seconds):
+                body = await _bounded_body(scope, receive, self.max_body)
+        except TimeoutError:
+            await JSONResponse({"detail": "the request body did not arrive in time"},
+                               status_code=408)(scope, receive, guarded)
+            return
+        if body is None:
+            await JSONResponse({"detail": f"the request body is larger than {self.max_body} bytes"},
+                               status_code=413)(scope, receive, guarded)
+            return
+        replayed = False
+
+        async def replay() -> Any:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+        await super().__call__(scope, replay, guarded)
+
+
+async def _bounded_body(scope: dict[str, Any], receive: Callable[[], Awaitable[Any]], limit: int) -> bytes | None:
+    """The whole body, or None as soon as it is known to exceed the limit: by Content-Length before reading,
+    else by counting (a chunked body has no length to trust)."""
+    for name, value in scope.get("headers", []):
+        if name.lower() == b"content-length" and (not value.isdigit() or int(value) > limit):
+            return None
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            return b"".join(chunks)  # the client went away; the app sees an empty body and answers no one
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
 
 
 class _Contain:
@@ -124,36 +201,51 @@ def _validation_message(err: RequestValidationError) -> str:
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The service as an ASGI app (uvicorn runs it; tests call it in process)."""
     settings = settings or Settings()
+    if settings.trust.required and not settings.trust.audience:
+        # taken from the request, the audience would be whatever Host header the caller wrote
+        raise InputError("trusted issuers need the audience: this service's base URL as its clients call it")
+    try:
+        servers = allowed_servers(settings.fhir_servers)
+    except Refused as err:
+        raise InputError(str(err)) from None
     for noisy in ("httpx", "httpcore"):  # they log request URLs, which carry the patient's id
         logging.getLogger(noisy).setLevel(logging.WARNING)
     engine = get_engine(settings.rules)
     maker = CardMaker(engine.rulebook, settings.app_url)
     issued: OrderedDict[str, IssuedCard] = OrderedDict()
+    fetcher = Fetcher(servers, settings.limits, settings.transport)
     holder: dict[str, httpx.AsyncClient] = {}
 
-    def client() -> httpx.AsyncClient:
+    def jwks_client() -> httpx.AsyncClient:
+        # its own pool: FHIR servers that are slow to answer cannot starve the checking of JWTs
         if "client" not in holder:
-            holder["client"] = httpx.AsyncClient(timeout=settings.fhir_timeout, transport=settings.transport,
-                                                 follow_redirects=False)
+            holder["client"] = httpx.AsyncClient(timeout=JWKS_TIMEOUT, transport=settings.transport,
+                                                 follow_redirects=False, trust_env=False)
         return holder["client"]
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        log.info("spinemets CDS Hooks service: rule base %s %s; %s; feedback %s", engine.rulebook.version,
-                 engine.sha256[:12], "JWT required" if settings.trust.required else "no JWT required",
-                 "to the board log" if settings.board_db else "not recorded (no board log)")
+        log.info("spinemets CDS Hooks service: rule base %s %s; %s; feedback %s; %d FHIR server(s) allowed",
+                 engine.rulebook.version, engine.sha256[:12],
+                 "JWT required" if settings.trust.required else "no JWT required",
+                 "to the board log" if settings.board_db and settings.trust.required else
+                 "not recorded (no board log)" if not settings.board_db else "not recorded (no JWT required)",
+                 len(servers))
         yield
         if "client" in holder:
             await holder["client"].aclose()
+        await fetcher.aclose()
 
-    app = FastAPI(title="spinemets CDS Hooks service", version=__version__, lifespan=lifespan,
+    app = _Service(title="spinemets CDS Hooks service", version=__version__, lifespan=lifespan,
                   docs_url=None, redoc_url=None,  # the interactive docs load scripts from the internet
                   description="CDS Hooks 2.0 services for painful spinal metastases. Decision support, not a "
                               "medical device.")
+    app.max_body, app.body_seconds = settings.max_body, settings.body_seconds
     app.add_middleware(_Contain)
     bearer = HTTPBearer(auto_error=False, description="a JWT signed by a trusted CDS client (CDS Hooks 2.0)")
     refusals: dict[int | str, dict[str, Any]] = {
         400: {"model": ProblemBody, "description": "the request is not what the hook promises"},
+        413: {"model": ProblemBody, "description": "the request body is larger than the service accepts"},
         401: {"model": ProblemBody, "description": "no JWT, or one this service cannot trust"},
     }
 
@@ -168,8 +260,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def authorize(request: Request,  # FastAPI's way of declaring a dependency: B008 does not apply
                         credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> None:  # noqa: B008
         header = f"Bearer {credentials.credentials}" if credentials is not None else None
-        url = f"{request.url.scheme}://{request.url.netloc}{request.url.path}"
-        await settings.trust.verify(header, url, client())
+        await settings.trust.verify(header, request.url.path, jwks_client())
 
     @app.get("/cds-services", response_model=Discovery, response_model_exclude_none=True, tags=["discovery"],
              summary="The CDS services this provider offers")
@@ -204,7 +295,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if not drafts:  # no spinal procedure among the orders: nothing to say, nothing to fetch
                 return JSONResponse({"cards": []})
         try:
-            record = await gather(body, client())
+            record = await gather(body, fetcher)
         except BadRequest as err:
             return _refusal(400, str(err))
         except Insufficient as err:
@@ -255,6 +346,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 rulebook_sha256=known.rulebook_sha256 if known else None))
         if settings.board_db is None:
             log.warning("%s: %d feedback item(s) not recorded: no board log (SPINEMETS_BOARD_DB or --board-db)",
+                        hook.id, len(records))
+            return JSONResponse({})
+        if not settings.trust.required:  # anyone could have sent it: the permanent log takes no anonymous record
+            log.warning("%s: %d feedback item(s) not recorded: no trusted issuers, so the caller is unknown",
                         hook.id, len(records))
             return JSONResponse({})
         try:

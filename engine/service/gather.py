@@ -1,16 +1,18 @@
 """The patient's record for a hook call: what the client prefetched, and what it did not, fetched from its FHIR
-server with the token it gave (never sent to any other host)."""
+server with the token it gave (only when that server is one the hospital allowed, and never sent elsewhere)."""
 from __future__ import annotations
 
+import asyncio
+import logging
 import re
 from typing import Any
-from urllib.parse import parse_qsl, quote, urlsplit
-
-import httpx
+from urllib.parse import parse_qsl, quote, urlencode
 
 from ..fhir import load
 from .models import CdsRequest
+from .outbound import NOT_FETCHED, Fetcher, FetchFailed, Refused, Session, place
 
+log = logging.getLogger("spinemets.service")
 MAX_PAGES = 10
 MAX_ENTRIES = 5000
 _PLACEHOLDER = re.compile(r"\{\{\s*context\.(\w+)\s*\}\}")
@@ -43,22 +45,32 @@ def _fill(template: str, context: dict[str, Any]) -> str:
         got = context.get(match.group(1))
         if not isinstance(got, str):
             raise BadRequest(f"the prefetch template needs context.{match.group(1)}")
+        if got in (".", ".."):  # a valid FHIR id that a URL path would read as a dot segment
+            raise BadRequest(f"context.{match.group(1)} {got!r} cannot be fetched")
         return quote(got, safe="")
     return _PLACEHOLDER.sub(value, template)
 
 
-async def gather(request: CdsRequest, client: httpx.AsyncClient) -> dict[str, Any]:
+async def gather(request: CdsRequest, fetcher: Fetcher) -> dict[str, Any]:
     """One collection Bundle of the patient's resources: prefetched where given, else fetched."""
     context = request.context.model_dump()  # type: ignore[attr-defined]
     prefetch = {k: v.model_dump() if v is not None else None for k, v in (request.prefetch or {}).items()}
-    resources: list[dict[str, Any]] = []
+    queries = {}
     for key, template in prefetch_templates().items():
-        given = prefetch.get(key)
-        if given is None:
+        if prefetch.get(key) is None:
             if request.fhirServer is None:
                 raise Insufficient(f"prefetch '{key}' was not given and there is no fhirServer to fetch it from")
-            given = await _fetch(request, client, _fill(template, context))
-        resources += _resources(key, given)
+            queries[key] = _fill(template, context)
+    fetched: dict[str, dict[str, Any]] = {}
+    if queries:
+        try:
+            fetched = await _fetch_all(request, fetcher, queries)
+        except FetchFailed as err:  # the reason is the operator's; the caller gets the one message
+            log.warning("fhirServer fetch failed: %s", err)
+            raise Insufficient(NOT_FETCHED) from None
+    resources: list[dict[str, Any]] = []
+    for key in prefetch_templates():
+        resources += _resources(key, prefetch.get(key) or fetched[key])
     _check_patient(resources, context["patientId"])
     return {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": r} for r in resources]}
 
@@ -89,54 +101,58 @@ def _check_patient(resources: list[dict[str, Any]], patient_id: str) -> None:
             raise BadRequest("the prefetched Patient is not context.patientId")
 
 
-async def _fetch(request: CdsRequest, client: httpx.AsyncClient, query: str) -> dict[str, Any]:
-    base = str(request.fhirServer).rstrip("/")
-    headers = {"Accept": "application/fhir+json"}
-    if request.fhirAuthorization is not None:
-        headers["Authorization"] = f"Bearer {request.fhirAuthorization.access_token}"
+
+
+async def _fetch_all(request: CdsRequest, fetcher: Fetcher, queries: dict[str, str]) -> dict[str, dict[str, Any]]:
+    base = fetcher.base(str(request.fhirServer))
+    token = request.fhirAuthorization.access_token if request.fhirAuthorization is not None else None
+    session = fetcher.session(base, token)
+    try:
+        # one budget for the wait for a connection slot and every page of every query: a server that drips
+        # its answer holds the call no longer than that
+        async with asyncio.timeout(fetcher.limits.budget), session.slots:
+            return {key: await _search(session, query) for key, query in queries.items()}
+    except TimeoutError:
+        raise FetchFailed("the time budget ran out") from None
+
+
+async def _search(session: Session, query: str) -> dict[str, Any]:
     path, _, query_string = query.partition("?")
-    url: str | None = f"{base}/{path}"
-    params: Any = parse_qsl(query_string, keep_blank_values=True)
-    first: dict[str, Any] | None = None
-    pages = 0
-    while url is not None and pages < MAX_PAGES:
-        body = await _get(client, url, params, headers, path)
-        pages += 1
-        if first is None:
-            first = body
-            if body.get("resourceType") != "Bundle":
-                return body
-        else:
-            first.setdefault("entry", []).extend(body.get("entry") or [])
-        if len(first.get("entry") or []) >= MAX_ENTRIES:
-            break
-        url, params = _next_link(body, base), None
-    assert first is not None
-    return first
+    encoded = urlencode(parse_qsl(query_string, keep_blank_values=True))
+    try:
+        target = place(session.base.url.rstrip("/") + "/" + path + (f"?{encoded}" if encoded else ""))
+    except Refused as err:
+        raise FetchFailed(f"the query is not a usable URL ({err})") from None
+    first = await session.get(target)
+    if first["resourceType"] != "Bundle":
+        return first
+    body, pages = first, 1
+    while True:
+        entries = first.setdefault("entry", [])
+        if not isinstance(entries, list) or not isinstance(body.get("entry") or [], list):
+            raise FetchFailed("Bundle.entry is not a list")
+        if len(entries) > MAX_ENTRIES:
+            raise FetchFailed(f"a search gave more than {MAX_ENTRIES} entries")
+        link = _next_link(body)
+        if link is None:
+            return first
+        # a record cut short could change the advice: more pages than the limit is a failed fetch, not a stop
+        if pages >= MAX_PAGES:
+            raise FetchFailed(f"a search gave more than {MAX_PAGES} pages")
+        target = session.resolve(link, target)
+        body, pages = await session.get(target), pages + 1
+        if body["resourceType"] != "Bundle" or not isinstance(body.get("entry") or [], list):
+            raise FetchFailed("a next page is not a Bundle")
+        entries.extend(body.get("entry") or [])
 
 
-def _next_link(bundle: dict[str, Any], base: str) -> str | None:
-    for link in bundle.get("link") or []:
+def _next_link(bundle: dict[str, Any]) -> str | None:
+    links = bundle.get("link") or []
+    for link in links if isinstance(links, list) else []:
         if isinstance(link, dict) and link.get("relation") == "next" and isinstance(link.get("url"), str):
             url: str = link["url"]
-            # the token goes to the client's FHIR server only: a next page elsewhere is not followed
-            same = urlsplit(url)[:2] == urlsplit(base)[:2] and urlsplit(url).path.startswith(urlsplit(base).path)
-            return url if same else None
+            return url
     return None
 
 
-async def _get(client: httpx.AsyncClient, url: str, params: Any,
-               headers: dict[str, str], what: str) -> dict[str, Any]:
-    try:
-        response = await client.get(url, params=params, headers=headers)
-    except (httpx.HTTPError, httpx.InvalidURL, ValueError) as err:  # an unusable URL is a fetch that failed
-        raise Insufficient(f"could not fetch {what} from fhirServer ({type(err).__name__})") from None
-    if response.status_code != 200:
-        raise Insufficient(f"fhirServer answered HTTP {response.status_code} for {what}")
-    try:
-        body = response.json()
-    except ValueError:
-        raise Insufficient(f"fhirServer did not answer {what} with JSON") from None
-    if not isinstance(body, dict) or not isinstance(body.get("resourceType"), str):
-        raise Insufficient(f"fhirServer did not answer {what} with a FHIR resource")
-    return body
+__all__ = ["BadRequest", "Insufficient", "gather", "prefetch_templates"]

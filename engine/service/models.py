@@ -1,7 +1,7 @@
 """The CDS Hooks 2.0 messages the service reads and writes, as pydantic models (its own OpenAPI comes from them)."""
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -9,26 +9,31 @@ _IN = ConfigDict(extra="allow", strict=True)  # clients may add extensions; the 
 _OUT = ConfigDict(extra="forbid")
 FHIR_ID = r"^[A-Za-z0-9\-.]{1,64}$"
 HTTP_URL = r"^https?://"
+# Bounds of the strings a client sends (the body as a whole is bounded by the service, 1 MB by default): an id
+# or a UUID is far shorter, an OAuth token or a URL rarely longer.
+SHORT = 256
+LONG = 2048
+TOKEN = 16384
 
 
 class FhirAuthorization(BaseModel):
     """The OAuth 2.0 bearer token the service may use on the client's FHIR server."""
 
     model_config = _IN
-    access_token: str = Field(min_length=1)
+    access_token: str = Field(min_length=1, max_length=TOKEN)
     token_type: Literal["Bearer"]
     expires_in: int
-    scope: str
-    subject: str
-    patient: str | None = None
+    scope: str = Field(max_length=LONG)
+    subject: str = Field(max_length=LONG)
+    patient: str | None = Field(default=None, max_length=SHORT)
 
 
 class _Context(BaseModel):
     model_config = _IN
-    userId: str = Field(description="the user in whose session the hook fired, e.g. Practitioner/123")
+    userId: str = Field(max_length=LONG, description="the user in whose session the hook fired, e.g. Practitioner/123")
     patientId: str = Field(pattern=FHIR_ID, description="the FHIR id of the patient in context (letters, digits, "
                            "'-' and '.', at most 64)")
-    encounterId: str | None = None
+    encounterId: str | None = Field(default=None, max_length=SHORT)
 
 
 class PatientViewContext(_Context):
@@ -57,7 +62,8 @@ class OrderSignContext(_Context):
 class OrderSelectContext(OrderSignContext):
     """Context of `order-select`: the orders drafted and which of them were just selected."""
 
-    selections: list[str] = Field(description="references to the selected draft orders, e.g. ServiceRequest/1")
+    selections: list[Annotated[str, Field(max_length=SHORT)]] = Field(
+        max_length=100, description="references to the selected draft orders, e.g. ServiceRequest/1")
 
 
 class CdsRequest(BaseModel):
@@ -65,9 +71,10 @@ class CdsRequest(BaseModel):
 
     model_config = ConfigDict(extra="allow", strict=True, json_schema_extra={
         "dependentRequired": {"fhirAuthorization": ["fhirServer"]}})
-    hook: str
-    hookInstance: str = Field(min_length=1)
-    fhirServer: str | None = Field(default=None, pattern=HTTP_URL, description="the client's FHIR base URL")
+    hook: str = Field(max_length=SHORT)
+    hookInstance: str = Field(min_length=1, max_length=SHORT)
+    fhirServer: str | None = Field(default=None, pattern=HTTP_URL, max_length=LONG,
+                                   description="the client's FHIR base URL")
     fhirAuthorization: FhirAuthorization | None = None
     prefetch: dict[str, Resource | None] | None = None
 
@@ -178,12 +185,12 @@ class OverrideReasonGiven(BaseModel):
 
 class AcceptedSuggestion(BaseModel):
     model_config = _IN
-    id: str
+    id: str = Field(max_length=SHORT)
 
 
 class Feedback(BaseModel):
     model_config = _IN
-    card: str = Field(min_length=1)
+    card: str = Field(min_length=1, max_length=SHORT)
     outcome: Literal["accepted", "overridden"]
     outcomeTimestamp: str = Field(min_length=1)
     acceptedSuggestions: list[AcceptedSuggestion] | None = None
