@@ -9,6 +9,7 @@ from .engine import Engine, evaluate, get_engine
 from .errors import CaseError, EngineError, InputError, Problem, RulebookError, SpinemetsError
 from .rulebook import DEFAULT_RULES_DIR, Rulebook, load_rulebook
 from .vignette import Board, CaseDocument
+from .vignettes import load_vignette, vignette_files
 from .vocabulary import OPTIONS, STATUSES
 
 __version__ = "0.1.0"
@@ -34,6 +35,8 @@ __all__ = [
     "evaluate",
     "get_engine",
     "load_rulebook",
+    "load_vignette",
     "parse_case_text",
     "read_case_file",
+    "vignette_files",
 ]

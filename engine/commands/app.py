@@ -54,6 +54,9 @@ def command(port: int) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from .extras import require
+
+    require("spinemets app", "app")
     env = dict(os.environ)
     if args.rules:
         rules = Path(args.rules).resolve()

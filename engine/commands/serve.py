@@ -33,14 +33,14 @@ def register(sub: Any) -> None:
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
-    try:
-        import uvicorn
+    from .extras import require
 
-        from ..service.app import Settings, create_app
-        from ..service.auth import load_trust
-    except ImportError as err:
-        raise InputError(f"spinemets serve needs the service extra ({err.name} is missing): "
-                         "pip install 'spinemets[service]'") from None
+    require("spinemets serve", "service")
+    import uvicorn
+
+    from ..service.app import Settings, create_app
+    from ..service.auth import load_trust
+
     if not 0 <= args.port <= 65535:
         raise InputError(f"--port {args.port}: expected 0-65535")
     settings = Settings(rules=args.rules, trust=load_trust(args.issuers), app_url=args.app_url or None)

@@ -37,8 +37,10 @@ def run(args: argparse.Namespace) -> int:
     from ..rulebook import DEFAULT_RULES_DIR
     from ..verify import verify
     from ..verify.report import case_yaml
+    from .extras import require
     from .terminal import Style, progress_bar
 
+    require("spinemets verify", "verify")
     timeout = int(args.timeout * 1000) if args.timeout else None
     rules = args.rules or DEFAULT_RULES_DIR
     if args.counterexamples:  # refused before anything is read if it is (inside) the rule base
