@@ -7,6 +7,7 @@ from .case_io import case_from_data, parse_case_text, read_case_file
 from .decision import Decision
 from .engine import Engine, evaluate, get_engine
 from .errors import CaseError, EngineError, InputError, Problem, RulebookError, SpinemetsError
+from .registry_io import read_registry
 from .rulebook import DEFAULT_RULES_DIR, Rulebook, load_rulebook
 from .vignette import Board, CaseDocument
 from .vignettes import load_vignette, vignette_files
@@ -38,5 +39,6 @@ __all__ = [
     "load_vignette",
     "parse_case_text",
     "read_case_file",
+    "read_registry",
     "vignette_files",
 ]
