@@ -86,3 +86,45 @@ def test_app_refuses_a_missing_rule_base(monkeypatch, tmp_path, capsys):
     monkeypatch.setattr(app.os, "execve", lambda *a: pytest.fail("started anyway"))
     assert cli.main(["app", "--rules", str(tmp_path / "nope")]) == 2
     assert "no such rule base" in capsys.readouterr().err
+
+
+def _check_wheel():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("check_wheel", ROOT / ".ci" / "check_wheel.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_package_index_text_has_no_link_into_the_repository():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    readme = ROOT / project["readme"]
+    links = _check_wheel().relative_links
+    assert links(readme.read_text(encoding="utf-8")) == []
+    # the detector sees what breaks on the index: README.md's screenshots and docs/ links
+    found = links((ROOT / "README.md").read_text(encoding="utf-8"))
+    assert "docs/screenshots/case-and-decision.png" in found and "docs/interoperability.md" in found
+    sample = '[a](https://x.example/a) ![i](shot.png)\n[b]: docs/b.md\n<img src="c.png">\n[d](#top)'
+    assert sorted(links(sample)) == ["c.png", "docs/b.md", "shot.png"]
+
+
+def test_licence_files_and_type_marker_are_where_the_wheel_takes_them_from():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert "MIT" in (ROOT / "LICENSE").read_text() and "the spinemets authors" in (ROOT / "LICENSE").read_text()
+    assert project["project"]["license-files"] == list(_check_wheel().LICENCES)
+    assert (ROOT / "ui" / "fonts" / "LICENSE-DejaVu.txt").is_file()  # beside the fonts it covers
+    assert (ROOT / "engine" / "py.typed").is_file()
+    assert project["tool"]["setuptools"]["package-data"]["spinemets"] == ["py.typed"]
+    assert "urls" not in project["project"], "no invented homepage: add URLs once the project has a public one"
+
+
+def test_the_core_requirements_leave_out_the_front_end_the_prover_and_the_service():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    core = " ".join(project["dependencies"]).lower()
+    for name in _check_wheel().OPTIONAL:
+        assert name not in core, f"{name} is a core dependency"
+    extras = project["optional-dependencies"]
+    assert {"app", "verify", "service", "pdf", "all"} <= set(extras)
+    assert "spinemets[all]" in extras["test"]  # make test keeps installing everything
