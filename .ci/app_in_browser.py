@@ -12,7 +12,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.browser_support import CHROMIUM, TIMEOUT_MS, launch, open_app  # noqa: E402
+from tests.browser_support import CHROMIUM, TIMEOUT_MS, launch, open_app
 
 
 def main(argv: list[str]) -> int:

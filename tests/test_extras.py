@@ -37,6 +37,34 @@ def test_a_command_whose_extra_is_missing_names_it_in_one_line(monkeypatch, tmp_
     assert not list(tmp_path.iterdir()), "nothing written"
 
 
+# A child interpreter in which the named packages cannot be imported at all, as in a core install: a command
+# that imports one before checking for its extra fails with a traceback here, not with the install line.
+BLOCKED_RUN = """
+import sys
+blocked = set(sys.argv[1].split(","))
+class Blocked:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in blocked:
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+sys.meta_path.insert(0, Blocked())
+from spinemets.commands.cli import main
+sys.exit(main(sys.argv[2:]))
+"""
+
+
+@pytest.mark.parametrize(("argv", "extra"), [
+    (["app"], "app"), (["verify"], "verify"), (["serve"], "service"),
+    (["board", "export", "--format", "pdf", "--out", "m.pdf", "--db", "board.sqlite"], "pdf"),
+])
+def test_without_the_packages_a_command_stops_before_importing_them(tmp_path, argv, extra):
+    blocked = ",".join(extras.EXTRAS[extra])
+    out = subprocess.run([sys.executable, "-c", BLOCKED_RUN, blocked, *argv], cwd=tmp_path, capture_output=True,
+                         text=True, timeout=120)
+    assert out.returncode == 2, out.stderr
+    assert out.stderr.count("\n") == 1 and f"pip install 'spinemets[{extra}]'" in out.stderr
+    assert not list(tmp_path.iterdir())
+
+
 def test_each_extra_is_declared_with_the_packages_it_checks():
     import tomllib
 

@@ -26,7 +26,14 @@ class MissingExtra(InputError):
 
 def missing(extra: str) -> list[str]:
     """The import names of `extra` that cannot be found in this environment (nothing is imported)."""
-    return [name for name in EXTRAS[extra] if find_spec(name) is None]
+    return [name for name in EXTRAS[extra] if not _installed(name)]
+
+
+def _installed(name: str) -> bool:
+    try:
+        return find_spec(name) is not None
+    except (ImportError, ValueError):  # a finder that refuses the name, or a module set to None in sys.modules
+        return False
 
 
 def require(command: str, extra: str) -> None:

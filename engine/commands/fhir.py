@@ -21,7 +21,8 @@ def register(sub: Any) -> None:
 
     e = fhir_sub.add_parser("export", help="write each case as a FHIR R4 Bundle (JSON)")
     e.add_argument("cases", nargs="+", metavar="CASE",
-                   help="case, vignette or Bundle file(s), - for stdin, or shipped vignettes' names (`spinemets cases`)")
+                   help="case, vignette or Bundle file(s), - for stdin, or shipped vignettes' names "
+                        "(`spinemets cases`)")
     e.add_argument("--out", metavar="FILE", help="write the Bundle to FILE (one case only; default: stdout)")
     e.add_argument("--out-dir", metavar="DIR", help="write each Bundle to DIR/<case id>.json")
     e.add_argument("--type", choices=["collection", "transaction"], default="collection",

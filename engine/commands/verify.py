@@ -33,14 +33,15 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from .extras import require
+
+    require("spinemets verify", "verify")  # before the prover's modules, which import z3
     from .._internal import output
     from ..rulebook import DEFAULT_RULES_DIR
     from ..verify import verify
     from ..verify.report import case_yaml
-    from .extras import require
     from .terminal import Style, progress_bar
 
-    require("spinemets verify", "verify")
     timeout = int(args.timeout * 1000) if args.timeout else None
     rules = args.rules or DEFAULT_RULES_DIR
     if args.counterexamples:  # refused before anything is read if it is (inside) the rule base
