@@ -78,7 +78,8 @@ def test_app_starts_streamlit_on_the_packaged_app_with_the_privacy_settings(monk
 def test_app_settings_are_every_setting_of_the_streamlit_config():
     settings = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
     flags = app.settings_flags(app.settings_file())
-    assert len(flags) == sum(len(values) for values in settings.values())
+    assert len(flags) == sum(len(v) if isinstance(v, list) else 1 for values in settings.values()
+                             for v in values.values())
     assert app.settings_file().read_bytes() == (ROOT / ".streamlit" / "config.toml").read_bytes()
 
 
@@ -128,3 +129,17 @@ def test_the_core_requirements_leave_out_the_front_end_the_prover_and_the_servic
     extras = project["optional-dependencies"]
     assert {"app", "verify", "service", "pdf", "all"} <= set(extras)
     assert "spinemets[all]" in extras["test"]  # make test keeps installing everything
+
+
+def test_streamlit_reads_every_setting_as_the_config_file_gives_it():
+    """The flags go through Streamlit's own command-line parser: a list (the allowed hosts) arrives as the list,
+    not as one host named after its Python text, which refused every browser connection."""
+    from streamlit.web import cli as streamlit_cli
+
+    settings = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
+    argv = app.command(8642)
+    context = streamlit_cli.main_run.make_context("run", argv[4:])
+    for section, values in settings.items():
+        for key, value in values.items():
+            parsed = context.params[f"{section}_{key}"]
+            assert (list(parsed) if isinstance(value, list) else parsed) == value, f"{section}.{key}"
