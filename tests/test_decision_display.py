@@ -39,7 +39,7 @@ def test_to_dict_is_the_json_form(decision):
 def test_the_views_show_top_statuses_reasons_and_citations(decision):
     for view in (decision._repr_html_(), decision._repr_markdown_()):
         text = html.unescape(view).replace("\\", "")
-        assert f"top suggestion" in text and decision.top in text
+        assert "top suggestion" in text and decision.top in text
         for option in decision.options:
             assert option.option in text and option.status in text
             for reason in option.reasons:
