@@ -1,9 +1,10 @@
 # Two commands on a fresh machine (Python 3.11 or 3.12 and a C compiler):
 #   make run    set up .venv and start the Streamlit app
 #   make test   set up .venv, lint (ruff, mypy) and run the whole test suite
-# Both install the exact versions of the lock files (requirements.lock: what the package needs to run;
-# requirements-dev.lock: that plus the test and lint tools), hash-checked. pyproject.toml keeps the version
-# ranges library users install against; `make lock` re-resolves the lock files from those ranges.
+# Both install the exact versions of the lock files (requirements.lock: what the app needs, the core package with
+# its [app] extra; requirements-dev.lock: everything, every extra plus the test and lint tools), hash-checked.
+# pyproject.toml keeps the version ranges library users install against (`pip install spinemets` is the core only);
+# `make lock` re-resolves the lock files from those ranges.
 PYTHON ?= $(shell command -v python3.11 || command -v python3.12 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
@@ -59,7 +60,7 @@ test: lint
 # requirements-dev.lock is constrained by requirements.lock, so the two never disagree on a shared package.
 lock: $(BIN)/python
 	$(BIN)/python -m pip install --quiet uv==$(UV_VERSION)
-	$(BIN)/uv pip compile pyproject.toml $(LOCK_FLAGS) $(if $(UPGRADE),--upgrade) -o requirements.lock
+	$(BIN)/uv pip compile pyproject.toml --extra app $(LOCK_FLAGS) $(if $(UPGRADE),--upgrade) -o requirements.lock
 	$(BIN)/uv pip compile pyproject.toml --extra test --extra lint -c requirements.lock $(LOCK_FLAGS) \
 	  $(if $(UPGRADE),--upgrade) -o requirements-dev.lock
 
@@ -71,7 +72,8 @@ wheel: $(BIN)/python
 # Optional: the CDS Hooks service for an electronic record (docs/interoperability.md), on this machine only.
 HOST ?= 127.0.0.1
 SERVE_PORT ?= 8090
-# The service's dependencies (the `service` extra) come with the test set, hash-checked from requirements-dev.lock.
+# The service's dependencies (the `service` extra) come with the test set (extra test = all + the tools),
+# hash-checked from requirements-dev.lock.
 serve: check-python $(VENV)/.installed-test
 	$(BIN)/spinemets serve --host $(HOST) --port $(SERVE_PORT)
 

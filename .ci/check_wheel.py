@@ -4,12 +4,15 @@
 
 Checks: every file sits under spinemets/ or the dist-info (no top-level engine/ or ui/); every module of engine/
 and ui/ and every rule and vignette file of rules/ and cases/ is there (a subpackage missing from pyproject.toml's
-`packages` list fails here, not on a user's machine); the app's settings; the version in the metadata is
-engine/__init__.py's.
+`packages` list fails here, not on a user's machine); the app's settings; py.typed; the version in the metadata
+is engine/__init__.py's; the metadata carries the licence files, the classifiers and a long description without
+relative links (the package index has no repository to resolve them against); the optional packages (front end,
+prover, service) are required only under their extra.
 """
 from __future__ import annotations
 
 import ast
+import re
 import sys
 import zipfile
 from pathlib import Path
@@ -20,6 +23,20 @@ MAPPING = {"engine": "spinemets", "ui": "spinemets/ui", "rules": "spinemets/rule
            ".streamlit": "spinemets/ui/settings"}
 SHIPPED = {"engine": {".py"}, "ui": {".py", ".ttf", ".txt"}, "rules": {".yaml"}, "cases": {".yaml", ".json"},
            ".streamlit": {".toml"}}
+
+
+# Markdown links and images, inline `[text](target)` and reference `[label]: target`, and HTML src/href.
+_LINK = re.compile(r"\]\(\s*<?([^)\s>]+)|^\s*\[[^\]]+\]:\s*<?(\S+?)>?(?:\s|$)|(?:src|href)\s*=\s*[\"']([^\"']+)",
+                   re.MULTILINE)
+# Packages only an extra may bring: a bare requirement on one of them would put it back into the core install.
+OPTIONAL = ("streamlit", "altair", "pandas", "fpdf2", "z3-solver", "fastapi", "uvicorn", "httpx", "pyjwt")
+LICENCES = ("LICENSE", "ui/fonts/LICENSE-DejaVu.txt")
+
+
+def relative_links(markdown: str) -> list[str]:
+    """Link and image targets that only resolve inside the repository (not http(s), mailto or a #fragment)."""
+    targets = [next(g for g in m.groups() if g) for m in _LINK.finditer(markdown)]
+    return [t for t in targets if not t.startswith(("http://", "https://", "mailto:", "#"))]
 
 
 def package_version() -> str:
@@ -57,6 +74,21 @@ def check(wheel: Path) -> list[str]:
         problems.append(f"{len(missing)} files of the repository missing from the wheel: {', '.join(missing[:10])}")
     if f"\nVersion: {version}\n" not in metadata:
         problems.append(f"the wheel's metadata does not say Version: {version}")
+    if "spinemets/py.typed" not in names:
+        problems.append("no spinemets/py.typed: callers' type checkers would not read the package's annotations")
+    for licence in LICENCES:
+        if f"{info}/licenses/{licence}" not in names or f"\nLicense-File: {licence}\n" not in metadata:
+            problems.append(f"the licence file {licence} is not in {info}/licenses/ and the metadata")
+    if "\nLicense-Expression: MIT" not in metadata or "\nClassifier: " not in metadata:
+        problems.append("the metadata lacks the licence expression or the classifiers")
+    head, _, description = metadata.partition("\n\n")
+    if not description.strip() or relative_links(description):
+        problems.append(f"the long description is empty or links inside the repository: {relative_links(description)}")
+    for line in head.splitlines():
+        if line.startswith("Requires-Dist: ") and "extra ==" not in line:
+            name = re.split(r"[\s\[<>=!~;(]", line.removeprefix("Requires-Dist: "), maxsplit=1)[0].lower()
+            if name in OPTIONAL:
+                problems.append(f"{name} is a core requirement; it belongs to an extra ({line})")
     return problems
 
 

@@ -7,8 +7,10 @@ from .case_io import case_from_data, parse_case_text, read_case_file
 from .decision import Decision
 from .engine import Engine, evaluate, get_engine
 from .errors import CaseError, EngineError, InputError, Problem, RulebookError, SpinemetsError
+from .registry_io import read_registry
 from .rulebook import DEFAULT_RULES_DIR, Rulebook, load_rulebook
 from .vignette import Board, CaseDocument
+from .vignettes import load_vignette, vignette_files
 from .vocabulary import OPTIONS, STATUSES
 
 __version__ = "0.1.0"
@@ -34,6 +36,9 @@ __all__ = [
     "evaluate",
     "get_engine",
     "load_rulebook",
+    "load_vignette",
     "parse_case_text",
     "read_case_file",
+    "read_registry",
+    "vignette_files",
 ]

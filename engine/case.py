@@ -52,7 +52,27 @@ class Sins(BaseModel):
 
 
 class Case(BaseModel):
-    """One patient's case for the board; only `id` is required, everything else may be unknown."""
+    """One patient's case for the board; only `id` is required, everything else may be unknown.
+
+    The fields are the data dictionary's (`spinemets schema case` prints them as JSON Schema). Values are read
+    strictly: a wrong type or a value out of range is refused, never converted. The model is immutable;
+    `model_copy(update=...)` gives a changed copy (a what-if).
+
+    >>> from spinemets import Case, CaseError, case_from_data
+    >>> case = Case(id="demo", primary_tumor="lung", levels=["T9"], coagulopathy=None)
+    >>> case.coagulopathy is None  # unknown, not false
+    True
+    >>> case.model_copy(update={"coagulopathy": True}).coagulopathy
+    True
+
+    From a mapping (a parsed YAML or JSON file), every problem is reported at once, by field:
+
+    >>> try:
+    ...     case_from_data({"id": "demo", "karnofsky": "high", "levels": ["T13"]})
+    ... except CaseError as err:
+    ...     print(sorted(p.field for p in err.problems))
+    ['karnofsky', 'levels.0']
+    """
 
     model_config = _STRICT
 

@@ -116,7 +116,26 @@ class Derivation(BaseModel):
 
 
 class Decision(BaseModel):
-    """The engine's answer for one case, as the data dictionary lays it out (plus `derived` and `fired`)."""
+    """The engine's answer for one case, as the data dictionary lays it out (plus `derived` and `fired`).
+
+    Immutable. `options` holds all six options, graded (`status`, `provisional`, cited `reasons`), best first;
+    `ranking` the options not contraindicated, best first; `missing` the unknown fields that could change a
+    status; `rulebook` the name, version and content hash of the rule base that made it.
+
+    >>> from spinemets import evaluate, load_vignette
+    >>> document = load_vignette("teach-sins-unstable-t12")  # a shipped teaching case and its board's answer
+    >>> decision = evaluate(document.case)
+    >>> decision.case_id == document.case.id, len(decision.options)
+    (True, 6)
+    >>> decision.top == decision.ranking[0] == document.board.expected_top
+    True
+    >>> reason = decision.option(decision.top).reasons[0]  # each reason names its rule and its sources
+    >>> bool(reason.rule and reason.citations)
+    True
+
+    In a notebook the decision shows itself as a table of statuses with the reasons and their citations
+    (`_repr_html_`, `_repr_markdown_`).
+    """
 
     model_config = _OUT
     case_id: str = Field(title="Case id", description="the case's `id`")
@@ -140,7 +159,11 @@ class Decision(BaseModel):
     fired: tuple[str, ...] = Field(default=(), title="Fired rules", description="every rule durable-rules fired, by id")
 
     def option(self, code: str) -> OptionDecision:
-        return next(o for o in self.options if o.option == code)
+        """The graded option with this code (one of `spinemets.OPTIONS`); KeyError for another code."""
+        found = next((o for o in self.options if o.option == code), None)
+        if found is None:
+            raise KeyError(f"no option {code!r}; options: {', '.join(o.option for o in self.options)}")
+        return found
 
     def rests_on(self, rule_id: str) -> tuple[Derivation, ...]:
         """The derived facts a fired rule's condition used: how a reason depends on an earlier conclusion (an
@@ -149,13 +172,57 @@ class Decision(BaseModel):
 
     @property
     def top(self) -> str:
+        """The top suggestion: the first of `ranking` (IndexError when every option is contraindicated)."""
         return self.ranking[0]
 
     def statuses(self) -> dict[str, str]:
+        """Option code -> status, best first.
+
+        >>> from spinemets import STATUSES, evaluate
+        >>> statuses = evaluate({"id": "demo"}).statuses()
+        >>> len(statuses), set(statuses.values()) <= set(STATUSES)
+        (6, True)
+        """
         return {o.option: o.status for o in self.options}
 
+    def to_dict(self) -> dict[str, Any]:
+        """The decision as plain JSON-ready data (dicts, lists, strings, numbers), the same content as `to_json`.
+
+        >>> import json
+        >>> from spinemets import evaluate
+        >>> decision = evaluate({"id": "demo", "primary_tumor": "lung"})
+        >>> data = decision.to_dict()
+        >>> data["case_id"], data["rulebook"]["sha256"] == decision.rulebook.sha256
+        ('demo', True)
+        >>> data == json.loads(decision.to_json())
+        True
+        """
+        data: dict[str, Any] = self.model_dump(mode="json")
+        return data
+
     def to_json(self) -> str:
+        """The decision as indented JSON, the data dictionary's format (what `spinemets evaluate --json` prints;
+        `spinemets schema decision` gives its JSON Schema). `Decision.model_validate_json` reads it back.
+
+        >>> from spinemets import Decision, evaluate
+        >>> decision = evaluate({"id": "demo"})
+        >>> Decision.model_validate_json(decision.to_json()) == decision
+        True
+        """
         return self.model_dump_json(indent=2) + "\n"
+
+    def _repr_markdown_(self) -> str:
+        """Jupyter's Markdown view: the top suggestion, each option's status, the reasons with their citations."""
+        from .decision_display import markdown
+
+        return markdown(self)
+
+    def _repr_html_(self) -> str:
+        """Jupyter's HTML view, the same content as `_repr_markdown_`; every text from the case or the rule base is
+        escaped."""
+        from .decision_display import to_html
+
+        return to_html(self)
 
 
 # --- status semantics -------------------------------------------------------------------------------------

@@ -23,7 +23,19 @@ _INPUTS = tuple(input_fields())
 
 
 class Engine:
-    """Evaluates cases against one rule base. Thread-safe; build it once per process (see `get_engine`)."""
+    """Evaluates cases against one rule base. Thread-safe; build it once per process (see `get_engine`).
+
+    Building compiles the rule base (durable-rules and the three-valued evaluator); `get_engine` does it once
+    per rule base and shares the result, so prefer it to calling `Engine(...)` yourself.
+
+    >>> from spinemets import get_engine
+    >>> engine = get_engine()  # the built-in rule base
+    >>> engine.rulebook.manifest.name, len(engine.sha256)
+    ('spinemets', 64)
+    >>> decision = engine.evaluate({"id": "demo", "primary_tumor": "kidney", "levels": ["L2"]})
+    >>> decision.rulebook.sha256 == engine.sha256  # every decision names the rule base that made it
+    True
+    """
 
     def __init__(self, rulebook: Rulebook) -> None:
         self.rulebook = rulebook
@@ -56,7 +68,10 @@ class Engine:
                 for c, test in self._constraints if test(values) == Truth.TRUE]
 
     def evaluate(self, case: Case | CaseDocument | dict[str, Any]) -> Decision:
-        """The graded, cited decision for one case; raises CaseError for input the data dictionary refuses."""
+        """The graded, cited decision for one case (see the module function `evaluate` for what `case` may be).
+
+        Raises CaseError for input the data dictionary refuses or values the rule base declares impossible
+        together, and EngineError when the engine itself fails (never for bad input)."""
         case = _as_case(case)
         values, scores = case_values(case, self.rulebook)
         problems = self.check_values(values)
@@ -134,7 +149,8 @@ _ENGINES_LOCK = threading.Lock()
 
 
 def get_engine(rules: str | Path | Rulebook | None = None) -> Engine:
-    """The engine for a rule base, built once per content hash and shared (a changed rule base gets a new one).
+    """The engine for a rule base (default: the built-in one; else a folder, file or loaded Rulebook), built once
+    per content hash and shared (a changed rule base gets a new one).
 
     A folder whose files are byte for byte the ones already loaded is not parsed again, so calling this per
     case costs a read of the files, not a load."""
@@ -159,7 +175,39 @@ def _engine_for(rulebook: Rulebook) -> Engine:
 
 
 def evaluate(case: Case | CaseDocument | dict[str, Any], rules: str | Path | Rulebook | None = None) -> Decision:
-    """One-call convenience: evaluate a case against the built-in (or given) rule base."""
+    """Evaluate one case against the built-in rule base (or `rules`: a folder, file or loaded Rulebook).
+
+    `case` is a `Case`, a `CaseDocument` (what `read_case_file` and `load_vignette` return), a mapping of the
+    data dictionary's case fields (absent or None = unknown), or a FHIR R4 Bundle as a mapping (parsed JSON,
+    `"resourceType": "Bundle"`), read as `spinemets evaluate bundle.json` reads it (docs/interoperability.md).
+    Returns an immutable `Decision`; raises CaseError (a SpinemetsError) for input it refuses, naming the field.
+
+    >>> from spinemets import evaluate
+    >>> decision = evaluate({"id": "demo", "primary_tumor": "breast", "levels": ["T10"], "karnofsky": 80})
+    >>> decision.top in decision.ranking
+    True
+    >>> [m.field for m in decision.missing][:2]  # unknown is not false: what could change the advice
+    ['life_expectancy_months', 'asa_class']
+
+    A FHIR Bundle (here written from a case, as an EHR would send one) gives the same decision:
+
+    >>> import json
+    >>> from spinemets import Case
+    >>> from spinemets.fhir import case_to_bundle
+    >>> case = Case(id="demo", primary_tumor="breast", levels=["T10"], karnofsky=80)
+    >>> bundle = json.loads(json.dumps(case_to_bundle(case)))
+    >>> bundle["resourceType"], evaluate(bundle).statuses() == decision.statuses()
+    ('Bundle', True)
+
+    Input the data dictionary refuses raises CaseError, with each problem located:
+
+    >>> from spinemets import CaseError
+    >>> try:
+    ...     evaluate({"id": "demo", "karnofsky": 150})
+    ... except CaseError as err:
+    ...     print(err.problems[0].field)
+    karnofsky
+    """
     return get_engine(rules).evaluate(case)
 
 

@@ -37,7 +37,19 @@ class Problem:
 
 
 class SpinemetsError(Exception):
-    """Base of every error the engine raises on purpose."""
+    """Base of every error the engine raises on purpose.
+
+    InputError (CaseError for a case, RulebookError for a rule base) means the input is wrong: its `summary`
+    says what, its `problems` where (file, line, field, rule). EngineError means the engine failed on valid
+    input. The command line exits 2 for the first and 1 for the second.
+
+    >>> from spinemets import CaseError, InputError, SpinemetsError, evaluate
+    >>> try:
+    ...     evaluate({"id": "bad id with spaces"})
+    ... except SpinemetsError as err:
+    ...     print(isinstance(err, CaseError) and isinstance(err, InputError), err.problems[0].field)
+    True id
+    """
 
 
 class InputError(SpinemetsError):

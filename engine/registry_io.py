@@ -303,6 +303,25 @@ def parse_row(registry_format: str, name: str, header: tuple[str, ...], line: in
                     [replace(p, file=name, line=line) for p in problems])
 
 
+def read_registry(path: str | Path, fmt: str | None = None) -> Iterator[CaseDocument]:
+    """Every row of a registry (CSV, JSON Lines or a folder of case files; docs/batch.md) as a case document, in
+    order, read as `spinemets batch` reads it. A row that does not read raises CaseError naming its line and
+    fields (`spinemets batch` reports such rows and goes on; here the caller decides).
+
+    >>> from pathlib import Path
+    >>> from tempfile import TemporaryDirectory
+    >>> from spinemets import read_registry
+    >>> with TemporaryDirectory() as folder:
+    ...     path = Path(folder) / "registry.csv"
+    ...     _ = path.write_text("id,primary_tumor,levels\\nr1,breast,T11;T12\\nr2,lung,\\n")
+    ...     [(d.case.id, d.case.levels) for d in read_registry(path)]
+    [('r1', ['T11', 'T12']), ('r2', None)]
+    """
+    registry = open_registry(str(path), fmt)
+    for line, payload in registry.rows:
+        yield parse_row(registry.format, registry.name, registry.header, line, payload)
+
+
 def _json_row(text: str, problems: list[Problem]) -> dict[str, Any] | None:
     if _undecodable(text):
         problems.append(Problem("not UTF-8 text"))

@@ -286,6 +286,15 @@ def test_export_writes_each_bundle_whole(tmp_path, capsys):
     assert "--out-dir" in capsys.readouterr().err
 
 
+def test_export_makes_a_missing_out_dir_and_refuses_one_that_is_a_file(tmp_path, capsys):
+    folder = tmp_path / "bundles" / "today"  # as docs/interoperability.md shows: a folder that is not there yet
+    assert main(["fhir", "export", *map(str, VIGNETTES[:2]), "--out-dir", str(folder)]) == 0
+    assert len(list(folder.glob("*.json"))) == 2
+    (tmp_path / "plain").write_text("x")
+    assert main(["fhir", "export", str(VIGNETTES[0]), "--out-dir", str(tmp_path / "plain")]) == 2
+    assert "not a folder" in capsys.readouterr().err
+
+
 def test_import_prints_the_case_and_refuses_a_case_file(tmp_path, capsys):
     path = CASES_DIR / "teach-sins-unstable-t12.yaml"
     main(["fhir", "export", str(path), "--out", str(tmp_path / "b.json")])

@@ -78,7 +78,8 @@ def test_app_starts_streamlit_on_the_packaged_app_with_the_privacy_settings(monk
 def test_app_settings_are_every_setting_of_the_streamlit_config():
     settings = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
     flags = app.settings_flags(app.settings_file())
-    assert len(flags) == sum(len(values) for values in settings.values())
+    assert len(flags) == sum(len(v) if isinstance(v, list) else 1 for values in settings.values()
+                             for v in values.values())
     assert app.settings_file().read_bytes() == (ROOT / ".streamlit" / "config.toml").read_bytes()
 
 
@@ -86,3 +87,59 @@ def test_app_refuses_a_missing_rule_base(monkeypatch, tmp_path, capsys):
     monkeypatch.setattr(app.os, "execve", lambda *a: pytest.fail("started anyway"))
     assert cli.main(["app", "--rules", str(tmp_path / "nope")]) == 2
     assert "no such rule base" in capsys.readouterr().err
+
+
+def _check_wheel():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("check_wheel", ROOT / ".ci" / "check_wheel.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_package_index_text_has_no_link_into_the_repository():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    readme = ROOT / project["readme"]
+    links = _check_wheel().relative_links
+    assert links(readme.read_text(encoding="utf-8")) == []
+    # the detector sees what breaks on the index: README.md's screenshots and docs/ links
+    found = links((ROOT / "README.md").read_text(encoding="utf-8"))
+    assert "docs/screenshots/case-and-decision.png" in found and "docs/interoperability.md" in found
+    sample = '[a](https://x.example/a) ![i](shot.png)\n[b]: docs/b.md\n<img src="c.png">\n[d](#top)'
+    assert sorted(links(sample)) == ["c.png", "docs/b.md", "shot.png"]
+
+
+def test_licence_files_and_type_marker_are_where_the_wheel_takes_them_from():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert "MIT" in (ROOT / "LICENSE").read_text() and "the spinemets authors" in (ROOT / "LICENSE").read_text()
+    assert project["project"]["license-files"] == list(_check_wheel().LICENCES)
+    assert (ROOT / "ui" / "fonts" / "LICENSE-DejaVu.txt").is_file()  # beside the fonts it covers
+    assert (ROOT / "engine" / "py.typed").is_file()
+    assert project["tool"]["setuptools"]["package-data"]["spinemets"] == ["py.typed"]
+    assert "urls" not in project["project"], "no invented homepage: add URLs once the project has a public one"
+
+
+def test_the_core_requirements_leave_out_the_front_end_the_prover_and_the_service():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    core = " ".join(project["dependencies"]).lower()
+    for name in _check_wheel().OPTIONAL:
+        assert name not in core, f"{name} is a core dependency"
+    extras = project["optional-dependencies"]
+    assert {"app", "verify", "service", "pdf", "all"} <= set(extras)
+    assert "spinemets[all]" in extras["test"]  # make test keeps installing everything
+
+
+def test_streamlit_reads_every_setting_as_the_config_file_gives_it():
+    """The flags go through Streamlit's own command-line parser: a list (the allowed hosts) arrives as the list,
+    not as one host named after its Python text, which refused every browser connection."""
+    from streamlit.web import cli as streamlit_cli
+
+    settings = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
+    argv = app.command(8642)
+    context = streamlit_cli.main_run.make_context("run", argv[4:])
+    for section, values in settings.items():
+        for key, value in values.items():
+            parsed = context.params[f"{section}_{key}"]
+            assert (list(parsed) if isinstance(value, list) else parsed) == value, f"{section}.{key}"

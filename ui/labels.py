@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from spinemets import STATUSES, Rulebook
-from spinemets.case import GROUPS
+from spinemets.case import GROUPS, Case
 from spinemets.decision import Reason
 
 
@@ -144,6 +144,14 @@ def value_words(rulebook: Rulebook, name: str, value: Any) -> str:
     if isinstance(value, str) and value in table:
         return table[value]
     return code_label(value)
+
+
+def neutral_title(rulebook: Rulebook, number: int, case: Case) -> str:
+    """'Vignette 7: breast; T10': what a board would say before discussing a vignette, never its title (which
+    often gives the answer away). The trainee page and `spinemets cases` both name vignettes this way."""
+    hints = [value_words(rulebook, "primary_tumor", case.primary_tumor)] if case.primary_tumor else []
+    hints += [", ".join(case.levels)] if case.levels else []
+    return f"Vignette {number}" + (f": {'; '.join(hints)}" if hints else "")
 
 
 def option_title(rulebook: Rulebook, code: str) -> str:

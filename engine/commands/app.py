@@ -42,8 +42,12 @@ def settings_flags(path: Path) -> list[str]:
     flags = []
     for section, values in settings.items():
         for key, value in values.items():
-            text = str(value).lower() if isinstance(value, bool) else str(value)
-            flags.append(f"--{section}.{key}={text}")
+            # A list setting (server.allowedHosts) is one flag per item: Streamlit's command line takes it
+            # repeated, and would read a single flag as one host named "['localhost', ...]", refusing every
+            # browser's WebSocket while the health check still answers.
+            for item in value if isinstance(value, list) else [value]:
+                text = str(item).lower() if isinstance(item, bool) else str(item)
+                flags.append(f"--{section}.{key}={text}")
     return flags
 
 
@@ -54,6 +58,9 @@ def command(port: int) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from .extras import require
+
+    require("spinemets app", "app")
     env = dict(os.environ)
     if args.rules:
         rules = Path(args.rules).resolve()

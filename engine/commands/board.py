@@ -26,7 +26,7 @@ def register(subparsers: Any) -> None:
     sub = board.add_subparsers(dest="board_command", required=True, metavar="ACTION")
 
     p = sub.add_parser("record", help="record the board's decision for a case (evaluated now, stored with it)")
-    p.add_argument("case", help="case file (.yaml, .yml, .json), or - for stdin")
+    p.add_argument("case", help="case file (.yaml, .yml, .json), - for stdin, or a shipped vignette's name")
     p.add_argument("--chosen", required=True, action="append", metavar="OPTION",
                    help="the option the board chose (repeat for several, first is the main one)")
     p.add_argument("--override-reason", metavar="CODE", help="why the board did not follow the top suggestion: "
@@ -117,7 +117,9 @@ def _record(args: argparse.Namespace) -> int:
         raise InputError(f"--override-reason: unknown code {args.override_reason!r}; codes: "
                          + ", ".join(_reason_codes()), [Problem("unknown code", field="override_reason")])
     meeting = _date(args.date, "--date") or dt.date.today()
-    document = read_case_file(args.case)
+    from ..vignettes import resolve
+
+    document = read_case_file(resolve(args.case))
     case = document.case
     decision = json.loads(get_engine(args.rules).evaluate(case).to_json())
     case_data = {"id": case.id, **({"title": case.title} if case.title else {}), **_flat_case(known_values(case))}
@@ -148,7 +150,10 @@ def _flat_case(values: dict[str, Any]) -> dict[str, Any]:
 def _export(args: argparse.Namespace) -> int:
     from .. import minutes
     from ..board_log import BoardLog
+    from .extras import require
 
+    if args.format == "pdf":
+        require("spinemets board export --format pdf", "pdf")
     path = _db_path(args)
     meeting, since = _date(args.date, "--date"), _date(args.since, "--since")
     with BoardLog(path, create=False) as log:

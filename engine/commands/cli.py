@@ -20,6 +20,8 @@ from .about import VersionAction
 from .terminal import DEFAULT_WIDTH, EXIT_INPUT, EXIT_INTERNAL, EXIT_OK, Style, rules_arg
 
 DISCLAIMER = "Decision support for a multidisciplinary tumor board, not a medical device."
+CASE_HELP = ("case, vignette or Bundle file (.yaml, .yml, .json), - for stdin, or a shipped vignette's name "
+             "(`spinemets cases`; a file that exists wins)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -30,7 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("evaluate", help="grade the six options for one case, with cited reasons")
-    p.add_argument("case", help="case or vignette file (.yaml, .yml, .json), or - for stdin")
+    p.add_argument("case", help=CASE_HELP)
     p.add_argument("--json", action="store_true", help="print the decision as JSON (the data dictionary's format)")
     rules_arg(p)
     p.set_defaults(run=_cmd_evaluate)
@@ -40,6 +42,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true",
                    help="print the summary, or every problem with its file, line, rule and field, as JSON")
     p.set_defaults(run=_cmd_validate)
+
+    p = sub.add_parser("cases", help="list the shipped vignettes by name, with titles that give no answer away")
+    p.add_argument("--json", action="store_true", help="print name, title and file of each as JSON")
+    rules_arg(p)
+    p.set_defaults(run=_cmd_cases)
 
     p = sub.add_parser("schema", help="print the JSON Schema of a case or a decision")
     p.add_argument("which", choices=["case", "decision"])
@@ -58,8 +65,9 @@ def build_parser() -> argparse.ArgumentParser:
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     from ..case_io import read_case_file
     from ..engine import get_engine
+    from ..vignettes import resolve
 
-    document = read_case_file(args.case)
+    document = read_case_file(resolve(args.case))
     try:
         decision = get_engine(args.rules).evaluate(document.case)
     except CaseError as err:
@@ -122,6 +130,27 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     if ignored:
         print(f"  ignored    {len(ignored)} not .yaml or .yml: "
               + ", ".join(str(f.relative_to(folder)) for f in ignored))
+    return EXIT_OK
+
+
+def _cmd_cases(args: argparse.Namespace) -> int:
+    from ..case_io import read_case_file
+    from ..engine import get_engine
+    from ..ui.labels import neutral_title  # words only: the front end's labels need no Streamlit
+    from ..vignettes import vignette_files
+
+    rulebook = get_engine(args.rules).rulebook
+    rows = []
+    for number, (name, path) in enumerate(vignette_files().items(), start=1):
+        # numbered as the app's trainee page numbers them, so "Vignette 7" is the same case in both
+        rows.append({"name": name, "title": neutral_title(rulebook, number, read_case_file(path).case),
+                     "file": str(path)})
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return EXIT_OK
+    width = max((len(r["name"]) for r in rows), default=0)
+    for row in rows:
+        print(f"{row['name']:<{width}}  {row['title']}")
     return EXIT_OK
 
 

@@ -20,7 +20,9 @@ def register(sub: Any) -> None:
     fhir_sub = p.add_subparsers(dest="fhir_command", required=True, metavar="ACTION")
 
     e = fhir_sub.add_parser("export", help="write each case as a FHIR R4 Bundle (JSON)")
-    e.add_argument("cases", nargs="+", metavar="CASE", help="case, vignette or Bundle file(s), or - for stdin")
+    e.add_argument("cases", nargs="+", metavar="CASE",
+                   help="case, vignette or Bundle file(s), - for stdin, or shipped vignettes' names "
+                        "(`spinemets cases`)")
     e.add_argument("--out", metavar="FILE", help="write the Bundle to FILE (one case only; default: stdout)")
     e.add_argument("--out-dir", metavar="DIR", help="write each Bundle to DIR/<case id>.json")
     e.add_argument("--type", choices=["collection", "transaction"], default="collection",
@@ -68,6 +70,7 @@ def _emit(text: str, out: str | None) -> None:
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
+    from .._internal import output
     from ..case_io import read_case_file
     from ..fhir import bundle_json, case_to_bundle
 
@@ -75,11 +78,13 @@ def _cmd_export(args: argparse.Namespace) -> int:
         raise InputError("give --out or --out-dir, not both")
     if len(args.cases) > 1 and not args.out_dir:
         raise InputError("several cases: give --out-dir DIR (each Bundle is written to DIR/<case id>.json)")
+    from ..vignettes import resolve
+
+    args.cases = [resolve(path) for path in args.cases]
     documents = [read_case_file(path) for path in args.cases]  # every input read before anything is written
     if args.out_dir:
-        folder = Path(args.out_dir)
-        if not folder.is_dir():
-            raise InputError(f"{folder}: no such folder")
+        # made if missing (docs/interoperability.md writes to a new bundles/), refused inside an input folder
+        folder = output.folder(args.out_dir, args.cases)
         for document in documents:
             write_output(folder / f"{document.case.id}.json", bundle_json(case_to_bundle(document.case, args.type)))
         print(f"wrote {len(documents)} Bundle(s) to {folder}", file=sys.stderr)

@@ -46,15 +46,15 @@ def register(sub: Any) -> None:
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
-    try:
-        import uvicorn
+    from .extras import require
 
-        from ..service.app import Settings, create_app
-        from ..service.auth import ServiceFile, Trust, load_service_file
-        from ..service.outbound import Limits
-    except ImportError as err:
-        raise InputError(f"spinemets serve needs the service extra ({err.name} is missing): "
-                         "pip install 'spinemets[service]'") from None
+    require("spinemets serve", "service")
+    import uvicorn
+
+    from ..service.app import Settings, create_app
+    from ..service.auth import ServiceFile, Trust, load_service_file
+    from ..service.outbound import Limits
+
     if not 0 <= args.port <= 65535:
         raise InputError(f"--port {args.port}: expected 0-65535")
     for flag, value in (("--max-body", args.max_body), ("--fhir-max-bytes", args.fhir_max_bytes),

@@ -33,6 +33,9 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from .extras import require
+
+    require("spinemets verify", "verify")  # before the prover's modules, which import z3
     from .._internal import output
     from ..rulebook import DEFAULT_RULES_DIR
     from ..verify import verify

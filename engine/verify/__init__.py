@@ -24,7 +24,10 @@ def verify(rules: str | Path | Rulebook | None = None, *, timeout_ms: int | None
            only: set[str] | None = None, progress: Callable[[int, int, str], None] | None = None) -> Report:
     """Prove every invariant and structural check of a rule base; `only` restricts to those ids.
     `progress(done, total, id)` is called after each invariant and check (for a progress bar)."""
-    import z3
+    try:
+        import z3
+    except ImportError as err:  # the prover is an extra: say which, in the library as on the command line
+        raise ImportError("spinemets.verify needs z3-solver: pip install 'spinemets[verify]'", name="z3") from err
 
     from ..engine import get_engine
     from .invariants import load_invariants

@@ -37,11 +37,7 @@ def _doc(name: str) -> CaseDocument:  # the CaseDocument of a teaching vignette
 
 
 def neutral_label(number: int, name: str) -> str:
-    """'Vignette 7: breast, T10': what a board would say before discussing it, not the title."""
-    case = _doc(name).case
-    hints = [labels.value_words(rulebook, "primary_tumor", case.primary_tumor)] if case.primary_tumor else []
-    hints += [", ".join(case.levels)] if case.levels else []
-    return f"Vignette {number}" + (f": {'; '.join(hints)}" if hints else "")
+    return labels.neutral_title(rulebook, number, _doc(name).case)
 
 
 def _label(name: str) -> str:
