@@ -3,6 +3,7 @@ EHR's FHIR server faked with respx, JWTs signed with keys made here, feedback in
 the logs, and the service on this machine only unless told otherwise."""
 from __future__ import annotations
 
+import datetime
 import json
 import logging
 import os
@@ -97,12 +98,16 @@ def test_a_card_cites_its_reasons_and_links_the_papers_and_the_app(client):
     assert any(u.startswith("https://pubmed.ncbi.nlm.nih.gov/") or u.startswith("https://doi.org/") for u in urls)
 
 
-def test_the_worked_example_of_the_docs_gives_the_card_it_shows(client):
+WORKED_EXAMPLE_DAY = datetime.date(2026, 5, 2)  # the day the docs' example was written: its values are current
+
+
+def test_the_worked_example_of_the_docs_gives_the_card_it_shows():
     doc = (ROOT / "docs" / "interoperability.md").read_text()
     section = doc.split("### A worked request and response", 1)[1]
     blocks = re.findall(r"```json\n(.*?)\n```", section, flags=re.S)
     request, shown = json.loads(blocks[0]), json.loads(blocks[1])
-    answer = _post(client, SERVICE, request).json()
+    with TestClient(create_app(Settings(board_db=None, today=WORKED_EXAMPLE_DAY))) as client:
+        answer = _post(client, SERVICE, request).json()
     (card,) = answer["cards"]
     assert card["summary"] == shown["cards"][0]["summary"]
     # The rule base's hash changes with every rule edit; the docs show the one of the day they were written.
@@ -124,7 +129,8 @@ def test_a_contraindicated_order_gets_a_critical_card_and_a_replacement(client):
     (suggestion,) = card["suggestions"]
     assert card["selectionBehavior"] == "at-most-one" and suggestion["isRecommended"]
     delete, create = suggestion["actions"]
-    assert delete == {"type": "delete", "description": delete["description"], "resourceId": ["ServiceRequest/o1"]}
+    # CDS Hooks 2.0: resourceId is a string
+    assert delete == {"type": "delete", "description": delete["description"], "resourceId": "ServiceRequest/o1"}
     assert create["type"] == "create" and create["resource"]["resourceType"] == "ServiceRequest"
     assert {"system": PROJECT, "code": f"option:{top}"} == {k: create["resource"]["code"]["coding"][0][k]
                                                              for k in ("system", "code")}
@@ -141,12 +147,21 @@ def test_a_contraindicated_order_when_conservative_care_tops_is_withdrawn_only(c
 
 
 def test_an_indicated_order_is_info_or_warning_without_suggestions(client):
-    prefetch = _prefetch("barbanti-fig2-presumed-haemangioma-l2.yaml")  # no conflicts: info
+    prefetch = _prefetch("teach-melanoma-cord-biological-pain-t4.yaml")  # every absolute contraindication known
     body = hook_request("order-sign", prefetch=prefetch,
                         context={"draftOrders": draft_orders(("s1", PROJECT, "option:SURGERY"))})
     (card,) = _post(client, "/cds-services/spinemets-order-sign", body).json()["cards"]
     assert card["indicator"] == "info" and "suggestions" not in card
-    assert "the top option" in card["summary"]
+    assert "the top option" in card["summary"] and "_" not in card["summary"]  # status words, not codes
+
+
+def test_an_order_whose_absolute_contraindication_is_unknown_gets_a_warning_naming_it(client):
+    prefetch = _prefetch("barbanti-fig2-presumed-haemangioma-l2.yaml")  # coagulopathy and infection unknown
+    body = hook_request("order-sign", prefetch=prefetch,
+                        context={"draftOrders": draft_orders(("s1", PROJECT, "option:SURGERY"))})
+    (card,) = _post(client, "/cds-services/spinemets-order-sign", body).json()["cards"]
+    assert card["indicator"] == "warning"
+    assert "rule out first" in card["summary"] and "Uncorrectable coagulopathy" in card["summary"]
 
 
 def test_orders_that_are_no_spinal_procedure_or_not_selected_get_no_card_and_fetch_nothing(client):
@@ -233,6 +248,16 @@ def test_a_failing_fhir_server_or_nothing_to_read_is_412(client):
     (lambda b: b["prefetch"].update(patient={"id": "x"}), "resourceType"),
     (lambda b: b["prefetch"].update(conditions={"resourceType": "Bundle", "entry": [{"x": 1}]}), "no resource"),
     (lambda b: b["prefetch"]["patient"].update(id="someone-else"), "not context.patientId"),
+    # issue 21.2: every resource used must be the context's patient's, and the patient prefetch that Patient
+    (lambda b: b["prefetch"]["observations"]["entry"][0]["resource"].update(subject={"reference": "Patient/OTHER"}),
+     "is about Patient/OTHER"),
+    (lambda b: b["prefetch"]["conditions"]["entry"][0]["resource"].update(
+        subject={"reference": "https://other.example/fhir/Patient/OTHER"}), "not context.patientId"),
+    (lambda b: b["prefetch"]["observations"]["entry"][0]["resource"].pop("subject"), "is about no patient"),
+    (lambda b: b["prefetch"].update(patient={"resourceType": "Bundle", "type": "searchset", "entry": []}),
+     "prefetch 'patient' must be the one Patient"),
+    (lambda b: b["prefetch"].update(patient=b["prefetch"]["observations"]["entry"][0]["resource"]),
+     "prefetch 'patient' must be the one Patient"),
     (lambda b: b.update(fhirAuthorization=_authorization()), "fhirAuthorization needs fhirServer"),
     (lambda b: b.update(fhirServer="ftp://x"), "fhirServer"),
 ])
@@ -244,7 +269,7 @@ def test_bad_requests_are_400_with_a_message(client, change, words):
     assert words in response.json()["detail"]
 
 
-def test_a_contradicting_record_gets_a_warning_card_naming_both_resources(client):
+def test_a_contradicting_record_voids_the_field_and_the_warning_card_names_both_resources(client):
     prefetch = _prefetch("teach-sepsis-breast-l1.yaml")
     observations = prefetch["observations"]["entry"]
     twin = json.loads(json.dumps(observations[0]))
@@ -258,8 +283,25 @@ def test_a_contradicting_record_gets_a_warning_card_naming_both_resources(client
     observations.append(twin)
     response = _post(client, SERVICE, hook_request(prefetch=prefetch))
     (card,) = response.json()["cards"]
-    assert card["indicator"] == "warning" and "cannot advise" in card["summary"]
+    assert card["indicator"] == "warning" and "cannot advise" not in card["summary"]  # the rest is read
     assert f"Observation/{original['id']}" in card["detail"] and "Observation/twin" in card["detail"]
+    voided = [n for n in card["extension"]["spinemets"]["record"]["notes"] if n["kind"] == "voided"]
+    assert voided and "Observation/twin" in voided[0]["message"]
+
+
+def test_patient_view_without_a_spinal_metastasis_returns_no_card(client):
+    prefetch = _prefetch("teach-sepsis-breast-l1.yaml")
+    prefetch["conditions"]["entry"] = [e for e in prefetch["conditions"]["entry"]
+                                       if not e["resource"].get("bodySite")]
+    assert _post(client, SERVICE, hook_request(prefetch=prefetch)).json() == {"cards": []}
+
+
+def test_the_card_carries_the_provenance_of_each_field(client):
+    response = _post(client, SERVICE, hook_request(prefetch=_prefetch("teach-sepsis-breast-l1.yaml")))
+    (card,) = response.json()["cards"]
+    provenance = card["extension"]["spinemets"]["record"]["provenance"]
+    assert provenance["levels"]["resource"].startswith("Condition/")
+    assert "**Read from the record:**" in card["detail"]
 
 
 # --- feedback ------------------------------------------------------------------------------------------------

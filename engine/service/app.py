@@ -5,6 +5,7 @@ time taken. Request bodies, FHIR data, tokens and error details stay out of the 
 URLs it fetches, is kept at WARNING)."""
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import time
 from collections import OrderedDict
@@ -26,6 +27,7 @@ from ..decision import Decision
 from ..engine import get_engine
 from ..errors import CaseError, InputError, Problem
 from ..fhir import bundle_to_document, load
+from ..record import RecordReading
 from .auth import Trust, Unauthorized
 from .cards import CardMaker, IssuedCard, recognised_orders
 from .gather import BadRequest, Insufficient, gather, prefetch_templates
@@ -81,6 +83,7 @@ class Settings:
     app_url: str | None = "http://localhost:8501"
     fhir_timeout: float = 10.0
     transport: httpx.AsyncBaseTransport | None = None  # tests hand in a fake FHIR server here
+    today: dt.date | None = None  # the day staleness is judged on (None: today); tests fix it
 
 
 class _Contain:
@@ -178,10 +181,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return Discovery(services=[CdsService(hook=h.hook, id=h.id, title=h.title, description=h.description,
                                               prefetch=templates) for h in HOOKS])
 
-    def decide(bundle: dict[str, Any]) -> Decision | list[Problem]:
+    def decide(bundle: dict[str, Any], patient_id: str) -> tuple[Decision, RecordReading | None] | list[Problem]:
         try:
-            case = bundle_to_document(bundle, "the record", case_id="cds-hooks").case
-            return engine.evaluate(case)
+            document = bundle_to_document(bundle, "the record", case_id="cds-hooks", patient_id=patient_id,
+                                          today=settings.today)
+            return engine.evaluate(document.case), document.record
         except CaseError as err:
             return err.problems or [Problem(err.summary)]
 
@@ -209,20 +213,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             return _refusal(400, str(err))
         except Insufficient as err:
             return _refusal(412, str(err))
-        outcome = decide(record)
+        outcome = decide(record, context.patientId)
         cards = []
         if isinstance(outcome, list):
             card = maker.unreadable(outcome, hook.hook)
             remember(hook, card, None)
             cards.append(card)
         elif hook.hook == "patient-view":
-            card = maker.patient_view(outcome)
-            remember(hook, card, outcome)
-            cards.append(card)
+            decision, reading = outcome
+            if maker.has_spinal_metastasis(reading):
+                card = maker.patient_view(decision, reading)
+                remember(hook, card, decision)
+                cards.append(card)
         else:
+            decision, reading = outcome
             for draft in drafts:
-                card = maker.order(outcome, draft, context.patientId)
-                remember(hook, card, outcome, draft.option)
+                card = maker.order(decision, draft, context.patientId, reading)
+                remember(hook, card, decision, draft.option)
                 cards.append(card)
         response = CdsResponse(cards=cards)
         log.info("%s: %d card(s) [%s] in %.1f ms", hook.id, len(cards), ",".join(c.indicator for c in cards),

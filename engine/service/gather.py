@@ -58,8 +58,9 @@ async def gather(request: CdsRequest, client: httpx.AsyncClient) -> dict[str, An
             if request.fhirServer is None:
                 raise Insufficient(f"prefetch '{key}' was not given and there is no fhirServer to fetch it from")
             given = await _fetch(request, client, _fill(template, context))
-        resources += _resources(key, given)
-    _check_patient(resources, context["patientId"])
+        found = _resources(key, given)
+        _check_patient(key, found, context["patientId"])
+        resources += found
     return {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": r} for r in resources]}
 
 
@@ -83,10 +84,42 @@ def _resources(key: str, value: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
-def _check_patient(resources: list[dict[str, Any]], patient_id: str) -> None:
+SUBJECT = {"Patient": None, "AllergyIntolerance": "patient"}  # every other resource read names its subject
+
+
+def _check_patient(key: str, resources: list[dict[str, Any]], patient_id: str) -> None:
+    """Every resource must be context.patientId's: the `patient` prefetch is that Patient, each other resource
+    names it as its subject (or patient). Anything else refuses the request, naming the resource."""
+    if key == "patient":
+        patients = [r for r in resources if r.get("resourceType") == "Patient"]
+        if len(resources) != 1 or len(patients) != 1:
+            raise BadRequest(f"prefetch 'patient' must be the one Patient resource of context.patientId "
+                             f"(Patient/{patient_id}); got {_kinds(resources)}")
     for resource in resources:
-        if resource.get("resourceType") == "Patient" and resource.get("id") not in (None, patient_id):
-            raise BadRequest("the prefetched Patient is not context.patientId")
+        label = f"{resource.get('resourceType')}/{resource.get('id')}"
+        if resource.get("resourceType") == "Patient":
+            if resource.get("id") != patient_id:
+                raise BadRequest(f"prefetch '{key}': {label} is not context.patientId (Patient/{patient_id})")
+            continue
+        element = SUBJECT.get(str(resource.get("resourceType")), "subject")
+        ref = resource.get(element or "subject")
+        reference = ref.get("reference") if isinstance(ref, dict) else None
+        if not isinstance(reference, str) or not _is_patient(reference, patient_id):
+            shown = reference if isinstance(reference, str) else "no patient"
+            raise BadRequest(f"prefetch '{key}': {label} is about {shown}, not context.patientId "
+                             f"(Patient/{patient_id})")
+
+
+def _is_patient(reference: str, patient_id: str) -> bool:
+    """Patient/ID, or an absolute URL ending in /Patient/ID (a version suffix allowed)."""
+    path = reference.split("/_history/", maxsplit=1)[0]
+    return path == f"Patient/{patient_id}" or path.endswith(f"/Patient/{patient_id}")
+
+
+def _kinds(resources: list[dict[str, Any]]) -> str:
+    if not resources:
+        return "nothing"
+    return ", ".join(str(r.get("resourceType")) for r in resources[:3]) + (" ..." if len(resources) > 3 else "")
 
 
 async def _fetch(request: CdsRequest, client: httpx.AsyncClient, query: str) -> dict[str, Any]:

@@ -119,7 +119,7 @@ class Action(BaseModel):
     type: Literal["create", "update", "delete"]
     description: str
     resource: dict[str, Any] | None = None
-    resourceId: list[str] | None = None
+    resourceId: str | None = None  # CDS Hooks 2.0: the id of the resource to delete, a string
 
 
 class Suggestion(BaseModel):
