@@ -185,7 +185,8 @@ def _fake_server(fhir, prefetch, token="opaque-token"):
         return respond
     fhir.get(f"{FHIR}/Patient/patient").mock(side_effect=answer(prefetch["patient"]))
     for key, resource in (("conditions", "Condition"), ("observations", "Observation"),
-                          ("allergies", "AllergyIntolerance")):
+                          ("allergies", "AllergyIntolerance"), ("medicationRequests", "MedicationRequest"),
+                          ("medicationStatements", "MedicationStatement")):
         fhir.get(f"{FHIR}/{resource}").mock(side_effect=answer(prefetch[key]))
 
 
@@ -208,6 +209,10 @@ def test_what_prefetch_did_not_bring_is_fetched_with_the_token(client, engine):
         observations = routes[2].calls.last.request.url
         assert observations.params["patient"] == "patient" and "http://loinc.org|89243-0" in \
             observations.params["code"]
+        # the labs the coagulation questions read, newest first
+        assert "http://loinc.org|6301-6" in observations.params["code"] and observations.params["_sort"] == "-date"
+        medications = routes[4].calls.last.request.url
+        assert medications.params["status"] == "active,on-hold"
     assert card["extension"]["spinemets"]["top"] == engine.evaluate(read_case_file(path).case).ranking[0]
 
 
@@ -427,7 +432,8 @@ def test_no_patient_data_is_logged(tmp_path, caplog):
     caplog.set_level(logging.DEBUG)
     with respx.mock as fhir, TestClient(create_app(Settings(board_db=tmp_path / "b.sqlite"))) as c:
         for key, resource in (("conditions", "Condition"), ("observations", "Observation"),
-                              ("allergies", "AllergyIntolerance")):
+                              ("allergies", "AllergyIntolerance"), ("medicationRequests", "MedicationRequest"),
+                              ("medicationStatements", "MedicationStatement")):
             fhir.get(f"{FHIR}/{resource}").respond(200, json=prefetch[key])
         body = hook_request(patient_id=secret_id, prefetch={"patient": prefetch["patient"]}, fhirServer=FHIR,
                             fhirAuthorization=_authorization(token))

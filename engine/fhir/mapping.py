@@ -103,6 +103,7 @@ class FieldQuestions:
     """The facts of a record that bear on a field without deciding it."""
 
     field: str
+    ask: str
     source: str | None = None
     labs: tuple[Lab, ...] = ()
     not_read: tuple[NotRead, ...] = ()
@@ -167,7 +168,8 @@ class Mapping:
         medications = {kind: tuple(self.code(c) for c in codes)
                        for kind, codes in (spec.get("medications") or {}).items()}
         ecog = spec.get("ecog") or {}
-        return FieldQuestions(field=name, source=spec.get("source"), labs=labs, not_read=not_read,
+        return FieldQuestions(field=name, ask=str(spec["ask"]), source=spec.get("source"), labs=labs,
+                              not_read=not_read,
                               medications=medications, diagnoses=tuple(self.code(c) for c in spec.get("diagnoses", ())),
                               ecog=tuple(self.code(c) for c in ecog.get("codes", ())),
                               ecog_stale_after_days=ecog.get("stale_after_days"))

@@ -20,7 +20,7 @@ from ..case_io import case_from_data
 from ..errors import CaseError, Problem
 from ..record import NoteKind, Provenance, RecordNote, RecordReading
 from ..vignette import CaseDocument
-from .mapping import Code, FieldMap, Lab, Mapping, field_title, load
+from .mapping import Code, FieldMap, Lab, Mapping, load
 
 CODED_RESOURCES = ("Observation", "Condition", "AllergyIntolerance", "Basic")
 SUBJECT_ELEMENT = {"Observation": "subject", "Condition": "subject", "AllergyIntolerance": "patient",
@@ -484,6 +484,9 @@ class _Reader:
         try:
             if fmap.kind in ("present", "tumor", "sites"):
                 presence = _presence(resource)
+                if presence is None:
+                    self.note("ignored", f"{entry.label} is unconfirmed, provisional or entered in error: not read "
+                              f"for {fmap.name}", fmap.name, entry)
                 if fmap.kind == "present":
                     if presence is False and not self._project_coded(fmap, entry):
                         self.note("ignored", f"{entry.label} is resolved, inactive or refuted: a standard-coded "
@@ -512,18 +515,25 @@ class _Reader:
         statement is dated and one is newest; otherwise the field is unknown and the two that disagree named."""
         if fmap.kind == "sites":
             levels = sorted({lv for f in found for lv in f.value}, key=VERTEBRAE.index)
-            return Found(levels, found[0].entry, None)
+            dates = [f.when for f in found if f.when is not None]
+            return Found(levels, found[0].entry, max(dates) if dates else None)
         distinct = {_key(f.value) for f in found}
         if len(distinct) == 1:
             return found[0]
         dated = [f for f in found if f.when is not None]
-        if len(dated) == len(found):
+        # two active cancers can coexist: the newer diagnosis does not replace the older one
+        if len(dated) == len(found) and fmap.kind != "tumor":
             newest = max(f.when for f in dated)  # type: ignore[type-var]
             latest = [f for f in dated if f.when == newest]
             if len({_key(f.value) for f in latest}) == 1:
                 return latest[0]
         a = found[0]
         b = next(f for f in found if _key(f.value) != _key(a.value))
+        if fmap.kind == "tumor":
+            self.void(fmap.name, f"{a.entry.label} and {b.entry.label} are both active primary cancers "
+                      f"({_show(a.value)}, {_show(b.value)}): which one do the spinal metastases come from? "
+                      f"{fmap.name} is unknown until the board says", a.entry)
+            return None
         self.void(fmap.name, f"{a.entry.label} says {_show(a.value)} but {b.entry.label} says {_show(b.value)}: "
                   f"{fmap.name} is unknown until the record is corrected (or both dated: the newer one counts)",
                   a.entry)
@@ -592,8 +602,8 @@ class _Reader:
                 sources.pop(name, None)
             source = f" ({self._source_name(spec.source)})" if spec.source else ""
             for text, entry, when in facts:
-                self.note("question", f"{text} ({entry.label}{_on(when)}): is {field_title(name).lower()} to be "
-                          f"ruled out or corrected before the procedure? {name} stays unknown{source}", name, entry)
+                self.note("question", f"{text} ({entry.label}{_on(when)}): {spec.ask} {name} stays "
+                          f"unknown{source}", name, entry)
 
     @staticmethod
     def _source_name(source_id: str) -> str:
@@ -619,7 +629,6 @@ class _Reader:
             try:
                 number = self._lab_number(lab, resource)
             except _Refused as why:
-                self.note("voided", f"{entry.label} ({lab.name}): {why}; it cannot be weighed", name, entry)
                 facts.append((f"a {lab.name} that cannot be read ({why})", entry, when))
                 continue
             if number is None:
@@ -670,9 +679,18 @@ class _Reader:
                           ) -> list[tuple[str, Entry, dt.datetime | None]]:
         known = {(c.system, c.code): (kind, c.display or c.code) for kind, codes in medications.items() for c in codes}
         facts: list[tuple[str, Entry, dt.datetime | None]] = []
+        if not known:
+            return facts
         for rtype, active in MEDICATION_ACTIVE.items():
             for entry in self.by_type.get(rtype, []):
                 codings = self._medication_codings(entry)
+                if codings is None:  # an active drug the record cannot name may be an anticoagulant
+                    if entry.resource.get("status") in active and self._about_patient(entry):
+                        self.used.add(entry.index)
+                        when = _stated_at(entry.resource) or parse_fhir_datetime(entry.resource.get("authoredOn"))
+                        facts.append(("an active medication the record cannot name (its reference points "
+                                      "nowhere): is it an anticoagulant or antiplatelet?", entry, when))
+                    continue
                 hits = [known[(c.get("system"), c.get("code"))] for c in codings
                         if (c.get("system"), c.get("code")) in known]
                 if not hits:
@@ -689,7 +707,8 @@ class _Reader:
                 facts.append((f"an active {kind}, {drug}", entry, when))
         return facts
 
-    def _medication_codings(self, entry: Entry) -> list[dict[str, Any]]:
+    def _medication_codings(self, entry: Entry) -> list[dict[str, Any]] | None:
+        """The medication's codings; None when its reference points to nothing in the record."""
         resource = entry.resource
         if "medicationCodeableConcept" in resource:
             return _codings(resource["medicationCodeableConcept"])
@@ -706,9 +725,7 @@ class _Reader:
             target = self.by_reference[reference]
             self.used.add(target.index)
             return _codings(target.resource.get("code"))
-        self.note("ignored", f"{entry.label}: medicationReference {reference} points to no resource of the "
-                  "record: the medication cannot be named", None, entry)
-        return []
+        return None
 
     def _ecog_fact(self, name: str, entry: Entry, stale: int | None) -> tuple[str, Entry, dt.datetime | None] | None:
         if not self._about_patient(entry) or not self._valid(entry):

@@ -10,6 +10,7 @@ from ..board_log import OVERRIDE_REASONS
 from ..decision import Decision, OptionDecision
 from ..errors import Problem
 from ..fhir import load
+from ..fhir.mapping import field_title
 from ..record import RecordReading
 from ..rulebook import Rulebook
 from ..rulebook.models import Contraindicate
@@ -186,6 +187,10 @@ class CardMaker:
         return "levels" in reading.provenance or any(n.field == "levels" and n.kind == "question"
                                                      for n in reading.notes)
 
+    def _title(self, name: str) -> str:
+        specs = self.rulebook.catalog.specs
+        return specs[name].title if name in specs else field_title(name)
+
     def unknown_absolute(self, decision: Decision, option: str) -> list[str]:
         """Fields whose unknown value leaves open an absolute contraindication of the option."""
         rules = self.rulebook.rule_by_id
@@ -226,9 +231,11 @@ class CardMaker:
                       f"{self.titles[top.option]} ({_word(top.status)})"
             indicator = "critical"
         elif unknown:
-            # an absolute contraindication the record leaves open: the card names the question
-            specs = self.rulebook.catalog.specs
-            names = ", ".join(specs[f].title if f in specs else f for f in unknown)
+            # an absolute contraindication the record leaves open: the card names the question, those the
+            # record raised (a lab, a drug, a diagnosis) first
+            asked = {n.field for n in reading.notes if n.kind in ("question", "voided")} if reading else set()
+            unknown.sort(key=lambda f: f not in asked)
+            names = ", ".join(self._title(f) + (" (see the record)" if f in asked else "") for f in unknown)
             summary = f"{self.titles[draft.option]}: rule out first: {names}"
             indicator = "warning"
         else:

@@ -25,16 +25,22 @@ class BadRequest(Exception):
 
 
 def prefetch_templates() -> dict[str, str]:
-    """The FHIR queries a client should prefetch: the patient, their conditions and allergies, and the
-    observations of the codes the mapping reads."""
+    """The FHIR queries a client should prefetch: the patient, their conditions, allergies and medications, and
+    the observations of the codes the mapping reads (fields and questions: labs, ECOG), newest first."""
     mapping = load()
-    observation_codes = sorted({f"{c.system}|{c.code}" for f in mapping.fields.values() if f.resource == "Observation"
-                                for c in f.codes})
+    codes = {f"{c.system}|{c.code}" for f in mapping.fields.values() if f.resource == "Observation" for c in f.codes}
+    for spec in mapping.questions.values():
+        codes |= {f"{c.system}|{c.code}" for lab in spec.labs for c in lab.codes}
+        codes |= {f"{c.system}|{c.code}" for c in spec.ecog}
+        codes |= {f"{c.system}|{c.code}" for item in spec.not_read for c in item.codes}
     return {
         "patient": "Patient/{{context.patientId}}",
         "conditions": "Condition?patient={{context.patientId}}",
-        "observations": "Observation?patient={{context.patientId}}&code=" + ",".join(observation_codes),
+        "observations": "Observation?patient={{context.patientId}}&code=" + ",".join(sorted(codes))
+                        + "&_sort=-date",
         "allergies": "AllergyIntolerance?patient={{context.patientId}}",
+        "medicationRequests": "MedicationRequest?patient={{context.patientId}}&status=active,on-hold",
+        "medicationStatements": "MedicationStatement?patient={{context.patientId}}&status=active,intended,on-hold",
     }
 
 
