@@ -339,6 +339,46 @@ def test_an_override_with_a_reason_is_in_the_board_log_and_the_log_verifies(tmp_
     assert accepted["accepted_suggestions"] == [card["suggestions"][0]["uuid"]]
 
 
+@pytest.mark.parametrize("change, words", [
+    (lambda item, card: item.update(outcomeTimestamp="yesterday"), "outcomeTimestamp"),
+    (lambda item, card: item.update(outcomeTimestamp="2026-05-04T10:00:00"), "time zone"),
+    (lambda item, card: item.update(outcomeTimestamp="2026-02-30T10:00:00Z"), "outcomeTimestamp"),
+    (lambda item, card: item.update(acceptedSuggestions=[{"id": "11111111-1111-4111-8111-111111111111"}]),
+     "not one of the card's"),
+    (lambda item, card: item.update(card="00000000-0000-4000-8000-000000000000",
+                                    acceptedSuggestions=[{"id": card["suggestions"][0]["uuid"]}]), "no such card"),
+    (lambda item, card: item.update(outcome="overridden", acceptedSuggestions=[{"id": card["suggestions"][0]["uuid"]}]),
+     "accepts no suggestion"),
+])
+def test_feedback_is_validated_before_it_enters_the_log(tmp_path, change, words):
+    db = tmp_path / "board.sqlite"
+    with TestClient(create_app(Settings(board_db=db))) as c:
+        prefetch = _prefetch("gu-fig2-prostate-t11-neuro.yaml")
+        body = hook_request("order-sign", prefetch=prefetch, context={"draftOrders": draft_orders(("o1", CPT, "22511"))})
+        card = _post(c, "/cds-services/spinemets-order-sign", body).json()["cards"][0]
+        item = {"card": card["uuid"], "outcome": "accepted", "outcomeTimestamp": "2026-05-04T10:01:00Z",
+                "acceptedSuggestions": [{"id": card["suggestions"][0]["uuid"]}]}
+        change(item, card)
+        response = _post(c, "/cds-services/spinemets-order-sign/feedback", {"feedback": [item]})
+        assert response.status_code in (400, 409) and words in response.json()["detail"]
+    if db.exists():
+        with BoardLog(db) as log:
+            assert not list(log.records("cds_feedback"))
+
+
+def test_cors_is_off_by_default_and_allows_only_the_configured_origins():
+    origin = "https://ehr.hospital.example"
+    preflight = {"Origin": origin, "Access-Control-Request-Method": "POST",
+                 "Access-Control-Request-Headers": "content-type"}
+    with TestClient(create_app(Settings(board_db=None))) as c:
+        assert "access-control-allow-origin" not in c.get("/cds-services", headers={"Origin": origin}).headers
+    with TestClient(create_app(Settings(board_db=None, cors_origins=(origin,)))) as c:
+        assert c.get("/cds-services", headers={"Origin": origin}).headers["access-control-allow-origin"] == origin
+        assert c.options(SERVICE, headers=preflight).status_code == 200
+        other = c.get("/cds-services", headers={"Origin": "https://evil.example"})
+        assert "access-control-allow-origin" not in other.headers
+
+
 def test_feedback_with_the_clients_own_reason_keeps_its_coding(tmp_path):
     db = tmp_path / "board.sqlite"
     with TestClient(create_app(Settings(board_db=db))) as c:

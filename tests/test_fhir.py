@@ -101,6 +101,13 @@ def test_every_vignette_has_its_golden_bundle(path):
     assert read_case_file(golden).case == case
 
 
+def test_no_profile_is_claimed_that_the_written_resources_do_not_meet():
+    # the Conditions use WHO ICD-10 categories and project codes where mCODE binds ICD-10-CM and SNOMED CT
+    for path in sorted(GOLDEN.glob("*.json")):
+        for entry in json.loads(path.read_text())["entry"]:
+            assert "profile" not in entry["resource"].get("meta", {}), f"{path.name}: {entry['resource']['id']}"
+
+
 def test_no_golden_bundle_without_its_vignette():
     ids = {read_case_file(p).case.id for p in VIGNETTES}
     assert {p.stem for p in GOLDEN.glob("*.json")} <= ids

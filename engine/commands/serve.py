@@ -28,6 +28,9 @@ def register(sub: Any) -> None:
     p.add_argument("--app-url", default="http://localhost:8501",
                    help="the spinemets app's URL, linked from every card (default http://localhost:8501; '' for none)")
     p.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
+    p.add_argument("--cors-origin", action="append", default=[], metavar="ORIGIN",
+                   help="let a browser-based CDS client at ORIGIN (e.g. https://ehr.hospital.example) call the "
+                        "service; repeat for several (default: none, no CORS headers)")
     rules_arg(p)
     p.set_defaults(run=_cmd_serve)
 
@@ -43,7 +46,8 @@ def _cmd_serve(args: argparse.Namespace) -> int:
                          "pip install 'spinemets[service]'") from None
     if not 0 <= args.port <= 65535:
         raise InputError(f"--port {args.port}: expected 0-65535")
-    settings = Settings(rules=args.rules, trust=load_trust(args.issuers), app_url=args.app_url or None)
+    settings = Settings(rules=args.rules, trust=load_trust(args.issuers), app_url=args.app_url or None,
+                        cors_origins=tuple(args.cors_origin))
     if args.board_db:
         settings.board_db = Path(args.board_db)
     logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")

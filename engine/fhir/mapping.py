@@ -102,7 +102,7 @@ class NotRead:
 class FieldQuestions:
     """The facts of a record that bear on a field without deciding it."""
 
-    field: str
+    name: str
     ask: str
     source: str | None = None
     labs: tuple[Lab, ...] = ()
@@ -168,7 +168,7 @@ class Mapping:
         medications = {kind: tuple(self.code(c) for c in codes)
                        for kind, codes in (spec.get("medications") or {}).items()}
         ecog = spec.get("ecog") or {}
-        return FieldQuestions(field=name, ask=str(spec["ask"]), source=spec.get("source"), labs=labs,
+        return FieldQuestions(name=name, ask=str(spec["ask"]), source=spec.get("source"), labs=labs,
                               not_read=not_read,
                               medications=medications, diagnoses=tuple(self.code(c) for c in spec.get("diagnoses", ())),
                               ecog=tuple(self.code(c) for c in ecog.get("codes", ())),

@@ -691,8 +691,8 @@ class _Reader:
                         facts.append(("an active medication the record cannot name (its reference points "
                                       "nowhere): is it an anticoagulant or antiplatelet?", entry, when))
                     continue
-                hits = [known[(c.get("system"), c.get("code"))] for c in codings
-                        if (c.get("system"), c.get("code")) in known]
+                hits = [known[(str(c.get("system")), str(c.get("code")))] for c in codings
+                        if (str(c.get("system")), str(c.get("code"))) in known]
                 if not hits:
                     continue
                 if not self._about_patient(entry):
@@ -829,7 +829,7 @@ class _Reader:
         if isinstance(raw, int):
             return raw
         if _is_int_field(fmap.name):
-            return math.floor(raw + (1e-9 if isinstance(raw, float) else 0))
+            return math.floor(raw + 1e-9) if isinstance(raw, float) else math.floor(raw)
         return float(raw)  # a Decimal made from the JSON number's text: the same float
 
     def _coded_value(self, fmap: FieldMap, entry: Entry, got: list[Any]) -> str | None:

@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
@@ -84,6 +85,7 @@ class Settings:
     fhir_timeout: float = 10.0
     transport: httpx.AsyncBaseTransport | None = None  # tests hand in a fake FHIR server here
     today: dt.date | None = None  # the day staleness is judged on (None: today); tests fix it
+    cors_origins: tuple[str, ...] = ()  # browser-based clients allowed to call (none by default: no CORS headers)
 
 
 class _Contain:
@@ -124,6 +126,20 @@ def _validation_message(err: RequestValidationError) -> str:
     return "bad request: " + "; ".join(parts)
 
 
+def _feedback_problem(item: Any, known: IssuedCard | None) -> str | None:
+    """Why a feedback item cannot enter the log: accepted suggestions the card did not offer, or of a card this
+    service does not know (the timestamp is checked by the model)."""
+    accepted = [s.id for s in item.acceptedSuggestions or ()]
+    if item.outcome == "overridden" and accepted:
+        return f"feedback on card {item.card}: an overridden card accepts no suggestion"
+    if accepted and known is None:
+        return f"feedback on card {item.card}: this service issued no such card, so no suggestion of it exists"
+    unknown = [a for a in accepted if known is not None and a not in known.suggestions]
+    if unknown:
+        return f"feedback on card {item.card}: suggestion {unknown[0]} is not one of the card's"
+    return None
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The service as an ASGI app (uvicorn runs it; tests call it in process)."""
     settings = settings or Settings()
@@ -153,6 +169,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                   docs_url=None, redoc_url=None,  # the interactive docs load scripts from the internet
                   description="CDS Hooks 2.0 services for painful spinal metastases. Decision support, not a "
                               "medical device.")
+    if settings.cors_origins:
+        app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors_origins), allow_methods=["GET", "POST"],
+                           allow_headers=["Authorization", "Content-Type"], allow_credentials=False)
     app.add_middleware(_Contain)
     bearer = HTTPBearer(auto_error=False, description="a JWT signed by a trusted CDS client (CDS Hooks 2.0)")
     refusals: dict[int | str, dict[str, Any]] = {
@@ -193,7 +212,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         issued[card.uuid] = IssuedCard(
             service=hook.id, hook=hook.hook, top=decision.ranking[0] if decision and decision.ranking else None,
             ordered=ordered, indicator=card.indicator, rulebook_version=engine.rulebook.version,
-            rulebook_sha256=engine.sha256)
+            rulebook_sha256=engine.sha256, suggestions=tuple(s.uuid for s in card.suggestions or ()))
         while len(issued) > MAX_REMEMBERED_CARDS:
             issued.popitem(last=False)
 
@@ -243,6 +262,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             known = issued.get(item.card)
             if known is not None and known.service != hook.id:
                 return _refusal(400, f"card {item.card} came from {known.service}, not {hook.id}")
+            refused = _feedback_problem(item, known)
+            if refused:  # well-formed, but not about a card and suggestion this service issued
+                return _refusal(409, refused)
             reason = item.overrideReason.reason if item.overrideReason else None
             ours = None
             if reason is not None and reason.system == project and reason.code.startswith("override:"):
@@ -304,7 +326,9 @@ def _register(app: FastAPI, hook: Hook, answer: Callable[..., Awaitable[JSONResp
     app.post(f"/cds-services/{hook.id}", response_model=CdsResponse, response_model_exclude_none=True,
              responses=responses, tags=["service"], summary=hook.title, operation_id=hook.id.replace("-", "_"),
              name=hook.id, dependencies=guard)(call)
-    app.post(f"/cds-services/{hook.id}/feedback", responses=refusals, tags=["feedback"], dependencies=guard,
+    feedback_refusals = {**refusals, 409: {"model": ProblemBody, "description": "accepted suggestions that the "
+                                           "card did not offer, or of a card this service did not issue"}}
+    app.post(f"/cds-services/{hook.id}/feedback", responses=feedback_refusals, tags=["feedback"], dependencies=guard,
              summary=f"Feedback on the cards of {hook.id}", operation_id=f"{hook.id.replace('-', '_')}_feedback",
              name=f"{hook.id}-feedback")(post_feedback)
 

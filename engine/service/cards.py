@@ -42,6 +42,7 @@ class IssuedCard:
     indicator: str
     rulebook_version: str
     rulebook_sha256: str
+    suggestions: tuple[str, ...] = ()  # the uuids of its suggestions: feedback may accept only these
 
 
 def _fit(text: str, limit: int = SUMMARY_MAX) -> str:
