@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import datetime
 import json
+import os
+import shutil
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -148,6 +151,29 @@ def test_ten_thousand_entries_are_read_with_a_note_per_unread_resource():
     document = bundle_to_document(bundle)
     assert document.case.cement_allergy is True and document.case.primary_tumor == "breast"
     assert sum(n.kind == "ignored" for n in document.record.notes) >= len(filler)
+
+
+NODE_VALIDATOR = ROOT / "node_modules" / "fhir"
+
+
+def _second_validator(paths: list[Path]) -> dict[str, list[str]]:
+    """Each file's errors by FHIR.js (npm `fhir`, R4): independent of fhir.resources and of this reader."""
+    if not (shutil.which("node") and NODE_VALIDATOR.is_dir()):
+        if os.environ.get("CI") == "true":
+            pytest.fail("the second FHIR validator is not installed: run `npm ci` (.ci/run does)")
+        pytest.skip("the second FHIR validator is not installed (npm ci)")
+    out = subprocess.run(["node", str(ROOT / "tests" / "fhir_validate.js"), *map(str, paths)], capture_output=True,
+                         text=True, check=True, timeout=300).stdout
+    return {Path(r["file"]).name: r["errors"] for r in map(json.loads, out.splitlines())}
+
+
+def test_a_second_independent_validator_accepts_the_corpus_and_the_exports_and_refuses_wrong_types():
+    exported = sorted((ROOT / "tests" / "golden" / "fhir").glob("*.json"))
+    errors = _second_validator(BUNDLES + exported)
+    assert len(errors) == len(BUNDLES) + len(exported)
+    wrong = errors.pop("wrong-json-types.json")
+    assert len(wrong) == 3 and all("valueBoolean" in e or "valueInteger" in e or "valueQuantity" in e for e in wrong)
+    assert {name: e for name, e in errors.items() if e} == {}
 
 
 def _regenerate() -> None:
