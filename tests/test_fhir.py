@@ -188,7 +188,7 @@ def test_two_undated_resources_that_disagree_void_the_field_and_are_named():
     document = bundle_to_document(_bundle(_obs("a", "epidural_involvement", valueBoolean=True),
                                           _obs("b", "epidural_involvement", valueBoolean=False), pain), "x.json")
     assert document.case.epidural_involvement is None and document.case.pain_score == 7
-    [note] = _voided(document, "epidural_involvement")
+    note = _voided(document, "epidural_involvement")[-1]  # the note naming both (each statement is named too)
     assert "Observation/a" in note.message and "Observation/b" in note.message
     with pytest.raises(CaseError):  # nothing else in the Bundle: nothing can be read
         bundle_to_case(_bundle(_obs("a", "epidural_involvement", valueBoolean=True),
@@ -200,7 +200,7 @@ def test_a_condition_and_its_refutation_undated_void_the_field():
                                           _condition("c2", "active_infection", "refuted"),
                                           _obs("p", "pedicle_lysis", valueBoolean=True)))
     assert document.case.active_infection is None and document.case.pedicle_lysis is True
-    [note] = _voided(document, "active_infection")
+    note = _voided(document, "active_infection")[-1]
     assert "Condition/c1" in note.message and "Condition/c2" in note.message
 
 
@@ -351,7 +351,7 @@ def test_two_active_primaries_leave_the_primary_unknown_and_a_resolved_one_is_hi
     breast = _condition("t2", "C50.4", system="http://hl7.org/fhir/sid/icd-10")
     document = bundle_to_document(_bundle(lung, breast, _obs("l", "pedicle_lysis", valueBoolean=True)))
     assert document.case.primary_tumor is None
-    [note] = _voided(document, "primary_tumor")
+    note = _voided(document, "primary_tumor")[-1]
     assert "Condition/t1" in note.message and "Condition/t2" in note.message
     breast["clinicalStatus"] = {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-clinical",
                                             "code": "resolved"}]}
@@ -391,3 +391,19 @@ def test_import_prints_the_case_and_refuses_a_case_file(tmp_path, capsys):
     assert main(["fhir", "import", str(tmp_path / "b.json")]) == 0
     assert parse_case_text(capsys.readouterr().out, "x.yaml").case == read_case_file(path).case
     assert main(["fhir", "import", str(path)]) == 2
+
+
+def test_import_explain_lists_sources_and_everything_not_read_and_exits_2_only_when_nothing_is_read(tmp_path, capsys):
+    corpus = ROOT / "tests" / "fixtures" / "ehr"
+    assert main(["fhir", "import", "--explain", str(corpus / "claims-icd10cm-prostate-fracture.json")]) == 0
+    out, err = capsys.readouterr()
+    assert "primary_tumor: prostate" in out and "pathological_fracture: true" in out
+    assert "read pathological_fracture from Condition/fracture, 2026-08-01" in err
+    assert "Condition/collapse (ICD-10-CM M48.56XA): no field of the case reads it" in err
+    assert "MedicationStatement/warfarin (warfarin) has status 'completed'" in err
+    assert main(["fhir", "import", str(corpus / "claims-icd10cm-prostate-fracture.json")]) == 0
+    assert "not read (spinemets fhir import --explain lists them)" in capsys.readouterr().err
+    nothing = _bundle(_obs("k", "89243-0", "http://loinc.org", valueInteger="80"))
+    (tmp_path / "n.json").write_text(json.dumps(nothing))
+    assert main(["fhir", "import", str(tmp_path / "n.json")]) == 2
+    assert "nothing in the Bundle can be read" in capsys.readouterr().err

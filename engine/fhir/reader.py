@@ -493,8 +493,11 @@ class _Reader:
                                   f"diagnosis of the past says nothing of {fmap.name} now", fmap.name, entry)
                         return None
                     return presence
-                if presence is not True:
-                    return None  # a refuted, resolved or unsure cancer says nothing of the present one
+                if presence is not True:  # a refuted, resolved or unsure cancer says nothing of the present one
+                    if presence is False:
+                        self.note("ignored", f"{entry.label} ({_code_text(entry)}) is resolved, in remission or "
+                                  f"refuted: not read for {fmap.name}", fmap.name, entry)
+                    return None
             got = _evaluate(fmap.path, resource)
             reader = _READERS[fmap.kind]
             value = reader(self, fmap, entry, got)
@@ -519,6 +522,7 @@ class _Reader:
             return Found(levels, found[0].entry, max(dates) if dates else None)
         distinct = {_key(f.value) for f in found}
         if len(distinct) == 1:
+            self._others(fmap, found, found[0], "agrees with")
             return found[0]
         dated = [f for f in found if f.when is not None]
         # two active cancers can coexist: the newer diagnosis does not replace the older one
@@ -526,9 +530,13 @@ class _Reader:
             newest = max(f.when for f in dated)  # type: ignore[type-var]
             latest = [f for f in dated if f.when == newest]
             if len({_key(f.value) for f in latest}) == 1:
+                self._others(fmap, found, latest[0], "is older than")
                 return latest[0]
         a = found[0]
         b = next(f for f in found if _key(f.value) != _key(a.value))
+        for f in found[1:]:  # each statement of the conflict is named with its resource
+            self.note("voided", f"{f.entry.label} says {_show(f.value)}: one of the statements that disagree on "
+                      f"{fmap.name}", fmap.name, f.entry)
         if fmap.kind == "tumor":
             self.void(fmap.name, f"{a.entry.label} and {b.entry.label} are both active primary cancers "
                       f"({_show(a.value)}, {_show(b.value)}): which one do the spinal metastases come from? "
@@ -538,6 +546,13 @@ class _Reader:
                   f"{fmap.name} is unknown until the record is corrected (or both dated: the newer one counts)",
                   a.entry)
         return None
+
+    def _others(self, fmap: FieldMap, found: list[Found], chosen: Found, relation: str) -> None:
+        for f in found:
+            if f is not chosen and f.entry is not chosen.entry:
+                same = "agrees with" if _key(f.value) == _key(chosen.value) else relation
+                self.note("ignored", f"{f.entry.label} ({fmap.name} {_show(f.value)}) {same} {chosen.entry.label}, "
+                          "which is read", fmap.name, f.entry)
 
     def _age_from_birth_date(self, values: dict[str, Any], sources: dict[str, Provenance]) -> None:
         if "age" in values or "age" in self.voided or self.patient is None or self.patient.index in self.invalid:
@@ -638,6 +653,9 @@ class _Reader:
                 facts.append((f"{shown}, above {_number(lab.ask_above)}", entry, when))
             elif lab.ask_below is not None and number < lab.ask_below:
                 facts.append((f"{shown}, below {_number(lab.ask_below)}", entry, when))
+            else:  # a normal value does not rule out an uncorrectable coagulopathy: shown, not read as false
+                self.note("ignored", f"{shown} ({entry.label}{_on(when)}) is within the threshold: it raises no "
+                          f"question, and does not make {name} false", name, entry)
         return facts
 
     def _lab_current(self, name: str, what: str, entry: Entry, when: dt.datetime | None,
