@@ -312,6 +312,27 @@ def test_a_value_of_the_wrong_json_type_voids_its_field(field, code, system, val
     assert "Observation/v" in note.message
 
 
+_ELEMENT = {"boolean": "valueBoolean", "integer": "valueInteger", "quantity": "valueQuantity"}
+_WRONG = {"boolean": ["true", "false", 1, 0, None, [True], {"value": True}],
+          "integer": ["3", 3.5, True, [3], {"value": 3}],
+          "quantity": [{"value": "3"}, {"value": True}, {"value": [3]}, "3", 3, {"value": 3, "code": 7}]}
+
+
+@pytest.mark.parametrize("fmap", [f for f in load().fields.values() if f.kind in _ELEMENT], ids=lambda f: f.name)
+def test_no_observation_field_takes_a_value_of_the_wrong_json_type(fmap):
+    code = fmap.codes[0]
+    for wrong in _WRONG[fmap.kind]:
+        resource = _obs("w", code.code, code.system, **{_ELEMENT[fmap.kind]: wrong})
+        try:
+            document = bundle_to_document(_bundle(resource, _obs("l", "pedicle_lysis", valueBoolean=True))
+                                          if fmap.name != "pedicle_lysis" else _bundle(
+                                              resource, _obs("e", "epidural_involvement", valueBoolean=True)))
+        except CaseError:
+            continue  # refused outright is safe too
+        value = document.case.sins if fmap.name.startswith("sins.") else getattr(document.case, fmap.name)
+        assert value is None, f"{fmap.name} took {value!r} from {_ELEMENT[fmap.kind]}: {wrong!r}"
+
+
 def test_a_string_false_never_flips_the_decision(tmp_path, capsys):
     path = CASES_DIR / "teach-sins-unstable-t12.yaml"
     bundle = case_to_bundle(read_case_file(path).case.model_copy(update={"posterior_wall_defect": False}))
