@@ -47,6 +47,7 @@ ABSOLUTE_FACTS: dict[str, set[str]] = {
     "dangling-contained-future": {"MedicationRequest/clopidogrel", "MedicationRequest/unknown-med"},
     "no-spinal-metastasis": set(),
     "bleeding-disorders-enoxaparin": {"Condition/itp", "MedicationStatement/enox"},
+    "blood-cultures-positive-negative-old": {"Observation/bc-pos"},
 }
 
 
@@ -186,3 +187,12 @@ def _regenerate() -> None:
 
 if __name__ == "__main__":
     _regenerate()
+
+
+def test_a_recent_positive_blood_culture_is_asked_about_and_a_negative_or_old_one_is_not():
+    document = bundle_to_document(json.loads((CORPUS / "blood-cultures-positive-negative-old.json").read_text()))
+    assert document.case.active_infection is None
+    asked = [n for n in document.record.of("question") if n.field == "active_infection"]
+    assert [n.resource for n in asked] == ["Observation/bc-pos"]
+    ignored = {n.resource for n in document.record.of("ignored")}
+    assert {"Observation/bc-neg", "Observation/bc-old"} <= ignored

@@ -111,6 +111,10 @@ class FieldQuestions:
     diagnoses: tuple[Code, ...] = ()
     ecog: tuple[Code, ...] = ()
     ecog_stale_after_days: int | None = None
+    cultures: tuple[Code, ...] = ()
+    culture_positive: frozenset[str] = frozenset()
+    culture_negative: frozenset[str] = frozenset()
+    culture_stale_after_days: int | None = None
 
 
 def field_title(name: str) -> str:
@@ -168,11 +172,16 @@ class Mapping:
         medications = {kind: tuple(self.code(c) for c in codes)
                        for kind, codes in (spec.get("medications") or {}).items()}
         ecog = spec.get("ecog") or {}
+        cultures = spec.get("cultures") or {}
         return FieldQuestions(name=name, ask=str(spec["ask"]), source=spec.get("source"), labs=labs,
                               not_read=not_read,
                               medications=medications, diagnoses=tuple(self.code(c) for c in spec.get("diagnoses", ())),
                               ecog=tuple(self.code(c) for c in ecog.get("codes", ())),
-                              ecog_stale_after_days=ecog.get("stale_after_days"))
+                              ecog_stale_after_days=ecog.get("stale_after_days"),
+                              cultures=tuple(self.code(c) for c in cultures.get("codes", ())),
+                              culture_positive=frozenset(cultures.get("positive", ())),
+                              culture_negative=frozenset(cultures.get("negative", ())),
+                              culture_stale_after_days=cultures.get("stale_after_days"))
 
     def code(self, text: str, default_display: str | None = None) -> Code:
         """A coding from `alias|code|display` (display optional)."""

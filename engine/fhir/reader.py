@@ -20,7 +20,7 @@ from ..case_io import case_from_data
 from ..errors import CaseError, Problem
 from ..record import NoteKind, Provenance, RecordNote, RecordReading
 from ..vignette import CaseDocument
-from .mapping import Code, FieldMap, Lab, Mapping, load
+from .mapping import Code, FieldMap, FieldQuestions, Lab, Mapping, load
 
 CODED_RESOURCES = ("Observation", "Condition", "AllergyIntolerance", "Basic")
 SUBJECT_ELEMENT = {"Observation": "subject", "Condition": "subject", "AllergyIntolerance": "patient",
@@ -600,6 +600,10 @@ class _Reader:
                 fact = self._ecog_fact(name, entry, spec.ecog_stale_after_days)
                 if fact is not None:
                     facts.append(fact)
+            for entry in self._coded("Observation", spec.cultures):
+                fact = self._culture_fact(name, entry, spec)
+                if fact is not None:
+                    facts.append(fact)
             if not facts:
                 continue
             stated = sources.get(name)
@@ -762,6 +766,29 @@ class _Reader:
             return None
         return (f"ECOG performance status {grade} is recorded; Karnofsky is not derived from it (the two scales "
                 "correspond as ranges, and the rules read a Karnofsky number)", entry, when)
+
+    def _culture_fact(self, name: str, entry: Entry, spec: FieldQuestions
+                      ) -> tuple[str, Entry, dt.datetime | None] | None:
+        if not self._about_patient(entry) or not self._valid(entry):
+            return None
+        self.used.add(entry.index)
+        resource = entry.resource
+        if resource.get("status") in OBSERVATION_SKIPPED:
+            self.note("ignored", f"{entry.label} (blood culture) has status {resource.get('status')}: not read",
+                      name, entry)
+            return None
+        when = _stated_at(resource)
+        if not self._lab_current(name, "blood culture", entry, when, spec.culture_stale_after_days):
+            return None
+        codes = {c.get("code") for item in resource.get("interpretation") or [] if isinstance(item, dict)
+                 for c in _codings(item)}
+        if codes & spec.culture_positive:
+            return ("a positive blood culture", entry, when)
+        if codes & spec.culture_negative:
+            self.note("ignored", f"{entry.label} (blood culture{_on(when)}) is negative: it raises no question, "
+                      f"and does not make {name} false", name, entry)
+            return None
+        return ("a blood culture without a positive or negative interpretation", entry, when)
 
     def _list_ignored(self) -> None:
         """Every resource no field or question read, with the codes it holds."""

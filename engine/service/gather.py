@@ -31,7 +31,7 @@ def prefetch_templates() -> dict[str, str]:
     codes = {f"{c.system}|{c.code}" for f in mapping.fields.values() if f.resource == "Observation" for c in f.codes}
     for spec in mapping.questions.values():
         codes |= {f"{c.system}|{c.code}" for lab in spec.labs for c in lab.codes}
-        codes |= {f"{c.system}|{c.code}" for c in spec.ecog}
+        codes |= {f"{c.system}|{c.code}" for c in spec.ecog + spec.cultures}
         codes |= {f"{c.system}|{c.code}" for item in spec.not_read for c in item.codes}
     return {
         "patient": "Patient/{{context.patientId}}",
