@@ -282,6 +282,11 @@ def test_an_unknown_project_code_and_an_unread_unit_void_the_field():
     assert document.case.age is None and "unit 'kg'" in _voided(document, "age")[0].message
 
 
+def test_a_bundle_whose_only_value_is_out_of_range_cannot_be_read():
+    with pytest.raises(CaseError, match="nothing in the Bundle can be read"):
+        bundle_to_document(_bundle(_obs("k", "89243-0", "http://loinc.org", valueInteger=150)))
+
+
 def test_a_value_out_of_range_voids_the_field_and_names_the_resource():
     document = bundle_to_document(_bundle(_obs("k", "89243-0", "http://loinc.org", valueInteger=150),
                                           _obs("l", "pedicle_lysis", valueBoolean=True)))

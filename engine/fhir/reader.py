@@ -95,17 +95,12 @@ def bundle_to_document(data: dict[str, Any], name: str = "<bundle>", case_id: st
                 notes.append(RecordNote(kind="voided", field=p.field, resource=source.resource if source else None,
                                         message=p.message + (f" (from {source.resource})" if source else "")))
             continue
+        if set(case_data) <= {"id"} and any(n.kind == "voided" for n in notes):
+            raise CaseError(f"{name}: nothing in the Bundle can be read as a case",
+                            [Problem(n.message, file=name, field=n.field) for n in notes if n.kind == "voided"])
         record = RecordReading(provenance=provenance, notes=tuple(notes))
         return document.model_copy(update={"record": record})
     raise AssertionError("unreachable: every attempt drops a field")  # pragma: no cover
-
-
-def read_bundle(data: dict[str, Any], name: str = "<bundle>", case_id: str | None = None,
-                patient_id: str | None = None, today: dt.date | None = None) -> RecordReading:
-    """What reading the Bundle left beside the case: provenance and notes."""
-    record = bundle_to_document(data, name, case_id, patient_id, today).record
-    assert record is not None
-    return record
 
 
 def bundle_to_case(data: dict[str, Any], name: str = "<bundle>", case_id: str | None = None) -> Case:
