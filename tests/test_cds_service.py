@@ -301,6 +301,14 @@ def test_patient_view_without_a_spinal_metastasis_returns_no_card(client):
     assert _post(client, SERVICE, hook_request(prefetch=prefetch)).json() == {"cards": []}
 
 
+def test_an_unreadable_spinal_metastasis_still_gets_a_card(client):
+    prefetch = _prefetch("teach-sepsis-breast-l1.yaml")
+    mets = next(e["resource"] for e in prefetch["conditions"]["entry"] if e["resource"].get("bodySite"))
+    mets["recordedDate"] = "not a date"  # invalid FHIR: the levels are voided, the card still comes
+    (card,) = _post(client, SERVICE, hook_request(prefetch=prefetch)).json()["cards"]
+    assert card["indicator"] == "warning" and "levels" in card["detail"]
+
+
 def test_the_card_carries_the_provenance_of_each_field(client):
     response = _post(client, SERVICE, hook_request(prefetch=_prefetch("teach-sepsis-breast-l1.yaml")))
     (card,) = response.json()["cards"]

@@ -182,10 +182,10 @@ class CardMaker:
 
     def has_spinal_metastasis(self, reading: RecordReading | None) -> bool:
         """Whether the record speaks of a spinal metastasis: its levels were read, or a bone-metastasis
-        Condition was found whose vertebrae the mapping could not read (a question, not silence)."""
+        Condition was found whose vertebrae could not be read or that was invalid (a card, not silence)."""
         if reading is None:
             return True
-        return "levels" in reading.provenance or any(n.field == "levels" and n.kind == "question"
+        return "levels" in reading.provenance or any(n.field == "levels" and n.kind in ("question", "voided")
                                                      for n in reading.notes)
 
     def _title(self, name: str) -> str:
