@@ -425,8 +425,10 @@ class _Reader:
             if chosen is None:
                 continue
             _put(values, fmap.name, chosen.value)
-            sources[fmap.name] = Provenance(resource=chosen.entry.label,
-                                            date=chosen.when.isoformat() if chosen.when else None)
+            # the levels gather every metastasis Condition: each is named
+            label = ", ".join(dict.fromkeys(f.entry.label for f in found)) if fmap.kind == "sites" \
+                else chosen.entry.label
+            sources[fmap.name] = Provenance(resource=label, date=chosen.when.isoformat() if chosen.when else None)
         self._age_from_birth_date(values, sources)
         for name in self.voided:
             if _take(values, name):
