@@ -146,6 +146,19 @@ def test_a_contraindicated_order_when_conservative_care_tops_is_withdrawn_only(c
     assert [a["type"] for a in card["suggestions"][0]["actions"]] == ["delete"]
 
 
+def test_an_order_coded_otherwise_is_recognised_from_its_words_and_the_card_says_so(client):
+    prefetch = _prefetch("gu-fig2-prostate-t11-neuro.yaml")  # PVP contraindicated
+    orders = draft_orders(("o1", "http://snomed.info/sct", "000000000"))
+    orders["entry"][0]["resource"]["code"]["coding"][0]["display"] = "Percutaneous vertebroplasty"
+    body = hook_request("order-sign", prefetch=prefetch, context={"draftOrders": orders})
+    (card,) = _post(client, "/cds-services/spinemets-order-sign", body).json()["cards"]
+    assert card["indicator"] == "critical" and "contraindicated" in card["summary"] and "text" in card["summary"]
+    both = draft_orders(("o2", "http://snomed.info/sct", "000000001"))
+    both["entry"][0]["resource"]["code"]["text"] = "vertebroplasty or kyphoplasty"  # names two: not guessed
+    body = hook_request("order-sign", prefetch=prefetch, context={"draftOrders": both})
+    assert _post(client, "/cds-services/spinemets-order-sign", body).json() == {"cards": []}
+
+
 def test_an_indicated_order_is_info_or_warning_without_suggestions(client):
     prefetch = _prefetch("teach-melanoma-cord-biological-pain-t4.yaml")  # every absolute contraindication known
     body = hook_request("order-sign", prefetch=prefetch,

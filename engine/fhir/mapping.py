@@ -157,6 +157,8 @@ class Mapping:
         self.fields: dict[str, FieldMap] = {name: self._field(name, spec) for name, spec in data["fields"].items()}
         self.orders: dict[str, tuple[Code, ...]] = {
             option: tuple(self.code(c) for c in codes) for option, codes in data["orders"].items()}
+        self.order_words: dict[str, tuple[str, ...]] = {
+            option: tuple(str(w).lower() for w in words) for option, words in (data.get("order_words") or {}).items()}
         self.questions: dict[str, FieldQuestions] = {
             name: self._questions(name, spec) for name, spec in (data.get("questions") or {}).items()}
 

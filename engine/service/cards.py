@@ -29,6 +29,7 @@ class DraftOrder:
     reference: str   # e.g. ServiceRequest/123
     option: str
     resource: dict[str, Any]
+    by_text: bool = False  # recognised from the words of its code, not from a code the mapping lists
 
 
 @dataclass(frozen=True)
@@ -244,6 +245,10 @@ class CardMaker:
                 f"; top: {self.titles[top.option]} ({_word(top.status)})"
             summary = f"{self.titles[draft.option]} ordered: {_word(ordered.status)}{same}"
             indicator = "warning" if decision.conflicts else "info"
+        if draft.by_text:  # the order's code is not one the mapping lists: say how it was recognised
+            summary = f"{summary} (order recognised from its text)" if len(summary) < 100 else \
+                f"(by its text) {summary}"
+            indicator = "warning" if indicator == "info" else indicator
         suggestions = self.replacement(draft, top.option, patient_id) if contraindicated else None
         return Card(uuid=str(uuid.uuid4()), summary=_fit(summary), indicator=indicator,
                     detail=self.detail(decision, first=draft.option, reading=reading), source=self.source(),
@@ -300,10 +305,23 @@ def recognised_orders(draft_orders: dict[str, Any], selections: list[str] | None
             continue
         code = resource.get("code")
         codings = code.get("coding") if isinstance(code, dict) else None
-        for coding in codings if isinstance(codings, list) else []:
-            key = (str(coding.get("system")), str(coding.get("code"))) if isinstance(coding, dict) else ("", "")
-            option = by_code.get(key)
-            if option is not None:
-                found.append(DraftOrder(reference, option, resource))
-                break
+        options = [by_code.get((str(c.get("system")), str(c.get("code")))) for c in codings or []
+                   if isinstance(c, dict)] if isinstance(codings, list) else []
+        option = next((o for o in options if o is not None), None)
+        if option is not None:
+            found.append(DraftOrder(reference, option, resource))
+            continue
+        worded = _option_from_words(code, mapping.order_words)
+        if worded is not None:
+            found.append(DraftOrder(reference, worded, resource, by_text=True))
     return found
+
+
+def _option_from_words(code: Any, words: dict[str, tuple[str, ...]]) -> str | None:
+    """The one option whose words the code's text or displays name (None when none, or several)."""
+    if not isinstance(code, dict):
+        return None
+    texts = [code.get("text")] + [c.get("display") for c in code.get("coding") or [] if isinstance(c, dict)]
+    text = " ".join(t for t in texts if isinstance(t, str)).lower()
+    named = {option for option, listed in words.items() if any(w in text for w in listed)}
+    return named.pop() if len(named) == 1 else None
