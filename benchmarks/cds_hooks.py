@@ -50,7 +50,8 @@ def prefetch(bundle: dict[str, Any]) -> dict[str, Any]:
         return {"resourceType": "Bundle", "type": "searchset",
                 "entry": [{"resource": r, "search": {"mode": "match"}} for r in others if r["resourceType"] == kind]}
     return {"patient": patient, "conditions": searchset("Condition"), "observations": searchset("Observation"),
-            "allergies": searchset("AllergyIntolerance")}
+            "allergies": searchset("AllergyIntolerance"), "medicationRequests": searchset("MedicationRequest"),
+            "medicationStatements": searchset("MedicationStatement")}
 
 
 def requests() -> list[bytes]:

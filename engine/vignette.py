@@ -6,6 +6,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from .case import Case
+from .record import RecordReading
 from .vocabulary import Citation, Option, Status
 
 
@@ -60,3 +61,5 @@ class CaseDocument(BaseModel):
     case: Case
     board: Board | None = None
     path: str | None = None
+    # read from a FHIR Bundle: each field's resource and date, and what was voided, asked or ignored
+    record: RecordReading | None = None

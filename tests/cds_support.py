@@ -79,7 +79,8 @@ def prefetch_from_bundle(bundle: dict[str, Any], patient_id: str = "patient") ->
                 "entry": [{"fullUrl": f"https://fhir.example/r4/{r['resourceType']}/{r['id']}", "resource": r,
                            "search": {"mode": "match"}} for r in found]}
     return {"patient": patient, "conditions": searchset("Condition"), "observations": searchset("Observation"),
-            "allergies": searchset("AllergyIntolerance")}
+            "allergies": searchset("AllergyIntolerance"), "medicationRequests": searchset("MedicationRequest"),
+            "medicationStatements": searchset("MedicationStatement")}
 
 
 def hook_request(hook: str = "patient-view", patient_id: str = "patient", prefetch: Optional[dict] = None,

@@ -3,6 +3,7 @@ EHR's FHIR server faked with respx, JWTs signed with keys made here, feedback in
 the logs, and the service on this machine only unless told otherwise."""
 from __future__ import annotations
 
+import datetime
 import json
 import logging
 import os
@@ -98,12 +99,16 @@ def test_a_card_cites_its_reasons_and_links_the_papers_and_the_app(client):
     assert any(u.startswith("https://pubmed.ncbi.nlm.nih.gov/") or u.startswith("https://doi.org/") for u in urls)
 
 
-def test_the_worked_example_of_the_docs_gives_the_card_it_shows(client):
+WORKED_EXAMPLE_DAY = datetime.date(2026, 5, 2)  # the day the docs' example was written: its values are current
+
+
+def test_the_worked_example_of_the_docs_gives_the_card_it_shows():
     doc = (ROOT / "docs" / "interoperability.md").read_text()
     section = doc.split("### A worked request and response", 1)[1]
     blocks = re.findall(r"```json\n(.*?)\n```", section, flags=re.S)
     request, shown = json.loads(blocks[0]), json.loads(blocks[1])
-    answer = _post(client, SERVICE, request).json()
+    with TestClient(create_app(Settings(board_db=None, today=WORKED_EXAMPLE_DAY))) as client:
+        answer = _post(client, SERVICE, request).json()
     (card,) = answer["cards"]
     assert card["summary"] == shown["cards"][0]["summary"]
     # The rule base's hash changes with every rule edit; the docs show the one of the day they were written.
@@ -125,7 +130,8 @@ def test_a_contraindicated_order_gets_a_critical_card_and_a_replacement(client):
     (suggestion,) = card["suggestions"]
     assert card["selectionBehavior"] == "at-most-one" and suggestion["isRecommended"]
     delete, create = suggestion["actions"]
-    assert delete == {"type": "delete", "description": delete["description"], "resourceId": ["ServiceRequest/o1"]}
+    # CDS Hooks 2.0: resourceId is a string
+    assert delete == {"type": "delete", "description": delete["description"], "resourceId": "ServiceRequest/o1"}
     assert create["type"] == "create" and create["resource"]["resourceType"] == "ServiceRequest"
     assert {"system": PROJECT, "code": f"option:{top}"} == {k: create["resource"]["code"]["coding"][0][k]
                                                              for k in ("system", "code")}
@@ -141,13 +147,35 @@ def test_a_contraindicated_order_when_conservative_care_tops_is_withdrawn_only(c
     assert [a["type"] for a in card["suggestions"][0]["actions"]] == ["delete"]
 
 
+def test_an_order_coded_otherwise_is_recognised_from_its_words_and_the_card_says_so(client):
+    prefetch = _prefetch("gu-fig2-prostate-t11-neuro.yaml")  # PVP contraindicated
+    orders = draft_orders(("o1", "http://snomed.info/sct", "000000000"))
+    orders["entry"][0]["resource"]["code"]["coding"][0]["display"] = "Percutaneous vertebroplasty"
+    body = hook_request("order-sign", prefetch=prefetch, context={"draftOrders": orders})
+    (card,) = _post(client, "/cds-services/spinemets-order-sign", body).json()["cards"]
+    assert card["indicator"] == "critical" and "contraindicated" in card["summary"] and "text" in card["summary"]
+    both = draft_orders(("o2", "http://snomed.info/sct", "000000001"))
+    both["entry"][0]["resource"]["code"]["text"] = "vertebroplasty or kyphoplasty"  # names two: not guessed
+    body = hook_request("order-sign", prefetch=prefetch, context={"draftOrders": both})
+    assert _post(client, "/cds-services/spinemets-order-sign", body).json() == {"cards": []}
+
+
 def test_an_indicated_order_is_info_or_warning_without_suggestions(client):
-    prefetch = _prefetch("barbanti-fig2-presumed-haemangioma-l2.yaml")  # no conflicts: info
+    prefetch = _prefetch("teach-melanoma-cord-biological-pain-t4.yaml")  # every absolute contraindication known
     body = hook_request("order-sign", prefetch=prefetch,
                         context={"draftOrders": draft_orders(("s1", PROJECT, "option:SURGERY"))})
     (card,) = _post(client, "/cds-services/spinemets-order-sign", body).json()["cards"]
     assert card["indicator"] == "info" and "suggestions" not in card
-    assert "the top option" in card["summary"]
+    assert "the top option" in card["summary"] and "_" not in card["summary"]  # status words, not codes
+
+
+def test_an_order_whose_absolute_contraindication_is_unknown_gets_a_warning_naming_it(client):
+    prefetch = _prefetch("barbanti-fig2-presumed-haemangioma-l2.yaml")  # coagulopathy and infection unknown
+    body = hook_request("order-sign", prefetch=prefetch,
+                        context={"draftOrders": draft_orders(("s1", PROJECT, "option:SURGERY"))})
+    (card,) = _post(client, "/cds-services/spinemets-order-sign", body).json()["cards"]
+    assert card["indicator"] == "warning"
+    assert "rule out first" in card["summary"] and "Uncorrectable coagulopathy" in card["summary"]
 
 
 def test_orders_that_are_no_spinal_procedure_or_not_selected_get_no_card_and_fetch_nothing(client):
@@ -171,7 +199,8 @@ def _fake_server(fhir, prefetch, token="opaque-token"):
         return respond
     fhir.get(f"{FHIR}/Patient/patient").mock(side_effect=answer(prefetch["patient"]))
     for key, resource in (("conditions", "Condition"), ("observations", "Observation"),
-                          ("allergies", "AllergyIntolerance")):
+                          ("allergies", "AllergyIntolerance"), ("medicationRequests", "MedicationRequest"),
+                          ("medicationStatements", "MedicationStatement")):
         fhir.get(f"{FHIR}/{resource}").mock(side_effect=answer(prefetch[key]))
 
 
@@ -194,6 +223,10 @@ def test_what_prefetch_did_not_bring_is_fetched_with_the_token(client, engine):
         observations = routes[2].calls.last.request.url
         assert observations.params["patient"] == "patient" and "http://loinc.org|89243-0" in \
             observations.params["code"]
+        # the labs the coagulation questions read, newest first
+        assert "http://loinc.org|6301-6" in observations.params["code"] and observations.params["_sort"] == "-date"
+        medications = routes[4].calls.last.request.url
+        assert medications.params["status"] == "active,on-hold"
     assert card["extension"]["spinemets"]["top"] == engine.evaluate(read_case_file(path).case).ranking[0]
 
 
@@ -240,6 +273,16 @@ def test_a_failing_fhir_server_or_nothing_to_read_is_412(client):
     (lambda b: b["prefetch"].update(patient={"id": "x"}), "resourceType"),
     (lambda b: b["prefetch"].update(conditions={"resourceType": "Bundle", "entry": [{"x": 1}]}), "no resource"),
     (lambda b: b["prefetch"]["patient"].update(id="someone-else"), "not context.patientId"),
+    # issue 21.2: every resource used must be the context's patient's, and the patient prefetch that Patient
+    (lambda b: b["prefetch"]["observations"]["entry"][0]["resource"].update(subject={"reference": "Patient/OTHER"}),
+     "is about Patient/OTHER"),
+    (lambda b: b["prefetch"]["conditions"]["entry"][0]["resource"].update(
+        subject={"reference": "https://other.example/fhir/Patient/OTHER"}), "not context.patientId"),
+    (lambda b: b["prefetch"]["observations"]["entry"][0]["resource"].pop("subject"), "is about no patient"),
+    (lambda b: b["prefetch"].update(patient={"resourceType": "Bundle", "type": "searchset", "entry": []}),
+     "prefetch 'patient' must be the one Patient"),
+    (lambda b: b["prefetch"].update(patient=b["prefetch"]["observations"]["entry"][0]["resource"]),
+     "prefetch 'patient' must be the one Patient"),
     (lambda b: b.update(fhirAuthorization=_authorization()), "fhirAuthorization needs fhirServer"),
     (lambda b: b.update(fhirServer="ftp://x"), "fhirServer"),
 ])
@@ -251,7 +294,7 @@ def test_bad_requests_are_400_with_a_message(client, change, words):
     assert words in response.json()["detail"]
 
 
-def test_a_contradicting_record_gets_a_warning_card_naming_both_resources(client):
+def test_a_contradicting_record_voids_the_field_and_the_warning_card_names_both_resources(client):
     prefetch = _prefetch("teach-sepsis-breast-l1.yaml")
     observations = prefetch["observations"]["entry"]
     twin = json.loads(json.dumps(observations[0]))
@@ -265,8 +308,33 @@ def test_a_contradicting_record_gets_a_warning_card_naming_both_resources(client
     observations.append(twin)
     response = _post(client, SERVICE, hook_request(prefetch=prefetch))
     (card,) = response.json()["cards"]
-    assert card["indicator"] == "warning" and "cannot advise" in card["summary"]
+    assert card["indicator"] == "warning" and "cannot advise" not in card["summary"]  # the rest is read
     assert f"Observation/{original['id']}" in card["detail"] and "Observation/twin" in card["detail"]
+    voided = [n for n in card["extension"]["spinemets"]["record"]["notes"] if n["kind"] == "voided"]
+    assert voided and "Observation/twin" in voided[0]["message"]
+
+
+def test_patient_view_without_a_spinal_metastasis_returns_no_card(client):
+    prefetch = _prefetch("teach-sepsis-breast-l1.yaml")
+    prefetch["conditions"]["entry"] = [e for e in prefetch["conditions"]["entry"]
+                                       if not e["resource"].get("bodySite")]
+    assert _post(client, SERVICE, hook_request(prefetch=prefetch)).json() == {"cards": []}
+
+
+def test_an_unreadable_spinal_metastasis_still_gets_a_card(client):
+    prefetch = _prefetch("teach-sepsis-breast-l1.yaml")
+    mets = next(e["resource"] for e in prefetch["conditions"]["entry"] if e["resource"].get("bodySite"))
+    mets["recordedDate"] = "not a date"  # invalid FHIR: the levels are voided, the card still comes
+    (card,) = _post(client, SERVICE, hook_request(prefetch=prefetch)).json()["cards"]
+    assert card["indicator"] == "warning" and "levels" in card["detail"]
+
+
+def test_the_card_carries_the_provenance_of_each_field(client):
+    response = _post(client, SERVICE, hook_request(prefetch=_prefetch("teach-sepsis-breast-l1.yaml")))
+    (card,) = response.json()["cards"]
+    provenance = card["extension"]["spinemets"]["record"]["provenance"]
+    assert provenance["levels"]["resource"].startswith("Condition/")
+    assert "**Read from the record:**" in card["detail"]
 
 
 # --- feedback ------------------------------------------------------------------------------------------------
@@ -308,6 +376,46 @@ def test_an_override_with_a_reason_is_in_the_board_log_and_the_log_verifies(tmp_
     assert overridden["top"] == top and overridden["ordered"] == "PVP" and overridden["indicator"] == "critical"
     assert overridden["rulebook_sha256"] == engine.sha256
     assert accepted["accepted_suggestions"] == [card["suggestions"][0]["uuid"]]
+
+
+@pytest.mark.parametrize("change, words", [
+    (lambda item, card: item.update(outcomeTimestamp="yesterday"), "outcomeTimestamp"),
+    (lambda item, card: item.update(outcomeTimestamp="2026-05-04T10:00:00"), "time zone"),
+    (lambda item, card: item.update(outcomeTimestamp="2026-02-30T10:00:00Z"), "outcomeTimestamp"),
+    (lambda item, card: item.update(acceptedSuggestions=[{"id": "11111111-1111-4111-8111-111111111111"}]),
+     "not one of the card's"),
+    (lambda item, card: item.update(card="00000000-0000-4000-8000-000000000000",
+                                    acceptedSuggestions=[{"id": card["suggestions"][0]["uuid"]}]), "no such card"),
+    (lambda item, card: item.update(outcome="overridden", acceptedSuggestions=[{"id": card["suggestions"][0]["uuid"]}]),
+     "accepts no suggestion"),
+])
+def test_feedback_is_validated_before_it_enters_the_log(tmp_path, change, words):
+    db = tmp_path / "board.sqlite"
+    with TestClient(create_app(Settings(board_db=db))) as c:
+        prefetch = _prefetch("gu-fig2-prostate-t11-neuro.yaml")
+        body = hook_request("order-sign", prefetch=prefetch, context={"draftOrders": draft_orders(("o1", CPT, "22511"))})
+        card = _post(c, "/cds-services/spinemets-order-sign", body).json()["cards"][0]
+        item = {"card": card["uuid"], "outcome": "accepted", "outcomeTimestamp": "2026-05-04T10:01:00Z",
+                "acceptedSuggestions": [{"id": card["suggestions"][0]["uuid"]}]}
+        change(item, card)
+        response = _post(c, "/cds-services/spinemets-order-sign/feedback", {"feedback": [item]})
+        assert response.status_code in (400, 409) and words in response.json()["detail"]
+    if db.exists():
+        with BoardLog(db) as log:
+            assert not list(log.records("cds_feedback"))
+
+
+def test_cors_is_off_by_default_and_allows_only_the_configured_origins():
+    origin = "https://ehr.hospital.example"
+    preflight = {"Origin": origin, "Access-Control-Request-Method": "POST",
+                 "Access-Control-Request-Headers": "content-type"}
+    with TestClient(create_app(Settings(board_db=None))) as c:
+        assert "access-control-allow-origin" not in c.get("/cds-services", headers={"Origin": origin}).headers
+    with TestClient(create_app(Settings(board_db=None, cors_origins=(origin,)))) as c:
+        assert c.get("/cds-services", headers={"Origin": origin}).headers["access-control-allow-origin"] == origin
+        assert c.options(SERVICE, headers=preflight).status_code == 200
+        other = c.get("/cds-services", headers={"Origin": "https://evil.example"})
+        assert "access-control-allow-origin" not in other.headers
 
 
 def test_feedback_with_the_clients_own_reason_keeps_its_coding(tmp_path, signer):
@@ -405,7 +513,8 @@ def test_no_patient_data_is_logged(tmp_path, caplog):
     with respx.mock as fhir, TestClient(create_app(Settings(board_db=tmp_path / "b.sqlite",
                                                             fhir_servers=(FHIR,)))) as c:
         for key, resource in (("conditions", "Condition"), ("observations", "Observation"),
-                              ("allergies", "AllergyIntolerance")):
+                              ("allergies", "AllergyIntolerance"), ("medicationRequests", "MedicationRequest"),
+                              ("medicationStatements", "MedicationStatement")):
             fhir.get(f"{FHIR}/{resource}").respond(200, json=prefetch[key])
         body = hook_request(patient_id=secret_id, prefetch={"patient": prefetch["patient"]}, fhirServer=FHIR,
                             fhirAuthorization=_authorization(token))

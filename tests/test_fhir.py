@@ -17,7 +17,7 @@ from spinemets import CaseError, read_case_file
 from spinemets.case import Case, Sins, case_from_values
 from spinemets.case_io import case_from_data, parse_case_text
 from spinemets.commands.cli import main
-from spinemets.fhir import bundle_to_case, case_to_bundle, load
+from spinemets.fhir import bundle_to_case, bundle_to_document, case_to_bundle, load
 from spinemets.fhir.publish import codesystem, mapping_table
 
 from .conftest import CASES_DIR, ROOT
@@ -101,6 +101,13 @@ def test_every_vignette_has_its_golden_bundle(path):
     assert read_case_file(golden).case == case
 
 
+def test_no_profile_is_claimed_that_the_written_resources_do_not_meet():
+    # the Conditions use WHO ICD-10 categories and project codes where mCODE binds ICD-10-CM and SNOMED CT
+    for path in sorted(GOLDEN.glob("*.json")):
+        for entry in json.loads(path.read_text())["entry"]:
+            assert "profile" not in entry["resource"].get("meta", {}), f"{path.name}: {entry['resource']['id']}"
+
+
 def test_no_golden_bundle_without_its_vignette():
     ids = {read_case_file(p).case.id for p in VIGNETTES}
     assert {p.stem for p in GOLDEN.glob("*.json")} <= ids
@@ -134,7 +141,11 @@ def test_evaluate_gives_the_same_decision_for_the_bundle_and_the_yaml(tmp_path, 
     assert main(["evaluate", str(path), "--json"]) == 0
     from_yaml = capsys.readouterr().out
     assert main(["evaluate", str(tmp_path / "b.json"), "--json"]) == 0
-    assert capsys.readouterr().out == from_yaml
+    from_bundle = json.loads(capsys.readouterr().out)
+    record = from_bundle.pop("record")  # the additive key: where each field was read
+    assert from_bundle == json.loads(from_yaml)
+    assert record["provenance"]["primary_tumor"]["resource"].startswith("Condition/")
+    assert set(record["provenance"]) >= {"primary_tumor", "levels", "paravertebral_extension"}
 
 
 # --- unknown is not false ------------------------------------------------------------------------------------
@@ -168,27 +179,50 @@ def test_an_observation_without_value_or_cancelled_is_unknown():
 # --- contradictions and errors -------------------------------------------------------------------------------
 
 
-def test_two_undated_resources_that_disagree_are_named():
-    with pytest.raises(CaseError) as err:
+def _voided(document, field):
+    return [n for n in document.record.notes if n.kind == "voided" and n.field == field]
+
+
+def test_two_undated_resources_that_disagree_void_the_field_and_are_named():
+    pain = _obs("p", "72514-3", "http://loinc.org", valueQuantity={"value": 7})
+    document = bundle_to_document(_bundle(_obs("a", "epidural_involvement", valueBoolean=True),
+                                          _obs("b", "epidural_involvement", valueBoolean=False), pain), "x.json")
+    assert document.case.epidural_involvement is None and document.case.pain_score == 7
+    note = _voided(document, "epidural_involvement")[-1]  # the note naming both (each statement is named too)
+    assert "Observation/a" in note.message and "Observation/b" in note.message
+    with pytest.raises(CaseError):  # nothing else in the Bundle: nothing can be read
         bundle_to_case(_bundle(_obs("a", "epidural_involvement", valueBoolean=True),
                                _obs("b", "epidural_involvement", valueBoolean=False)), "x.json")
-    text = str(err.value)
-    assert "Observation/a" in text and "Observation/b" in text and "epidural_involvement" in text
 
 
-def test_a_condition_and_its_refutation_undated_are_a_contradiction():
-    with pytest.raises(CaseError) as err:
-        bundle_to_case(_bundle(_condition("c1", "active_infection"), _condition("c2", "active_infection", "refuted")))
-    assert "Condition/c1" in str(err.value) and "Condition/c2" in str(err.value)
+def test_a_condition_and_its_refutation_undated_void_the_field():
+    document = bundle_to_document(_bundle(_condition("c1", "active_infection"),
+                                          _condition("c2", "active_infection", "refuted"),
+                                          _obs("p", "pedicle_lysis", valueBoolean=True)))
+    assert document.case.active_infection is None and document.case.pedicle_lysis is True
+    note = _voided(document, "active_infection")[-1]
+    assert "Condition/c1" in note.message and "Condition/c2" in note.message
 
 
 def test_the_newer_of_two_dated_statements_counts():
     old = _obs("a", "89243-0", "http://loinc.org", valueInteger=80, effectiveDateTime="2024-01-02")
     new = _obs("b", "89243-0", "http://loinc.org", valueInteger=50, effectiveDateTime="2024-03-01T10:00:00Z")
-    assert bundle_to_case(_bundle(old, new)).karnofsky == 50
+    stamp = {"timestamp": "2024-03-05T00:00:00Z"}
+    assert bundle_to_case({**_bundle(old, new), **stamp}).karnofsky == 50
     same_day = _obs("c", "89243-0", "http://loinc.org", valueInteger=60, effectiveDateTime="2024-03-01T10:00:00Z")
-    with pytest.raises(CaseError):
-        bundle_to_case(_bundle(old, new, same_day))
+    pain = _obs("p", "72514-3", "http://loinc.org", valueQuantity={"value": 7})
+    document = bundle_to_document({**_bundle(old, new, same_day, pain), **stamp})
+    assert document.case.karnofsky is None and _voided(document, "karnofsky")
+
+
+def test_a_value_older_than_its_window_or_dated_in_the_future_is_not_current():
+    stale = _obs("k", "89243-0", "http://loinc.org", valueInteger=80, effectiveDateTime="2024-01-02")
+    future = _obs("p", "72514-3", "http://loinc.org", valueQuantity={"value": 7}, effectiveDateTime="2030-01-01")
+    lysis = _obs("l", "pedicle_lysis", valueBoolean=True)
+    document = bundle_to_document({**_bundle(stale, future, lysis), "timestamp": "2024-06-01T00:00:00Z"})
+    assert document.case.karnofsky is None and document.case.pain_score is None
+    ignored = " ".join(n.message for n in document.record.of("ignored"))
+    assert "Observation/k" in ignored and "90 days" in ignored and "Observation/p" in ignored and "2030" in ignored
 
 
 def test_agreeing_duplicates_are_not_a_contradiction():
@@ -209,26 +243,114 @@ def test_two_patients_or_another_patients_resource_are_refused():
         bundle_to_case(other)
 
 
-def test_invalid_fhir_names_the_resource_and_element():
+def test_without_a_patient_entry_the_resources_must_name_one_patient():
+    a = _obs("a", "pedicle_lysis", valueBoolean=True)
+    b = {**_obs("b", "epidural_involvement", valueBoolean=True), "subject": {"reference": "Patient/OTHER"}}
+    bundle = {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": a}, {"resource": b}]}
+    with pytest.raises(CaseError, match="Patient/OTHER"):
+        bundle_to_case(bundle)
+
+
+def test_the_expected_patient_is_the_only_one_read():
+    bundle = _bundle(_obs("a", "pedicle_lysis", valueBoolean=True))
+    assert bundle_to_document(bundle, patient_id="p1").case.pedicle_lysis is True
+    with pytest.raises(CaseError, match="not Patient/p2"):
+        bundle_to_document(bundle, patient_id="p2")
+    unnamed = copy.deepcopy(bundle)
+    del unnamed["entry"][1]["resource"]["subject"]
+    with pytest.raises(CaseError, match="Observation/a names no patient"):
+        bundle_to_document(unnamed, patient_id="p1")
+
+
+def test_invalid_fhir_voids_its_field_and_names_the_resource_and_element():
     bad = _obs("o1", "30525-0", "http://loinc.org", valueQuantity={"value": "sixty", "code": "a"})
-    with pytest.raises(CaseError) as err:
+    with pytest.raises(CaseError) as err:  # the only resource: nothing can be read
         bundle_to_case(_bundle(bad), "in.json")
     assert "Observation/o1 is not valid FHIR R4" in str(err.value) and "valueQuantity" in str(err.value)
+    document = bundle_to_document(_bundle(bad, _obs("l", "pedicle_lysis", valueBoolean=True)))
+    assert document.case.age is None and document.case.pedicle_lysis is True and _voided(document, "age")
 
 
-def test_an_unknown_project_code_and_an_unread_unit_are_refused():
-    with pytest.raises(CaseError, match="not a code of the spinemets CodeSystem"):
-        bundle_to_case(_bundle(_obs("o1", "bilsky_grade", valueCodeableConcept={
-            "coding": [{"system": PROJECT, "code": "bilsky_grade:4"}]})))
-    with pytest.raises(CaseError, match="unit 'kg'"):
-        bundle_to_case(_bundle(_obs("o1", "30525-0", "http://loinc.org", valueQuantity={"value": 60, "code": "kg"})))
+def test_an_unknown_project_code_and_an_unread_unit_void_the_field():
+    lysis = _obs("l", "pedicle_lysis", valueBoolean=True)
+    document = bundle_to_document(_bundle(lysis, _obs("o1", "bilsky_grade", valueCodeableConcept={
+        "coding": [{"system": PROJECT, "code": "bilsky_grade:4"}]})))
+    assert document.case.bilsky_grade is None
+    assert "not a code of the spinemets CodeSystem" in _voided(document, "bilsky_grade")[0].message
+    document = bundle_to_document(_bundle(lysis, _obs("o1", "30525-0", "http://loinc.org",
+                                                      valueQuantity={"value": 60, "code": "kg"})))
+    assert document.case.age is None and "unit 'kg'" in _voided(document, "age")[0].message
 
 
-def test_a_value_out_of_range_names_the_field_and_the_resource():
-    with pytest.raises(CaseError) as err:
-        bundle_to_case(_bundle(_obs("k", "89243-0", "http://loinc.org", valueInteger=150)))
-    problem = err.value.problems[0]
-    assert problem.field == "karnofsky" and "Observation/k" in problem.message
+def test_a_bundle_whose_only_value_is_out_of_range_cannot_be_read():
+    with pytest.raises(CaseError, match="nothing in the Bundle can be read"):
+        bundle_to_document(_bundle(_obs("k", "89243-0", "http://loinc.org", valueInteger=150)))
+
+
+def test_a_value_out_of_range_voids_the_field_and_names_the_resource():
+    document = bundle_to_document(_bundle(_obs("k", "89243-0", "http://loinc.org", valueInteger=150),
+                                          _obs("l", "pedicle_lysis", valueBoolean=True)))
+    assert document.case.karnofsky is None and document.case.pedicle_lysis is True
+    [note] = _voided(document, "karnofsky")
+    assert "Observation/k" in note.message
+
+
+# --- issue 21.1: every value read strictly by its JSON type ---------------------------------------------------
+
+
+@pytest.mark.parametrize("field, code, system, value", [
+    ("posterior_wall_defect", "posterior_wall_defect", PROJECT, {"valueBoolean": "false"}),
+    ("posterior_wall_defect", "posterior_wall_defect", PROJECT, {"valueBoolean": 0}),
+    ("karnofsky", "89243-0", "http://loinc.org", {"valueInteger": "80"}),
+    ("karnofsky", "89243-0", "http://loinc.org", {"valueInteger": True}),
+    ("pain_score", "72514-3", "http://loinc.org", {"valueQuantity": {"value": "8"}}),
+    ("pain_score", "72514-3", "http://loinc.org", {"valueQuantity": {"value": True}}),
+    ("bilsky_grade", "bilsky_grade", PROJECT, {"valueCodeableConcept": {"coding": [{"system": PROJECT,
+                                                                                     "code": 3}]}}),
+])
+def test_a_value_of_the_wrong_json_type_voids_its_field(field, code, system, value):
+    document = bundle_to_document(_bundle(_obs("v", code, system, **value),
+                                          _obs("l", "pedicle_lysis", valueBoolean=True)))
+    assert getattr(document.case, field) is None, "a value of the wrong JSON type must never become a value"
+    assert document.case.pedicle_lysis is True
+    [note] = _voided(document, field)
+    assert "Observation/v" in note.message
+
+
+_ELEMENT = {"boolean": "valueBoolean", "integer": "valueInteger", "quantity": "valueQuantity"}
+_WRONG = {"boolean": ["true", "false", 1, 0, None, [True], {"value": True}],
+          "integer": ["3", 3.5, True, [3], {"value": 3}],
+          "quantity": [{"value": "3"}, {"value": True}, {"value": [3]}, "3", 3, {"value": 3, "code": 7}]}
+
+
+@pytest.mark.parametrize("fmap", [f for f in load().fields.values() if f.kind in _ELEMENT], ids=lambda f: f.name)
+def test_no_observation_field_takes_a_value_of_the_wrong_json_type(fmap):
+    code = fmap.codes[0]
+    for wrong in _WRONG[fmap.kind]:
+        resource = _obs("w", code.code, code.system, **{_ELEMENT[fmap.kind]: wrong})
+        try:
+            document = bundle_to_document(_bundle(resource, _obs("l", "pedicle_lysis", valueBoolean=True))
+                                          if fmap.name != "pedicle_lysis" else _bundle(
+                                              resource, _obs("e", "epidural_involvement", valueBoolean=True)))
+        except CaseError:
+            continue  # refused outright is safe too
+        value = document.case.sins if fmap.name.startswith("sins.") else getattr(document.case, fmap.name)
+        assert value is None, f"{fmap.name} took {value!r} from {_ELEMENT[fmap.kind]}: {wrong!r}"
+
+
+def test_a_string_false_never_flips_the_decision(tmp_path, capsys):
+    path = CASES_DIR / "teach-sins-unstable-t12.yaml"
+    bundle = case_to_bundle(read_case_file(path).case.model_copy(update={"posterior_wall_defect": False}))
+    for entry in bundle["entry"]:
+        resource = entry["resource"]
+        if any(c.get("code") == "posterior_wall_defect" for c in resource.get("code", {}).get("coding", [])):
+            resource["valueBoolean"] = "false"
+    target = tmp_path / "b.json"
+    target.write_text(json.dumps(bundle))
+    assert main(["evaluate", str(target), "--json"]) == 0
+    out, err = capsys.readouterr()
+    assert "posterior_wall_defect" in err and "valueBoolean must be JSON true or false" in err
+    assert bundle_to_document(bundle).case.posterior_wall_defect is None
 
 
 # --- standard codes read -------------------------------------------------------------------------------------
@@ -250,11 +372,13 @@ def test_primary_tumour_from_icd_codes(system, code, expected):
     assert case.primary_tumor == expected
 
 
-def test_two_primaries_are_a_contradiction_and_a_resolved_one_is_history():
+def test_two_active_primaries_leave_the_primary_unknown_and_a_resolved_one_is_history():
     lung = _condition("t1", "C34.1", system="http://hl7.org/fhir/sid/icd-10")
     breast = _condition("t2", "C50.4", system="http://hl7.org/fhir/sid/icd-10")
-    with pytest.raises(CaseError, match="Condition/t1"):
-        bundle_to_case(_bundle(lung, breast))
+    document = bundle_to_document(_bundle(lung, breast, _obs("l", "pedicle_lysis", valueBoolean=True)))
+    assert document.case.primary_tumor is None
+    note = _voided(document, "primary_tumor")[-1]
+    assert "Condition/t1" in note.message and "Condition/t2" in note.message
     breast["clinicalStatus"] = {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-clinical",
                                             "code": "resolved"}]}
     assert bundle_to_case(_bundle(lung, breast)).primary_tumor == "lung"
@@ -302,3 +426,19 @@ def test_import_prints_the_case_and_refuses_a_case_file(tmp_path, capsys):
     assert main(["fhir", "import", str(tmp_path / "b.json")]) == 0
     assert parse_case_text(capsys.readouterr().out, "x.yaml").case == read_case_file(path).case
     assert main(["fhir", "import", str(path)]) == 2
+
+
+def test_import_explain_lists_sources_and_everything_not_read_and_exits_2_only_when_nothing_is_read(tmp_path, capsys):
+    corpus = ROOT / "tests" / "fixtures" / "ehr"
+    assert main(["fhir", "import", "--explain", str(corpus / "claims-icd10cm-prostate-fracture.json")]) == 0
+    out, err = capsys.readouterr()
+    assert "primary_tumor: prostate" in out and "pathological_fracture: true" in out
+    assert "read pathological_fracture from Condition/fracture, 2026-08-01" in err
+    assert "Condition/collapse (ICD-10-CM M48.56XA): no field of the case reads it" in err
+    assert "MedicationStatement/warfarin (warfarin) has status 'completed'" in err
+    assert main(["fhir", "import", str(corpus / "claims-icd10cm-prostate-fracture.json")]) == 0
+    assert "not read (spinemets fhir import --explain lists them)" in capsys.readouterr().err
+    nothing = _bundle(_obs("k", "89243-0", "http://loinc.org", valueInteger="80"))
+    (tmp_path / "n.json").write_text(json.dumps(nothing))
+    assert main(["fhir", "import", str(tmp_path / "n.json")]) == 2
+    assert "nothing in the Bundle can be read" in capsys.readouterr().err

@@ -73,11 +73,34 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     except CaseError as err:
         where = "<stdin>" if args.case == "-" else args.case
         raise CaseError(f"{where}: {err.summary}", [replace(p, file=where) for p in err.problems]) from None
+    if document.record is not None:
+        _tell_record(document.record, "<stdin>" if args.case == "-" else args.case, explain=False)
     if args.json:
-        sys.stdout.write(decision.to_json())
+        sys.stdout.write(decision.to_json() if document.record is None else with_record(decision, document.record))
     else:
         sys.stdout.write(render_decision(decision, document, get_engine(args.rules).rulebook, Style(sys.stdout)))
     return EXIT_OK
+
+
+def with_record(decision: Any, record: Any) -> str:
+    """The decision's JSON with the additive key `record`: provenance of every field read from a Bundle, and
+    what was voided, asked or ignored (docs/interoperability.md)."""
+    data = json.loads(decision.to_json())
+    data["record"] = record.model_dump(mode="json")
+    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+
+
+def _tell_record(record: Any, where: str, explain: bool) -> None:
+    """The record's voided fields and questions on stderr (ignored elements too with --explain)."""
+    kinds = ("voided", "question", "ignored") if explain else ("voided", "question")
+    for note in record.notes:
+        if note.kind in kinds:
+            field = f" {note.field}" if note.field else ""
+            print(f"{where}: {note.kind}{field}: {note.message}", file=sys.stderr)
+    ignored = len(record.of("ignored"))
+    if ignored and not explain:
+        print(f"{where}: {ignored} resource(s) or coded element(s) not read (spinemets fhir import --explain "
+              "lists them)", file=sys.stderr)
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:

@@ -32,6 +32,9 @@ def register(sub: Any) -> None:
     i = fhir_sub.add_parser("import", help="read a FHIR R4 Bundle and print the case it holds (YAML)")
     i.add_argument("bundle", metavar="BUNDLE", help="Bundle file (.json), or - for stdin")
     i.add_argument("--out", metavar="FILE", help="write the case to FILE (default: stdout)")
+    i.add_argument("--explain", action="store_true",
+                   help="also list, on stderr, each field's resource and date and every resource or coded "
+                        "element that was not read")
     i.set_defaults(run=_cmd_import)
 
     c = fhir_sub.add_parser("codesystem", help="print the project CodeSystem (FHIR JSON) for codes with no "
@@ -108,7 +111,15 @@ def _cmd_import(args: argparse.Namespace) -> int:
         raise CaseError(f"{name}: not JSON ({err})") from None
     if not is_bundle(data):
         raise CaseError(f"{name}: not a FHIR Bundle (expected resourceType: Bundle)")
-    case = case_from_data(data, name).case
+    document = case_from_data(data, name)
+    case = document.case
+    if document.record is not None:
+        from .cli import _tell_record
+        if args.explain:
+            for field, source in document.record.provenance.items():
+                when = f", {source.date}" if source.date else ", undated"
+                print(f"{name}: read {field} from {source.resource}{when}", file=sys.stderr)
+        _tell_record(document.record, name, explain=args.explain)
     _emit(yaml.safe_dump(case.model_dump(mode="json", exclude_none=True), sort_keys=False, allow_unicode=True,
                          width=100), args.out)
     return EXIT_OK

@@ -41,6 +41,9 @@ def register(sub: Any) -> None:
     p.add_argument("--app-url", default="http://localhost:8501",
                    help="the spinemets app's URL, linked from every card (default http://localhost:8501; '' for none)")
     p.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
+    p.add_argument("--cors-origin", action="append", default=[], metavar="ORIGIN",
+                   help="let a browser-based CDS client at ORIGIN (e.g. https://ehr.hospital.example) call the "
+                        "service; repeat for several (default: none, no CORS headers)")
     rules_arg(p)
     p.set_defaults(run=_cmd_serve)
 
@@ -68,7 +71,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
                          "and the service's audience); without them serve on 127.0.0.1")
     servers = (*args.fhir_server, *os.environ.get(FHIR_SERVERS_ENV, "").split(), *config.fhir_servers)
     settings = Settings(rules=args.rules, trust=config.trust, app_url=args.app_url or None, fhir_servers=servers,
-                        max_body=args.max_body,
+                        max_body=args.max_body, cors_origins=tuple(args.cors_origin),
                         limits=Limits(max_bytes=args.fhir_max_bytes, budget=args.fhir_budget))
     if args.board_db:
         settings.board_db = Path(args.board_db)

@@ -52,6 +52,7 @@ class FieldMap:
     other_ranges: tuple[tuple[str, str], ...] = ()
     profile: str | None = None
     project: str = ""
+    stale_after_days: int | None = None
 
     @property
     def title(self) -> str:
@@ -74,6 +75,46 @@ class FieldMap:
         if self.codes and self.codes[0].system == project:
             return "the finding and its answers" if self.kind == "coded" else "the finding"
         return ""
+
+
+@dataclass(frozen=True)
+class Lab:
+    """A lab value that raises a question for the board beyond a threshold (mapping.yaml `questions`)."""
+
+    name: str
+    codes: tuple[Code, ...]
+    unit: str
+    units: dict[str, float]
+    ask_above: float | None = None
+    ask_below: float | None = None
+    stale_after_days: int | None = None
+
+
+@dataclass(frozen=True)
+class NotRead:
+    """Codes the mapping deliberately does not read for a field, and why."""
+
+    codes: tuple[Code, ...]
+    why: str
+
+
+@dataclass(frozen=True)
+class FieldQuestions:
+    """The facts of a record that bear on a field without deciding it."""
+
+    name: str
+    ask: str
+    source: str | None = None
+    labs: tuple[Lab, ...] = ()
+    not_read: tuple[NotRead, ...] = ()
+    medications: dict[str, tuple[Code, ...]] = field(default_factory=dict)
+    diagnoses: tuple[Code, ...] = ()
+    ecog: tuple[Code, ...] = ()
+    ecog_stale_after_days: int | None = None
+    cultures: tuple[Code, ...] = ()
+    culture_positive: frozenset[str] = frozenset()
+    culture_negative: frozenset[str] = frozenset()
+    culture_stale_after_days: int | None = None
 
 
 def field_title(name: str) -> str:
@@ -116,6 +157,33 @@ class Mapping:
         self.fields: dict[str, FieldMap] = {name: self._field(name, spec) for name, spec in data["fields"].items()}
         self.orders: dict[str, tuple[Code, ...]] = {
             option: tuple(self.code(c) for c in codes) for option, codes in data["orders"].items()}
+        self.order_words: dict[str, tuple[str, ...]] = {
+            option: tuple(str(w).lower() for w in words) for option, words in (data.get("order_words") or {}).items()}
+        self.questions: dict[str, FieldQuestions] = {
+            name: self._questions(name, spec) for name, spec in (data.get("questions") or {}).items()}
+
+    def _questions(self, name: str, spec: dict[str, Any]) -> FieldQuestions:
+        if name not in self.fields:
+            raise ValueError(f"mapping.yaml: questions: {name} is not a field")
+        labs = tuple(Lab(name=lab["name"], codes=tuple(self.code(c) for c in lab["codes"]), unit=str(lab["unit"]),
+                         units={str(k): float(v) for k, v in (lab.get("units") or {}).items()},
+                         ask_above=lab.get("ask_above"), ask_below=lab.get("ask_below"),
+                         stale_after_days=lab.get("stale_after_days")) for lab in spec.get("labs", ()))
+        not_read = tuple(NotRead(tuple(self.code(c) for c in item["codes"]), str(item["why"]))
+                         for item in spec.get("not_read", ()))
+        medications = {kind: tuple(self.code(c) for c in codes)
+                       for kind, codes in (spec.get("medications") or {}).items()}
+        ecog = spec.get("ecog") or {}
+        cultures = spec.get("cultures") or {}
+        return FieldQuestions(name=name, ask=str(spec["ask"]), source=spec.get("source"), labs=labs,
+                              not_read=not_read,
+                              medications=medications, diagnoses=tuple(self.code(c) for c in spec.get("diagnoses", ())),
+                              ecog=tuple(self.code(c) for c in ecog.get("codes", ())),
+                              ecog_stale_after_days=ecog.get("stale_after_days"),
+                              cultures=tuple(self.code(c) for c in cultures.get("codes", ())),
+                              culture_positive=frozenset(cultures.get("positive", ())),
+                              culture_negative=frozenset(cultures.get("negative", ())),
+                              culture_stale_after_days=cultures.get("stale_after_days"))
 
     def code(self, text: str, default_display: str | None = None) -> Code:
         """A coding from `alias|code|display` (display optional)."""
@@ -148,7 +216,8 @@ class Mapping:
         profile = self.profiles[spec["profile"]] if spec.get("profile") else None
         return FieldMap(name=name, resource=spec["resource"], kind=kind, path=spec["path"], codes=codes,
                         unit=spec.get("unit"), units={str(k): float(v) for k, v in (spec.get("units") or {}).items()},
-                        answers=answers, other_ranges=ranges, profile=profile, project=self.project)
+                        answers=answers, other_ranges=ranges, profile=profile, project=self.project,
+                        stale_after_days=spec.get("stale_after_days"))
 
     def vertebra(self, level: str) -> Code:
         return Code(self.project, f"vertebra:{level}", f"{level} vertebra")

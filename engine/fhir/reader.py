@@ -1,4 +1,6 @@
-"""A FHIR R4 Bundle read into a case by the mapping: absent data stays unknown, contradictions are input errors."""
+"""A FHIR R4 Bundle read into a case by the mapping: absent data stays unknown; a value that cannot be read, or
+that two resources state differently, voids its field (unknown, with a note) and the rest is read. Only a
+Bundle that is not one patient's, or of which nothing can be read, is refused."""
 from __future__ import annotations
 
 import datetime as dt
@@ -6,7 +8,7 @@ import functools
 import math
 import typing
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -16,12 +18,16 @@ from pydantic import ValidationError
 from ..case import VERTEBRAE, Case
 from ..case_io import case_from_data
 from ..errors import CaseError, Problem
+from ..record import NoteKind, Provenance, RecordNote, RecordReading
 from ..vignette import CaseDocument
-from .mapping import FieldMap, Mapping, load
+from .mapping import Code, FieldMap, FieldQuestions, Lab, Mapping, load
 
 CODED_RESOURCES = ("Observation", "Condition", "AllergyIntolerance", "Basic")
 SUBJECT_ELEMENT = {"Observation": "subject", "Condition": "subject", "AllergyIntolerance": "patient",
-                   "Basic": "subject"}
+                   "Basic": "subject", "MedicationRequest": "subject", "MedicationStatement": "subject"}
+MEDICATION_ACTIVE = {"MedicationRequest": frozenset({"active", "on-hold"}),
+                     "MedicationStatement": frozenset({"active", "intended", "on-hold"})}
+FUTURE_TOLERANCE = dt.timedelta(days=1)  # time zones and clocks: a day ahead is not yet "the future"
 OBSERVATION_SKIPPED = frozenset({"entered-in-error", "cancelled", "registered"})
 NOT_PRESENT = frozenset({"inactive", "resolved", "remission"})
 UNSURE = frozenset({"unconfirmed", "provisional", "differential"})
@@ -69,15 +75,32 @@ class _Problems(list[Problem]):
         self.append(Problem(message, file=name, field=field))
 
 
-def bundle_to_document(data: dict[str, Any], name: str = "<bundle>", case_id: str | None = None) -> CaseDocument:
-    """Read a Bundle into a case (a CaseDocument without board); CaseError names the resources at fault."""
-    case_data, sources = bundle_to_case_data(data, name, case_id)
-    try:
-        return case_from_data(case_data, name)
-    except CaseError as err:
-        problems = [replace(p, message=f"{p.message} (from {sources[p.field]})") if p.field in sources else p
-                    for p in err.problems]
-        raise CaseError(f"{name}: the Bundle's values do not match the data dictionary", problems) from None
+def bundle_to_document(data: dict[str, Any], name: str = "<bundle>", case_id: str | None = None,
+                       patient_id: str | None = None, today: dt.date | None = None) -> CaseDocument:
+    """Read a Bundle into a case (a CaseDocument whose `record` holds provenance and notes); CaseError names
+    the resources at fault when the Bundle is not one patient's or nothing in it can be read."""
+    case_data, reading = _read(data, name, case_id, patient_id, today)
+    notes = list(reading.notes)
+    provenance = dict(reading.provenance)
+    for _attempt in range(len(case_data) + 1):
+        try:
+            document = case_from_data(case_data, name)
+        except CaseError as err:
+            fields = [p.field for p in err.problems if p.field]
+            if not fields or not any(_drop(case_data, f) for f in fields):
+                raise CaseError(f"{name}: the Bundle's values do not match the data dictionary",
+                                err.problems) from None
+            for p in err.problems:
+                source = provenance.pop(p.field, None) if p.field else None
+                notes.append(RecordNote(kind="voided", field=p.field, resource=source.resource if source else None,
+                                        message=p.message + (f" (from {source.resource})" if source else "")))
+            continue
+        if set(case_data) <= {"id"} and any(n.kind == "voided" for n in notes):
+            raise CaseError(f"{name}: nothing in the Bundle can be read as a case",
+                            [Problem(n.message, file=name, field=n.field) for n in notes if n.kind == "voided"])
+        record = RecordReading(provenance=provenance, notes=tuple(notes))
+        return document.model_copy(update={"record": record})
+    raise AssertionError("unreachable: every attempt drops a field")  # pragma: no cover
 
 
 def bundle_to_case(data: dict[str, Any], name: str = "<bundle>", case_id: str | None = None) -> Case:
@@ -88,20 +111,39 @@ def bundle_to_case(data: dict[str, Any], name: str = "<bundle>", case_id: str | 
 def bundle_to_case_data(data: dict[str, Any], name: str = "<bundle>",
                         case_id: str | None = None) -> tuple[dict[str, Any], dict[str, str]]:
     """The case as a mapping of data-dictionary fields, and for each field the resource it came from."""
+    case_data, reading = _read(data, name, case_id, None, None)
+    return case_data, {f: p.resource for f, p in reading.provenance.items()}
+
+
+def _read(data: dict[str, Any], name: str, case_id: str | None, patient_id: str | None,
+          today: dt.date | None) -> tuple[dict[str, Any], RecordReading]:
     mapping = load()
     problems = _Problems()
-    entries = list(_entries(data, name, problems))
+    notes: list[RecordNote] = []
+    entries = list(_entries(data, name, problems, notes))
     if problems:
         raise CaseError(f"{name}: not a readable FHIR Bundle", problems)
-    reader = _Reader(mapping, data, entries, name, problems)
-    values, sources = reader.read()
-    if problems:
+    reader = _Reader(mapping, data, entries, name, problems, notes, patient_id, today)
+    values, provenance = reader.read()
+    if problems:  # the Bundle is not one patient's: nothing of it may be used
         raise CaseError(f"{name}: the Bundle cannot be read as a case", problems)
+    if not values and any(n.kind == "voided" for n in notes):
+        raise CaseError(f"{name}: nothing in the Bundle can be read as a case",
+                        [Problem(n.message, file=name, field=n.field) for n in notes if n.kind == "voided"])
     values["id"] = case_id or reader.case_id()
-    return values, sources
+    return values, RecordReading(provenance=provenance, notes=tuple(notes))
 
 
-def _entries(data: dict[str, Any], name: str, problems: _Problems) -> Iterator[Entry]:
+def _drop(values: dict[str, Any], name: str) -> bool:
+    if name.startswith("sins.") and isinstance(values.get("sins"), dict):
+        return values["sins"].pop(name.split(".", 1)[1], None) is not None
+    if name == "sins" or name not in values or name == "id":
+        return False
+    del values[name]
+    return True
+
+
+def _entries(data: dict[str, Any], name: str, problems: _Problems, notes: list[RecordNote]) -> Iterator[Entry]:
     if data.get("resourceType") != "Bundle":
         problems.add(name, "expected a FHIR Bundle (resourceType: Bundle)", "resourceType")
         return
@@ -112,9 +154,10 @@ def _entries(data: dict[str, Any], name: str, problems: _Problems) -> Iterator[E
     for i, entry in enumerate(raw):
         resource = entry.get("resource") if isinstance(entry, dict) else None
         if not isinstance(resource, dict) or not isinstance(resource.get("resourceType"), str):
-            problems.add(name, "each entry needs a resource with a resourceType", f"entry[{i}]")
+            notes.append(RecordNote(kind="ignored", resource=f"entry[{i}]",
+                                    message=f"entry[{i}] has no resource with a resourceType: not read"))
             continue
-        full_url = entry.get("fullUrl") if isinstance(entry.get("fullUrl"), str) else None
+        full_url = entry.get("fullUrl") if isinstance(entry, dict) and isinstance(entry.get("fullUrl"), str) else None
         yield Entry(i, resource, full_url)
 
 
@@ -147,24 +190,53 @@ def parse_fhir_datetime(text: Any) -> dt.datetime | None:
 
 
 class _Reader:
-    """One pass over a Bundle's entries: select by coding, validate with the R4B models, read by FHIRPath."""
+    """One pass over a Bundle's entries: select by coding, validate with the R4B models, read by FHIRPath, each
+    value strictly by its JSON type."""
 
     def __init__(self, mapping: Mapping, bundle: dict[str, Any], entries: list[Entry], name: str,
-                 problems: _Problems) -> None:
+                 problems: _Problems, notes: list[RecordNote], patient_id: str | None = None,
+                 today: dt.date | None = None) -> None:
         self.mapping, self.bundle, self.entries, self.name, self.problems = mapping, bundle, entries, name, problems
+        self.notes = notes
+        self.expected_patient = patient_id
         self.by_code: dict[tuple[str, str], list[Entry]] = {}
         self.by_type: dict[str, list[Entry]] = {}
+        self.by_reference: dict[str, Entry] = {}
         self.validated: set[int] = set()
-        self.invalid: set[int] = set()
+        self.invalid: dict[int, str] = {}
+        self.used: set[int] = set()
+        self.voided: set[str] = set()
         self.project_codes = mapping.project_codes
+        self.now = self._reference_time(today)
         for entry in entries:
             self.by_type.setdefault(entry.type, []).append(entry)
+            rid = entry.resource.get("id")
+            if isinstance(rid, str):
+                self.by_reference[f"{entry.type}/{rid}"] = entry
+            if entry.full_url:
+                self.by_reference[entry.full_url] = entry
             if entry.type in CODED_RESOURCES:
                 for coding in _codings(entry.resource.get("code")):
                     system, code = coding.get("system"), coding.get("code")
                     if isinstance(system, str) and isinstance(code, str):
                         self.by_code.setdefault((system, code), []).append(entry)
         self.patient = self._patient()
+
+    def _reference_time(self, today: dt.date | None) -> dt.datetime:
+        """'Now' for staleness and age: the Bundle's timestamp, else the given day, else today (UTC)."""
+        stamp = parse_fhir_datetime(self.bundle.get("timestamp"))
+        if stamp is not None:
+            return stamp
+        day = today or dt.datetime.now(dt.UTC).date()
+        return dt.datetime(day.year, day.month, day.day, 23, 59, 59, tzinfo=dt.UTC)
+
+    def note(self, kind: NoteKind, message: str, field: str | None = None, entry: Entry | None = None) -> None:
+        self.notes.append(RecordNote(kind=kind, message=message, field=field,
+                                     resource=entry.label if entry is not None else None))
+
+    def void(self, fmap_name: str, message: str, entry: Entry | None = None) -> None:
+        self.voided.add(fmap_name)
+        self.note("voided", message, fmap_name, entry)
 
     # --- the patient and whose resources these are ---------------------------------------------------------
 
@@ -178,29 +250,58 @@ class _Reader:
             self.problems.add(self.name, f"the Bundle holds two patients, {first.label} and {second.label}; "
                               "a case is about one patient", f"entry[{second.index}]")
             return None
-        return patients[0] if patients else None
+        patient = patients[0] if patients else None
+        if self.expected_patient is not None:
+            pid = patient.resource.get("id") if patient else None
+            if pid != self.expected_patient:
+                what = patient.label if patient else "no Patient"
+                self.problems.add(self.name, f"the record's patient is {what}, not Patient/{self.expected_patient}",
+                                  "patient")
+                return None
+        if patient is None:
+            self._one_subject()
+        return patient
+
+    def _one_subject(self) -> None:
+        """Without a Patient entry, the resources must still name one patient between them."""
+        named: dict[str, Entry] = {}
+        for entry in self.entries:
+            ref = entry.resource.get(SUBJECT_ELEMENT.get(entry.type, "subject"))
+            reference = ref.get("reference") if isinstance(ref, dict) else None
+            if isinstance(reference, str) and (reference.startswith("Patient/") or "/Patient/" in reference):
+                named.setdefault(_patient_tail(reference), entry)
+        if len(named) > 1:
+            (a, first), (b, second) = list(named.items())[:2]
+            self.problems.add(self.name, f"{first.label} is about Patient/{a} but {second.label} is about "
+                              f"Patient/{b}; a case is about one patient", f"entry[{second.index}]")
 
     def _about_patient(self, entry: Entry) -> bool:
         """False (with a problem) when the resource names a patient other than the Bundle's."""
-        if self.patient is None:
+        if self.patient is None and self.expected_patient is None:
             return True
         ref = entry.resource.get(SUBJECT_ELEMENT.get(entry.type, "subject"))
         reference = ref.get("reference") if isinstance(ref, dict) else None
         if not isinstance(reference, str) or not reference:
+            if self.expected_patient is not None:
+                self.problems.add(self.name, f"{entry.label} names no patient; every resource used must be "
+                                  f"Patient/{self.expected_patient}'s", f"entry[{entry.index}]")
+                return False
             return True
-        pid = self.patient.resource.get("id")
-        own = {self.patient.full_url} if self.patient.full_url else set()
+        pid = self.patient.resource.get("id") if self.patient else self.expected_patient
+        own = {self.patient.full_url} if self.patient is not None and self.patient.full_url else set()
         if isinstance(pid, str):
             own.add(f"Patient/{pid}")
         if reference in own:
             return True
-        tail = reference.split("/_history/")[0]
-        if isinstance(pid, str) and tail.endswith(f"/Patient/{pid}"):
+        if isinstance(pid, str) and (reference.startswith("Patient/") or "/Patient/" in reference) \
+                and _patient_tail(reference) == pid:
             return True
         others = {e.full_url for e in self.by_type.get("Patient", []) if e.full_url}
-        if reference.startswith("Patient/") or "/Patient/" in reference or reference in others:
-            self.problems.add(self.name, f"{entry.label} is about {reference}, not the Bundle's patient "
-                              f"{self.patient.label}", f"entry[{entry.index}]")
+        if reference.startswith("Patient/") or "/Patient/" in reference or reference in others \
+                or self.expected_patient is not None:
+            whose = self.patient.label if self.patient else f"Patient/{self.expected_patient}"
+            self.problems.add(self.name, f"{entry.label} is about {reference}, not the record's patient {whose}",
+                              f"entry[{entry.index}]")
             return False
         return True  # an urn:uuid of no entry here: nothing says it is someone else
 
@@ -219,39 +320,44 @@ class _Reader:
 
     # --- validation ----------------------------------------------------------------------------------------
 
-    def _valid(self, entry: Entry) -> bool:
-        """Validate a selected resource with its R4B model, once; an invalid one is reported and skipped."""
+    def _valid(self, entry: Entry, field: str | None = None) -> bool:
+        """Validate a selected resource with its R4B model, once; an invalid one voids the field it was read for."""
         if entry.index in self.validated:
             return True
-        if entry.index in self.invalid:
-            return False
+        if entry.index not in self.invalid:
+            why = self._invalid_reason(entry)
+            if why is None:
+                self.validated.add(entry.index)
+                return True
+            self.invalid[entry.index] = why
+        if field is not None:
+            self.void(field, f"{entry.label} {self.invalid[entry.index]}; {field} is unknown", entry)
+        return False
+
+    def _invalid_reason(self, entry: Entry) -> str | None:
         model = _model_class(entry.type)
         if model is None:
-            self.problems.add(self.name, f"{entry.label}: unknown FHIR R4 resource type", f"entry[{entry.index}]")
-            self.invalid.add(entry.index)
-            return False
+            return "has an unknown FHIR R4 resource type"
         try:
             model.model_validate(entry.resource)
         except ValidationError as err:
-            for e in err.errors(include_url=False)[:5]:
+            parts = []
+            for e in err.errors(include_url=False)[:3]:
                 where = ".".join(str(p) for p in e["loc"])
-                self.problems.add(self.name, f"{entry.label} is not valid FHIR R4: {where}: {e['msg']}",
-                                  f"entry[{entry.index}].resource.{where}".rstrip("."))
-            self.invalid.add(entry.index)
-            return False
-        self._check_project_codes(entry)
-        self.validated.add(entry.index)
-        return True
+                parts.append(f"{where}: {e['msg']}")
+            return "is not valid FHIR R4: " + "; ".join(parts)
+        return self._project_code_problem(entry)
 
-    def _check_project_codes(self, entry: Entry) -> None:
+    def _project_code_problem(self, entry: Entry) -> str | None:
         resource = entry.resource
         places = [resource.get("code"), resource.get("valueCodeableConcept")]
         places += resource.get("bodySite") or [] if isinstance(resource.get("bodySite"), list) else []
         for place in places:
             for coding in _codings(place):
                 if coding.get("system") == self.mapping.project and coding.get("code") not in self.project_codes:
-                    self.problems.add(self.name, f"{entry.label}: {coding.get('code')!r} is not a code of the "
-                                      f"spinemets CodeSystem ({self.mapping.project})", f"entry[{entry.index}]")
+                    return (f"holds {coding.get('code')!r}, not a code of the spinemets CodeSystem "
+                            f"({self.mapping.project})")
+        return None
 
     # --- selection -----------------------------------------------------------------------------------------
 
@@ -259,14 +365,19 @@ class _Reader:
         if fmap.kind == "tumor":
             hits = [e for e in self.by_type.get("Condition", []) if self._tumor_values(fmap, e)]
         else:
-            hits = []
-            seen: set[int] = set()
-            for code in fmap.codes:
-                for entry in self._with_code(code.system, code.code):
-                    if entry.type == fmap.resource and entry.index not in seen:
-                        seen.add(entry.index)
-                        hits.append(entry)
-        return [e for e in hits if self._valid(e) and self._about_patient(e)]
+            hits = self._coded(fmap.resource, fmap.codes)
+        chosen = [e for e in hits if self._about_patient(e)]
+        return [e for e in chosen if self._valid(e, fmap.name)]
+
+    def _coded(self, resource_type: str, codes: tuple[Code, ...]) -> list[Entry]:
+        hits: list[Entry] = []
+        seen: set[int] = set()
+        for code in codes:
+            for entry in self._with_code(code.system, code.code):
+                if entry.type == resource_type and entry.index not in seen:
+                    seen.add(entry.index)
+                    hits.append(entry)
+        return hits
 
     def _with_code(self, system: str, code: str) -> list[Entry]:
         if system not in self.mapping.icd10_family:
@@ -303,91 +414,431 @@ class _Reader:
 
     # --- reading -------------------------------------------------------------------------------------------
 
-    def read(self) -> tuple[dict[str, Any], dict[str, str]]:
+    def read(self) -> tuple[dict[str, Any], dict[str, Provenance]]:
         values: dict[str, Any] = {}
-        sources: dict[str, str] = {}
+        sources: dict[str, Provenance] = {}
         for fmap in self.mapping.fields.values():
             if fmap.kind == "identifier":
                 continue
-            found = self._found(fmap)
-            if not found:
-                continue
-            chosen = self._resolve(fmap, found)
+            found = self._current(fmap, self._found(fmap))
+            chosen = self._resolve(fmap, found) if found and fmap.name not in self.voided else None
             if chosen is None:
                 continue
             _put(values, fmap.name, chosen.value)
-            sources[fmap.name] = chosen.entry.label
+            # the levels gather every metastasis Condition: each is named
+            label = ", ".join(dict.fromkeys(f.entry.label for f in found)) if fmap.kind == "sites" \
+                else chosen.entry.label
+            sources[fmap.name] = Provenance(resource=label, date=chosen.when.isoformat() if chosen.when else None)
+        self._age_from_birth_date(values, sources)
+        for name in self.voided:
+            if _take(values, name):
+                sources.pop(name, None)
+        self._ask(values, sources)
+        self._list_ignored()
         return values, sources
 
     def _found(self, fmap: FieldMap) -> list[Found]:
         if fmap.kind == "gender":
-            if self.patient is None or not self._valid(self.patient):
+            if self.patient is None or not self._valid(self.patient, fmap.name):
                 return []
+            self.used.add(self.patient.index)
             gender = self.patient.resource.get("gender")
+            if gender is not None and not isinstance(gender, str):
+                self.void(fmap.name, f"{self.patient.label}: gender must be a JSON string, got "
+                          f"{_json_type(gender)}; sex is unknown", self.patient)
+                return []
             return [Found(gender, self.patient, None)] if gender in ("female", "male", "other") else []
         found: list[Found] = []
         for entry in self._selected(fmap):
+            self.used.add(entry.index)
             value = self._value(fmap, entry)
             if value is not None:
                 found.append(Found(value, entry, _stated_at(entry.resource)))
         return found
 
+    def _current(self, fmap: FieldMap, found: list[Found]) -> list[Found]:
+        """Statements dated in the future are not read; those older than the field's window neither."""
+        kept = []
+        for f in found:
+            if f.when is not None and f.when > self.now + FUTURE_TOLERANCE:
+                self.note("ignored", f"{f.entry.label} is dated {f.when.date()}, after the record's date "
+                          f"{self.now.date()}: not read for {fmap.name}", fmap.name, f.entry)
+                continue
+            if f.when is not None and fmap.stale_after_days is not None and \
+                    f.when < self.now - dt.timedelta(days=fmap.stale_after_days):
+                self.note("ignored", f"{f.entry.label} ({fmap.name} {_show(f.value)}) is dated {f.when.date()}, "
+                          f"more than {fmap.stale_after_days} days before {self.now.date()}: not read as current",
+                          fmap.name, f.entry)
+                continue
+            kept.append(f)
+        return kept
+
     def _value(self, fmap: FieldMap, entry: Entry) -> Any:
         resource = entry.resource
         if entry.type == "Observation" and resource.get("status") in OBSERVATION_SKIPPED:
+            self.note("ignored", f"{entry.label} has status {resource.get('status')}: not read", fmap.name, entry)
             return None
-        if fmap.kind in ("present", "tumor", "sites"):
-            presence = _presence(resource)
-            if fmap.kind == "present":
-                return presence
-            if presence is not True:
-                return None  # a refuted, resolved or unsure cancer says nothing of the present one
-        got = _evaluate(fmap.path, resource)
-        reader = _READERS[fmap.kind]
         try:
-            return reader(self, fmap, entry, got)
+            if fmap.kind in ("present", "tumor", "sites"):
+                presence = _presence(resource)
+                if presence is None:
+                    self.note("ignored", f"{entry.label} is unconfirmed, provisional or entered in error: not read "
+                              f"for {fmap.name}", fmap.name, entry)
+                if fmap.kind == "present":
+                    if presence is False and not self._project_coded(fmap, entry):
+                        self.note("ignored", f"{entry.label} is resolved, inactive or refuted: a standard-coded "
+                                  f"diagnosis of the past says nothing of {fmap.name} now", fmap.name, entry)
+                        return None
+                    return presence
+                if presence is not True:  # a refuted, resolved or unsure cancer says nothing of the present one
+                    if presence is False:
+                        self.note("ignored", f"{entry.label} ({_code_text(entry)}) is resolved, in remission or "
+                                  f"refuted: not read for {fmap.name}", fmap.name, entry)
+                    return None
+            got = _evaluate(fmap.path, resource)
+            reader = _READERS[fmap.kind]
+            value = reader(self, fmap, entry, got)
+            if value is None and fmap.kind == "sites":
+                self.note("question", f"{entry.label} ({_code_text(entry)}) records a bone metastasis whose vertebrae "
+                          "the mapping cannot read from its bodySite: which levels are to be treated?", "levels",
+                          entry)
+            return value
         except _Refused as why:
-            self.problems.add(self.name, f"{entry.label}: {why}", fmap.name)
+            self.void(fmap.name, f"{entry.label}: {why}; {fmap.name} is unknown", entry)
             return None
+
+    def _project_coded(self, fmap: FieldMap, entry: Entry) -> bool:
+        return any(c.get("system") == self.mapping.project for c in _codings(entry.resource.get("code")))
 
     def _resolve(self, fmap: FieldMap, found: list[Found]) -> Found | None:
         """One value from several statements: equal values agree; the newest of differing values wins when every
-        statement is dated and one is newest; otherwise the two that disagree are named."""
+        statement is dated and one is newest; otherwise the field is unknown and the two that disagree named."""
         if fmap.kind == "sites":
             levels = sorted({lv for f in found for lv in f.value}, key=VERTEBRAE.index)
-            return Found(levels, found[0].entry, None)
+            dates = [f.when for f in found if f.when is not None]
+            return Found(levels, found[0].entry, max(dates) if dates else None)
         distinct = {_key(f.value) for f in found}
         if len(distinct) == 1:
+            self._others(fmap, found, found[0], "agrees with")
             return found[0]
         dated = [f for f in found if f.when is not None]
-        if len(dated) == len(found):
+        # two active cancers can coexist: the newer diagnosis does not replace the older one
+        if len(dated) == len(found) and fmap.kind != "tumor":
             newest = max(f.when for f in dated)  # type: ignore[type-var]
             latest = [f for f in dated if f.when == newest]
             if len({_key(f.value) for f in latest}) == 1:
+                self._others(fmap, found, latest[0], "is older than")
                 return latest[0]
         a = found[0]
         b = next(f for f in found if _key(f.value) != _key(a.value))
-        self.problems.add(self.name, f"{a.entry.label} says {_show(a.value)} but {b.entry.label} says "
-                          f"{_show(b.value)}; correct or remove one of them (or date both: the newer one counts)",
-                          fmap.name)
+        for f in found[1:]:  # each statement of the conflict is named with its resource
+            self.note("voided", f"{f.entry.label} says {_show(f.value)}: one of the statements that disagree on "
+                      f"{fmap.name}", fmap.name, f.entry)
+        if fmap.kind == "tumor":
+            self.void(fmap.name, f"{a.entry.label} and {b.entry.label} are both active primary cancers "
+                      f"({_show(a.value)}, {_show(b.value)}): which one do the spinal metastases come from? "
+                      f"{fmap.name} is unknown until the board says", a.entry)
+            return None
+        self.void(fmap.name, f"{a.entry.label} says {_show(a.value)} but {b.entry.label} says {_show(b.value)}: "
+                  f"{fmap.name} is unknown until the record is corrected (or both dated: the newer one counts)",
+                  a.entry)
         return None
 
-    # --- one reader per kind -------------------------------------------------------------------------------
+    def _others(self, fmap: FieldMap, found: list[Found], chosen: Found, relation: str) -> None:
+        for f in found:
+            if f is not chosen and f.entry is not chosen.entry:
+                same = "agrees with" if _key(f.value) == _key(chosen.value) else relation
+                self.note("ignored", f"{f.entry.label} ({fmap.name} {_show(f.value)}) {same} {chosen.entry.label}, "
+                          "which is read", fmap.name, f.entry)
+
+    def _age_from_birth_date(self, values: dict[str, Any], sources: dict[str, Provenance]) -> None:
+        if "age" in values or "age" in self.voided or self.patient is None or self.patient.index in self.invalid:
+            return
+        raw = self.patient.resource.get("birthDate")
+        if raw is None:
+            return
+        born = parse_fhir_datetime(raw) if isinstance(raw, str) and len(raw) == 10 else None
+        if born is None:
+            self.void("age", f"{self.patient.label}: birthDate {raw!r} is not a full date (YYYY-MM-DD); age is "
+                      "unknown", self.patient)
+            return
+        if born > self.now:
+            self.void("age", f"{self.patient.label}: birthDate {raw} is after the record's date "
+                      f"{self.now.date()}; age is unknown", self.patient)
+            return
+        now = self.now.date()
+        years = now.year - born.year - ((now.month, now.day) < (born.month, born.day))
+        values["age"] = years
+        sources["age"] = Provenance(resource=f"{self.patient.label}.birthDate", date=str(raw))
+
+    # --- questions for the board -----------------------------------------------------------------------------
+
+    def _ask(self, values: dict[str, Any], sources: dict[str, Provenance]) -> None:
+        for name, spec in self.mapping.questions.items():
+            facts: list[tuple[str, Entry, dt.datetime | None]] = []
+            for lab in spec.labs:
+                facts += self._lab_facts(name, lab)
+            for nr in spec.not_read:
+                for entry in self._coded("Observation", nr.codes):
+                    self.used.add(entry.index)
+                    self.note("ignored", f"{entry.label}: not read for {name}: {nr.why}", name, entry)
+            facts += self._medication_facts(name, spec.medications)
+            for entry in self._coded("Condition", spec.diagnoses):
+                if not self._about_patient(entry) or not self._valid(entry):
+                    continue
+                self.used.add(entry.index)
+                if _presence(entry.resource) is True:
+                    facts.append((f"a bleeding disorder is recorded ({_code_text(entry)})", entry,
+                                  _stated_at(entry.resource)))
+                else:
+                    self.note("ignored", f"{entry.label} ({_code_text(entry)}) is not active and confirmed: not "
+                              f"asked about for {name}", name, entry)
+            for entry in self._coded("Observation", spec.ecog):
+                fact = self._ecog_fact(name, entry, spec.ecog_stale_after_days)
+                if fact is not None:
+                    facts.append(fact)
+            for entry in self._coded("Observation", spec.cultures):
+                fact = self._culture_fact(name, entry, spec)
+                if fact is not None:
+                    facts.append(fact)
+            if not facts:
+                continue
+            stated = sources.get(name)
+            if name in values and values[name] is not False:
+                for text, entry, when in facts:
+                    self.note("question", f"{text} ({entry.label}{_on(when)}); {name} is recorded as "
+                              f"{_show(values[name])} ({stated.resource if stated else 'the record'})", name, entry)
+                continue
+            if name in values:  # recorded false: a fact as new or newer reopens it
+                when_stated = parse_fhir_datetime(stated.date) if stated and stated.date else None
+                reopen = [f for f in facts if when_stated is None or f[2] is None or f[2] >= when_stated]
+                if not reopen:
+                    continue
+                _take(values, name)
+                sources.pop(name, None)
+            source = f" ({self._source_name(spec.source)})" if spec.source else ""
+            for text, entry, when in facts:
+                self.note("question", f"{text} ({entry.label}{_on(when)}): {spec.ask} {name} stays "
+                          f"unknown{source}", name, entry)
+
+    @staticmethod
+    def _source_name(source_id: str) -> str:
+        return {"sir-periprocedural-2019": "thresholds: SIR periprocedural consensus, Patel et al., "
+                "J Vasc Interv Radiol 2019"}.get(source_id, source_id)
+
+    def _lab_facts(self, name: str, lab: Lab) -> list[tuple[str, Entry, dt.datetime | None]]:
+        facts: list[tuple[str, Entry, dt.datetime | None]] = []
+        for entry in self._coded("Observation", lab.codes):
+            if not self._about_patient(entry) or not self._valid(entry):
+                if entry.index in self.invalid:
+                    self.note("ignored", f"{entry.label} {self.invalid[entry.index]}", name, entry)
+                continue
+            self.used.add(entry.index)
+            resource = entry.resource
+            if resource.get("status") in OBSERVATION_SKIPPED:
+                self.note("ignored", f"{entry.label} ({lab.name}) has status {resource.get('status')}: not read",
+                          name, entry)
+                continue
+            when = _stated_at(resource)
+            if not self._lab_current(name, lab.name, entry, when, lab.stale_after_days):
+                continue
+            try:
+                number = self._lab_number(lab, resource)
+            except _Refused as why:
+                facts.append((f"a {lab.name} that cannot be read ({why})", entry, when))
+                continue
+            if number is None:
+                continue
+            shown = f"{lab.name} {_number(number)} {lab.unit if lab.unit != '{INR}' else ''}".rstrip()
+            if lab.ask_above is not None and number > lab.ask_above:
+                facts.append((f"{shown}, above {_number(lab.ask_above)}", entry, when))
+            elif lab.ask_below is not None and number < lab.ask_below:
+                facts.append((f"{shown}, below {_number(lab.ask_below)}", entry, when))
+            else:  # a normal value does not rule out an uncorrectable coagulopathy: shown, not read as false
+                self.note("ignored", f"{shown} ({entry.label}{_on(when)}) is within the threshold: it raises no "
+                          f"question, and does not make {name} false", name, entry)
+        return facts
+
+    def _lab_current(self, name: str, what: str, entry: Entry, when: dt.datetime | None,
+                     stale_after_days: int | None) -> bool:
+        if when is not None and when > self.now + FUTURE_TOLERANCE:
+            self.note("ignored", f"{entry.label} ({what}) is dated {when.date()}, after the record's date "
+                      f"{self.now.date()}: not read", name, entry)
+            return False
+        if when is not None and stale_after_days is not None and \
+                when < self.now - dt.timedelta(days=stale_after_days):
+            self.note("ignored", f"{entry.label} ({what}) is dated {when.date()}, more than {stale_after_days} "
+                      f"days before {self.now.date()}: not read as current", name, entry)
+            return False
+        return True
+
+    def _lab_number(self, lab: Lab, resource: dict[str, Any]) -> float | None:
+        if resource.get("dataAbsentReason") is not None and "valueQuantity" not in resource:
+            return None
+        quantity = resource.get("valueQuantity")
+        if not isinstance(quantity, dict):
+            value_keys = [k for k in resource if k.startswith("value")]
+            if value_keys:
+                raise _Refused(f"expected valueQuantity, got {value_keys[0]}")
+            return None
+        raw = quantity.get("value")
+        if isinstance(raw, bool) or not isinstance(raw, (int, float)):
+            raise _Refused(f"valueQuantity.value must be a JSON number, got {_json_type(raw)}")
+        if quantity.get("comparator") is not None:
+            raise _Refused(f"valueQuantity has comparator {quantity.get('comparator')!r}: not an exact value")
+        unit = quantity.get("code") if quantity.get("code") is not None else quantity.get("unit")
+        if unit is None or unit == lab.unit:
+            return float(raw)
+        if not isinstance(unit, str) or unit not in lab.units:
+            accepted = ", ".join([lab.unit, *lab.units])
+            raise _Refused(f"unit {unit!r} is not one read for {lab.name} (UCUM: {accepted})")
+        return float(raw) * lab.units[unit]
+
+    def _medication_facts(self, name: str, medications: dict[str, tuple[Code, ...]]
+                          ) -> list[tuple[str, Entry, dt.datetime | None]]:
+        known = {(c.system, c.code): (kind, c.display or c.code) for kind, codes in medications.items() for c in codes}
+        facts: list[tuple[str, Entry, dt.datetime | None]] = []
+        if not known:
+            return facts
+        for rtype, active in MEDICATION_ACTIVE.items():
+            for entry in self.by_type.get(rtype, []):
+                codings = self._medication_codings(entry)
+                if codings is None:  # an active drug the record cannot name may be an anticoagulant
+                    if entry.resource.get("status") in active and self._about_patient(entry):
+                        self.used.add(entry.index)
+                        when = _stated_at(entry.resource) or parse_fhir_datetime(entry.resource.get("authoredOn"))
+                        facts.append(("an active medication the record cannot name (its reference points "
+                                      "nowhere): is it an anticoagulant or antiplatelet?", entry, when))
+                    continue
+                hits = [known[(str(c.get("system")), str(c.get("code")))] for c in codings
+                        if (str(c.get("system")), str(c.get("code"))) in known]
+                if not hits:
+                    continue
+                if not self._about_patient(entry):
+                    continue
+                self.used.add(entry.index)
+                kind, drug = hits[0]
+                status = entry.resource.get("status")
+                when = _stated_at(entry.resource) or parse_fhir_datetime(entry.resource.get("authoredOn"))
+                if status not in active:
+                    self.note("ignored", f"{entry.label} ({drug}) has status {status!r}: not taken now", name, entry)
+                    continue
+                facts.append((f"an active {kind}, {drug}", entry, when))
+        return facts
+
+    def _medication_codings(self, entry: Entry) -> list[dict[str, Any]] | None:
+        """The medication's codings; None when its reference points to nothing in the record."""
+        resource = entry.resource
+        if "medicationCodeableConcept" in resource:
+            return _codings(resource["medicationCodeableConcept"])
+        ref = resource.get("medicationReference")
+        reference = ref.get("reference") if isinstance(ref, dict) else None
+        if not isinstance(reference, str):
+            return []
+        if reference.startswith("#"):
+            contained = resource.get("contained")
+            for item in contained if isinstance(contained, list) else []:
+                if isinstance(item, dict) and item.get("id") == reference[1:]:
+                    return _codings(item.get("code"))
+        elif reference in self.by_reference:
+            target = self.by_reference[reference]
+            self.used.add(target.index)
+            return _codings(target.resource.get("code"))
+        return None
+
+    def _ecog_fact(self, name: str, entry: Entry, stale: int | None) -> tuple[str, Entry, dt.datetime | None] | None:
+        if not self._about_patient(entry) or not self._valid(entry):
+            return None
+        self.used.add(entry.index)
+        resource = entry.resource
+        if resource.get("status") in OBSERVATION_SKIPPED:
+            return None
+        when = _stated_at(resource)
+        if not self._lab_current(name, "ECOG", entry, when, stale):
+            return None
+        grade = resource.get("valueInteger")
+        if isinstance(grade, bool) or not isinstance(grade, int) or not 0 <= grade <= 5:
+            self.note("voided", f"{entry.label}: ECOG must be valueInteger 0-5, got {_json_type(grade)} "
+                      f"{grade!r}", name, entry)
+            return None
+        return (f"ECOG performance status {grade} is recorded; Karnofsky is not derived from it (the two scales "
+                "correspond as ranges, and the rules read a Karnofsky number)", entry, when)
+
+    def _culture_fact(self, name: str, entry: Entry, spec: FieldQuestions
+                      ) -> tuple[str, Entry, dt.datetime | None] | None:
+        if not self._about_patient(entry) or not self._valid(entry):
+            return None
+        self.used.add(entry.index)
+        resource = entry.resource
+        if resource.get("status") in OBSERVATION_SKIPPED:
+            self.note("ignored", f"{entry.label} (blood culture) has status {resource.get('status')}: not read",
+                      name, entry)
+            return None
+        when = _stated_at(resource)
+        if not self._lab_current(name, "blood culture", entry, when, spec.culture_stale_after_days):
+            return None
+        codes = {c.get("code") for item in resource.get("interpretation") or [] if isinstance(item, dict)
+                 for c in _codings(item)}
+        if codes & spec.culture_positive:
+            return ("a positive blood culture", entry, when)
+        if codes & spec.culture_negative:
+            self.note("ignored", f"{entry.label} (blood culture{_on(when)}) is negative: it raises no question, "
+                      f"and does not make {name} false", name, entry)
+            return None
+        return ("a blood culture without a positive or negative interpretation", entry, when)
+
+    def _list_ignored(self) -> None:
+        """Every resource no field or question read, with the codes it holds."""
+        noted = {n.resource for n in self.notes}
+        for entry in self.entries:
+            if entry.index in self.used or entry.type in ("Patient", "Basic") or entry.label in noted:
+                continue
+            codes = _code_text(entry) or "no code"
+            self.note("ignored", f"{entry.label} ({codes}): no field of the case reads it", None, entry)
+        for entry in self.entries:
+            contained = entry.resource.get("contained")
+            if isinstance(contained, list) and contained and entry.type not in MEDICATION_ACTIVE:
+                self.note("ignored", f"{entry.label} holds {len(contained)} contained resource(s): not read",
+                          None, entry)
+        for fmap in self.mapping.fields.values():
+            if fmap.kind != "sites":
+                continue
+            for entry in self._coded(fmap.resource, fmap.codes):
+                if entry.index not in self.used:
+                    continue
+                for site in entry.resource.get("bodySite") or [] if isinstance(entry.resource.get("bodySite"),
+                                                                                  list) else []:
+                    for coding in _codings(site):
+                        if coding.get("system") != self.mapping.project:
+                            self.note("ignored", f"{entry.label}: bodySite {coding.get('system')}|"
+                                      f"{coding.get('code')} is not read (the mapping reads the vertebra from the "
+                                      "project's vertebra codes only)", "levels", entry)
+
+    # --- one reader per kind, each strict about the JSON type of what it reads ------------------------------
 
     def _boolean(self, fmap: FieldMap, entry: Entry, got: list[Any]) -> bool | None:
+        raw = entry.resource.get("valueBoolean")
+        if "valueBoolean" in entry.resource and not isinstance(raw, bool):
+            raise _Refused(f"valueBoolean must be JSON true or false, got {_json_type(raw)} {raw!r}")
         if not got:
             self._expect_value(entry, "valueBoolean")
             return None
-        return bool(got[0])
+        return raw if isinstance(raw, bool) else None
 
     def _integer(self, fmap: FieldMap, entry: Entry, got: list[Any]) -> int | None:
-        if got:
-            return int(got[0])
+        if "valueInteger" in entry.resource:
+            raw = entry.resource["valueInteger"]
+            if isinstance(raw, bool) or not isinstance(raw, int):
+                raise _Refused(f"valueInteger must be a JSON whole number, got {_json_type(raw)} {raw!r}")
+            return raw
         quantity = entry.resource.get("valueQuantity")
         if isinstance(quantity, dict) and quantity.get("value") is not None:
-            number = Decimal(str(quantity["value"]))
+            raw = quantity["value"]
+            if isinstance(raw, bool) or not isinstance(raw, (int, float)):
+                raise _Refused(f"valueQuantity.value must be a JSON number, got {_json_type(raw)} {raw!r}")
+            number = Decimal(str(raw))
             if number != number.to_integral_value():
-                raise _Refused(f"expected a whole number for {fmap.name}, got {quantity['value']}")
+                raise _Refused(f"expected a whole number for {fmap.name}, got {raw}")
             return int(number)
         self._expect_value(entry, "valueInteger")
         return None
@@ -396,14 +847,22 @@ class _Reader:
         if not got:
             self._expect_value(entry, "valueQuantity")
             return None
-        quantity = got[0]
+        quantity = entry.resource.get("valueQuantity")
+        if not isinstance(quantity, dict):
+            raise _Refused(f"valueQuantity must be a JSON object, got {_json_type(quantity)}")
         raw = quantity.get("value")
         if raw is None:
             return None
+        for element in ("system", "code", "unit"):
+            if quantity.get(element) is not None and not isinstance(quantity.get(element), str):
+                raise _Refused(f"valueQuantity.{element} must be a JSON string, got {_json_type(quantity[element])}")
+        if quantity.get("comparator") is not None:
+            raise _Refused(f"valueQuantity has comparator {quantity['comparator']!r}: not an exact value")
         unit = quantity.get("code") if quantity.get("system") in (None, self.mapping.systems["ucum"]) else None
         unit = unit if unit is not None else quantity.get("unit")
         if isinstance(raw, bool) or not isinstance(raw, (int, float, Decimal)):
-            raise _Refused(f"valueQuantity.value of {fmap.name} is not a number")
+            raise _Refused(f"valueQuantity.value of {fmap.name} must be a JSON number, got {_json_type(raw)} "
+                           f"{raw!r}")
         if unit is not None and unit != fmap.unit:
             if unit not in fmap.units:
                 accepted = ", ".join([str(fmap.unit)] + list(fmap.units))
@@ -412,13 +871,17 @@ class _Reader:
         if isinstance(raw, int):
             return raw
         if _is_int_field(fmap.name):
-            return math.floor(raw + (1e-9 if isinstance(raw, float) else 0))
+            return math.floor(raw + 1e-9) if isinstance(raw, float) else math.floor(raw)
         return float(raw)  # a Decimal made from the JSON number's text: the same float
 
-    def _coded(self, fmap: FieldMap, entry: Entry, got: list[Any]) -> str | None:
+    def _coded_value(self, fmap: FieldMap, entry: Entry, got: list[Any]) -> str | None:
         if not got:
             self._expect_value(entry, "valueCodeableConcept")
             return None
+        for coding in got:
+            if not isinstance(coding, dict) or any(coding.get(k) is not None and not isinstance(coding.get(k), str)
+                                                   for k in ("system", "code")):
+                raise _Refused("valueCodeableConcept.coding holds a system or code that is not a JSON string")
         values = {v for coding in got for v, codes in fmap.answers.items()
                   for c in codes if self._matches(coding, c.system, c.code)}
         if len(values) > 1:
@@ -438,12 +901,15 @@ class _Reader:
     def _sites(self, fmap: FieldMap, entry: Entry, got: list[Any]) -> list[str] | None:
         prefix = "vertebra:"
         levels = {c.get("code", "")[len(prefix):] for c in got
-                  if c.get("system") == self.mapping.project and str(c.get("code", "")).startswith(prefix)}
+                  if isinstance(c, dict) and c.get("system") == self.mapping.project
+                  and isinstance(c.get("code"), str) and c["code"].startswith(prefix)}
         levels = {lv for lv in levels if lv in VERTEBRAE}
         return sorted(levels, key=VERTEBRAE.index) or None
 
     def _text(self, fmap: FieldMap, entry: Entry, got: list[Any]) -> str | None:
-        return str(got[0]) if got else None
+        if got and not isinstance(got[0], str):
+            raise _Refused(f"expected a JSON string, got {_json_type(got[0])}")
+        return got[0] if got else None
 
     def _expect_value(self, entry: Entry, element: str) -> None:
         """_Refused when the resource has another value[x]; without any, the field is unknown (the reader's None)."""
@@ -460,7 +926,7 @@ class _Refused(ValueError):
 
 _READERS: dict[str, Callable[[_Reader, FieldMap, Entry, list[Any]], Any]] = {
     "boolean": _Reader._boolean, "integer": _Reader._integer, "quantity": _Reader._quantity,
-    "coded": _Reader._coded, "tumor": _Reader._tumor, "sites": _Reader._sites, "text": _Reader._text,
+    "coded": _Reader._coded_value, "tumor": _Reader._tumor, "sites": _Reader._sites, "text": _Reader._text,
     "present": lambda self, fmap, entry, got: None, "gender": lambda self, fmap, entry, got: None,
 }
 
@@ -553,3 +1019,52 @@ def _put(values: dict[str, Any], name: str, value: Any) -> None:
         values.setdefault("sins", {})[name.split(".", 1)[1]] = value
     else:
         values[name] = value
+
+
+def _take(values: dict[str, Any], name: str) -> bool:
+    """Remove a field (a SINS component included) from the values; whether it was there."""
+    if name.startswith("sins."):
+        sins = values.get("sins")
+        return isinstance(sins, dict) and sins.pop(name.split(".", 1)[1], None) is not None
+    return values.pop(name, None) is not None
+
+
+def _patient_tail(reference: str) -> str:
+    """The patient id of a reference: Patient/1, https://x/fhir/Patient/1 or .../Patient/1/_history/2."""
+    path = reference.split("/_history/", maxsplit=1)[0]
+    return path.rsplit("Patient/", 1)[-1]
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    return "an array" if isinstance(value, list) else "an object"
+
+
+def _code_text(entry: Entry) -> str:
+    resource = entry.resource
+    element = resource.get("code") if "code" in resource else resource.get("medicationCodeableConcept")
+    return ", ".join(f"{_system_name(c.get('system'))} {c.get('code')}" for c in _codings(element))
+
+
+_SYSTEM_NAMES = {"http://loinc.org": "LOINC", "http://snomed.info/sct": "SNOMED CT",
+                 "http://hl7.org/fhir/sid/icd-10": "ICD-10", "http://hl7.org/fhir/sid/icd-10-cm": "ICD-10-CM",
+                 "http://www.nlm.nih.gov/research/umls/rxnorm": "RxNorm"}
+
+
+def _system_name(system: Any) -> str:
+    return _SYSTEM_NAMES.get(system, str(system)) if isinstance(system, str) else "no system"
+
+
+def _on(when: dt.datetime | None) -> str:
+    return f", {when.date()}" if when is not None else ", undated"
+
+
+def _number(value: float) -> str:
+    return f"{value:g}"

@@ -12,6 +12,7 @@ JWT verified."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 import time
 from collections import OrderedDict
@@ -24,6 +25,7 @@ from typing import Any
 import httpx
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
@@ -33,6 +35,7 @@ from ..decision import Decision
 from ..engine import get_engine
 from ..errors import CaseError, InputError, Problem
 from ..fhir import bundle_to_document, load
+from ..record import RecordReading
 from .auth import Trust, Unauthorized
 from .cards import CardMaker, IssuedCard, recognised_orders
 from .gather import BadRequest, Insufficient, gather, prefetch_templates
@@ -97,6 +100,8 @@ class Settings:
     max_body: int = MAX_BODY
     body_seconds: float = BODY_SECONDS
     transport: httpx.AsyncBaseTransport | None = None  # tests hand in a fake FHIR server here
+    today: dt.date | None = None  # the day staleness is judged on (None: today); tests fix it
+    cors_origins: tuple[str, ...] = ()  # browser-based clients allowed to call (none by default: no CORS headers)
 
 
 class _Service(FastAPI):
@@ -198,6 +203,20 @@ def _validation_message(err: RequestValidationError) -> str:
     return "bad request: " + "; ".join(parts)
 
 
+def _feedback_problem(item: Any, known: IssuedCard | None) -> str | None:
+    """Why a feedback item cannot enter the log: accepted suggestions the card did not offer, or of a card this
+    service does not know (the timestamp is checked by the model)."""
+    accepted = [s.id for s in item.acceptedSuggestions or ()]
+    if item.outcome == "overridden" and accepted:
+        return f"feedback on card {item.card}: an overridden card accepts no suggestion"
+    if accepted and known is None:
+        return f"feedback on card {item.card}: this service issued no such card, so no suggestion of it exists"
+    unknown = [a for a in accepted if known is not None and a not in known.suggestions]
+    if unknown:
+        return f"feedback on card {item.card}: suggestion {unknown[0]} is not one of the card's"
+    return None
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The service as an ASGI app (uvicorn runs it; tests call it in process)."""
     settings = settings or Settings()
@@ -241,6 +260,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                   description="CDS Hooks 2.0 services for painful spinal metastases. Decision support, not a "
                               "medical device.")
     app.max_body, app.body_seconds = settings.max_body, settings.body_seconds
+    if settings.cors_origins:
+        app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors_origins), allow_methods=["GET", "POST"],
+                           allow_headers=["Authorization", "Content-Type"], allow_credentials=False)
     app.add_middleware(_Contain)
     bearer = HTTPBearer(auto_error=False, description="a JWT signed by a trusted CDS client (CDS Hooks 2.0)")
     refusals: dict[int | str, dict[str, Any]] = {
@@ -269,10 +291,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return Discovery(services=[CdsService(hook=h.hook, id=h.id, title=h.title, description=h.description,
                                               prefetch=templates) for h in HOOKS])
 
-    def decide(bundle: dict[str, Any]) -> Decision | list[Problem]:
+    def decide(bundle: dict[str, Any], patient_id: str) -> tuple[Decision, RecordReading | None] | list[Problem]:
         try:
-            case = bundle_to_document(bundle, "the record", case_id="cds-hooks").case
-            return engine.evaluate(case)
+            document = bundle_to_document(bundle, "the record", case_id="cds-hooks", patient_id=patient_id,
+                                          today=settings.today)
+            return engine.evaluate(document.case), document.record
         except CaseError as err:
             return err.problems or [Problem(err.summary)]
 
@@ -280,7 +303,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         issued[card.uuid] = IssuedCard(
             service=hook.id, hook=hook.hook, top=decision.ranking[0] if decision and decision.ranking else None,
             ordered=ordered, indicator=card.indicator, rulebook_version=engine.rulebook.version,
-            rulebook_sha256=engine.sha256)
+            rulebook_sha256=engine.sha256, suggestions=tuple(s.uuid for s in card.suggestions or ()))
         while len(issued) > MAX_REMEMBERED_CARDS:
             issued.popitem(last=False)
 
@@ -300,20 +323,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             return _refusal(400, str(err))
         except Insufficient as err:
             return _refusal(412, str(err))
-        outcome = decide(record)
+        outcome = decide(record, context.patientId)
         cards = []
         if isinstance(outcome, list):
             card = maker.unreadable(outcome, hook.hook)
             remember(hook, card, None)
             cards.append(card)
         elif hook.hook == "patient-view":
-            card = maker.patient_view(outcome)
-            remember(hook, card, outcome)
-            cards.append(card)
+            decision, reading = outcome
+            if maker.has_spinal_metastasis(reading):
+                card = maker.patient_view(decision, reading)
+                remember(hook, card, decision)
+                cards.append(card)
         else:
+            decision, reading = outcome
             for draft in drafts:
-                card = maker.order(outcome, draft, context.patientId)
-                remember(hook, card, outcome, draft.option)
+                card = maker.order(decision, draft, context.patientId, reading)
+                remember(hook, card, decision, draft.option)
                 cards.append(card)
         response = CdsResponse(cards=cards)
         log.info("%s: %d card(s) [%s] in %.1f ms", hook.id, len(cards), ",".join(c.indicator for c in cards),
@@ -327,6 +353,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             known = issued.get(item.card)
             if known is not None and known.service != hook.id:
                 return _refusal(400, f"card {item.card} came from {known.service}, not {hook.id}")
+            refused = _feedback_problem(item, known)
+            if refused:  # well-formed, but not about a card and suggestion this service issued
+                return _refusal(409, refused)
             reason = item.overrideReason.reason if item.overrideReason else None
             ours = None
             if reason is not None and reason.system == project and reason.code.startswith("override:"):
@@ -392,7 +421,9 @@ def _register(app: FastAPI, hook: Hook, answer: Callable[..., Awaitable[JSONResp
     app.post(f"/cds-services/{hook.id}", response_model=CdsResponse, response_model_exclude_none=True,
              responses=responses, tags=["service"], summary=hook.title, operation_id=hook.id.replace("-", "_"),
              name=hook.id, dependencies=guard)(call)
-    app.post(f"/cds-services/{hook.id}/feedback", responses=refusals, tags=["feedback"], dependencies=guard,
+    feedback_refusals = {**refusals, 409: {"model": ProblemBody, "description": "accepted suggestions that the "
+                                           "card did not offer, or of a card this service did not issue"}}
+    app.post(f"/cds-services/{hook.id}/feedback", responses=feedback_refusals, tags=["feedback"], dependencies=guard,
              summary=f"Feedback on the cards of {hook.id}", operation_id=f"{hook.id.replace('-', '_')}_feedback",
              name=f"{hook.id}-feedback")(post_feedback)
 

@@ -10,12 +10,16 @@ from ..board_log import OVERRIDE_REASONS
 from ..decision import Decision, OptionDecision
 from ..errors import Problem
 from ..fhir import load
+from ..fhir.mapping import field_title
+from ..record import RecordReading
 from ..rulebook import Rulebook
+from ..rulebook.models import Contraindicate
 from .models import Action, Card, Coding, Link, Source, Suggestion
 
 SUMMARY_MAX = 139  # the CDS Hooks card summary is "<140 characters"
 DISCLAIMER = "Decision support for a multidisciplinary tumor board, not a medical device."
 MAX_PAPER_LINKS = 4
+MAX_NOTES = 25  # of each kind in a card's detail; the rest is counted
 
 
 @dataclass(frozen=True)
@@ -25,6 +29,7 @@ class DraftOrder:
     reference: str   # e.g. ServiceRequest/123
     option: str
     resource: dict[str, Any]
+    by_text: bool = False  # recognised from the words of its code, not from a code the mapping lists
 
 
 @dataclass(frozen=True)
@@ -38,6 +43,7 @@ class IssuedCard:
     indicator: str
     rulebook_version: str
     rulebook_sha256: str
+    suggestions: tuple[str, ...] = ()  # the uuids of its suggestions: feedback may accept only these
 
 
 def _fit(text: str, limit: int = SUMMARY_MAX) -> str:
@@ -86,8 +92,9 @@ class CardMaker:
     def source_name(self, source_id: str) -> str:
         return self.rulebook.source_name(source_id)
 
-    def extension(self, decision: Decision, ordered: str | None = None) -> dict[str, Any]:
-        """Machine-readable: the top option, ranking and statuses (no patient data)."""
+    def extension(self, decision: Decision, ordered: str | None = None,
+                  reading: RecordReading | None = None) -> dict[str, Any]:
+        """Machine-readable: the top option, ranking and statuses, and where each field was read."""
         data: dict[str, Any] = {
             "top": decision.ranking[0] if decision.ranking else None,
             "ranking": list(decision.ranking),
@@ -99,6 +106,8 @@ class CardMaker:
         }
         if ordered:
             data["ordered"] = ordered
+        if reading is not None:
+            data["record"] = reading.model_dump(mode="json")
         return {"spinemets": data}
 
     # --- detail (Markdown) -------------------------------------------------------------------------------
@@ -126,7 +135,7 @@ class CardMaker:
             lines.append(f"- *{reason.effect}{detail}*: {_md(reason.text)}" + (f" ({_md(cited)})" if cited else ""))
         return lines
 
-    def detail(self, decision: Decision, first: str | None = None) -> str:
+    def detail(self, decision: Decision, first: str | None = None, reading: RecordReading | None = None) -> str:
         out = [f"**Graded options** (rule base {decision.rulebook.name} {decision.rulebook.version}):", "",
                "| | option | status | |", "|---|---|---|---|"]
         for rank, option in enumerate(decision.options, start=1):
@@ -149,45 +158,107 @@ class CardMaker:
             specs = self.rulebook.catalog.specs
             names = [specs[m.field].title if m.field in specs else m.field for m in decision.missing]
             out += ["", "**Unknown in the record, and could change the advice:** " + ", ".join(names)]
+        if reading is not None:
+            out += self._record(reading)
         out += ["", f"_{DISCLAIMER}_"]
         return "\n".join(out)
 
+    def _record(self, reading: RecordReading) -> list[str]:
+        """Questions and voided values first (they bear on the advice), then provenance, then what was not read."""
+        out: list[str] = []
+        asked = reading.of("question") + reading.of("voided")
+        if asked:
+            out += ["", "**Questions for the board from the record:**"]
+            out += [f"- {_md(n.message)}" for n in asked[:MAX_NOTES]]
+        if reading.provenance:
+            read = [f"{f} ({p.resource}{', ' + p.date[:10] if p.date else ''})" for f, p in reading.provenance.items()]
+            out += ["", "**Read from the record:** " + _md("; ".join(read))]
+        ignored = reading.of("ignored")
+        if ignored:
+            out += ["", f"**Not read ({len(ignored)}):**"]
+            out += [f"- {_md(n.message)}" for n in ignored[:MAX_NOTES]]
+            if len(ignored) > MAX_NOTES:
+                out.append(f"- and {len(ignored) - MAX_NOTES} more (`spinemets fhir import --explain`)")
+        return out
+
+    def has_spinal_metastasis(self, reading: RecordReading | None) -> bool:
+        """Whether the record speaks of a spinal metastasis: its levels were read, or a bone-metastasis
+        Condition was found whose vertebrae could not be read or that was invalid (a card, not silence)."""
+        if reading is None:
+            return True
+        return "levels" in reading.provenance or any(n.field == "levels" and n.kind in ("question", "voided")
+                                                     for n in reading.notes)
+
+    def _title(self, name: str) -> str:
+        specs = self.rulebook.catalog.specs
+        return specs[name].title if name in specs else field_title(name)
+
+    def unknown_absolute(self, decision: Decision, option: str) -> list[str]:
+        """Fields whose unknown value leaves open an absolute contraindication of the option."""
+        rules = self.rulebook.rule_by_id
+        fields = []
+        for missing in decision.missing:
+            if option not in missing.affects:
+                continue
+            for rule_id in missing.rules:
+                rule = rules.get(rule_id)
+                if rule is not None and any(isinstance(e, Contraindicate) and e.severity == "absolute"
+                                            and option in e.contraindicate for e in rule.then):
+                    fields.append(missing.field)
+                    break
+        return fields
+
     # --- cards ---------------------------------------------------------------------------------------------
 
-    def patient_view(self, decision: Decision) -> Card:
+    def patient_view(self, decision: Decision, reading: RecordReading | None = None) -> Card:
         top = decision.option(decision.ranking[0])
         flag = ", provisional" if top.provisional else ""
-        summary = f"spinemets: {self.titles[top.option]} ({top.option}) {top.status}{flag}"
+        summary = f"spinemets: {self.titles[top.option]} ({top.option}) {_word(top.status)}{flag}"
+        voided = reading is not None and bool(reading.of("voided"))  # the record needs correcting
         return Card(uuid=str(uuid.uuid4()), summary=_fit(summary),
-                    indicator="warning" if decision.conflicts else "info",
-                    detail=self.detail(decision), source=self.source(),
+                    indicator="warning" if decision.conflicts or voided else "info",
+                    detail=self.detail(decision, reading=reading), source=self.source(),
                     overrideReasons=self.override_reasons, links=self.links(decision, [top.option]),
-                    extension=self.extension(decision))
+                    extension=self.extension(decision, reading=reading))
 
-    def order(self, decision: Decision, draft: DraftOrder, patient_id: str) -> Card:
+    def order(self, decision: Decision, draft: DraftOrder, patient_id: str,
+              reading: RecordReading | None = None) -> Card:
         ordered = decision.option(draft.option)
         top = decision.option(decision.ranking[0])
         contraindicated = ordered.status == "contraindicated"
         indicator: Literal["info", "warning", "critical"]
+        unknown = [] if contraindicated else self.unknown_absolute(decision, draft.option)
         if contraindicated:
             summary = f"{self.titles[draft.option]} is contraindicated; spinemets' top option: " \
-                      f"{self.titles[top.option]} ({top.status})"
+                      f"{self.titles[top.option]} ({_word(top.status)})"
             indicator = "critical"
+        elif unknown:
+            # an absolute contraindication the record leaves open: the card names the question, those the
+            # record raised (a lab, a drug, a diagnosis) first
+            asked = {n.field for n in reading.notes if n.kind in ("question", "voided")} if reading else set()
+            unknown.sort(key=lambda f: f not in asked)
+            names = ", ".join(self._title(f) + (" (see the record)" if f in asked else "") for f in unknown)
+            summary = f"{self.titles[draft.option]}: rule out first: {names}"
+            indicator = "warning"
         else:
             same = " (the top option)" if top.option == draft.option else \
-                f"; top: {self.titles[top.option]} ({top.status})"
-            summary = f"{self.titles[draft.option]} ordered: {ordered.status}{same}"
+                f"; top: {self.titles[top.option]} ({_word(top.status)})"
+            summary = f"{self.titles[draft.option]} ordered: {_word(ordered.status)}{same}"
             indicator = "warning" if decision.conflicts else "info"
+        if draft.by_text:  # the order's code is not one the mapping lists: say how it was recognised
+            summary = f"{summary} (order recognised from its text)" if len(summary) < 100 else \
+                f"(by its text) {summary}"
+            indicator = "warning" if indicator == "info" else indicator
         suggestions = self.replacement(draft, top.option, patient_id) if contraindicated else None
         return Card(uuid=str(uuid.uuid4()), summary=_fit(summary), indicator=indicator,
-                    detail=self.detail(decision, first=draft.option), source=self.source(),
+                    detail=self.detail(decision, first=draft.option, reading=reading), source=self.source(),
                     suggestions=suggestions, selectionBehavior="at-most-one" if suggestions else None,
                     overrideReasons=self.override_reasons, links=self.links(decision, [draft.option, top.option]),
-                    extension=self.extension(decision, ordered=draft.option))
+                    extension=self.extension(decision, ordered=draft.option, reading=reading))
 
     def replacement(self, draft: DraftOrder, top: str, patient_id: str) -> list[Suggestion]:
         remove = Action(type="delete", description=f"Withdraw the draft order for {self.titles[draft.option]}",
-                        resourceId=[draft.reference])
+                        resourceId=draft.reference)
         if top == "CONSERVATIVE":
             return [Suggestion(label=_fit(f"Withdraw the {draft.option} order (top option: conservative care)", 80),
                                uuid=str(uuid.uuid4()), isRecommended=True, actions=[remove])]
@@ -210,6 +281,11 @@ class CardMaker:
                     source=self.source(), overrideReasons=None, links=None)
 
 
+def _word(status: str) -> str:
+    """A status as words for a summary (not_recommended -> not recommended)."""
+    return status.replace("_", " ")
+
+
 def _md(text: str) -> str:
     """Text that Markdown shows as written (no stray emphasis or table breaks)."""
     return text.replace("\\", "\\\\").replace("*", "\\*").replace("_", "\\_").replace("|", "\\|").replace("\n", " ")
@@ -229,10 +305,23 @@ def recognised_orders(draft_orders: dict[str, Any], selections: list[str] | None
             continue
         code = resource.get("code")
         codings = code.get("coding") if isinstance(code, dict) else None
-        for coding in codings if isinstance(codings, list) else []:
-            key = (str(coding.get("system")), str(coding.get("code"))) if isinstance(coding, dict) else ("", "")
-            option = by_code.get(key)
-            if option is not None:
-                found.append(DraftOrder(reference, option, resource))
-                break
+        options = [by_code.get((str(c.get("system")), str(c.get("code")))) for c in codings or []
+                   if isinstance(c, dict)] if isinstance(codings, list) else []
+        option = next((o for o in options if o is not None), None)
+        if option is not None:
+            found.append(DraftOrder(reference, option, resource))
+            continue
+        worded = _option_from_words(code, mapping.order_words)
+        if worded is not None:
+            found.append(DraftOrder(reference, worded, resource, by_text=True))
     return found
+
+
+def _option_from_words(code: Any, words: dict[str, tuple[str, ...]]) -> str | None:
+    """The one option whose words the code's text or displays name (None when none, or several)."""
+    if not isinstance(code, dict):
+        return None
+    texts = [code.get("text")] + [c.get("display") for c in code.get("coding") or [] if isinstance(c, dict)]
+    text = " ".join(t for t in texts if isinstance(t, str)).lower()
+    named = {option for option, listed in words.items() if any(w in text for w in listed)}
+    return named.pop() if len(named) == 1 else None

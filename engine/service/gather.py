@@ -27,16 +27,22 @@ class BadRequest(Exception):
 
 
 def prefetch_templates() -> dict[str, str]:
-    """The FHIR queries a client should prefetch: the patient, their conditions and allergies, and the
-    observations of the codes the mapping reads."""
+    """The FHIR queries a client should prefetch: the patient, their conditions, allergies and medications, and
+    the observations of the codes the mapping reads (fields and questions: labs, ECOG), newest first."""
     mapping = load()
-    observation_codes = sorted({f"{c.system}|{c.code}" for f in mapping.fields.values() if f.resource == "Observation"
-                                for c in f.codes})
+    codes = {f"{c.system}|{c.code}" for f in mapping.fields.values() if f.resource == "Observation" for c in f.codes}
+    for spec in mapping.questions.values():
+        codes |= {f"{c.system}|{c.code}" for lab in spec.labs for c in lab.codes}
+        codes |= {f"{c.system}|{c.code}" for c in spec.ecog + spec.cultures}
+        codes |= {f"{c.system}|{c.code}" for item in spec.not_read for c in item.codes}
     return {
         "patient": "Patient/{{context.patientId}}",
         "conditions": "Condition?patient={{context.patientId}}",
-        "observations": "Observation?patient={{context.patientId}}&code=" + ",".join(observation_codes),
+        "observations": "Observation?patient={{context.patientId}}&code=" + ",".join(sorted(codes))
+                        + "&_sort=-date",
         "allergies": "AllergyIntolerance?patient={{context.patientId}}",
+        "medicationRequests": "MedicationRequest?patient={{context.patientId}}&status=active,on-hold",
+        "medicationStatements": "MedicationStatement?patient={{context.patientId}}&status=active,intended,on-hold",
     }
 
 
@@ -70,8 +76,9 @@ async def gather(request: CdsRequest, fetcher: Fetcher) -> dict[str, Any]:
             raise Insufficient(NOT_FETCHED) from None
     resources: list[dict[str, Any]] = []
     for key in prefetch_templates():
-        resources += _resources(key, prefetch.get(key) or fetched[key])
-    _check_patient(resources, context["patientId"])
+        found = _resources(key, prefetch.get(key) or fetched[key])
+        _check_patient(key, found, context["patientId"])
+        resources += found
     return {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": r} for r in resources]}
 
 
@@ -95,10 +102,42 @@ def _resources(key: str, value: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
-def _check_patient(resources: list[dict[str, Any]], patient_id: str) -> None:
+SUBJECT = {"Patient": None, "AllergyIntolerance": "patient"}  # every other resource read names its subject
+
+
+def _check_patient(key: str, resources: list[dict[str, Any]], patient_id: str) -> None:
+    """Every resource must be context.patientId's: the `patient` prefetch is that Patient, each other resource
+    names it as its subject (or patient). Anything else refuses the request, naming the resource."""
+    if key == "patient":
+        patients = [r for r in resources if r.get("resourceType") == "Patient"]
+        if len(resources) != 1 or len(patients) != 1:
+            raise BadRequest(f"prefetch 'patient' must be the one Patient resource of context.patientId "
+                             f"(Patient/{patient_id}); got {_kinds(resources)}")
     for resource in resources:
-        if resource.get("resourceType") == "Patient" and resource.get("id") not in (None, patient_id):
-            raise BadRequest("the prefetched Patient is not context.patientId")
+        label = f"{resource.get('resourceType')}/{resource.get('id')}"
+        if resource.get("resourceType") == "Patient":
+            if resource.get("id") != patient_id:
+                raise BadRequest(f"prefetch '{key}': {label} is not context.patientId (Patient/{patient_id})")
+            continue
+        element = SUBJECT.get(str(resource.get("resourceType")), "subject")
+        ref = resource.get(element or "subject")
+        reference = ref.get("reference") if isinstance(ref, dict) else None
+        if not isinstance(reference, str) or not _is_patient(reference, patient_id):
+            shown = reference if isinstance(reference, str) else "no patient"
+            raise BadRequest(f"prefetch '{key}': {label} is about {shown}, not context.patientId "
+                             f"(Patient/{patient_id})")
+
+
+def _is_patient(reference: str, patient_id: str) -> bool:
+    """Patient/ID, or an absolute URL ending in /Patient/ID (a version suffix allowed)."""
+    path = reference.split("/_history/", maxsplit=1)[0]
+    return path == f"Patient/{patient_id}" or path.endswith(f"/Patient/{patient_id}")
+
+
+def _kinds(resources: list[dict[str, Any]]) -> str:
+    if not resources:
+        return "nothing"
+    return ", ".join(str(r.get("resourceType")) for r in resources[:3]) + (" ..." if len(resources) > 3 else "")
 
 
 

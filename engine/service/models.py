@@ -1,9 +1,10 @@
 """The CDS Hooks 2.0 messages the service reads and writes, as pydantic models (its own OpenAPI comes from them)."""
 from __future__ import annotations
 
+import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 _IN = ConfigDict(extra="allow", strict=True)  # clients may add extensions; the types are as the spec says
 _OUT = ConfigDict(extra="forbid")
@@ -126,7 +127,7 @@ class Action(BaseModel):
     type: Literal["create", "update", "delete"]
     description: str
     resource: dict[str, Any] | None = None
-    resourceId: list[str] | None = None
+    resourceId: str | None = None  # CDS Hooks 2.0: the id of the resource to delete, a string
 
 
 class Suggestion(BaseModel):
@@ -192,7 +193,19 @@ class Feedback(BaseModel):
     model_config = _IN
     card: str = Field(min_length=1, max_length=SHORT)
     outcome: Literal["accepted", "overridden"]
-    outcomeTimestamp: str = Field(min_length=1)
+    outcomeTimestamp: str = Field(min_length=1, json_schema_extra={"format": "date-time"},
+                                  description="when the user acted (ISO 8601 date-time with a time zone)")
+
+    @field_validator("outcomeTimestamp")
+    @classmethod
+    def _a_real_timestamp(cls, value: str) -> str:
+        try:
+            stamp = datetime.datetime.fromisoformat(value.upper())  # RFC 3339 allows a lower-case t and z
+        except ValueError:
+            raise ValueError(f"{value[:40]!r} is not an ISO 8601 date-time") from None
+        if stamp.tzinfo is None:
+            raise ValueError("the date-time needs a time zone (e.g. Z or +01:00)")
+        return value
     acceptedSuggestions: list[AcceptedSuggestion] | None = None
     overrideReason: OverrideReasonGiven | None = None
 
