@@ -54,7 +54,8 @@ def _fetching(server: str, prefetch: dict | None = None, **more) -> dict:
 def _serve_all(fhir, prefetch: dict, base: str = FHIR) -> None:
     fhir.get(f"{base}/Patient/patient").respond(200, json=prefetch["patient"])
     for key, resource in (("conditions", "Condition"), ("observations", "Observation"),
-                          ("allergies", "AllergyIntolerance")):
+                          ("allergies", "AllergyIntolerance"), ("medicationRequests", "MedicationRequest"),
+                          ("medicationStatements", "MedicationStatement")):
         fhir.get(f"{base}/{resource}").respond(200, json=prefetch[key])
 
 
