@@ -182,6 +182,14 @@ class Case(BaseModel):
     refractory_to_analgesics: bool | None = _field(
         "Refractory to analgesics", "pain persists despite analgesics (opioids) and bed rest", "pain")
 
+    @field_validator("title", "presentation")
+    @classmethod
+    def _some_text(cls, text: str | None) -> str | None:
+        # blanks alone (a space, a no-break space) say nothing and cannot be carried by a FHIR string
+        if text and not text.strip():
+            raise ValueError("only blank characters: write some text or leave the field out")
+        return text
+
     @field_validator("levels")
     @classmethod
     def _distinct_levels(cls, levels: list[str] | None) -> list[str] | None:

@@ -159,3 +159,12 @@ def test_json_schema_export_carries_titles_and_ranges():
     assert (karnofsky["minimum"], karnofsky["maximum"]) == (0, 100)
     assert schema["properties"]["karnofsky"]["title"] == "Karnofsky performance status"
     assert schema["additionalProperties"] is False
+
+
+@pytest.mark.parametrize("field", ["title", "presentation"])
+@pytest.mark.parametrize("blank", [" ", "\xa0", "\t\n", "\u2003"])
+def test_a_text_of_blanks_alone_is_refused(field, blank):
+    # found by the FHIR round trip: a title of one no-break space is not a FHIR string
+    with pytest.raises(CaseError) as err:
+        case_from_data({"id": "x", field: blank})
+    assert "only blank characters" in {p.field: p.message for p in err.value.problems}[field]

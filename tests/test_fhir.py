@@ -120,7 +120,8 @@ def test_generated_cases_round_trip(case):
 
 
 @settings(max_examples=60)
-@given(case_values(complete=True), st.text(min_size=1, max_size=40), st.text(min_size=1, max_size=200),
+@given(case_values(complete=True), st.text(min_size=1, max_size=40).filter(str.strip),
+       st.text(min_size=1, max_size=200).filter(str.strip),
        st.sampled_from(["collection", "transaction"]))
 def test_complete_cases_with_text_round_trip(values, title, presentation, bundle_type):
     case = case_from_values("gen-full", make_consistent(values), title=title, presentation=presentation)
