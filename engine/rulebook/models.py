@@ -76,7 +76,7 @@ class Limit(_Effect):
     the grade of their own indications, so a strong indication cannot lift them above an option the sources
     prefer for it (docs/rule-language.md, Bounds)."""
 
-    limit: tuple[Option, ...]
+    limit: tuple[Option, ...] = Field(min_length=1)
     at_most: Status = Field(description="the status the options are capped at; the loader accepts "
                             "only LIMIT_STATUSES")
     _v = field_validator("limit", mode="before")(_as_tuple)
