@@ -164,3 +164,21 @@ def test_the_routine_biopsy_goes_with_the_cement_procedures_only(engine):
     assert routine and set(routine[0].options) == {"PVP", "KP", "TAE_PVP", "PVP_ITR"}
     unfit = engine.evaluate({**case, "coagulopathy": True})  # every cement procedure contraindicated
     assert not [a for a in unfit.adjuncts if a.rule == "adj.biopsy.first_cement_at_level"]
+
+
+def test_not_above_is_read_alike_by_the_engine_and_the_solver(tmp_path):
+    """A not_above claim that a limit makes true is proved; without the limit the solver's counterexample is one
+    the engine confirms (the claim means the same to both)."""
+    from .verify_support import invariant, rule, write_base
+
+    rules = [rule("ind.pvp.fracture", "pathological_fracture == true", {"indicate": "PVP"}),
+             rule("ind.tae_pvp.mass", "paravertebral_extension == true",
+                  {"indicate": "TAE_PVP", "strength": "moderate"}),
+             rule("limit.pvp.mass", "paravertebral_extension == true", {"limit": "PVP", "at_most": "appropriate"})]
+    claim = {"not_above": {"options": ["PVP"], "than": "TAE_PVP"}}
+    inv = invariant("inv.lesser", "paravertebral_extension == true", claim)
+    proved = verify(write_base(tmp_path / "a", rules, [inv]))
+    assert [r.outcome for r in proved.invariants] == ["proved"]
+    broken = verify(write_base(tmp_path / "b", rules[:2], [inv]))
+    result = broken.invariants[0]
+    assert result.outcome == "violated" and result.counterexample.confirmed
