@@ -182,3 +182,8 @@ def test_not_above_is_read_alike_by_the_engine_and_the_solver(tmp_path):
     broken = verify(write_base(tmp_path / "b", rules[:2], [inv]))
     result = broken.invariants[0]
     assert result.outcome == "violated" and result.counterexample.confirmed
+
+
+def test_corticosteroids_are_not_named_for_an_unrecorded_site_below_the_cord(engine):
+    case = {"id": "t", "neurological_deficit": True, "epidural_involvement": True, "levels": ["L4"]}
+    assert "corticosteroids" not in {a.adjunct for a in engine.evaluate(case).adjuncts}
