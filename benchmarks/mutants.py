@@ -129,6 +129,20 @@ def mutants(rules: Path) -> list[Mutant]:
                             _rule(d, rid)["then"][n]["contraindicate"].remove(option)
                         out.append(Mutant(f"unlist:{rid}:{option}", "remove an option from a contraindication",
                                           f"{rid}: {option} no longer contraindicated", file, remove))
+                if "limit" in effect:
+                    # The bound lost, the rule's other effects kept: the lesser choice back to a preference only.
+                    def unbound(d: Any, rid: str = rid, n: int = n) -> None:
+                        then = _rule(d, rid)["then"]
+                        del then[n]
+                        if not then:
+                            d["rules"].remove(_rule(d, rid))
+                    out.append(Mutant(f"unbound:{rid}", "drop a bound (limit)",
+                                      f"{rid}: its limit removed, other effects kept", file, unbound))
+                    for option in effect["limit"] if len(effect["limit"]) > 1 else []:
+                        def unlimit(d: Any, rid: str = rid, n: int = n, option: str = option) -> None:
+                            _rule(d, rid)["then"][n]["limit"].remove(option)
+                        out.append(Mutant(f"unlimit:{rid}:{option}", "remove an option from a limit",
+                                          f"{rid}: {option} no longer limited", file, unlimit))
                 if "prefer" in effect:
                     for other in effect.get("over", []):
                         def invert(d: Any, rid: str = rid, n: int = n, other: str = other) -> None:

@@ -5,7 +5,7 @@ The resolution semantics are written down in docs/decision.md; in short:
 - indications raise it (strong: `recommended`, moderate: `appropriate`), the highest wins;
 - limits lower it, the lowest wins and beats any indication: an absolute contraindication makes it
   `contraindicated`; a relative contraindication or a conflict with caution caps it at `caution`;
-  advice against caps it at `not_recommended`;
+  advice against caps it at `not_recommended`; a limit caps it at `appropriate` (the lesser of two choices);
 - options are ranked by status, then by the rule base's preferences, then by the manifest's order.
 """
 from __future__ import annotations
@@ -18,12 +18,23 @@ from pydantic import BaseModel, ConfigDict, Field
 from .conditions import fields_of
 from .fields import FieldCatalog
 from .frameworks import Summary
-from .rulebook import Adjunct, AdviseAgainst, Conflict, Contraindicate, Indicate, Prefer, Rule, Rulebook, effect_options
+from .rulebook import (
+    Adjunct,
+    AdviseAgainst,
+    Conflict,
+    Contraindicate,
+    Indicate,
+    Limit,
+    Prefer,
+    Rule,
+    Rulebook,
+    effect_options,
+)
 from .scores import ScoreResult
 from .vocabulary import STATUS_RANK, STATUSES, Citation, Option, Status
 
 _OUT = ConfigDict(frozen=True)
-EffectName = Literal["indicates", "contraindicates", "advises_against", "conflict", "prefers"]
+EffectName = Literal["indicates", "contraindicates", "advises_against", "limits", "conflict", "prefers"]
 
 
 class Reason(BaseModel):
@@ -239,6 +250,8 @@ def limits_of(effect: Any) -> tuple[str, str | None]:
         return "ceiling", "contraindicated" if effect.severity == "absolute" else "caution"
     if isinstance(effect, AdviseAgainst):
         return "ceiling", "not_recommended"
+    if isinstance(effect, Limit):
+        return "ceiling", effect.at_most
     if isinstance(effect, Conflict):
         return "ceiling", "caution"
     return "none", None
@@ -390,9 +403,10 @@ def conditions_inputs(rule: Rule, catalog: FieldCatalog) -> frozenset[str]:
 
 
 _EFFECT_NAMES: dict[type, EffectName] = {Indicate: "indicates", Contraindicate: "contraindicates",
-                                         AdviseAgainst: "advises_against", Conflict: "conflict"}
+                                         AdviseAgainst: "advises_against", Limit: "limits", Conflict: "conflict"}
 # What limits an option first, then what lifts it; a conflict that only informs (detail "note") comes last.
-_REASON_ORDER = {"contraindicates": 0, "advises_against": 1, "conflict": 2, "indicates": 3, "prefers": 4, "note": 5}
+_REASON_ORDER = {"contraindicates": 0, "advises_against": 1, "conflict": 2, "limits": 3, "indicates": 4, "prefers": 5,
+                 "note": 6}
 
 
 def _reason_rank(reason: Reason) -> int:
@@ -411,7 +425,8 @@ def _reasons(option: str, rules: Sequence[Rule]) -> tuple[Reason, ...]:
             in_conflict = isinstance(effect, Conflict) and option in effect.conflict
             if option not in effect_options(effect) and not in_conflict:
                 continue
-            detail = getattr(effect, "strength", None) or getattr(effect, "severity", None)
+            detail = (getattr(effect, "strength", None) or getattr(effect, "severity", None)
+                      or getattr(effect, "at_most", None))
             if isinstance(effect, Conflict) and not effect.caution:
                 detail = "note"
             reasons.append(Reason(rule=rule.id, effect=_EFFECT_NAMES[type(effect)], detail=detail,

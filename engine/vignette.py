@@ -28,6 +28,9 @@ class Board(BaseModel):
         "(`top`); the engine note says why")
     statuses: dict[Option, Status] = Field(
         default_factory=dict, title="Key statuses", description="option statuses the engine must give for this case")
+    adjuncts: tuple[str, ...] = Field(
+        default=(), title="Adjuncts", description="adjunct codes (rules/rulebook.yaml) the engine must list for this "
+        "case: what a board would name besides the chosen option")
     reasoning: str = Field(title="Reasoning", description="why, in the words a trainee should be able to give")
     citations: list[Citation] = Field(default_factory=list, title="Citations", description="where the paper reports it")
     engine_note: str | None = Field(

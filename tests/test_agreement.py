@@ -51,7 +51,8 @@ def random_rule_bases(draw):
             rules.append((f"gen.derive_{fact}_{n}", draw(gen.condition_trees(visible)), {"derive": fact}))
     every = {**TESTABLE, **{f: _fact_spec(f) for f in FACTS}}
     effects = [{"indicate": "PVP"}, {"contraindicate": ["KP"], "severity": "relative"}, {"advise_against": "SURGERY"},
-               {"adjunct": "biopsy"}, {"indicate": "CONSERVATIVE", "strength": "moderate"}]
+               {"adjunct": "biopsy"}, {"indicate": "CONSERVATIVE", "strength": "moderate"},
+               {"limit": ["PVP"], "at_most": "appropriate"}]
     for n in range(draw(st.integers(3, 8))):
         rules.append((f"gen.rule_{n}", draw(gen.condition_trees(every)), draw(st.sampled_from(effects))))
     for fact in FACTS:  # each fact tested, in either polarity

@@ -116,6 +116,7 @@ effects = st.one_of(
     st.builds(lambda o, s: {"indicate": o, "strength": s}, options, st.sampled_from(["strong", "moderate"])),
     st.builds(lambda o, s: {"contraindicate": o, "severity": s}, procedures, st.sampled_from(["absolute", "relative"])),
     st.builds(lambda o: {"advise_against": o}, procedures),
+    st.builds(lambda o: {"limit": o, "at_most": "appropriate"}, procedures),
     st.builds(lambda o, c: {"conflict": o, "caution": c}, procedures, st.booleans()),
     st.builds(lambda p, o: {"prefer": p, "over": [x for x in o if x != p] or [x for x in OPTIONS if x != p][:1]},
               st.sampled_from(OPTIONS), options),

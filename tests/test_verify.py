@@ -326,6 +326,8 @@ def test_provisional_soundness_is_proved_and_a_broken_provisional_flag_is_caught
     ({"status": {"option": "KP", "is": "caution", "at_most": "caution"}}, "exactly one of"),
     ({"ranking_empty": True}, "one key, one of"),
     ({"adjunct": "radiotherapy"}, "unknown adjunct 'radiotherapy'"),
+    ({"not_above": {"options": ["PVP", "KP"], "than": "PVP"}}, "never above itself"),
+    ({"not_above": {"options": ["PVP"], "than": "TAE"}}, "TAE"),
 ])
 def test_bad_claims_are_reported_with_file_and_line(tmp_path, entry, fragment):
     base = write_base(tmp_path / "r", SHORT_SURVIVAL, [invariant("inv.bad", None, entry)])

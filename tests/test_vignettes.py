@@ -55,6 +55,8 @@ def test_vignette_matches_its_board(engine, path):
         assert decision.top != board.top and decision.top == board.engine_top
     for option, status in document.board.statuses.items():
         assert decision.option(option).status == status, option
+    listed = {a.adjunct for a in decision.adjuncts}
+    assert set(board.adjuncts) <= listed, f"adjuncts listed: {sorted(listed)}"
 
 
 def test_at_least_15_vignettes():

@@ -37,6 +37,7 @@ EFFECT_WORDS = {
     "indicates": "Indicated",
     "contraindicates": "Contraindicated",
     "advises_against": "Advised against",
+    "limits": "The lesser choice",
     "conflict": "The sources disagree",
     "prefers": "Preferred",
 }
@@ -46,6 +47,7 @@ _REASON_HEADINGS = {
     ("contraindicates", "absolute"): "Absolute contraindication: contraindicated",
     ("contraindicates", "relative"): "Relative contraindication: caution at most",
     ("advises_against", None): "Advised against: not recommended at most",
+    ("limits", "appropriate"): "The lesser choice: appropriate at most",
     ("conflict", "caution"): "The sources disagree: caution at most",
     ("conflict", None): "The sources disagree: caution at most",
     ("conflict", "note"): "The sources disagree (for information)",
@@ -56,6 +58,7 @@ EFFECT_KEYS = {
     "indicate": "indicate",
     "contraindicate": "contraindicate",
     "advise_against": "advise against",
+    "limit": "limit (the lesser choice)",
     "prefer": "prefer",
     "conflict": "conflict",
     "adjunct": "adjunct",

@@ -1,7 +1,17 @@
 """Rules described for the browser: which options, effects and sources a rule touches."""
 from __future__ import annotations
 
-from spinemets.rulebook import Adjunct, AdviseAgainst, Conflict, Contraindicate, Indicate, Prefer, Rule, effect_key
+from spinemets.rulebook import (
+    Adjunct,
+    AdviseAgainst,
+    Conflict,
+    Contraindicate,
+    Indicate,
+    Limit,
+    Prefer,
+    Rule,
+    effect_key,
+)
 
 
 def options_of(rule: Rule) -> set[str]:
@@ -13,6 +23,8 @@ def options_of(rule: Rule) -> set[str]:
             found |= set(e.contraindicate)
         elif isinstance(e, AdviseAgainst):
             found |= set(e.advise_against)
+        elif isinstance(e, Limit):
+            found |= set(e.limit)
         elif isinstance(e, Prefer):
             found |= {e.prefer, *e.over}
         elif isinstance(e, Conflict):

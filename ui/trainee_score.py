@@ -10,7 +10,7 @@ from . import labels
 
 FULL, PARTIAL = 1.0, 0.5
 _GOOD = ("recommended", "appropriate")
-_LIMITS = ("contraindicates", "advises_against", "conflict")
+_LIMITS = ("contraindicates", "advises_against", "limits", "conflict")
 
 
 @dataclass(frozen=True)

@@ -205,7 +205,7 @@ def render_decision(decision: Any, document: Any, rulebook: Any, style: Callable
         explained: set[str] = set()
         for reason in option.reasons:
             mark = {"indicates": "+", "prefers": ">", "conflict": "!", "contraindicates": "x",
-                    "advises_against": "-"}[reason.effect]
+                    "advises_against": "-", "limits": "<"}[reason.effect]
             detail = f" {reason.detail}" if reason.detail else ""
             head = f"      {mark} {reason.effect}{detail} [{reason.rule}]"
             if reason.rule in explained:  # one rule both indicating and preferring: its text once is enough

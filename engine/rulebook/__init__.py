@@ -11,6 +11,7 @@ from .models import (
                      Derive,
                      Effect,
                      Indicate,
+                     Limit,
                      Manifest,
                      Named,
                      OptionInfo,
@@ -25,7 +26,7 @@ from .models import (
 
 __all__ = [
     "DEFAULT_CASES_DIR", "DEFAULT_RULES_DIR", "LOCATOR_WORDS", "RULE_ID", "Adjunct", "AdviseAgainst", "Conflict",
-    "Constraint", "Contraindicate", "Derive", "Effect", "Indicate", "Manifest", "Named", "OptionInfo", "Prefer",
-    "Question", "Rule", "Rulebook", "Source", "effect_key", "effect_options", "files_digest", "load_rulebook",
+    "Constraint", "Contraindicate", "Derive", "Effect", "Indicate", "Limit", "Manifest", "Named", "OptionInfo",
+    "Prefer", "Question", "Rule", "Rulebook", "Source", "effect_key", "effect_options", "files_digest", "load_rulebook",
     "rule_files",
 ]

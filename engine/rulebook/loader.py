@@ -22,6 +22,7 @@ from ..scores import Scale, Score
 from ..vocabulary import OPTIONS, Citation
 from .models import (
     _EFFECT_BY_KEY,
+    LIMIT_STATUSES,
     LOCATOR_WORDS,
     STRONG_NEEDS_RATIONALE_FROM_LEVEL,
     Adjunct,
@@ -30,6 +31,7 @@ from .models import (
     Derive,
     Effect,
     Indicate,
+    Limit,
     Manifest,
     Prefer,
     Question,
@@ -428,6 +430,11 @@ def _check_rule_references(loader: _Loader, rule: Rule, manifest: Manifest | Non
         if isinstance(effect, Derive) and manifest and effect.derive not in manifest.facts:
             loader.problem(f"derives undeclared fact '{effect.derive}'{did_you_mean(effect.derive, manifest.facts)}; "
                            "declare it under facts in rulebook.yaml", file, index, where, rule=rule.id)
+        if isinstance(effect, Limit) and effect.at_most not in LIMIT_STATUSES:
+            loader.problem(f"limit caps at {', '.join(LIMIT_STATUSES)} only, got at_most: {effect.at_most}; a lower "
+                           "cap says why: contraindicate (relative: caution; absolute: contraindicated), "
+                           "advise_against (not_recommended) or a conflict (caution)",
+                           file, index, where + ("at_most",), rule=rule.id)
         if isinstance(effect, Prefer) and effect.prefer in effect.over:
             loader.problem(f"prefers {effect.prefer} over itself", file, index, where, rule=rule.id)
         if isinstance(effect, Conflict):

@@ -11,7 +11,7 @@ from ..conditions import Condition
 from ..fields import FieldCatalog
 from ..frameworks import Framework
 from ..scores import Scale, Score
-from ..vocabulary import Citation, Option
+from ..vocabulary import Citation, Option, Status
 
 _MODEL = ConfigDict(extra="forbid", frozen=True)
 RULE_ID = r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$"
@@ -65,6 +65,26 @@ class AdviseAgainst(_Effect):
         return f"advise against {', '.join(self.advise_against)}"
 
 
+# The one status `limit` caps at. Lower caps have named effects that say why (a relative contraindication or a
+# conflict: caution; advice against: not recommended; an absolute contraindication: contraindicated), and a
+# reader of the decision must see that reason, not a bare number (docs/rule-language.md, Effects).
+LIMIT_STATUSES = ("appropriate",)
+
+
+class Limit(_Effect):
+    """The options are at most `at_most` (`appropriate`): for this finding they are the lesser choice, whatever
+    the grade of their own indications, so a strong indication cannot lift them above an option the sources
+    prefer for it (docs/rule-language.md, Bounds)."""
+
+    limit: tuple[Option, ...] = Field(min_length=1)
+    at_most: Status = Field(description="the status the options are capped at; the loader accepts "
+                            "only LIMIT_STATUSES")
+    _v = field_validator("limit", mode="before")(_as_tuple)
+
+    def describe(self) -> str:
+        return f"limit {', '.join(self.limit)} to at most {self.at_most}"
+
+
 class Prefer(_Effect):
     """Among options of equal status, rank `prefer` above each of `over`."""
 
@@ -108,10 +128,10 @@ class Derive(BaseModel):
         return f"derive the fact {self.derive}"
 
 
-Effect = Indicate | Contraindicate | AdviseAgainst | Prefer | Conflict | Adjunct | Derive
+Effect = Indicate | Contraindicate | AdviseAgainst | Limit | Prefer | Conflict | Adjunct | Derive
 _EFFECT_BY_KEY: dict[str, type[BaseModel]] = {
-    "indicate": Indicate, "contraindicate": Contraindicate, "advise_against": AdviseAgainst, "prefer": Prefer,
-    "conflict": Conflict, "adjunct": Adjunct, "derive": Derive}
+    "indicate": Indicate, "contraindicate": Contraindicate, "advise_against": AdviseAgainst, "limit": Limit,
+    "prefer": Prefer, "conflict": Conflict, "adjunct": Adjunct, "derive": Derive}
 
 
 def effect_key(effect: Effect) -> str:
@@ -127,6 +147,8 @@ def effect_options(effect: Effect) -> tuple[str, ...]:
         return effect.contraindicate
     if isinstance(effect, AdviseAgainst):
         return effect.advise_against
+    if isinstance(effect, Limit):
+        return effect.limit
     if isinstance(effect, Conflict) and effect.caution:
         return effect.conflict
     return ()

@@ -22,7 +22,7 @@ from ..case import REGION_OF_PREFIX, VERTEBRAE, Case
 from ..conditions import AllOf, AnyOf, Compare, Condition, NotOf, Presence
 from ..decision import limits_of
 from ..fields import LEVEL_REGIONS, FieldSpec
-from ..rulebook import Adjunct, Conflict, Contraindicate, Indicate, Prefer, Rule, Rulebook, effect_options
+from ..rulebook import Adjunct, Conflict, Contraindicate, Indicate, Limit, Prefer, Rule, Rulebook, effect_options
 from ..vocabulary import STATUS_RANK
 
 NOW, SETTLED = "now", "settled"
@@ -368,7 +368,8 @@ class Encoding:
         """Rank of the option's status when the rules with `member(i)` true have fired: the highest floor
         (baseline not_recommended), capped by the lowest ceiling."""
         by_floor: dict[int, list[z3.BoolRef]] = {RECOMMENDED: [], APPROPRIATE: []}
-        by_ceiling: dict[int, list[z3.BoolRef]] = {CONTRAINDICATED: [], NOT_RECOMMENDED: [], CAUTION: []}
+        by_ceiling: dict[int, list[z3.BoolRef]] = {CONTRAINDICATED: [], NOT_RECOMMENDED: [], CAUTION: [],
+                                                    APPROPRIATE: []}
         for i, eff in enumerate(self.effects[option]):
             if eff is None:
                 continue
@@ -383,7 +384,8 @@ class Encoding:
                       z3.If(any_of(by_floor[APPROPRIATE]), APPROPRIATE, NOT_RECOMMENDED))
         ceiling = z3.If(any_of(by_ceiling[CONTRAINDICATED]), CONTRAINDICATED,
                         z3.If(any_of(by_ceiling[NOT_RECOMMENDED]), NOT_RECOMMENDED,
-                              z3.If(any_of(by_ceiling[CAUTION]), CAUTION, RECOMMENDED)))
+                              z3.If(any_of(by_ceiling[CAUTION]), CAUTION,
+                                    z3.If(any_of(by_ceiling[APPROPRIATE]), APPROPRIATE, RECOMMENDED))))
         return z3.If(ceiling < floor, ceiling, floor)
 
     @cached_property
@@ -447,7 +449,9 @@ class Encoding:
         if rank == RECOMMENDED:
             return fired_with(lifts("strong"))
         if rank == APPROPRIATE:
-            return fired_with(lifts("moderate"))
+            # A moderate indication, or a strong one held at appropriate by a limit (the lesser of two choices).
+            limited = fired_with(lambda e: isinstance(e, Limit) and option in e.limit)
+            return z3.Or(fired_with(lifts("moderate")), z3.And(fired_with(lifts("strong")), limited))
         if rank == CAUTION:
             caps = fired_with(lambda e: (isinstance(e, Contraindicate) and e.severity == "relative"
                                          and option in e.contraindicate)

@@ -184,6 +184,32 @@ class CitedReasonsClaim(BaseModel):
                 "rests on a cited reason of its kind")
 
 
+class NotAboveTest(BaseModel):
+    """`{options: [PVP, KP], than: TAE_PVP}`: every named option's status is no better than `than`'s."""
+
+    model_config = _MODEL
+    options: tuple[Option, ...] = Field(min_length=1)
+    than: Option
+    _o = field_validator("options", mode="before")(_options)
+
+    @model_validator(mode="after")
+    def _not_itself(self) -> NotAboveTest:
+        if self.than in self.options:
+            raise ValueError(f"an option is never above itself: take {self.than} out of options")
+        return self
+
+
+class NotAboveClaim(BaseModel):
+    """The lesser of two choices: each named option's status is at most that of `than` (so, with a preference for
+    `than` among equals, it never ranks above it)."""
+
+    model_config = _MODEL
+    not_above: NotAboveTest
+
+    def describe(self) -> str:
+        return f"{_join(self.not_above.options)}: never graded above {self.not_above.than}"
+
+
 class AdjunctClaim(BaseModel):
     """`{adjunct: biopsy}`: the decision lists this adjunct."""
 
@@ -195,11 +221,11 @@ class AdjunctClaim(BaseModel):
 
 
 Claim = (StatusClaim | RankedClaim | TopClaim | RankingNonemptyClaim | ExcludesContraindicatedClaim | CitedReasonsClaim
-         | AdjunctClaim)
+         | NotAboveClaim | AdjunctClaim)
 CLAIM_BY_KEY: dict[str, type[BaseModel]] = {
     "status": StatusClaim, "ranked": RankedClaim, "top": TopClaim, "ranking_nonempty": RankingNonemptyClaim,
     "ranking_excludes_contraindicated": ExcludesContraindicatedClaim, "cited_reasons": CitedReasonsClaim,
-    "adjunct": AdjunctClaim}
+    "not_above": NotAboveClaim, "adjunct": AdjunctClaim}
 
 
 def _join(options: tuple[str, ...]) -> str:
@@ -433,6 +459,11 @@ def claim_problem(claim: Any, decision: Any) -> str | None:
             if status in claim.cited_reasons.statuses and not explained(decision.option(option)):
                 bad.append(f"{option} is {status} without a cited reason of that kind")
         return "; ".join(bad) or None
+    if isinstance(claim, NotAboveClaim):
+        than = claim.not_above.than
+        bad = [f"{o} is {statuses[o]}, above {than} ({statuses[than]})" for o in claim.not_above.options
+               if STATUS_RANK[statuses[o]] > STATUS_RANK[statuses[than]]]
+        return "; ".join(bad) or None
     if isinstance(claim, AdjunctClaim):
         return None if any(a.adjunct == claim.adjunct for a in decision.adjuncts) else \
             f"the adjunct '{claim.adjunct}' is not listed"
@@ -450,7 +481,8 @@ def explained(option: Any) -> bool:
     if status == "recommended":
         return "strong" in lifts
     if status == "appropriate":
-        return "moderate" in lifts
+        limited = any(r.effect == "limits" for r in reasons)
+        return "moderate" in lifts or ("strong" in lifts and limited)
     if status == "caution":
         caps = [r for r in reasons if (r.effect == "contraindicates" and r.detail == "relative")
                 or (r.effect == "conflict" and r.detail != "note")]

@@ -27,6 +27,7 @@ from .invariants import (
     CitedReasonsClaim,
     ExcludesContraindicatedClaim,
     Invariant,
+    NotAboveClaim,
     RankedClaim,
     RankingNonemptyClaim,
     StatusClaim,
@@ -76,6 +77,9 @@ def claim_expr(enc: Encoding, claim: Any) -> z3.BoolRef:
         test = claim.cited_reasons
         return z3.And(*[z3.Implies(enc.status[o] == STATUS_RANK[s], enc.explained(o, s))
                         for o in test.options for s in test.statuses])
+    if isinstance(claim, NotAboveClaim):
+        than = enc.status[claim.not_above.than]
+        return z3.And(*[enc.status[o] <= than for o in claim.not_above.options])
     if isinstance(claim, AdjunctClaim):
         return enc.adjunct_listed(claim.adjunct)
     raise TypeError(f"unknown claim {claim!r}")

@@ -23,7 +23,7 @@ from ..conditions import Condition, fields_of
 from ..decision import FLOOR
 from ..engine import Engine
 from ..evaluator import case_values
-from ..rulebook import Adjunct, AdviseAgainst, Conflict, Contraindicate, Derive, Indicate, Prefer, Rule, Rulebook
+from ..rulebook import Adjunct, AdviseAgainst, Conflict, Contraindicate, Derive, Indicate, Limit, Prefer, Rule, Rulebook
 from ..vocabulary import STATUS_RANK
 from .encode import STATUS_OF_RANK, Encoding
 from .invariants import StructuralCheck
@@ -299,6 +299,8 @@ def _atoms(rule: Rule) -> list[tuple[Any, ...]]:
             atoms += [("contraindicate", o, rank) for o in e.contraindicate]
         elif isinstance(e, AdviseAgainst):
             atoms += [("advise_against", o, 0) for o in e.advise_against]
+        elif isinstance(e, Limit):
+            atoms += [("limit", o, STATUS_RANK[e.at_most]) for o in e.limit]
         elif isinstance(e, Conflict):
             atoms += [("conflict", o, e.caution) for o in e.conflict]
         elif isinstance(e, Prefer):
