@@ -139,6 +139,9 @@ MUTANTS = [
      "inv.survival_floor.comfort_care_first"),
     ("Karnofsky 30 or less with weeks to live is not under the floor", "derive.survival.floor_bedbound", None,
      "inv.survival_floor.comfort_care_first"),
+    ("the floor widened to every survival under 3 months", "derive.survival.floor_under_1_month",
+     lambda rule: rule.update(when="life_expectancy_months < 3") or True,
+     "inv.survival.one_to_three_months_not_the_floor"),
     ("frailty counted as an indication for vertebroplasty", "pref.pvp.frail_local_anaesthesia",
      _add_effect({"indicate": "PVP", "strength": "moderate"}), "inv.frailty.never_raises_a_status"),
     # issue 20, class 3: radiosensitivity as NOMS classes it
