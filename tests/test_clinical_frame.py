@@ -47,6 +47,52 @@ def _every_deficit(rule: dict) -> bool:
     return True
 
 
+def _swap_site(rule: dict) -> bool:
+    """Make the progressing-deficit rule speak of the cord and conus only, as if the trial's bound were a finding."""
+    for item in rule["when"]["all"]:
+        for alternative in item.get("any", []) if isinstance(item, dict) else []:
+            if isinstance(alternative, str) and "cauda_equina" in alternative:
+                item["any"][item["any"].index(alternative)] = "compression_site in [cord, conus]"
+                return True
+    return False
+
+
+def _drop_effect(kind: str) -> Mutation:
+    """Remove the rule's effects of one kind (`prefer`, `indicate`, ...)."""
+    def mutation(rule: dict) -> bool:
+        kept = [effect for effect in rule["then"] if kind not in effect]
+        changed = len(kept) < len(rule["then"])
+        rule["then"] = kept
+        return changed
+    return mutation
+
+
+def _add_effect(effect: dict) -> Mutation:
+    def mutation(rule: dict) -> bool:
+        rule["then"].append(effect)
+        return True
+    return mutation
+
+
+def _strength(strength: str) -> Mutation:
+    def mutation(rule: dict) -> bool:
+        effects = [effect for effect in rule["then"] if "indicate" in effect and effect.get("strength") != strength]
+        for effect in effects:
+            effect["strength"] = strength
+        if strength == "strong":  # the loader asks a level-4/5 strong indication for its reason
+            rule.setdefault("strength_rationale", "written by a test: the mutant's strength")
+        return bool(effects)
+    return mutation
+
+
+def _primaries(*codes: str) -> Mutation:
+    def mutation(rule: dict) -> bool:
+        old = rule["when"]
+        rule["when"] = f"primary_tumor in [{', '.join(codes)}]"
+        return rule["when"] != old
+    return mutation
+
+
 # (what the mutant does, the rule it changes, how (None: deleted), the invariant that must catch it)
 MUTANTS = [
     ("open surgery despite an uncorrectable coagulopathy", "ci.surgery.coagulopathy", None,
@@ -61,8 +107,10 @@ MUTANTS = [
      "inv.radiosensitive.radiotherapy_first"),
     ("radiotherapy not yet given drops off the list", "ind.conservative.not_irradiated", None,
      "inv.radiotherapy.not_given_stays_on_list"),
-    ("cement above radiotherapy for a radiosensitive fracture", "ind.conservative.radiosensitive_mechanical_pain", None,
-     "inv.radiosensitive.never_outranked_by_cement"),
+    # issue 20, class 4: the mechanical line is independent of radiosensitivity
+    ("radiotherapy outranks indicated cement by a tie-break for a radiosensitive fracture",
+     "ind.conservative.radiosensitive_mechanical_pain", _strength("strong"),
+     "inv.radiosensitive.mechanical_line_independent"),
     ("instability leaves cement endorsed", "caution.cement.unstable_spine", None, "inv.cement.unstable_spine"),
     ("instability brings no surgery", "ind.surgery.unstable_spine", None, "inv.surgery.unstable_fit"),
     ("collapse of 80% leaves cement endorsed", "caution.cement.collapse_80", None, "inv.cement.collapse_80"),
@@ -79,6 +127,33 @@ MUTANTS = [
      _drop_clause("histology_confirmed"), "inv.itr.histology_not_proven"),
     ("tumour removal with no survival estimate", "ind.pvp_itr.broken_posterior_cortex",
      _drop_clause("survival_3_months_or_more"), "inv.itr.survival_unknown"),
+    # issue 20, class 1: a progressing deficit is urgent wherever the compression is
+    ("a progressing cauda equina deficit gets no urgent decompression", "ind.surgery.progressing_deficit", None,
+     "inv.neuro.progressing_deficit_decompression_first"),
+    ("a tie-break puts radiotherapy before decompression for a progressing deficit", "ind.surgery.progressing_deficit",
+     _drop_effect("prefer"), "inv.neuro.progressing_deficit_decompression_first"),
+    ("the urgent decompression stops at the cord", "ind.surgery.progressing_deficit",
+     _swap_site, "inv.neuro.progressing_deficit_decompression_first"),
+    # issue 20, class 2: the survival floor, and frailty that raises no status
+    ("procedures rank above comfort care with days to weeks to live", "caution.procedures.survival_floor", None,
+     "inv.survival_floor.comfort_care_first"),
+    ("Karnofsky 30 or less with weeks to live is not under the floor", "derive.survival.floor_bedbound", None,
+     "inv.survival_floor.comfort_care_first"),
+    ("the floor widened to every survival under 3 months", "derive.survival.floor_under_1_month",
+     lambda rule: rule.update(when="life_expectancy_months < 3") or True,
+     "inv.survival.one_to_three_months_not_the_floor"),
+    ("frailty counted as an indication for vertebroplasty", "pref.pvp.frail_local_anaesthesia",
+     _add_effect({"indicate": "PVP", "strength": "moderate"}), "inv.frailty.never_raises_a_status"),
+    # issue 20, class 3: radiosensitivity as NOMS classes it
+    ("hepatocellular carcinoma not radioresistant", "derive.radiosensitivity.resistant",
+     _primaries("kidney", "thyroid", "colorectal", "melanoma"), "inv.radiosensitivity.resistant_classes"),
+    ("lung cancer not radioresistant", "derive.radiosensitivity.lung_as_nsclc", None,
+     "inv.radiosensitivity.resistant_classes"),
+    ("breast epidural disease gets no radiotherapy indication", "ind.conservative.moderately_radiosensitive_epidural",
+     None, "inv.radiosensitivity.moderate_epidural_radiotherapy"),
+    ("breast and prostate read as radiosensitive, as the tumours the surgical trial excluded",
+     "derive.radiosensitivity.sensitive", _primaries("lymphoma", "multiple_myeloma", "breast", "prostate"),
+     "inv.surgery.trial_population_recommended"),
 ]
 
 
