@@ -216,3 +216,11 @@ DISCLAIMER = ("Decision support, not a medical device. spinemets summarises publ
 # Who sits at the board, by role (never by name): offered in the attendee list, others can be typed.
 BOARD_ROLES = ("spine surgery", "neurosurgery", "interventional radiology", "diagnostic radiology",
                "radiation oncology", "medical oncology", "palliative care", "pain medicine", "nursing", "trainee")
+
+
+def vignette_label(rulebook: Rulebook, number: int, case: Any) -> str:
+    """'Vignette 7: breast, T10': what a board would say before discussing it. Never the title nor the id, which
+    often name the treatment given (a trainee reads these lists before committing to an answer)."""
+    hints = [value_words(rulebook, "primary_tumor", case.primary_tumor)] if case.primary_tumor else []
+    hints += [", ".join(case.levels)] if case.levels else []
+    return f"Vignette {number}" + (f": {'; '.join(hints)}" if hints else "")

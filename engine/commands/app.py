@@ -42,8 +42,12 @@ def settings_flags(path: Path) -> list[str]:
     flags = []
     for section, values in settings.items():
         for key, value in values.items():
-            text = str(value).lower() if isinstance(value, bool) else str(value)
-            flags.append(f"--{section}.{key}={text}")
+            # A list (server.allowedHosts) is one flag per item, as Streamlit's command line takes it: its
+            # Python repr as one value would be a single host name matching no request, and every page's
+            # websocket would be refused (the page would stay on Streamlit's grey skeleton).
+            for item in value if isinstance(value, list) else [value]:
+                text = str(item).lower() if isinstance(item, bool) else str(item)
+                flags.append(f"--{section}.{key}={text}")
     return flags
 
 

@@ -33,6 +33,9 @@ engine = resources.engine()
 specs = evaluation.input_specs(engine)
 case_state.ensure(st.session_state, specs)
 vignettes = {v.name: v for v in resources.readable_vignettes()}
+# Named neutrally, as on the trainees' page: a title or an id often names the treatment the patient had.
+vignette_labels = {n: labels.vignette_label(engine.rulebook, i + 1, v.document.case) if v.document else v.label
+                   for i, (n, v) in enumerate(vignettes.items())}
 state = st.session_state
 
 
@@ -117,7 +120,7 @@ with st.container(border=bool(items)):
 with st.expander("Open or save a case", icon=":material/folder_open:", expanded=not items):
     pick, load, clear = st.columns([6, 2, 2], vertical_alignment="bottom")
     with pick:
-        st.selectbox("Vignette", list(vignettes), key="board.vignette", format_func=lambda n: vignettes[n].label,
+        st.selectbox("Vignette", list(vignettes), key="board.vignette", format_func=lambda n: vignette_labels.get(n, n),
                      placeholder="no vignettes in cases/", help="A teaching case from cases/.")
     with load:
         st.button("Load into the form", on_click=_load_vignette, disabled=not vignettes, icon=":material/upload:",
