@@ -106,8 +106,8 @@ def top_shown(at: AppTest) -> str | None:
 def statuses_shown(at: AppTest) -> dict[str, str]:
     """The glance row: option -> status, in the order shown."""
     for element in at.markdown:
-        if "sm-glance" in element.value:
-            pairs = re.findall(r"class='sm-chip' data-option='([A-Z_]+)' data-status='([a-z_]+)'", element.value)
+        pairs = re.findall(r"class='sm-chip' data-option='([A-Z_]+)' data-status='([a-z_]+)'", element.value)
+        if pairs:
             return dict(pairs)
     return {}
 

@@ -90,20 +90,13 @@ def _add_to_agenda() -> None:
 
 st.title("Case and decision")
 
-@st.fragment
-def board_decision() -> None:
-    """Its own fragment: choosing options here does not rerun the form; a recording reads the form as it is now."""
-    record_panel.render(engine, lambda: evaluation.evaluate_form(engine, state))
-    drafts.save(state)
-
-
 items = [i for i in session.agenda(state) if i.values is not None]
 here = session.current(state)
 with st.container(border=bool(items)):
     if items:
         where = f"patient {[i.key for i in items].index(here.key) + 1} of {len(items)}" if here in items else \
             "the form holds a case that is not on the agenda"
-        back, pick, forward, record = st.columns([1.1, 4, 1.1, 2.2], vertical_alignment="bottom")
+        back, pick, forward = st.columns([1.1, 6.2, 1.1], vertical_alignment="bottom")
         back.button("Previous", on_click=_step, args=(-1,), icon=":material/arrow_back:", width="stretch",
                     disabled=here is None or here is items[0])
         state["agenda.jump"] = here.key if here is not None else None
@@ -112,10 +105,6 @@ with st.container(border=bool(items)):
                        placeholder="open a patient of the agenda")
         forward.button("Next", on_click=_step, args=(1,), icon=":material/arrow_forward:", width="stretch",
                        disabled=here is items[-1])
-    else:
-        _, record = st.columns([5.8, 2.2])
-    with record, st.popover("The board's decision", icon=":material/how_to_vote:", width="stretch"):
-        board_decision()
 
 with st.expander("Open or save a case", icon=":material/folder_open:", expanded=not items):
     pick, load, clear = st.columns([6, 2, 2], vertical_alignment="bottom")
@@ -201,8 +190,16 @@ def _decision(outcome: evaluation.Outcome) -> None:
                     blocked.setdefault(option, []).append(labels.field_title(rulebook, item.field))
     assert outcome.case is not None
     export.buttons(rulebook, outcome.case, outcome.decision)
+
+    def board_decision() -> None:
+        # Right under the top suggestion: the popover opens below it, never over it, and it is redrawn with the
+        # decision, so the top suggestion it restates is the one on screen.
+        with st.popover("The board's decision", icon=":material/how_to_vote:", width="stretch"):
+            record_panel.render(engine, outcome, lambda: evaluation.evaluate_form(engine, state))
+
     decision_view.render(rulebook, outcome.decision, ask=lambda name: form.prompt(engine, name), engine=engine,
-                         case=outcome.case, blocked=blocked, findings=findings(rulebook, outcome.reading.data))
+                         case=outcome.case, blocked=blocked, findings=findings(rulebook, outcome.reading.data),
+                         after_top=board_decision)
 
 
 case_and_decision()
