@@ -13,7 +13,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.browser_support import TIMEOUT_MS, launch, open_app, wait_for_app_run  # noqa: E402
+from tests.browser_support import TIMEOUT_MS, launch, open_app, wait_for_app_run
 
 
 def main(url: str, shot: str) -> int:

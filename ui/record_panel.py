@@ -80,9 +80,9 @@ def _restate_top(rulebook: Rulebook, outcome: Outcome) -> None:
         st.markdown("**The board's decision** · no decision from the engine yet")
         return
     top = decision.option(decision.top)
-    st.markdown(f"**The board's decision** · the engine's top suggestion: **{md(labels.option_title(rulebook, top.option))}**"
-                f" ({md(labels.status_label(top.status).lower())}"
-                + (", provisional" if top.provisional else "") + ")")
+    title = md(labels.option_title(rulebook, top.option))
+    st.markdown(f"**The board's decision** · the engine's top suggestion: **{title}** "
+                f"({md(labels.status_label(top.status).lower())}" + (", provisional" if top.provisional else "") + ")")
 
 
 def _case_id(state: Any) -> str:
