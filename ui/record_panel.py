@@ -25,7 +25,7 @@ from .evaluation import Outcome
 from .text import md
 
 CHOSEN, REASON, COMMENT, CORRECTS = "record.chosen", "record.reason", "record.comment", "record.corrects"
-MESSAGE = "record.message"      # (kind, text) of the last press of Record or Void, drawn above the buttons
+MESSAGE = "record.message"      # (kind, text, case id) of the last press of Record or Void
 LAST = "record.last"            # what the last kept record was made of: the same again is a double click
 _CHOSEN_LABEL = "Chosen option(s), the main one first"
 _REASON_LABEL = "If the main choice is not the top suggestion, why"
@@ -41,27 +41,32 @@ def render(engine: Engine, outcome: Outcome, evaluate: Callable[[], Outcome]) ->
     if standing is not None:
         number, entry = standing
         st.caption(f"Recorded for this case: {_in_words(rulebook, entry.decision)} ({_where(number, entry)}).")
-        st.checkbox(f"The next record corrects this one ({_where(number, entry)})", value=True, key=CORRECTS,
+        state.setdefault(CORRECTS, True)  # a default through the state: a value= as well would warn on a reload
+        st.checkbox(f"The next record corrects this one ({_where(number, entry)})", key=CORRECTS,
                     help="The record stays in the log; the new one says it replaces it, and the minutes and the "
                          "concordance count only the new one.")
-    st.multiselect(_CHOSEN_LABEL, rulebook.option_order, key=CHOSEN,
-                   format_func=lambda c: labels.option_label(rulebook, c), placeholder="the option(s) the board chose")
-    st.selectbox(_REASON_LABEL, list(OVERRIDE_REASONS), index=None, key=REASON,
-                 format_func=lambda r: OVERRIDE_REASONS[r],
-                 placeholder="not needed when the board follows the top suggestion")
-    st.text_input(_COMMENT_LABEL, key=COMMENT)
+    # The message first, under the restated top suggestion: the popover opens low on a 1366x768 screen and
+    # its lower part may be out of sight, so a refusal drawn below the fields could go unseen.
     message = state.get(MESSAGE)
-    if message:
-        kind, text = message
+    if message and message[2] == _case_id(state):  # a message about the patient before says nothing here
+        kind, text, _ = message
         (st.success if kind == "success" else st.error)(text, icon=":material/check_circle:" if kind == "success"
                                                          else ":material/error:")
-    record_col, void_col = st.columns([3, 2]) if standing is not None else (st.container(), None)
+    chosen_col, reason_col = st.columns(2)
+    chosen_col.multiselect(_CHOSEN_LABEL, rulebook.option_order, key=CHOSEN,
+                           format_func=lambda c: labels.option_label(rulebook, c),
+                           placeholder="the option(s) the board chose")
+    reason_col.selectbox(_REASON_LABEL, list(OVERRIDE_REASONS), index=None, key=REASON,
+                         format_func=lambda r: OVERRIDE_REASONS[r],
+                         placeholder="not needed when the board follows the top suggestion")
+    comment_col, record_col = st.columns([3, 2], vertical_alignment="bottom")
+    comment_col.text_input(_COMMENT_LABEL, key=COMMENT)
     record_col.button("Record the board's decision", icon=":material/how_to_vote:", type="primary",
                       on_click=_record, args=(engine, evaluate), width="stretch")
-    if void_col is not None and standing is not None:
-        void_col.button(f"Void {_where(*standing)}", icon=":material/block:", on_click=_void, args=(engine,),
-                        width="stretch", help="Withdraw the recorded decision (the comment says why); the record "
-                                              "stays in the log, marked void by a new one.")
+    if standing is not None:
+        st.button(f"Void {_where(*standing)}", icon=":material/block:", on_click=_void, args=(engine,),
+                  help="Withdraw the recorded decision (the comment says why); the record stays in the log, "
+                       "marked void by a new one.")
     if session.recording(state):
         st.caption(f":material/database: Recording is on: each decision is added to the board log at "
                    f"`{md(session.log_path(state))}` (set on the Board session page).")
@@ -143,10 +148,13 @@ def _record(engine: Engine, evaluate: Callable[[], Outcome]) -> None:
     last = state.get(LAST)
     if last is not None and (made_of == last[1] or (not chosen and not comment and reason is None
                                                     and last[0] == _case_id(state))):
-        return  # a second click on the same entry (or on the fields the first click cleared): already kept
+        # A second click on the same entry (or on the fields the first click cleared): already kept. Its click
+        # came with the fields as they were before the first click cleared them: clear them again.
+        _clear()
+        return
     refusal = _refusal(rulebook, outcome, chosen, reason, comment)
     if refusal is not None:
-        state[MESSAGE] = ("error", refusal)
+        state[MESSAGE] = ("error", refusal, _case_id(state))
         return
     assert outcome.case is not None and outcome.decision is not None and case is not None
     _keep(rulebook, case, json.loads(outcome.decision.to_json()), chosen, reason, comment, supersedes, False,
@@ -160,7 +168,8 @@ def _void(engine: Engine) -> None:
         return
     comment = str(state.get(COMMENT) or "").strip()
     if not comment:
-        state[MESSAGE] = ("error", f"Not voided: say why in *{_COMMENT_LABEL}* (the reason goes into the minutes).")
+        state[MESSAGE] = ("error", f"Not voided: say why in *{_COMMENT_LABEL}* (the reason goes into the minutes).",
+                          _case_id(state))
         return
     number, entry = standing
     old = entry.decision
@@ -180,7 +189,7 @@ def _keep(rulebook: Rulebook, case: dict[str, Any], decision_json: dict[str, Any
         number, entry = session.record(state, decision)
     except InputError as err:
         why = "; ".join(md(p.message) for p in err.problems) if err.problems else md(err)
-        state[MESSAGE] = ("error", f"Not recorded: {why}")
+        state[MESSAGE] = ("error", f"Not recorded: {why}", _case_id(state))
         return
     if voids:
         what = f"{_where(supersedes or 0, entry)} is withdrawn"
@@ -192,7 +201,12 @@ def _keep(rulebook: Rulebook, case: dict[str, Any], decision_json: dict[str, Any
             what += f"; it corrects {'record' if entry.record else 'minutes entry'} {supersedes}"
     where = (f"record {entry.record.seq} of the board log `{md(entry.path)}`, hash `{entry.record.hash[:16]}…`"
              if entry.record else f"entry {number} of this meeting's minutes (recording is off)")
-    state[MESSAGE] = ("success", f"Recorded: {what}. Kept in {where}.")
+    state[MESSAGE] = ("success", f"Recorded: {what}. Kept in {where}.", _case_id(state))
     state[LAST] = (_case_id(state), made_of)
-    for key in (CHOSEN, REASON, COMMENT, CORRECTS):
-        state.pop(key, None)
+    _clear()
+
+
+def _clear() -> None:
+    # Values, not deleted keys: the browser keeps a widget's value unless the server sets a new one.
+    state = st.session_state
+    state[CHOSEN], state[REASON], state[COMMENT], state[CORRECTS] = [], None, "", True
