@@ -226,7 +226,7 @@ def test_no_entry_of_the_boards_decision_is_lost_and_a_record_can_be_corrected(s
     _choose(page, "Chosen option(s), the main one first", f"{option_title(decision.top)} ({decision.top})")
     page.keyboard.press("Escape")
     panel = _panel(page)
-    expect(panel.get_by_role("checkbox", name=re.compile("corrects this one"))).to_be_checked()
+    expect(panel.get_by_role("checkbox", name=re.compile("^Correct the decision recorded above"))).to_be_checked()
     panel.get_by_role("button", name="Record the board's decision").click()
     wait_for_app_run(page)
     panel = _panel(page)
@@ -238,4 +238,41 @@ def test_no_entry_of_the_boards_decision_is_lost_and_a_record_can_be_corrected(s
     text = Path(pending.value.path()).read_text()
     assert "Patients: 1; the board followed the top suggestion for 1" in text, text[:600]
     assert f"History: this record corrects record 1 ({option_title(other)} ({other}))" in text, text
+    no_exception(page)
+
+
+# 4. Legible across the room --------------------------------------------------------------------------------
+
+def _rgb(text: str) -> tuple[int, ...]:
+    return tuple(int(v) for v in re.findall(r"[\d.]+", text)[:3])
+
+
+def test_the_presentation_view_fills_the_upper_half_of_a_projected_screen_in_large_type(server, page, shots):
+    from playwright.sync_api import expect
+
+    engine = get_engine()
+    page.set_viewport_size({"width": 1920, "height": 1080})
+    open_app(page, server)
+    load_first_vignette(page)
+    # an ordinary selected choice is not drawn in an alarm colour (Streamlit's default accent is red)
+    selected = page.locator("[data-testid='stMainBlockContainer'] [role='radio'][aria-checked='true']").first
+    r, g, b = _rgb(selected.evaluate("e => getComputedStyle(e).color"))
+    assert not (r > 150 and r > g + 60 and r > b + 60), (r, g, b)
+    decision = engine.evaluate(document(vignette_files()[0]).case)
+    page.get_by_text("Presentation view (projector)").click()
+    wait_for_app_run(page)
+    card = page.locator(".sm-present")
+    expect(card).to_contain_text(option_title(decision.top))
+    expect(page.get_by_role("radiogroup", name="Findings", exact=True)).to_have_count(0)  # the form is away
+    box = card.bounding_box()
+    assert box["y"] < 1080 / 4 and box["y"] + box["height"] <= 1080 * 0.62 and box["height"] >= 1080 * 0.4, box
+    sizes = card.evaluate("e => ['.sm-h', '.sm-st', 'li'].map(s => parseFloat(getComputedStyle("
+                          "e.querySelector(s) || e).fontSize))")
+    assert sizes[0] >= 64 and sizes[1] >= 40 and sizes[2] >= 32, sizes
+    first_reason = decision.option(decision.top).reasons[0]
+    expect(card).to_contain_text(labels.rule_title(engine.rulebook, first_reason.rule))
+    page.wait_for_timeout(300)
+    page.screenshot(path=str(shots / "presentation-1920.png"))
+    page.get_by_text("Presentation view (projector)").click()
+    wait_for_app_run(page)
     no_exception(page)

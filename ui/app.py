@@ -7,7 +7,7 @@ from pathlib import Path
 import streamlit as st
 from PIL import Image, ImageDraw
 from spinemets import RulebookError
-from spinemets.ui import case_state, drafts, labels, resources
+from spinemets.ui import case_state, drafts, keyboard, labels, resources
 from spinemets.ui.text import md
 
 VIEWS = Path(__file__).resolve().parent / "views"
@@ -55,6 +55,7 @@ with st.sidebar:
     st.caption(f"Rule base {md(engine.rulebook.manifest.name)} {md(engine.rulebook.version)}  \n"
                f"sha256 `{engine.sha256[:16]}…`  \n{len(engine.rulebook.active_rules)} active rules")
     # This tab's token, so that the work in progress comes back after a reload (see ui/drafts.py).
+    keyboard.install()
     if drafts.restore_once(state, drafts.tab_token()):
         st.toast("The case and agenda of this tab were restored after the reload.", icon=":material/restore:")
 

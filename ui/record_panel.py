@@ -42,7 +42,8 @@ def render(engine: Engine, outcome: Outcome, evaluate: Callable[[], Outcome]) ->
         number, entry = standing
         st.caption(f"Recorded for this case: {_in_words(rulebook, entry.decision)} ({_where(number, entry)}).")
         state.setdefault(CORRECTS, True)  # a default through the state: a value= as well would warn on a reload
-        st.checkbox(f"The next record corrects this one ({_where(number, entry)})", key=CORRECTS,
+        st.checkbox(f"Correct the decision recorded above ({_where(number, entry)}) with the one recorded now",
+                    key=CORRECTS,
                     help="The record stays in the log; the new one says it replaces it, and the minutes and the "
                          "concordance count only the new one.")
     # The message first, under the restated top suggestion: the popover opens low on a 1366x768 screen and

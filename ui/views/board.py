@@ -88,7 +88,12 @@ def _add_to_agenda() -> None:
     session.add_form(state)
 
 
-st.title("Case and decision")
+PRESENT = "board.present"
+title_col, present_col = st.columns([3, 2], vertical_alignment="bottom")
+title_col.title("Case and decision")
+present_col.toggle("Presentation view (projector)", key=PRESENT, help="The top suggestion, its status and its first "
+                   "reasons large enough to read across the room, the case form hidden. Turn off to edit the case.")
+presenting = bool(state.get(PRESENT))
 
 items = [i for i in session.agenda(state) if i.values is not None]
 here = session.current(state)
@@ -106,7 +111,7 @@ with st.container(border=bool(items)):
         forward.button("Next", on_click=_step, args=(1,), icon=":material/arrow_forward:", width="stretch",
                        disabled=here is items[-1])
 
-with st.expander("Open or save a case", icon=":material/folder_open:", expanded=not items):
+with st.expander("Open or save a case", icon=":material/folder_open:", expanded=not items and not presenting):
     pick, load, clear = st.columns([6, 2, 2], vertical_alignment="bottom")
     with pick:
         st.selectbox("Vignette", list(vignettes), key="board.vignette", format_func=lambda n: vignette_labels.get(n, n),
@@ -127,7 +132,7 @@ with st.expander("Open or save a case", icon=":material/folder_open:", expanded=
                width="stretch", disabled=here is not None, help="The case in the form becomes a patient of the agenda.")
 
 undo = case_state.last_undo(state)
-if undo is not None:
+if undo is not None and not presenting:
     note, button = st.columns([5, 1], vertical_alignment="center")
     note.info(f"The form was replaced by {md(undo.what)}; the case entered before can be brought back.",
               icon=":material/history:")
@@ -146,7 +151,8 @@ def _save_buttons(data: dict[str, Any]) -> None:
                              key="download.case_json")
 
 
-form.identity()
+if not presenting:
+    form.identity()
 
 
 @st.fragment
@@ -155,6 +161,12 @@ def case_and_decision() -> None:
     case_state.keep(state, clinical_only=True)
     links = sins_link.settle(state, engine, specs)
     outcome = evaluation.evaluate_form(engine, state)
+    if presenting:
+        # The form out of the way: the decision alone, the top suggestion first and large (cards.PRESENT_STYLE).
+        _decision(outcome, present=True)
+        session.save_current(state)
+        drafts.save(state)
+        return
     left, right = st.columns([5, 6], gap="large")
     with left:
         st.subheader("Case")
@@ -170,7 +182,7 @@ def case_and_decision() -> None:
                f"{state['timing.board_seconds'] * 1000:.0f} ms on the server.")
 
 
-def _decision(outcome: evaluation.Outcome) -> None:
+def _decision(outcome: evaluation.Outcome, present: bool = False) -> None:
     rulebook = engine.rulebook
     if outcome.decision is None:
         st.error("No decision: " + "; ".join(md(m) for m in outcome.general_problems), icon=":material/error:")
@@ -189,6 +201,8 @@ def _decision(outcome: evaluation.Outcome) -> None:
                 for option in item.affects:
                     blocked.setdefault(option, []).append(labels.field_title(rulebook, item.field))
     assert outcome.case is not None
+    if present:
+        st.markdown(cards.presentation_card(rulebook, outcome.decision), unsafe_allow_html=True)
     export.buttons(rulebook, outcome.case, outcome.decision)
 
     def board_decision() -> None:
