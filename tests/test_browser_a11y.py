@@ -43,7 +43,7 @@ def _report(name: str, violations: list[dict]) -> Counter:
 
 def _serious(violations: list[dict]) -> list[str]:
     return [f"{v['id']} {v['impact']}: {v['help']} at {[n['target'] for n in v['nodes'][:4]]} "
-            f"{v['nodes'][0].get('failureSummary', '')[:300]}"
+            f"{v['nodes'][0].get('failureSummary', '')[:300]} {v['nodes'][0].get('html', '')[:300]}"
             for v in violations if v["impact"] in ("serious", "critical")]
 
 
@@ -79,8 +79,13 @@ def test_the_decision_popover_takes_the_focus_and_the_group_switcher_is_one_stop
     # Shift+Tab back into the group switcher lands on the selected group
     open_group(page, "Mechanical")
     switch = page.get_by_role("radiogroup", name="Findings", exact=True)
-    after = page.locator("[data-testid='stMainBlockContainer'] [role='radiogroup']").nth(1)
-    after.get_by_role("radio").first.focus()
+    # from the first tab stop after the switcher, back with Shift+Tab
+    page.evaluate("""() => {
+        const group = document.querySelector("[role='radiogroup'][aria-label='Findings']");
+        const stops = Array.from(document.querySelectorAll("input, button, select, textarea, [tabindex]"))
+            .filter(e => e.tabIndex >= 0 && !e.disabled && e.offsetParent !== null && !group.contains(e)
+                    && (group.compareDocumentPosition(e) & Node.DOCUMENT_POSITION_FOLLOWING));
+        stops[0].focus(); }""")
     page.keyboard.press("Shift+Tab")
     focused = page.evaluate("() => document.activeElement.textContent")
     assert re.match(r"^Mechanical\b", focused.strip()), focused

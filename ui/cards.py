@@ -177,7 +177,7 @@ def derived(rulebook: Rulebook, decision: Decision) -> str:
 PRESENT_STYLE = "".join("""<style>
 [data-testid='stMainBlockContainer']{padding-top:1.2rem}
 .sm-present{border:6px solid var(--c);background:var(--t);border-radius:14px;padding:20px 36px 24px 36px;
-min-height:44vh;box-sizing:border-box;color:#111827}
+min-height:42vh;box-sizing:border-box;color:#111827}
 .sm-present .sm-k{font-size:32px;font-weight:600;color:#1f2937;line-height:1.2}
 .sm-present .sm-h{font-size:72px;font-weight:800;line-height:1.08;margin:4px 0 8px 0}
 .sm-present .sm-st{font-size:44px;font-weight:800;color:var(--c);line-height:1.2}
