@@ -24,7 +24,7 @@ def main(url: str, shot: str) -> int:
         page = browser.new_page(viewport={"width": 1366, "height": 768})
         page.set_default_timeout(TIMEOUT_MS)
         refused: list[str] = []
-        page.on("websocket", lambda ws: ws.on("socketerror", refused.append))
+        page.on("websocket", lambda ws: ws.on("socketerror", lambda error: refused.append(str(error))))
         try:
             open_app(page, url)
             page.get_by_role("button", name="Load into the form").click()

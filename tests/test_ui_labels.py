@@ -72,7 +72,7 @@ def _visible(at) -> str:
     text = re.sub(r"<style>.*?</style>", " ", text, flags=re.S)
     # Citations quote the papers and name sources as the rule base does ("Danish vertebroplasty series"): kept verbatim.
     text = re.sub(r"<details class='sm-cite'>.*?</details>", " ", text, flags=re.S)
-    text = re.sub(r"<span class='sm-code'>[A-Z_]+</span>", " ", text)
+    text = re.sub(r"<span class='sm-code'[^>]*>[A-Z_]+</span>", " ", text)
     text = re.sub(r"sha256 `[0-9a-f]+`|case `[^`]+`|:material/[a-z_]+:", " ", text)
     return html.unescape(re.sub(r"<[^>]+>", " ", text)).replace("\\_", "_")
 

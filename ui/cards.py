@@ -139,8 +139,8 @@ def option_card(rulebook: Rulebook, option: OptionDecision, rank: int | None, de
                    "not recommended.</div>")
     return (f"<div class='sm-card' data-option='{escape(option.option)}' data-status='{option.status}' "
             f"style='{_vars(option.status)}'><div><span class='sm-h'>{place}"
-            f"{escape(labels.option_title(rulebook, option.option))}</span><span class='sm-code'>"
-            f"{escape(option.option)}</span></div><div><span class='sm-st'>{style.icon} {escape(style.label)}</span>"
+            f"{escape(labels.option_title(rulebook, option.option))}</span><span class='sm-code' style='border-left:"
+            f"6px solid {labels.option_colour(rulebook, option.option)}'>{escape(option.option)}</span></div><div><span class='sm-st'>{style.icon} {escape(style.label)}</span>"
             f"<span class='sm-small'>{flag}</span></div>{blocked}{reasons}</div>")
 
 

@@ -224,3 +224,13 @@ def vignette_label(rulebook: Rulebook, number: int, case: Any) -> str:
     hints = [value_words(rulebook, "primary_tumor", case.primary_tumor)] if case.primary_tumor else []
     hints += [", ".join(case.levels)] if case.levels else []
     return f"Vignette {number}" + (f": {'; '.join(hints)}" if hints else "")
+
+
+# One colour per option, in the rule base's option order, on every chart and on the option cards' code badge:
+# Okabe-Ito's colours, told apart by colour-blind readers (their yellow left out: it does not read on white).
+OPTION_COLOURS = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#000000")
+
+
+def option_colour(rulebook: Rulebook, code: str) -> str:
+    order = list(rulebook.option_order)
+    return OPTION_COLOURS[order.index(code) % len(OPTION_COLOURS)] if code in order else "#57606a"
