@@ -88,7 +88,9 @@ def proportions(points: list[Point], x_title: str, studies: dict[str, str], opti
     data["text"] = data.apply(lambda r: f"{r['value']:.0f}%" + (f" ({r['events of total']})" if r["events of total"]
                                                                  else ""), axis=1)
     order = list(data["label"])
-    y = alt.Y("label:N", title=None, sort=order, axis=alt.Axis(labelLimit=420, **_TEXT))
+    # Study and option on two lines (BAR_PX leaves room): on one line a long pair was cut at the label limit.
+    y = alt.Y("label:N", title=None, sort=order,
+              axis=alt.Axis(labelLimit=420, labelExpr="split(datum.label, ': ')", **_TEXT))
     base = alt.Chart(data).encode(y=y, tooltip=["study", "option", "arm", "value", "events of total", "reported %",
                                                 "unit"])
     shown = [o for o in options.values() if o in set(data["option"])]
