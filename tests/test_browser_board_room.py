@@ -272,7 +272,38 @@ def test_the_presentation_view_fills_the_upper_half_of_a_projected_screen_in_lar
     first_reason = decision.option(decision.top).reasons[0]
     expect(card).to_contain_text(labels.rule_title(engine.rulebook, first_reason.rule))
     page.wait_for_timeout(300)
-    page.screenshot(path=str(shots / "presentation-1920.png"))
+    page.screenshot(path=str(shots / "presentation-1920.png"))  # the projector only: the view is made for it
     page.get_by_text("Presentation view (projector)").click()
     wait_for_app_run(page)
+    no_exception(page)
+
+
+# 7. The rule base page -------------------------------------------------------------------------------------
+
+def test_the_rule_base_reads_in_words_folds_by_group_and_finds_a_rule_by_field_or_option(server, page):
+    from playwright.sync_api import expect
+
+    rulebook = get_engine().rulebook
+    page.set_viewport_size({"width": 1366, "height": 768})
+    open_app(page, server)
+    nav(page, "Rule base")
+    height = page.evaluate("() => document.querySelector(\"[data-testid='stMain']\").scrollHeight")
+    assert height < 4000, height
+    main = page.locator("[data-testid='stMainBlockContainer']")
+    expect(main.get_by_text(re.compile(r"^Indications \(\d+\)$"))).to_be_visible()
+    # a field's title finds the rules that test it, shown open, their conditions in words
+    search = page.get_by_role("textbox", name="Search")
+    search.fill("histology confirmed")
+    search.press("Enter")
+    wait_for_app_run(page)
+    expect(main.get_by_text("is not known (unknown)").first).to_be_visible()
+    text = main.inner_text()
+    assert "unknown(" not in text and "histology_confirmed" not in text.replace("`", ""), text[:400]
+    # an option's name finds the rules about it, with the option's name rather than its code
+    tae = next(o.title for o in rulebook.manifest.options if o.code == "TAE_PVP")
+    search.fill(tae.lower())
+    search.press("Enter")
+    wait_for_app_run(page)
+    expect(main.get_by_text(re.compile(r"\d+ of \d+ rules"))).not_to_have_text(re.compile(r"^0 of"))
+    assert "with TAE_PVP" not in main.inner_text()
     no_exception(page)

@@ -49,7 +49,7 @@ def render(rulebook: Rulebook, decision: Decision, *, ask: Callable[[str], None]
     elif view == "adjuncts":
         adjuncts(rulebook, decision)
     else:
-        st.markdown(cards.option_cards(rulebook, decision, blocked), unsafe_allow_html=True)
+        st.html(cards.option_cards(rulebook, decision, blocked))  # STYLE came with the top card
     scores(rulebook, decision)
     footer(decision)
 

@@ -26,16 +26,18 @@ export default function() {
       radios.forEach((r) => { const want = r === chosen ? 0 : -1; if (r.tabIndex !== want) { r.tabIndex = want; } });
     });
   };
-  const focusInto = (body) => {
-    const first = body.querySelector("input:not([type='hidden']), textarea, [role='combobox'], button");
-    if (first && !body.contains(document.activeElement)) { first.focus(); }
-  };
-  let opened = null;
+  // The popover's fields are drawn by a rerun after it opens: focus the first one once it is there.
+  let focused = null;
   new MutationObserver(() => {
     fix();
     const body = document.querySelector("[data-testid='stPopoverBody']");
-    if (body && body !== opened) { opened = body; setTimeout(() => focusInto(body), 50); }
-    if (!body) { opened = null; }
+    if (!body) { focused = null; return; }
+    if (focused === body) { return; }
+    const first = body.querySelector("input:not([type='hidden']), textarea, [role='combobox']");
+    if (first) {
+      focused = body;
+      if (!body.contains(document.activeElement)) { first.focus(); }
+    }
   }).observe(document.body, {subtree: true, childList: true, attributes: true, attributeFilter: ["aria-checked"]});
   fix();
 }
