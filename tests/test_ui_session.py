@@ -70,9 +70,6 @@ def _board(at):
 
 
 def _record(at, chosen: list[str], reason: str | None = None, comment: str = ""):
-    if "record.open" not in at.session_state or not at.session_state["record.open"]:
-        at.session_state["record.open"] = True  # the panel is drawn while its popover is open
-        at.run()
     at.multiselect(key="record.chosen").set_value(chosen)
     if reason is not None:
         at.selectbox(key="record.reason").set_value(reason)

@@ -27,7 +27,6 @@ from .text import md
 CHOSEN, REASON, COMMENT, CORRECTS = "record.chosen", "record.reason", "record.comment", "record.corrects"
 MESSAGE = "record.message"      # (kind, text, case id) of the last press of Record or Void
 LAST = "record.last"            # what the last kept record was made of: the same again is a double click
-OPEN = "record.open"            # the popover's open state
 _CHOSEN_LABEL = "Chosen option(s), the main one first"
 _REASON_LABEL = "If the main choice is not the top suggestion, why"
 _COMMENT_LABEL = "Comment for the minutes (no patient names)"

@@ -208,12 +208,10 @@ def _decision(outcome: evaluation.Outcome, present: bool = False) -> None:
     def board_decision() -> None:
         # Right under the top suggestion: the popover opens below it, never over it, and it is redrawn with the
         # decision, so the top suggestion it restates is the one on screen.
-        # Drawn only while open (on_change="rerun" makes `.open` known): a click in the form does not pay for
-        # the panel's fifteen elements while nobody is recording.
-        with st.popover("The board's decision", icon=":material/how_to_vote:", width="stretch",
-                        key=record_panel.OPEN, on_change="rerun") as panel:
-            if panel.open:
-                record_panel.render(engine, outcome, lambda: evaluation.evaluate_form(engine, state))
+        # Always drawn: a popover drawn only while open (on_change="rerun") left the next page blank after a
+        # recording inside this fragment (Streamlit 1.67: "Couldn't find fragment").
+        with st.popover("The board's decision", icon=":material/how_to_vote:", width="stretch"):
+            record_panel.render(engine, outcome, lambda: evaluation.evaluate_form(engine, state))
 
     decision_view.render(rulebook, outcome.decision, ask=lambda name: form.prompt(engine, name), engine=engine,
                          case=outcome.case, blocked=blocked, findings=findings(rulebook, outcome.reading.data),
