@@ -140,7 +140,8 @@ def option_card(rulebook: Rulebook, option: OptionDecision, rank: int | None, de
     return (f"<div class='sm-card' data-option='{escape(option.option)}' data-status='{option.status}' "
             f"style='{_vars(option.status)}'><div><span class='sm-h'>{place}"
             f"{escape(labels.option_title(rulebook, option.option))}</span><span class='sm-code' style='border-left:"
-            f"6px solid {labels.option_colour(rulebook, option.option)}'>{escape(option.option)}</span></div><div><span class='sm-st'>{style.icon} {escape(style.label)}</span>"
+            f"6px solid {labels.option_colour(rulebook, option.option)}'>{escape(option.option)}</span></div>"
+            f"<div><span class='sm-st'>{style.icon} {escape(style.label)}</span>"
             f"<span class='sm-small'>{flag}</span></div>{blocked}{reasons}</div>")
 
 
@@ -176,8 +177,9 @@ def derived(rulebook: Rulebook, decision: Decision) -> str:
 # 7-8 m, the depth of a typical board room. The card fills the upper half of the screen on its own.
 PRESENT_STYLE = "".join("""<style>
 [data-testid='stMainBlockContainer']{padding-top:1.2rem}
+[data-testid='stMainBlockContainer'] h1{font-size:1.6rem;padding:0}
 .sm-present{border:6px solid var(--c);background:var(--t);border-radius:14px;padding:20px 36px 24px 36px;
-min-height:42vh;box-sizing:border-box;color:#111827}
+min-height:41vh;box-sizing:border-box;color:#111827}
 .sm-present .sm-k{font-size:32px;font-weight:600;color:#1f2937;line-height:1.2}
 .sm-present .sm-h{font-size:72px;font-weight:800;line-height:1.08;margin:4px 0 8px 0}
 .sm-present .sm-st{font-size:44px;font-weight:800;color:var(--c);line-height:1.2}

@@ -8,6 +8,7 @@ study told by the line's dash; legends stacked in one column, so none drops an e
 from __future__ import annotations
 
 import textwrap
+from typing import Any
 
 import altair as alt
 import pandas as pd
@@ -19,7 +20,7 @@ BAR_PX = 34          # per bar: room for a two-line label
 SERIES_HEIGHT = 360
 INSIDE_FROM = 45     # % from which a bar's label fits inside it
 PALETTE = list(OPTION_COLOURS)
-_TEXT = {"labelFontSize": 13, "labelColor": "#1f2937", "titleFontSize": 14, "titleColor": "#111827"}
+_TEXT: dict[str, Any] = {"labelFontSize": 13, "labelColor": "#1f2937", "titleFontSize": 14, "titleColor": "#111827"}
 DASHES = [[1, 0], [6, 3], [2, 2], [8, 3, 2, 3], [12, 4], [3, 5]]
 
 
@@ -53,9 +54,9 @@ def frame(points: list[Point], studies: dict[str, str], options: dict[str, str])
 
 def over_time(points: list[Point], y_title: str, studies: dict[str, str], options: dict[str, str]) -> alt.LayerChart:
     data = frame(points, studies, options)
-    lines = list(dict.fromkeys(data["line"]))
     series = list(dict.fromkeys(data["series"]))
-    legend = {"orient": "bottom", "direction": "vertical", "labelLimit": 600, "titleLimit": 600, **_TEXT}
+    legend: dict[str, Any] = {"orient": "bottom", "direction": "vertical", "labelLimit": 600, "titleLimit": 600,
+                              **_TEXT}
     shown = [o for o in options.values() if o in set(data["option"])]
     colour = alt.Color("option:N", title="option", scale=option_scale(options),
                        legend=alt.Legend(symbolType="stroke", symbolStrokeWidth=3, values=shown, **legend))

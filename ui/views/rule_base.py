@@ -67,9 +67,9 @@ with rules_tab:
     for rule in shown:
         groups.setdefault(effect_key(rule.then[0]) if rule.then else "derive", []).append(rule)
     for key in [k for k in labels.EFFECT_KEYS if k in groups] + [k for k in groups if k not in labels.EFFECT_KEYS]:
-        found = groups[key]
-        with st.expander(f"{GROUPS.get(key, key)} ({len(found)})", expanded=filtering):
-            for rule in found:
+        members = groups[key]
+        with st.expander(f"{GROUPS.get(key, key)} ({len(members)})", expanded=filtering):
+            for rule in members:
                 _rule(rule)
 
 with sources_tab:
