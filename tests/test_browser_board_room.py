@@ -264,7 +264,10 @@ def test_the_presentation_view_fills_the_upper_half_of_a_projected_screen_in_lar
     card = page.locator(".sm-present")
     expect(card).to_contain_text(option_title(decision.top))
     expect(page.get_by_role("radiogroup", name="Findings", exact=True)).to_have_count(0)  # the form is away
-    box = card.bounding_box()
+    box = None
+    while box != card.bounding_box():  # the folding "Open or save a case" animates: measure once it has settled
+        box = card.bounding_box()
+        page.wait_for_timeout(400)
     assert box["y"] < 1080 / 4 and box["y"] + box["height"] <= 1080 * 0.62 and box["height"] >= 1080 * 0.4, box
     sizes = card.evaluate("e => ['.sm-h', '.sm-st', 'li'].map(s => parseFloat(getComputedStyle("
                           "e.querySelector(s) || e).fontSize))")

@@ -20,7 +20,7 @@ _PROMPTS = 8   # answer boxes drawn under "still to find out"; the rest are list
 
 def render(rulebook: Rulebook, decision: Decision, *, ask: Callable[[str], None] | None = None,
            engine: Engine | None = None, case: Case | None = None, blocked: dict[str, list[str]] | None = None,
-           findings: str = "", after_top: Callable[[], None] | None = None) -> None:
+           findings: str = "", after_top: Callable[[], None] | None = None, top_card: bool = True) -> None:
     """`ask(field)`, when given, draws an answer widget beside each unknown field that could change the advice;
     `blocked` names, per option, fields at fault in the form that could change it; `findings` (HTML) shows the
     case as entered under the top suggestion; `after_top()` draws what goes right under the top suggestion."""
@@ -28,7 +28,8 @@ def render(rulebook: Rulebook, decision: Decision, *, ask: Callable[[str], None]
         st.markdown(cards.top_card(rulebook, decision) + glance_html(rulebook, decision) + findings,
                     unsafe_allow_html=True)
     else:
-        st.markdown(cards.top_card(rulebook, decision), unsafe_allow_html=True)
+        # top_card=False: the presentation view has drawn the top suggestion large already
+        st.markdown(cards.top_card(rulebook, decision) if top_card else cards.STYLE, unsafe_allow_html=True)
         after_top()
         st.markdown(glance_html(rulebook, decision) + findings, unsafe_allow_html=True)  # STYLE came with the top
     state = st.session_state

@@ -215,7 +215,7 @@ def _decision(outcome: evaluation.Outcome, present: bool = False) -> None:
 
     decision_view.render(rulebook, outcome.decision, ask=lambda name: form.prompt(engine, name), engine=engine,
                          case=outcome.case, blocked=blocked, findings=findings(rulebook, outcome.reading.data),
-                         after_top=board_decision)
+                         after_top=board_decision, top_card=not present)
 
 
 case_and_decision()
