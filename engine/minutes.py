@@ -90,7 +90,9 @@ def lines(entries: Sequence[Entry], titles: dict[str, str]) -> list[Line]:
         statuses = _statuses(d)
         chosen = "; ".join(f"{named(c)}, graded {status_words(statuses.get(c))} by the engine" for c in d.chosen)
         record = entry.record
-        earlier = "; ".join(f"record {n} ({', '.join(named(c) for c in e.chosen)})" for n, e in entry.history)
+        # numbers are the log's seq when recorded there, else the entry's place in the meeting's minutes
+        kind = "record" if record is not None else "minutes entry"
+        earlier = "; ".join(f"{kind} {n} ({', '.join(named(c) for c in e.chosen)})" for n, e in entry.history)
         history = (f"{'voids' if d.voids else 'corrects'} {earlier}" if earlier else "")
         out.append(Line(
             number=number, case_id=d.case_id, title=str(d.case.get("title") or ""),

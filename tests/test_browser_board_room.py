@@ -237,7 +237,7 @@ def test_no_entry_of_the_boards_decision_is_lost_and_a_record_can_be_corrected(s
         page.get_by_role("button", name="Minutes (Markdown)").click()
     text = Path(pending.value.path()).read_text()
     assert "Patients: 1; the board followed the top suggestion for 1" in text, text[:600]
-    assert f"History: this record corrects record 1 ({option_title(other)} ({other}))" in text, text
+    assert f"History: this record corrects minutes entry 1 ({option_title(other)} ({other}))" in text, text
     no_exception(page)
 
 
