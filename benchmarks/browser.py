@@ -9,6 +9,11 @@ counted; beside it, the time until the
 server's "script finished" message arrives (seen from Python, so a few ms of Playwright included), and the
 websocket frames and bytes the server sends for that rerun. Prints figures; asserts nothing. Needs Playwright and
 Debian's Chromium (/usr/bin/chromium).
+
+The floor: in the same browser, a bare Streamlit app that only toggles one value (_FLOOR_APP) is clicked the same
+way, timed the same way; the app's times are reported as a ratio to it (issue 23's target: at most 3x, median
+and p90). The floor is what Streamlit itself costs on this machine at this load, so the ratio travels between
+machines better than the milliseconds do.
 """
 from __future__ import annotations
 
@@ -19,6 +24,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -52,6 +58,13 @@ def finished(payload: bytes | str) -> bool:
         return ForwardMsg.FromString(data).WhichOneof("type") == "script_finished"
     except Exception:  # noqa: BLE001 - a frame that is not a ForwardMsg is not the end of a run
         return False
+
+
+_FLOOR_APP = """import streamlit as st
+
+value = st.radio("Value", ["no", "yes"], horizontal=True, key="value")
+st.markdown(f"<div class='sm-top'>Value {value}</div>", unsafe_allow_html=True)
+"""
 
 
 def pct(values: list[float], q: float) -> float:
@@ -135,6 +148,7 @@ def main() -> None:
             ends.append(done)
             counts.append(len(frames))
             sizes.append(sum(len(p) for _, p in frames))
+        floor = _floor(browser, Path(tmp), args.changes)
         browser.close()
 
     print(f"  click to updated top card: median {statistics.median(timings):.0f} ms, "
@@ -143,7 +157,36 @@ def main() -> None:
           f"p90 {pct(ends, 0.9):.0f} ms")
     print(f"  websocket messages per rerun: median {statistics.median(counts):.0f} "
           f"(min {min(counts)}, max {max(counts)}), {statistics.median(sizes) / 1024:.1f} KB")
+    print(f"  floor (a bare Streamlit app toggling one value, same browser): median {statistics.median(floor):.0f} ms, "
+          f"p90 {pct(floor, 0.9):.0f} ms")
+    print(f"  ratio to the floor: median {statistics.median(timings) / statistics.median(floor):.1f}x, "
+          f"p90 {pct(timings, 0.9) / pct(floor, 0.9):.1f}x (target <= 3x)")
     print(f"  load average at the end: {load()}")
+
+
+def _floor(browser: Any, tmp: Path, changes: int) -> list[float]:
+    """Click to updated text in the bare app, timed as the board page is."""
+    script = tmp / "floor.py"
+    script.write_text(_FLOOR_APP)
+    with streamlit_server(tmp / "floor.log", script=script) as url:
+        page = browser.new_context(viewport={"width": 1500, "height": 1150}).new_page()
+        page.set_default_timeout(TIMEOUT_MS)
+        page.goto(url)
+        wait_for_app_run(page)
+        page.locator(".sm-top").wait_for()
+        page.evaluate(_OBSERVER)
+        group = page.get_by_role("radiogroup").first
+        found = []
+        for i in range(changes):
+            want = "yes" if i % 2 == 0 else "no"
+            time.sleep(0.3)
+            page.evaluate(_EXPECT, f"Value {want}")
+            group.get_by_text(want, exact=True).click()
+            page.wait_for_function("() => window.__sm.t1 > 0", timeout=TIMEOUT_MS)
+            wait_for_app_run(page)
+            found.append(page.evaluate("() => window.__sm.t1 - window.__sm.t0"))
+        page.close()
+    return found
 
 
 if __name__ == "__main__":

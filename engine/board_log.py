@@ -17,7 +17,7 @@ import hashlib
 import json
 import os
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -64,6 +64,44 @@ class BoardDecision(BaseModel):
     attendees: tuple[str, ...] = Field(default=(), title="Attendees", description="roles present (no names)")
     meeting_date: dt.date | None = Field(default=None, title="Meeting date", description="date of the board")
     source: Source = Field(default="ui", title="Source", description="where the record was made")
+    # The chain is append-only: a wrong record is never edited, it is corrected or withdrawn by a later record
+    # that names it. standing() resolves which record stands for each case.
+    supersedes: int | None = Field(
+        default=None, ge=1, title="Supersedes", description="the number of the earlier record of the same case "
+        "that this one corrects or voids (its seq in the log; with recording off, its entry number in the meeting)")
+    voids: bool = Field(default=False, title="Voids", description="true when this record withdraws the record it "
+                        "supersedes and stands for no decision itself")
+
+
+@dataclass(frozen=True)
+class Standing:
+    """The record that stands for a case, with the earlier records of the case it replaced (oldest first)."""
+
+    number: int
+    decision: BoardDecision
+    history: tuple[tuple[int, BoardDecision], ...] = ()
+
+    @property
+    def voided(self) -> bool:
+        return self.decision.voids
+
+
+def standing(decisions: Iterable[tuple[int, BoardDecision]]) -> list[Standing]:
+    """Each case's latest standing record, in the order the cases were first recorded, with its history.
+
+    `decisions` are (number, decision) in recording order. A record that supersedes the standing record of its
+    case replaces it; a voiding record withdraws it (the result keeps it, `voided`, so that the minutes can say
+    so; concordance skips it). A record naming a number that does not stand for the same case replaces nothing:
+    it stands on its own rather than silently taking another patient's decision away."""
+    found: dict[int, Standing] = {}
+    for number, decision in decisions:
+        earlier = found.get(decision.supersedes) if decision.supersedes is not None else None
+        if earlier is not None and earlier.decision.case_id == decision.case_id and not earlier.voided:
+            del found[earlier.number]
+            found[number] = Standing(number, decision, (*earlier.history, (earlier.number, earlier.decision)))
+        else:
+            found[number] = Standing(number, decision)
+    return list(found.values())
 
 
 class CdsFeedback(BaseModel):
@@ -145,7 +183,7 @@ def record_hash(prev_hash: str, seq: int, recorded_at: str, kind: str, payload: 
 def make_decision_record(case: dict[str, Any], decision: dict[str, Any], chosen: Sequence[str], *,
                          override_reason: str | None = None, comment: str | None = None,
                          attendees: Sequence[str] = (), meeting_date: dt.date | None = None,
-                         source: str = "ui") -> BoardDecision:
+                         source: str = "ui", supersedes: int | None = None, voids: bool = False) -> BoardDecision:
     """A board decision from the engine's decision JSON; refuses an override without a reason."""
     ranking = decision.get("ranking") or []
     top = ranking[0] if ranking else None
@@ -156,6 +194,10 @@ def make_decision_record(case: dict[str, Any], decision: dict[str, Any], chosen:
                                 f"({', '.join(OVERRIDE_REASONS)})", field="override_reason"))
     if override_reason == "other" and not (comment or "").strip():
         problems.append(Problem("override reason 'other' needs a comment that says why", field="comment"))
+    if voids and supersedes is None:
+        problems.append(Problem("a voiding record names the record it withdraws", field="supersedes"))
+    if voids and not (comment or "").strip():
+        problems.append(Problem("voiding a record needs a comment that says why", field="comment"))
     if problems:
         raise InputError("board decision not recorded", problems)
     rulebook = decision.get("rulebook") or {}
@@ -165,7 +207,8 @@ def make_decision_record(case: dict[str, Any], decision: dict[str, Any], chosen:
             rulebook_version=str(rulebook.get("version", "")), rulebook_sha256=str(rulebook.get("sha256", "")),
             top=top, chosen=tuple(chosen), follows_top=follows,
             override_reason=override_reason if not follows else None,
-            comment=comment, attendees=tuple(attendees), meeting_date=meeting_date, source=source)
+            comment=comment, attendees=tuple(attendees), meeting_date=meeting_date, source=source,
+            supersedes=supersedes, voids=voids)
     except ValidationError as err:
         raise InputError("board decision not recorded", [
             Problem(e["msg"], field=".".join(str(p) for p in e["loc"]))

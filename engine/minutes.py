@@ -1,7 +1,8 @@
 """The minutes of a tumor board: for each patient the board's decision beside the engine's, as Markdown, PDF or JSON.
 
 Built from board decisions, with their place in the log when they were recorded (a meeting held with recording
-off still gets minutes, from the decisions kept in memory). Option names are words taken from the rule base.
+off still gets minutes, from the decisions kept in memory). Option names are words taken from the rule base. Each
+case appears once, with the record that stands for it (board_log.standing) and the records it corrected or voided.
 """
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .board_log import OVERRIDE_REASONS, BoardDecision, BoardLog, LogRecord
+from .board_log import OVERRIDE_REASONS, BoardDecision, BoardLog, LogRecord, standing
 
 DISCLAIMER = ("Decision support, not a medical device: the engine's suggestions summarise published papers; the "
               "decisions are the board's.")
@@ -24,16 +25,27 @@ class Entry:
 
     decision: BoardDecision
     record: LogRecord | None = None
+    history: tuple[tuple[int, BoardDecision], ...] = ()   # the earlier records of the case it replaced
+
+
+def standing_entries(entries: Iterable[tuple[int, LogRecord | None, BoardDecision]]) -> list[Entry]:
+    """(number, record, decision) in recording order -> one entry per case: the standing record, with history."""
+    listed = list(entries)
+    records = {number: record for number, record, _ in listed}
+    return [Entry(s.decision, records[s.number], s.history)
+            for s in standing((number, decision) for number, _, decision in listed)]
 
 
 def from_log(log: BoardLog, *, meeting: dt.date | None = None, since: dt.date | None = None) -> list[Entry]:
     """The log's board decisions, optionally of one meeting date or from a date on (by meeting date, else the
     day recorded)."""
     found = []
-    for record, decision in log.decisions():
-        day = decision.meeting_date or dt.date.fromisoformat(record.recorded_at[:10])
+    for entry in standing_entries((record.seq, record, decision) for record, decision in log.decisions()):
+        record = entry.record
+        assert record is not None
+        day = entry.decision.meeting_date or dt.date.fromisoformat(record.recorded_at[:10])
         if (meeting is None or day == meeting) and (since is None or day >= since):
-            found.append(Entry(decision, record))
+            found.append(entry)
     return found
 
 
@@ -61,6 +73,8 @@ class Line:
     meeting: str
     rulebook: str
     record: str        # "record 3, hash 1a2b..." or "not recorded"
+    history: str = ""  # "corrects record 2 (Conservative care (CONSERVATIVE))" or ""
+    voided: bool = False
 
 
 def lines(entries: Sequence[Entry], titles: dict[str, str]) -> list[Line]:
@@ -76,6 +90,10 @@ def lines(entries: Sequence[Entry], titles: dict[str, str]) -> list[Line]:
         statuses = _statuses(d)
         chosen = "; ".join(f"{named(c)}, graded {status_words(statuses.get(c))} by the engine" for c in d.chosen)
         record = entry.record
+        # numbers are the log's seq when recorded there, else the entry's place in the meeting's minutes
+        kind = "record" if record is not None else "minutes entry"
+        earlier = "; ".join(f"{kind} {n} ({', '.join(named(c) for c in e.chosen)})" for n, e in entry.history)
+        history = (f"{'voids' if d.voids else 'corrects'} {earlier}" if earlier else "")
         out.append(Line(
             number=number, case_id=d.case_id, title=str(d.case.get("title") or ""),
             tool=f"{named(d.top)}, {status_words(statuses.get(d.top or ''))}", board=chosen, follows=d.follows_top,
@@ -83,7 +101,7 @@ def lines(entries: Sequence[Entry], titles: dict[str, str]) -> list[Line]:
             comment=d.comment or "", attendees=", ".join(d.attendees), meeting=str(d.meeting_date or ""),
             rulebook=f"version {d.rulebook_version}, sha256 {d.rulebook_sha256}",
             record=f"record {record.seq} of the log, {record.recorded_at}, hash {record.hash}" if record
-            else "not recorded in a log (recording was off)"))
+            else "not recorded in a log (recording was off)", history=history, voided=d.voids))
     return out
 
 
@@ -97,16 +115,23 @@ def markdown(entries: Sequence[Entry], titles: dict[str, str], *, head: str | No
     rows = lines(entries, titles)
     out = ["# Tumor board minutes", "", f"> **{DISCLAIMER}**", "", f"- Generated: {when}",
            f"- Patients: {len(rows)}; the board followed the top suggestion for "
-           f"{sum(r.follows for r in rows)}"]
+           f"{sum(r.follows for r in rows if not r.voided)}"
+           + (f"; {sum(r.voided for r in rows)} decision(s) withdrawn" if any(r.voided for r in rows) else "")]
     if head:
         out.append(f"- Board log head hash at export: `{head}` (write it into the minutes to pin the log)")
     out += ["", "| # | case | engine's top suggestion | board's decision | follows |", "|---|---|---|---|---|"]
     for r in rows:
-        out.append(f"| {r.number} | `{r.case_id}` | {_md(r.tool)} | {_md(r.board)} | {'yes' if r.follows else 'no'} |")
+        board = "withdrawn (voided)" if r.voided else _md(r.board)
+        follows = "-" if r.voided else "yes" if r.follows else "no"
+        out.append(f"| {r.number} | `{r.case_id}` | {_md(r.tool)} | {board} | {follows} |")
     for r in rows:
         out += ["", f"## {r.number}. `{r.case_id}`" + (f": {_md(r.title)}" if r.title else ""), "",
                 f"- Engine's top suggestion: {_md(r.tool)}", f"- Board's decision: {_md(r.board)}",
                 f"- Follows the top suggestion: {'yes' if r.follows else 'no'}"]
+        if r.voided:
+            out[-2:] = ["- Board's decision: withdrawn (the record below voids it)"]
+        if r.history:
+            out.append(f"- History: this record {_md(r.history)}")
         if r.reason:
             out.append(f"- Why not: {_md(r.reason)}")
         if r.comment:
@@ -124,7 +149,9 @@ def to_json(entries: Sequence[Entry], *, head: str | None = None) -> str:
     """Every entry with its full record (case, decision JSON, rule base hash) and its place in the chain."""
     items: list[dict[str, Any]] = []
     for entry in entries:
-        item: dict[str, Any] = {"decision": entry.decision.model_dump(mode="json")}
+        item: dict[str, Any] = {"decision": entry.decision.model_dump(mode="json"),
+                                "replaces": [{"number": n, "decision": e.model_dump(mode="json")}
+                                             for n, e in entry.history]}
         if entry.record is not None:
             r = entry.record
             item.update(seq=r.seq, recorded_at=r.recorded_at, kind=r.kind, prev_hash=r.prev_hash, hash=r.hash)
@@ -174,17 +201,20 @@ def pdf(entries: Sequence[Entry], titles: dict[str, str], *, head: str | None = 
     text(DISCLAIMER, 8, "B", 1)
     rows = lines(entries, titles)
     text(f"Generated {when}. Patients: {len(rows)}; the board followed the top suggestion for "
-         f"{sum(r.follows for r in rows)}.", 8.5)
+         f"{sum(r.follows for r in rows if not r.voided)}.", 8.5)
     if head:
         text(f"Board log head hash at export: {head}", 7.5)
     for r in rows:
         doc.ln(1.5)
         text(f"{r.number}. {r.case_id}" + (f": {r.title}" if r.title else ""), 11, "B", 0.8)
         text(f"Engine's top suggestion: {r.tool}", 9, indent=3)
-        text(f"Board's decision: {r.board}", 9, "B", indent=3)
-        text(f"Follows the top suggestion: {'yes' if r.follows else 'no'}", 9, indent=3)
+        if r.voided:
+            text("Board's decision: withdrawn (this record voids it)", 9, "B", indent=3)
+        else:
+            text(f"Board's decision: {r.board}", 9, "B", indent=3)
+            text(f"Follows the top suggestion: {'yes' if r.follows else 'no'}", 9, indent=3)
         for label, value in (("Why not", r.reason), ("Comment", r.comment), ("Attendees (roles)", r.attendees),
-                             ("Meeting date", r.meeting)):
+                             ("Meeting date", r.meeting), ("History: this record", r.history)):
             if value:
                 text(f"{label}: {value}", 9, indent=3)
         text(f"Rule base {r.rulebook}", 7, indent=3, gap=0.2)

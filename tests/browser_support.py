@@ -37,11 +37,12 @@ def healthy(url: str) -> bool:
 
 
 @contextmanager
-def streamlit_server(log: Path, env: dict[str, str] | None = None) -> Iterator[str]:
-    """`streamlit run ui/app.py` on a free local port; yields its URL once healthy. Raises RuntimeError
-    with the server's log when it does not start."""
+def streamlit_server(log: Path, env: dict[str, str] | None = None, script: Path | None = None) -> Iterator[str]:
+    """`streamlit run ui/app.py` (or another `script`) on a free local port; yields its URL once healthy. Raises
+    RuntimeError with the server's log when it does not start."""
     port = free_port()
-    command = [sys.executable, "-m", "streamlit", "run", str(ROOT / "ui" / "app.py"), "--server.port", str(port),
+    command = [sys.executable, "-m", "streamlit", "run", str(script or ROOT / "ui" / "app.py"),
+               "--server.port", str(port),
                "--server.address", "127.0.0.1", "--server.headless", "true", "--server.fileWatcherType", "none",
                "--browser.gatherUsageStats", "false"]
     with log.open("w") as out:

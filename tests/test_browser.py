@@ -92,11 +92,17 @@ def no_exception(page) -> None:
         "[data-testid='stException']").first.inner_text()
 
 
+SCREENS = {"": (1366, 768), "-1920": (1920, 1080)}   # a board member's laptop, and the projector
+
+
 def screenshot(page, folder: Path, name: str, height: int = 1150, width: int = 1500) -> None:
+    """`name.png` at 1366x768 and `name-1920.png` at 1920x1080; the page is left at width x height."""
+    for suffix, (w, h) in SCREENS.items():
+        page.set_viewport_size({"width": w, "height": h})
+        wait_for_app_run(page)
+        page.wait_for_timeout(400)
+        page.screenshot(path=str(folder / f"{name}{suffix}.png"))
     page.set_viewport_size({"width": width, "height": height})
-    wait_for_app_run(page)
-    page.wait_for_timeout(300)
-    page.screenshot(path=str(folder / f"{name}.png"))
 
 
 def nav(page, title: str) -> None:
@@ -326,9 +332,12 @@ def test_every_view_renders_in_the_browser(server, page, shots, view, title, nam
     screenshot(page, shots, name, 1300)
 
 
-@pytest.mark.parametrize("width", [1280, 1920])
+@pytest.mark.parametrize("width", [1366, 1920])
 def test_evidence_charts_are_readable(server, page, shots, width):
-    """Each chart: tall enough, axes titled, studies by their reader's names, no two labels on top of each other."""
+    """Each chart: tall enough, axes titled, studies by their reader's names, no two labels on top of each other;
+    no legend entry or axis title cut, axis text of 12 px or more in a dark grey, and each option in its own colour
+    on every chart."""
+    from spinemets.ui import labels as ui_labels
     rulebook = get_engine().rulebook
     if not rulebook.evidence:
         pytest.skip("the rule base holds no outcome figures")
@@ -338,6 +347,7 @@ def test_evidence_charts_are_readable(server, page, shots, width):
     charts = page.locator("[data-testid='stVegaLiteChart']")
     charts.first.locator("svg text").first.wait_for()
     readers = {citations.short_name(rulebook, str(item["study"])) for item in rulebook.evidence}
+    titles = {o.title: o.code for o in rulebook.manifest.options}
     ids = {str(item["study"]) for item in rulebook.evidence}
     seen_readers = set()
     for i in range(charts.count()):
@@ -361,13 +371,31 @@ def test_evidence_charts_are_readable(server, page, shots, width):
                 overlap_x = min(a["x"] + a["w"], b["x"] + b["w"]) - max(a["x"], b["x"])
                 overlap_y = min(a["y"] + a["h"], b["y"] + b["h"]) - max(a["y"], b["y"])
                 assert overlap_x <= 1 or overlap_y <= 1, f"chart {i}: '{a['t']}' overlaps '{b['t']}'"
+        for t in labels:
+            assert not t["t"].endswith("…"), f"chart {i}: '{t['t']}' is cut"
+            # a legend wider than its chart drops its last entries past the edge
+            if t["role"] == "legend":
+                assert box["x"] - 1 <= t["x"] and t["x"] + t["w"] <= box["x"] + box["width"] + 1, (i, t, box)
+        style = chart.locator("svg .role-axis-label text").evaluate_all(
+            "els => els.map(e => [parseFloat(getComputedStyle(e).fontSize), getComputedStyle(e).fill])")
+        for size, fill in style:
+            rgb = [int(v) for v in re.findall(r"\d+", fill)[:3]]
+            assert size >= 12 and max(rgb) <= 0x60, (i, size, fill)
+        entries = chart.locator("svg .role-legend-entry .role-scope").evaluate_all(
+            "els => els.map(e => { const s = e.querySelector('.role-legend-symbol path'); "
+            "const t = e.querySelector('.role-legend-label text'); "
+            "return [t ? t.textContent : '', s ? (s.getAttribute('stroke') || s.getAttribute('fill')) : '']; })")
+        for text, colour in entries:
+            code = titles.get(text)
+            if code is not None:
+                assert colour.lower() == ui_labels.option_colour(rulebook, code).lower(), (i, text, colour)
         tmp_shot = shots / f".chart-{width}-{i}.png"
         chart.screenshot(path=str(tmp_shot))  # the chart draws as an image of its own size
         tmp_shot.unlink()
     assert seen_readers, "no chart names a study by its reader's name"
-    if width == 1280:
-        page.locator("[data-testid='stMainBlockContainer'] h1").first.scroll_into_view_if_needed()
-        screenshot(page, shots, "evidence", 1300)
+    page.locator("[data-testid='stMainBlockContainer'] h1").first.scroll_into_view_if_needed()
+    if width == 1366:
+        screenshot(page, shots, "evidence", 1100, width)
 
 
 def test_the_page_makes_no_request_outside_the_app(server, page):

@@ -78,8 +78,14 @@ def test_app_starts_streamlit_on_the_packaged_app_with_the_privacy_settings(monk
 def test_app_settings_are_every_setting_of_the_streamlit_config():
     settings = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
     flags = app.settings_flags(app.settings_file())
-    assert len(flags) == sum(len(v) if isinstance(v, list) else 1 for values in settings.values()
-                             for v in values.values())
+    expected = [f"--{section}.{key}={str(item).lower() if isinstance(item, bool) else item}"
+                for section, values in settings.items() for key, value in values.items()
+                for item in (value if isinstance(value, list) else [value])]
+    assert flags == expected
+    # a list is one flag per item: its repr as one value names no host, and every websocket was refused
+    assert {"--server.allowedHosts=localhost", "--server.allowedHosts=127.0.0.1",
+            "--server.allowedHosts=[::1]"} <= set(flags)
+    assert "--client.showErrorLinks=false" in flags
     assert app.settings_file().read_bytes() == (ROOT / ".streamlit" / "config.toml").read_bytes()
 
 

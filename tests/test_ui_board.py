@@ -11,7 +11,8 @@ import pytest
 from spinemets import DEFAULT_RULES_DIR, get_engine
 from spinemets.case import case_from_values, input_fields, known_values
 from spinemets.whatif import candidate_values, sweep
-from tests.ui_apptest import (deferred_downloads, document, errors, load_vignette, markdown_text, open_decision_tab,
+from tests.ui_apptest import (deferred_downloads, document, errors, html_bodies, load_vignette, markdown_text,
+                              open_decision_tab,
                               set_field, start, statuses_shown, texts, top_shown, vignette_files, widget)
 from spinemets.ui import case_state, citations, labels, missing_rank, sins_link
 from spinemets.ui.evaluation import input_specs
@@ -337,7 +338,7 @@ def test_a_reason_resting_on_an_estimated_survival_says_so_on_its_card(engine):
     reason = next(r for o in decision.options for r in o.reasons if decision.rests_on(r.rule))
     fact = decision.rests_on(reason.rule)[0]
     at = load_vignette(start(), path)
-    cards = next(e.value for e in at.markdown if "class='sm-card'" in e.value)
+    cards = next(body for body in [e.value for e in at.markdown] + html_bodies(at) if "class='sm-card'" in body)
     items = re.findall(rf"<li data-rule='{re.escape(reason.rule)}'>(.*?)</li>", cards)
     deriver = engine.rulebook.rule_by_id[fact.because[0].rule].title
     assert items and all(f"<i>{html.escape(fact.title)}</i>" in i and html.escape(deriver) in i for i in items)

@@ -102,15 +102,22 @@ def test_a_series_is_drawn_as_lines_with_error_bars_and_a_proportion_as_bars(tes
     options = {"PVP": "Percutaneous vertebroplasty", "PVP_ITR": "Vertebroplasty with tumour removal"}
     pain = charts.chart_for(evidence.topic("pain"), studies, options).to_dict()
     assert [layer["mark"]["type"] for layer in pain["layer"]] == ["line", "errorbar"]
-    # studies by their reader's names, one colour per line and a legend that draws lines
-    lines = pain["layer"][0]["encoding"]["color"]
-    assert lines["scale"]["domain"] == ["Gu et al. 2017: Vertebroplasty with tumour removal",
-                                        "Gu et al. 2017: Percutaneous vertebroplasty"]
-    assert lines["legend"]["symbolType"] == "stroke" and "strokeDash" not in pain["layer"][0]["encoding"]
+    # one colour per option, the same on every chart (the option's own, whatever the chart shows), the study by
+    # the line's dash, studies by their reader's names, and legends that draw lines
+    encoding = pain["layer"][0]["encoding"]
+    assert encoding["color"]["field"] == "option"
+    assert encoding["color"]["scale"]["domain"] == list(options.values())
+    assert encoding["color"]["scale"]["range"] == list(charts.PALETTE[:len(options)])
+    assert encoding["strokeDash"]["field"] == "series" and encoding["strokeDash"]["scale"]["domain"] == [
+        "Gu et al. 2017"]
+    assert encoding["color"]["legend"]["symbolType"] == "stroke"
+    assert encoding["color"]["legend"]["labelFontSize"] >= 13
     assert pain["layer"][0]["encoding"]["x"]["title"] and pain["layer"][0]["encoding"]["y"]["title"]
     leak = charts.chart_for(evidence.topic("leakage"), studies, options).to_dict()
     assert [layer["mark"]["type"] for layer in leak["layer"]] == ["bar", "text", "text"]
     assert leak["height"] == {"step": charts.BAR_PX}
+    assert leak["layer"][0]["encoding"]["color"]["scale"] == encoding["color"]["scale"]
+    assert leak["layer"][0]["encoding"]["color"]["legend"]["direction"] == "vertical"
     assert "gu-2017" not in str(pain) and "pvp-zhengzhou" not in str(leak)
 
 

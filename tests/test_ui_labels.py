@@ -9,7 +9,7 @@ import pytest
 
 from spinemets import OPTIONS, get_engine
 from spinemets.case import input_fields
-from tests.ui_apptest import document, load_vignette, open_decision_tab, start, vignette_files
+from tests.ui_apptest import document, html_bodies, load_vignette, open_decision_tab, start, vignette_files
 from spinemets.ui import case_state, form, labels
 from spinemets.ui.evaluation import input_specs
 
@@ -66,13 +66,13 @@ def test_a_reason_heading_uses_the_status_words_of_the_cards(engine):
 
 def _visible(at) -> str:
     """What a reader sees: Markdown, captions and alerts, with tags, code badges and tooltips removed."""
-    parts = [e.value for e in at.markdown] + [e.value for e in at.caption]
+    parts = [e.value for e in at.markdown] + html_bodies(at) + [e.value for e in at.caption]
     parts += [e.value for kind in (at.error, at.warning, at.info, at.success) for e in kind]
     text = "\n".join(parts)
     text = re.sub(r"<style>.*?</style>", " ", text, flags=re.S)
     # Citations quote the papers and name sources as the rule base does ("Danish vertebroplasty series"): kept verbatim.
     text = re.sub(r"<details class='sm-cite'>.*?</details>", " ", text, flags=re.S)
-    text = re.sub(r"<span class='sm-code'>[A-Z_]+</span>", " ", text)
+    text = re.sub(r"<span class='sm-code'[^>]*>[A-Z_]+</span>", " ", text)
     text = re.sub(r"sha256 `[0-9a-f]+`|case `[^`]+`|:material/[a-z_]+:", " ", text)
     return html.unescape(re.sub(r"<[^>]+>", " ", text)).replace("\\_", "_")
 

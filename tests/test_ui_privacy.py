@@ -56,7 +56,8 @@ def test_nothing_the_server_does_reaches_outside():
     config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
     assert config["browser"]["gatherUsageStats"] is False
     assert config["browser"]["serverAddress"] == "localhost"  # no external-IP lookup at start
-    assert config["client"]["showErrorDetails"] == "none"  # no "ask the web" links carrying error text
+    assert config["client"]["showErrorDetails"] == "none"  # no traceback
+    assert config["client"]["showErrorLinks"] is False  # no "Ask Google / ChatGPT" links carrying error text
 
 
 def _ui_sources() -> list[Path]:

@@ -147,9 +147,12 @@ def test_with_recording_on_an_override_needs_a_reason_and_goes_to_the_log(agenda
     decision = engine.evaluate(case)
     other = next(o for o in decision.ranking if o != decision.top) if len(decision.ranking) > 1 else \
         next(o for o in engine.rulebook.option_order if o != decision.top)
-    _record(at, [other])
-    assert any("override" in e for e in errors(at)), errors(at)
+    _record(at, [other], comment="prefers to wait")
+    assert any("is not the top suggestion" in e and "Choose why" in e for e in errors(at)), errors(at)
     assert not db.exists() or not list(BoardLog(db).records())
+    # the refusal keeps what the board entered
+    assert at.multiselect(key="record.chosen").value == [other]
+    assert at.text_input(key="record.comment").value == "prefers to wait"
     _record(at, [other], reason="patient_preference", comment="prefers to wait")
     assert "record 1 of the board log" in texts(at)
     (stored,) = list(BoardLog(db).decisions())

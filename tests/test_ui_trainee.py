@@ -1,6 +1,8 @@
 """Trainee mode: read a vignette, commit to an option, then see the engine's reasoning and the board's management."""
 from __future__ import annotations
 
+import re
+
 from spinemets import get_engine
 from tests.ui_apptest import document, start, texts, vignette_files, widget
 from spinemets.ui import case_state
@@ -15,10 +17,10 @@ def _open():
     return at
 
 
-def _commit(at, path, option):
+def _commit(at, path, option, attempt="scored"):
     at.selectbox(key="trainee.vignette").set_value(path.name).run()
     case = document(path).case
-    at.radio(key=f"trainee.choice.{case.id}").set_value(option)
+    at.radio(key=f"trainee.choice.{case.id}.{attempt}").set_value(option)
     next(b for b in at.button if b.label == "Commit and reveal").click().run()
     assert not at.exception, [e.value for e in at.exception]
     return at
@@ -53,13 +55,42 @@ def test_committing_reveals_the_board_and_the_engine_and_keeps_score():
     assert f"Score this session: **{expected_right} of {1 if first == second else 2}**" in texts(at)
 
 
-def test_trying_again_hides_the_answer_and_takes_it_off_the_score():
+def test_trying_again_stays_on_the_vignette_hides_the_answer_and_keeps_the_first_in_the_score():
     at = _open()
-    path = TEACHING[0]
-    _commit(at, path, document(path).board.top)
+    path = TEACHING[1]
+    board = document(path).board
+    wrong = next(o for o in get_engine().rulebook.option_order
+                 if o != board.top and get_engine().evaluate(document(path).case).option(o).status
+                 not in ("recommended", "appropriate"))
+    _commit(at, path, wrong)
+    assert "Score this session: **0 of 1**" in texts(at)
     next(b for b in at.button if b.label == "Try this vignette again").click().run()
-    assert "Score this session: **0 of 0**" in texts(at)
-    assert document(path).board.management not in texts(at)
+    assert at.selectbox(key="trainee.vignette").value == path.name
+    assert "Score this session: **0 of 1**" in texts(at)
+    assert board.management not in texts(at)
+    # the right answer now, after the reveal: graded for the trainee, no credit
+    _commit(at, path, board.top, attempt="practice")
+    page = texts(at)
+    assert "Score this session: **0 of 1**" in page and "practice attempt would have earned full credit" in page
+    assert at.selectbox(key="trainee.vignette").value == path.name
+
+
+def test_next_vignette_after_an_answer_moves_on_without_an_error():
+    at = _open()
+    first, second = TEACHING[0], TEACHING[1]
+    _commit(at, first, document(first).board.top)
+    next(b for b in at.button if b.label == "Next vignette").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.selectbox(key="trainee.vignette").value == second.name
+
+
+def test_no_title_of_a_vignette_is_in_the_list_before_or_after_an_answer():
+    at = _open()
+    titles = [document(p).case.title for p in TEACHING if document(p).case.title]
+    options = at.selectbox(key="trainee.vignette").options
+    assert not any(t in o for t in titles for o in options)
+    _commit(at, TEACHING[0], document(TEACHING[0]).board.top)
+    assert at.selectbox(key="trainee.vignette").options == options
 
 
 def test_a_vignette_can_be_opened_on_the_case_page():
@@ -128,3 +159,13 @@ def test_next_vignette_goes_to_the_next_unanswered_one():
     next(b for b in at.button if b.label == "Next vignette").click().run()
     assert at.selectbox(key="trainee.vignette").value == second.name
     assert document(second).board.management not in texts(at)
+
+
+def test_no_text_a_trainee_reads_holds_a_maintainers_note_and_no_presentation_ends_with_the_answer():
+    for path in TEACHING:
+        doc = document(path)
+        for text in (doc.board.engine_note, doc.board.reasoning, doc.board.management):
+            assert not re.search(r"\bissue \d+|vignette review", text or "", re.IGNORECASE), path.name
+        last = re.split(r"(?<=[.!?])\s+", (doc.case.presentation or "").strip())[-1]
+        assert not re.search(r"\b(chose|opted|elected|underwent|was treated|received)\b", last, re.IGNORECASE), (
+            path.name, last)

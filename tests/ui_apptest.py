@@ -106,15 +106,20 @@ def top_shown(at: AppTest) -> str | None:
 def statuses_shown(at: AppTest) -> dict[str, str]:
     """The glance row: option -> status, in the order shown."""
     for element in at.markdown:
-        if "sm-glance" in element.value:
-            pairs = re.findall(r"class='sm-chip' data-option='([A-Z_]+)' data-status='([a-z_]+)'", element.value)
+        pairs = re.findall(r"class='sm-chip' data-option='([A-Z_]+)' data-status='([a-z_]+)'", element.value)
+        if pairs:
             return dict(pairs)
     return {}
 
 
+def html_bodies(at: AppTest) -> list[str]:
+    """The HTML elements of the page (st.html: the option cards)."""
+    return [e.proto.body for e in at.get("html")]
+
+
 def markdown_text(at: AppTest) -> str:
-    """The page's Markdown with HTML tags removed and entities decoded: what a reader sees."""
-    return html.unescape(re.sub(r"<[^>]+>", " ", "\n".join(e.value for e in at.markdown)))
+    """The page's Markdown and HTML with tags removed and entities decoded: what a reader sees."""
+    return html.unescape(re.sub(r"<[^>]+>", " ", "\n".join([e.value for e in at.markdown] + html_bodies(at))))
 
 
 def errors(at: AppTest) -> list[str]:
@@ -123,7 +128,7 @@ def errors(at: AppTest) -> list[str]:
 
 def texts(at: AppTest) -> str:
     """Every Markdown, caption and alert on the page, as one string to search."""
-    parts = [e.value for e in at.markdown] + [e.value for e in at.caption] + [markdown_text(at)]
+    parts = [e.value for e in at.markdown] + html_bodies(at) + [e.value for e in at.caption] + [markdown_text(at)]
     parts += [e.value for kind in (at.error, at.warning, at.info, at.success) for e in kind]
     return "\n".join(parts)
 

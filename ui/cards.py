@@ -139,8 +139,9 @@ def option_card(rulebook: Rulebook, option: OptionDecision, rank: int | None, de
                    "not recommended.</div>")
     return (f"<div class='sm-card' data-option='{escape(option.option)}' data-status='{option.status}' "
             f"style='{_vars(option.status)}'><div><span class='sm-h'>{place}"
-            f"{escape(labels.option_title(rulebook, option.option))}</span><span class='sm-code'>"
-            f"{escape(option.option)}</span></div><div><span class='sm-st'>{style.icon} {escape(style.label)}</span>"
+            f"{escape(labels.option_title(rulebook, option.option))}</span><span class='sm-code' style='border-left:"
+            f"6px solid {labels.option_colour(rulebook, option.option)}'>{escape(option.option)}</span></div>"
+            f"<div><span class='sm-st'>{style.icon} {escape(style.label)}</span>"
             f"<span class='sm-small'>{flag}</span></div>{blocked}{reasons}</div>")
 
 
@@ -166,3 +167,37 @@ def derived(rulebook: Rulebook, decision: Decision) -> str:
     n = len(decision.derived)
     return (f"<details class='sm-derived'><summary>How the engine got there: {n} derived "
             f"fact{'s' if n != 1 else ''}</summary>{''.join(items)}</details>")
+
+
+# The presentation view, for a screen projected at 1920x1080 and read from the back of a meeting room. Sizes in
+# CSS px of that screen (docs/performance.md is about speed; the sizes and why are in README "Presentation view"):
+# a projected 1080-line image about 1.7 m high makes 1 px about 1.6 mm, and text stays legible from a distance of
+# about 200 times its capital height. The top suggestion at 72 px (capitals about 52 px, some 80 mm) reads from
+# the back of a 15 m room; the status at 44 px (about 50 mm) from 10 m; the reasons at 34 px (about 38 mm) from
+# 7-8 m, the depth of a typical board room. The card fills the upper half of the screen on its own.
+PRESENT_STYLE = "".join("""<style>
+[data-testid='stMainBlockContainer']{padding-top:1.2rem}
+[data-testid='stMainBlockContainer'] h1{font-size:1.6rem;padding:0}
+.sm-present{border:6px solid var(--c);background:var(--t);border-radius:14px;padding:20px 36px 24px 36px;
+min-height:41vh;box-sizing:border-box;color:#111827}
+.sm-present .sm-k{font-size:32px;font-weight:600;color:#1f2937;line-height:1.2}
+.sm-present .sm-h{font-size:72px;font-weight:800;line-height:1.08;margin:4px 0 8px 0}
+.sm-present .sm-st{font-size:44px;font-weight:800;color:var(--c);line-height:1.2}
+.sm-present ul{margin:14px 0 0 0;padding-left:40px}
+.sm-present li{font-size:34px;line-height:1.25;margin:6px 0}
+.sm-present li b{color:#111827}
+</style>""".splitlines())
+
+
+def presentation_card(rulebook: Rulebook, decision: Decision, reasons: int = 3) -> str:
+    """The top suggestion, its status and its first reasons (what each does and its rule's title), large."""
+    top = decision.option(decision.top)
+    style = labels.STATUS_STYLES[top.status]
+    provisional = " · provisional: unknown fields could change it" if top.provisional else ""
+    items = "".join(f"<li><b>{escape(labels.reason_heading(rulebook, r))}:</b> "
+                    f"{escape(labels.rule_title(rulebook, r.rule))}</li>" for r in top.reasons[:reasons])
+    return (f"{PRESENT_STYLE}<div class='sm-present' data-option='{escape(top.option)}' style='{_vars(top.status)}'>"
+            f"<div class='sm-k'>Top suggestion</div>"
+            f"<div class='sm-h'>{escape(labels.option_title(rulebook, top.option))}</div>"
+            f"<div class='sm-st'>{style.icon} {escape(style.label)}{escape(provisional)}</div>"
+            + (f"<ul>{items}</ul>" if items else "") + "</div>")

@@ -20,12 +20,18 @@ _PROMPTS = 8   # answer boxes drawn under "still to find out"; the rest are list
 
 def render(rulebook: Rulebook, decision: Decision, *, ask: Callable[[str], None] | None = None,
            engine: Engine | None = None, case: Case | None = None, blocked: dict[str, list[str]] | None = None,
-           findings: str = "") -> None:
+           findings: str = "", after_top: Callable[[], None] | None = None, top_card: bool = True) -> None:
     """`ask(field)`, when given, draws an answer widget beside each unknown field that could change the advice;
     `blocked` names, per option, fields at fault in the form that could change it; `findings` (HTML) shows the
-    case as entered under the top suggestion."""
-    st.markdown(cards.top_card(rulebook, decision) + glance_html(rulebook, decision) + findings,
-                unsafe_allow_html=True)
+    case as entered under the top suggestion; `after_top()` draws what goes right under the top suggestion."""
+    if after_top is None:
+        st.markdown(cards.top_card(rulebook, decision) + glance_html(rulebook, decision) + findings,
+                    unsafe_allow_html=True)
+    else:
+        # top_card=False: the presentation view has drawn the top suggestion large already
+        st.markdown(cards.top_card(rulebook, decision) if top_card else cards.STYLE, unsafe_allow_html=True)
+        after_top()
+        st.markdown(glance_html(rulebook, decision) + findings, unsafe_allow_html=True)  # STYLE came with the top
     state = st.session_state
     if state.get(VIEW_KEY) not in VIEWS:
         state[VIEW_KEY] = VIEWS[0]
@@ -44,7 +50,7 @@ def render(rulebook: Rulebook, decision: Decision, *, ask: Callable[[str], None]
     elif view == "adjuncts":
         adjuncts(rulebook, decision)
     else:
-        st.markdown(cards.option_cards(rulebook, decision, blocked), unsafe_allow_html=True)
+        st.html(cards.option_cards(rulebook, decision, blocked))  # STYLE came with the top card
     scores(rulebook, decision)
     footer(decision)
 

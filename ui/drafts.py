@@ -20,7 +20,7 @@ from .case_state import State
 
 # Session-state keys that make up the work in progress. Buttons and uploaders are not among them: Streamlit does
 # not let a script set their state.
-PREFIXES = ("case.", "agenda.", "board.", "trainee.", "undo.", "form.", "decision.")
+PREFIXES = ("case.", "agenda.", "board.", "trainee.", "undo.", "form.", "decision.", "record.")
 TOKEN_KEY = "drafts.tab"  # noqa: S105 - a session-state key's name, not a secret
 TOKEN = "drafts.token"  # noqa: S105 - likewise: where the tab's draft token is kept
 RESTORED = "drafts.restored"

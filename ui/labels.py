@@ -227,3 +227,13 @@ DISCLAIMER = ("Decision support, not a medical device. spinemets summarises publ
 # Who sits at the board, by role (never by name): offered in the attendee list, others can be typed.
 BOARD_ROLES = ("spine surgery", "neurosurgery", "interventional radiology", "diagnostic radiology",
                "radiation oncology", "medical oncology", "palliative care", "pain medicine", "nursing", "trainee")
+
+
+# One colour per option, in the rule base's option order, on every chart and on the option cards' code badge:
+# Okabe-Ito's colours, told apart by colour-blind readers (their yellow left out: it does not read on white).
+OPTION_COLOURS = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#000000")
+
+
+def option_colour(rulebook: Rulebook, code: str) -> str:
+    order = list(rulebook.option_order)
+    return OPTION_COLOURS[order.index(code) % len(OPTION_COLOURS)] if code in order else "#57606a"

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from spinemets.board_log import DECISION, BoardDecision, BoardLog, LogRecord, default_path, fallback_path
+from spinemets.board_log import DECISION, BoardDecision, BoardLog, LogRecord, default_path, fallback_path, standing
 from spinemets.fields import FieldSpec
 
 from . import case_state
@@ -151,7 +151,29 @@ def attendees(state: State) -> list[str]:
     return list(state.get(ATTENDEES) or [])
 
 
-def record(state: State, decision: BoardDecision) -> Recorded:
+def numbered(state: State) -> list[tuple[int, Recorded]]:
+    """The meeting's decisions with their numbers: the log's seq when recorded there, else the entry's place in
+    the meeting's minutes (what a correcting record's `supersedes` names)."""
+    return [(r.record.seq if r.record else i + 1, r) for i, r in enumerate(decisions(state))]
+
+
+def standing_for(state: State, case_id: str) -> tuple[int, Recorded] | None:
+    """The record that stands for this case in this meeting (not a void), with its number."""
+    entries = dict(numbered(state))
+    found = [s for s in standing((n, r.decision) for n, r in entries.items()) if s.decision.case_id == case_id]
+    return (found[-1].number, entries[found[-1].number]) if found and not found[-1].voided else None
+
+
+def history_of(state: State, entry: Recorded) -> list[tuple[int, Recorded]]:
+    """The earlier records of the meeting that `entry` replaced, oldest first."""
+    entries = dict(numbered(state))
+    for s in standing((n, r.decision) for n, r in entries.items()):
+        if s.decision is entry.decision:
+            return [(n, entries[n]) for n, _ in s.history]
+    return []
+
+
+def record(state: State, decision: BoardDecision) -> tuple[int, Recorded]:
     """Keep the decision for the minutes, and append it to the board log when recording is on."""
     stored = None
     path = None
@@ -165,5 +187,5 @@ def record(state: State, decision: BoardDecision) -> Recorded:
     item = current(state)
     if item is not None:
         item.decided.append(len(found) - 1)
-    return entry
+    return (stored.seq if stored else len(found)), entry
 

@@ -197,12 +197,12 @@ def _verify(args: argparse.Namespace) -> int:
 
 
 def _concordance(args: argparse.Namespace) -> int:
-    from ..board_log import BoardLog
+    from ..board_log import BoardLog, standing
     from ..concordance import concordance, render
 
     path = _db_path(args)
     with BoardLog(path, create=False) as log:
-        result = concordance(decision for _, decision in log.decisions())
+        result = concordance(s.decision for s in standing((r.seq, d) for r, d in log.decisions()) if not s.voided)
     if args.json:
         print(json.dumps(result.to_json(), indent=2, ensure_ascii=False))
     else:

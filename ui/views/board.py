@@ -33,6 +33,9 @@ engine = resources.engine()
 specs = evaluation.input_specs(engine)
 case_state.ensure(st.session_state, specs)
 vignettes = {v.name: v for v in resources.readable_vignettes()}
+# Named neutrally, as on the trainees' page: a title or an id often names the treatment the patient had.
+vignette_labels = {n: labels.neutral_title(engine.rulebook, i + 1, v.document.case) if v.document else v.label
+                   for i, (n, v) in enumerate(vignettes.items())}
 state = st.session_state
 
 
@@ -85,14 +88,12 @@ def _add_to_agenda() -> None:
     session.add_form(state)
 
 
-st.title("Case and decision")
-
-@st.fragment
-def board_decision() -> None:
-    """Its own fragment: choosing options here does not rerun the form; a recording reads the form as it is now."""
-    record_panel.render(engine, lambda: evaluation.evaluate_form(engine, state))
-    drafts.save(state)
-
+PRESENT = "board.present"
+title_col, present_col = st.columns([3, 2], vertical_alignment="bottom")
+title_col.title("Case and decision")
+present_col.toggle("Presentation view (projector)", key=PRESENT, help="The top suggestion, its status and its first "
+                   "reasons large enough to read across the room, the case form hidden. Turn off to edit the case.")
+presenting = bool(state.get(PRESENT))
 
 items = [i for i in session.agenda(state) if i.values is not None]
 here = session.current(state)
@@ -100,7 +101,7 @@ with st.container(border=bool(items)):
     if items:
         where = f"patient {[i.key for i in items].index(here.key) + 1} of {len(items)}" if here in items else \
             "the form holds a case that is not on the agenda"
-        back, pick, forward, record = st.columns([1.1, 4, 1.1, 2.2], vertical_alignment="bottom")
+        back, pick, forward = st.columns([1.1, 6.2, 1.1], vertical_alignment="bottom")
         back.button("Previous", on_click=_step, args=(-1,), icon=":material/arrow_back:", width="stretch",
                     disabled=here is None or here is items[0])
         state["agenda.jump"] = here.key if here is not None else None
@@ -109,15 +110,11 @@ with st.container(border=bool(items)):
                        placeholder="open a patient of the agenda")
         forward.button("Next", on_click=_step, args=(1,), icon=":material/arrow_forward:", width="stretch",
                        disabled=here is items[-1])
-    else:
-        _, record = st.columns([5.8, 2.2])
-    with record, st.popover("The board's decision", icon=":material/how_to_vote:", width="stretch"):
-        board_decision()
 
-with st.expander("Open or save a case", icon=":material/folder_open:", expanded=not items):
+with st.expander("Open or save a case", icon=":material/folder_open:", expanded=not items and not presenting):
     pick, load, clear = st.columns([6, 2, 2], vertical_alignment="bottom")
     with pick:
-        st.selectbox("Vignette", list(vignettes), key="board.vignette", format_func=lambda n: vignettes[n].label,
+        st.selectbox("Vignette", list(vignettes), key="board.vignette", format_func=lambda n: vignette_labels.get(n, n),
                      placeholder="no vignettes in cases/", help="A teaching case from cases/.")
     with load:
         st.button("Load into the form", on_click=_load_vignette, disabled=not vignettes, icon=":material/upload:",
@@ -135,7 +132,7 @@ with st.expander("Open or save a case", icon=":material/folder_open:", expanded=
                width="stretch", disabled=here is not None, help="The case in the form becomes a patient of the agenda.")
 
 undo = case_state.last_undo(state)
-if undo is not None:
+if undo is not None and not presenting:
     note, button = st.columns([5, 1], vertical_alignment="center")
     note.info(f"The form was replaced by {md(undo.what)}; the case entered before can be brought back.",
               icon=":material/history:")
@@ -154,7 +151,8 @@ def _save_buttons(data: dict[str, Any]) -> None:
                              key="download.case_json")
 
 
-form.identity()
+if not presenting:
+    form.identity()
 
 
 @st.fragment
@@ -163,6 +161,12 @@ def case_and_decision() -> None:
     case_state.keep(state, clinical_only=True)
     links = sins_link.settle(state, engine, specs)
     outcome = evaluation.evaluate_form(engine, state)
+    if presenting:
+        # The form out of the way: the decision alone, the top suggestion first and large (cards.PRESENT_STYLE).
+        _decision(outcome, present=True)
+        session.save_current(state)
+        drafts.save(state)
+        return
     left, right = st.columns([5, 6], gap="large")
     with left:
         st.subheader("Case")
@@ -178,7 +182,7 @@ def case_and_decision() -> None:
                f"{state['timing.board_seconds'] * 1000:.0f} ms on the server.")
 
 
-def _decision(outcome: evaluation.Outcome) -> None:
+def _decision(outcome: evaluation.Outcome, present: bool = False) -> None:
     rulebook = engine.rulebook
     if outcome.decision is None:
         st.error("No decision: " + "; ".join(md(m) for m in outcome.general_problems), icon=":material/error:")
@@ -197,9 +201,21 @@ def _decision(outcome: evaluation.Outcome) -> None:
                 for option in item.affects:
                     blocked.setdefault(option, []).append(labels.field_title(rulebook, item.field))
     assert outcome.case is not None
+    if present:
+        st.markdown(cards.presentation_card(rulebook, outcome.decision), unsafe_allow_html=True)
     export.buttons(rulebook, outcome.case, outcome.decision)
+
+    def board_decision() -> None:
+        # Right under the top suggestion: the popover opens below it, never over it, and it is redrawn with the
+        # decision, so the top suggestion it restates is the one on screen.
+        # Always drawn: a popover drawn only while open (on_change="rerun") left the next page blank after a
+        # recording inside this fragment (Streamlit 1.67: "Couldn't find fragment").
+        with st.popover("The board's decision", icon=":material/how_to_vote:", width="stretch"):
+            record_panel.render(engine, outcome, lambda: evaluation.evaluate_form(engine, state))
+
     decision_view.render(rulebook, outcome.decision, ask=lambda name: form.prompt(engine, name), engine=engine,
-                         case=outcome.case, blocked=blocked, findings=findings(rulebook, outcome.reading.data))
+                         case=outcome.case, blocked=blocked, findings=findings(rulebook, outcome.reading.data),
+                         after_top=board_decision, top_card=not present)
 
 
 case_and_decision()

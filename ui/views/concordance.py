@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 import streamlit as st
 from spinemets import InputError
-from spinemets.board_log import OVERRIDE_REASONS, BoardLog
+from spinemets.board_log import OVERRIDE_REASONS, BoardLog, standing
 from spinemets.concordance import Tally, concordance, percent
 from spinemets.ui import labels, resources, session
 from spinemets.ui.text import md
@@ -29,7 +29,9 @@ if not path.is_file():
 try:
     with BoardLog(path, create=False) as log:
         chain = log.verify()
-        result = concordance(decision for _, decision in log.decisions())
+        # each case's standing record only: a corrected decision counts once, a voided one not at all
+        resolved = standing((record.seq, decision) for record, decision in log.decisions())
+        result = concordance(s.decision for s in resolved if not s.voided)
 except (InputError, sqlite3.Error) as err:
     st.error(f"`{md(path)}` cannot be read as a board log: {md(err)}", icon=":material/error:")
     st.stop()
@@ -89,6 +91,13 @@ if result.overrides:
                    "board chose": labels.options_in_words(rulebook, o.chosen),
                    "why": OVERRIDE_REASONS.get(o.reason or "", "no reason recorded"), "comment": o.comment or ""}
                   for o in result.overrides], hide_index=True)
+replaced = [(s, n) for s in resolved for n, _ in s.history]
+if replaced:
+    st.subheader("Corrected and voided records")
+    st.caption("Records the board corrected or withdrew later: they stay in the log (it is append-only) and are "
+               "not counted above.")
+    st.dataframe([{"case": s.decision.case_id, "record": n, "replaced by record": s.number,
+                   "how": "voided" if s.voided else "corrected"} for s, n in replaced], hide_index=True)
 if len(result.rulebooks) > 1:
     st.caption("Decisions were made under more than one rule base: "
                + "; ".join(f"{md(name)} ({n})" for name, n in result.rulebooks.most_common()))

@@ -2,8 +2,7 @@
 from __future__ import annotations
 
 import streamlit as st
-from spinemets.conditions import to_text
-from spinemets.rulebook import effect_key
+from spinemets.rulebook import Rule, effect_key
 from spinemets.ui import citations, labels, resources, rule_words
 from spinemets.ui.text import md
 
@@ -15,9 +14,35 @@ manifest = rulebook.manifest
 st.title("Rule base")
 st.markdown(f"**{md(manifest.title)}**  \n{md(manifest.name)} {md(manifest.version)}, sha256 `{rulebook.sha256}`")
 rules_tab, sources_tab, checks_tab = st.tabs(["Rules", "Sources", "Scores, scales and consistency checks"])
+GROUPS = {"indicate": "Indications", "contraindicate": "Contraindications", "advise_against": "Advice against an "
+          "option", "prefer": "Preferences between options", "conflict": "Where the sources disagree",
+          "adjunct": "Adjuncts", "derive": "Derived facts"}
+
+
+def _rule(rule: Rule) -> None:
+    status = "" if rule.status == "active" else f" · *{rule.status}*"
+    st.markdown(f"##### {md(rule.title)}{status}\n`{rule.id}` · evidence level {rule.evidence_level} "
+                f"· version {rule.version}")
+    st.markdown(md(rule.text))
+    when = "\n".join(rule_words.condition_lines(rulebook, rule.when))
+    st.markdown(f"**When**\n\n{when}\n\n**Then** "
+                + "; ".join(rule_words.effect_words(rulebook, e) for e in rule.then))
+    if rule.notes:
+        st.caption(md(rule.notes))
+    vignettes = fired_in.get(rule.id, ())
+    if vignettes:
+        st.markdown("Shows in vignettes: " + ", ".join(f"`{v}`" for v in vignettes))
+    elif any(effect_key(e) == "derive" for e in rule.then):
+        st.caption("Derives a fact other rules test; it shows through them.")
+    else:
+        st.caption("Shows in no vignette yet.")
+    citations.render_all(rulebook, rule.citations)
+    st.divider()
+
 
 with rules_tab:
-    search = st.text_input("Search", key="rules.search", placeholder="words in the id, title, text or cited passage")
+    search = st.text_input("Search", key="rules.search",
+                           placeholder="words in the id, title, text, cited passage, a field's title or an option")
     c1, c2, c3, c4 = st.columns(4)
     options = c1.multiselect("Option", rulebook.option_order, key="rules.options",
                              format_func=lambda code: labels.option_label(rulebook, code))
@@ -33,26 +58,19 @@ with rules_tab:
              and (not options or rule_words.options_of(r) & set(options))
              and (not effects or rule_words.effects_of(r) & set(effects))
              and (not sources or rule_words.sources_of(r) & set(sources))
-             and all(w in rule_words.haystack(r) for w in words)]
+             and all(w in rule_words.haystack(r) + " " + rule_words.field_words(rulebook, r) for w in words)]
     st.caption(f"{len(shown)} of {len(rulebook.rules)} rules")
+    # Grouped by what a rule does first, each group folded unless a search or filter is on: the whole list drawn
+    # open was a page over 40,000 px tall.
+    filtering = bool(words or options or effects or sources or statuses != ["active"])
+    groups: dict[str, list[Rule]] = {}
     for rule in shown:
-        with st.container(border=True):
-            status = "" if rule.status == "active" else f" · *{rule.status}*"
-            st.markdown(f"**{md(rule.title)}**{status}  \n`{rule.id}` · evidence level {rule.evidence_level} "
-                        f"· version {rule.version}")
-            st.markdown(md(rule.text))
-            st.markdown(f"**When** `{to_text(rule.when)}`  \n**Then** "
-                        + "; ".join(md(e.describe()) for e in rule.then))
-            if rule.notes:
-                st.caption(md(rule.notes))
-            vignettes = fired_in.get(rule.id, ())
-            if vignettes:
-                st.markdown("Shows in vignettes: " + ", ".join(f"`{v}`" for v in vignettes))
-            elif any(effect_key(e) == "derive" for e in rule.then):
-                st.caption("Derives a fact other rules test; it shows through them.")
-            else:
-                st.caption("Shows in no vignette yet.")
-            citations.render_all(rulebook, rule.citations)
+        groups.setdefault(effect_key(rule.then[0]) if rule.then else "derive", []).append(rule)
+    for key in [k for k in labels.EFFECT_KEYS if k in groups] + [k for k in groups if k not in labels.EFFECT_KEYS]:
+        members = groups[key]
+        with st.expander(f"{GROUPS.get(key, key)} ({len(members)})", expanded=filtering):
+            for rule in members:
+                _rule(rule)
 
 with sources_tab:
     for source_id, source in sorted(rulebook.sources.items(), key=lambda kv: (kv[1].kind, kv[0])):
@@ -86,4 +104,4 @@ with checks_tab:
     st.caption("Combinations of values that cannot be true of one patient; the case form refuses them with this "
                "message next to the fields.")
     for check in rulebook.constraints:
-        st.markdown(f"- `{to_text(check.when)}`  \n  {md(check.message)}")
+        st.markdown(md(check.message) + "\n\n" + "\n".join(rule_words.condition_lines(rulebook, check.when, 1)))

@@ -69,10 +69,13 @@ for number, item in enumerate(items, start=1):
             text.markdown(f"**{number}. {md(item.source)}** - does not read")
             text.caption(md(item.error or ""))
         else:
-            done = [decided[i].decision for i in item.decided if i < len(decided)]
+            # the record that stands for the patient (a correction replaces, a void withdraws)
+            stands = session.standing_for(state, item.case_id) if item.decided else None
+            done = [stands[1].decision] if stands is not None else []
             status = ("decided: " + "; ".join(labels.options_in_words(rulebook, d.chosen)
                                               + ("" if d.follows_top else " (overrides the top suggestion)")
-                                              for d in done)) if done else "not decided yet"
+                                              for d in done)) if done else \
+                "decision withdrawn" if item.decided else "not decided yet"
             mark = " · open now" if state.get(session.CURRENT) == item.key else ""
             text.markdown(f"**{number}. {md(item.label)}**{mark}  \n:gray[{md(item.source)} · {md(status)}]")
             open_col.button("Open", key=f"open.{item.key}", on_click=_open, args=(item.key,),
@@ -120,7 +123,8 @@ if path.is_file():
 
 st.header("Minutes")
 titles: dict[str, str] = {o.code: o.title for o in rulebook.manifest.options}
-entries = [minutes.Entry(r.decision, r.record) for r in decided]
+# one entry per patient: the record that stands, with the records it corrected or voided
+entries = minutes.standing_entries((n, r.record, r.decision) for n, r in session.numbered(state))
 head = next((r.record.hash for r in reversed(decided) if r.record is not None), None)
 if not entries:
     st.caption("No decision recorded in this meeting yet.")

@@ -1,7 +1,11 @@
 """Vignettes for trainees: read the case, commit to an option, then see the engine's reasoning and what the board did.
 
 Until the trainee commits, a vignette is named neutrally (its number, the primary tumour and the level), never by
-its title, which often gives the answer away.
+its title, which often gives the answer away. The list keeps those names after an answer too: a selectbox's value
+travels as its label, so a label that changed on answering would no longer match any vignette.
+
+The first committed answer to a vignette is the one scored. *Try this vignette again* opens a practice attempt on
+the same vignette: it is graded for the trainee to read, earns nothing, and leaves the first answer in the score.
 """
 from __future__ import annotations
 
@@ -16,8 +20,10 @@ rulebook = engine.rulebook
 specs = evaluation.input_specs(engine)
 case_state.ensure(st.session_state, specs)
 state = st.session_state
-# vignette id -> the option the trainee committed to; lives only in this session's memory
+# vignette id -> the option the trainee first committed to (the scored one); lives only in this session's memory
 answers: dict[str, str] = state.setdefault("trainee.answers", {})
+# vignette id -> the latest practice answer after "Try this vignette again" (None while that attempt is open)
+practice: dict[str, str | None] = state.setdefault("trainee.practice", {})
 
 st.title("Vignettes for trainees")
 all_vignettes = resources.vignettes()
@@ -41,11 +47,7 @@ def neutral_label(number: int, name: str) -> str:
 
 
 def _label(name: str) -> str:
-    number = names.index(name) + 1
-    case = _doc(name).case
-    if case.id in answers:
-        return f"✓ Vignette {number}: {case.title or case.id}"
-    return neutral_label(number, name)
+    return neutral_label(names.index(name) + 1, name) if name in teaching else str(name)
 
 
 def _credits() -> list[float]:
@@ -60,10 +62,12 @@ def _credits() -> list[float]:
 
 def _start_over() -> None:
     answers.clear()
+    practice.clear()
 
 
 def _next() -> None:
-    here = names.index(state.get("trainee.vignette", names[0]))
+    current = state.get("trainee.vignette")
+    here = names.index(current) if current in teaching else -1
     order = names[here + 1:] + names[:here + 1]
     state["trainee.vignette"] = next((n for n in order if _doc(n).case.id not in answers), order[0])
 
@@ -78,10 +82,17 @@ reset_col.button("Start over", on_click=_start_over, disabled=not answers, icon=
 if state.get("trainee.vignette") not in teaching:
     state["trainee.vignette"] = names[0]
 name = st.selectbox("Vignette", names, key="trainee.vignette", format_func=_label)
+if name not in teaching:  # a value from another version of cases/: start at the first vignette
+    name = names[0]
 document = _doc(name)
 case, board = document.case, document.board
 assert board is not None
-answer = answers.get(case.id)
+scored = answers.get(case.id)
+practising = case.id in practice and practice[case.id] is None
+answer = None if practising else practice.get(case.id) or scored
+if answers:
+    done = [str(i + 1) for i, n in enumerate(names) if _doc(n).case.id in answers]
+    st.caption(f"Answered: vignette{'s' if len(done) > 1 else ''} {', '.join(done)}.")
 
 st.subheader((case.title or case.id) if answer is not None else neutral_label(names.index(name) + 1, name))
 st.markdown(md(case.presentation) if case.presentation else "*No presentation text: read the findings below.*")
@@ -92,15 +103,23 @@ with st.expander("Findings as entered in the case", expanded=not case.presentati
     st.caption("Every other field is unknown.")
 
 if answer is None:
-    with st.form(f"trainee.commit.{case.id}"):
+    if practising:
+        st.info("A practice attempt: your first answer stays in the score, and this one earns no credit.",
+                icon=":material/replay:")
+    # a practice attempt has a form of its own, so the radio does not come back holding the earlier choice
+    attempt = "practice" if practising else "scored"
+    with st.form(f"trainee.commit.{case.id}.{attempt}"):
         choice = st.radio("Your choice for this patient: which option should come first?", rulebook.option_order,
                           format_func=lambda code: labels.option_label(rulebook, code), index=None,
-                          key=f"trainee.choice.{case.id}")
+                          key=f"trainee.choice.{case.id}.{attempt}")
         committed = st.form_submit_button("Commit and reveal", icon=":material/lock:")
     if committed and choice is None:
         st.warning("Choose an option first.")
+    elif committed and practising:
+        practice[case.id] = str(choice)
+        st.rerun()
     elif committed:
-        answers[case.id] = str(choice)
+        answers.setdefault(case.id, str(choice))  # a second commit (a double click) cannot replace the first
         st.rerun()
     st.stop()
 
@@ -108,18 +127,28 @@ decision = engine.evaluate(case)
 result = trainee_score.credit(rulebook, board, decision, answer)
 chose = f"You chose **{md(labels.option_title(rulebook, answer))}**; the board's management corresponds to " \
         f"**{md(labels.option_title(rulebook, board.top))}**."
+earned = {"right": " Full credit.", "partial": " Half credit:", "wrong": " No credit."}[result.verdict]
+if answer != scored or case.id in practice:
+    assert scored is not None
+    first = trainee_score.credit(rulebook, board, decision, scored)
+    earned = {"right": " This practice attempt would have earned full credit.",
+              "partial": " This practice attempt would have earned half credit:",
+              "wrong": " This practice attempt would have earned no credit."}[result.verdict]
+    st.caption(f"Scored: your first answer, {md(labels.option_title(rulebook, scored))} "
+               f"({trainee_score.score([first.points]).split()[0]} point{'' if first.points == 1 else 's'}). "
+               "A practice attempt earns nothing.")
 if result.verdict == "right":
-    st.success(chose + " Full credit.", icon=":material/check_circle:")
+    st.success(chose + earned, icon=":material/check_circle:")
 elif result.verdict == "partial":
     graded = labels.status_label(decision.option(answer).status).lower()
-    st.warning(f"{chose} Half credit: the engine grades your choice {graded} too. Why the board's option comes "
+    st.warning(f"{chose}{earned} the engine grades your choice {graded} too. Why the board's option comes "
                f"first: {md(result.why)}", icon=":material/star_half:")
 else:
-    st.error(f"{chose} No credit. {md(result.why)}", icon=":material/cancel:")
+    st.error(f"{chose}{earned} {md(result.why)}", icon=":material/cancel:")
 
 
 def _retry() -> None:
-    answers.pop(case.id, None)
+    practice[case.id] = None  # the same vignette again; the first answer stays in the score
 
 
 def _open_in_form() -> None:
