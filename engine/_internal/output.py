@@ -95,7 +95,7 @@ def _sweep(path: Path) -> None:
     SIGKILL leaves its partial file (decisions, patient data) until the next run to that output."""
     prefix = f".{path.name}."
     try:
-        names = [n for n in os.listdir(path.parent) if n.startswith(prefix) and n.endswith(".partial")]
+        names = [p.name for p in path.parent.iterdir() if p.name.startswith(prefix) and p.name.endswith(".partial")]
     except OSError:
         return
     for name in names:

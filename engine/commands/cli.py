@@ -7,8 +7,8 @@ import json
 import os
 import signal
 import sys
-import threading
 import textwrap
+import threading
 from collections.abc import Callable, Sequence
 from contextlib import suppress
 from dataclasses import replace
