@@ -17,10 +17,12 @@ import hashlib
 import json
 import os
 import sqlite3
+import stat
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -32,6 +34,11 @@ GENESIS = "0" * 64
 DECISION = "board_decision"
 CDS_FEEDBACK = "cds_feedback"
 SCHEMA_VERSION = 1
+# SQLite's application id for a board log (the bytes "SPML"), set when a log is made: with the header and the
+# schema it tells a board log from any other file before anything writes to it.
+APPLICATION_ID = 0x53504D4C
+_SQLITE_HEADER = b"SQLite format 3\x00"
+_RECORD_COLUMNS = ("seq", "recorded_at", "kind", "payload", "prev_hash", "hash")
 
 OverrideReason = Literal["missed_contraindication", "patient_preference", "technical", "evidence_disagreement",
                          "other"]
@@ -147,6 +154,17 @@ class LogRecord:
 
 
 @dataclass(frozen=True)
+class Anchor:
+    """A point of the log pinned outside it (RFC 9162's signed tree head, without the tree): how many records
+    it held and the hash of the last of them, and where that was read (a minutes file, a checkpoint)."""
+
+    records: int
+    head: str
+    source: str = "the anchor"
+    signed: bool = False
+
+
+@dataclass(frozen=True)
 class Verification:
     """The chain's state: whether it holds, how many records, the head hash, and the first bad record."""
 
@@ -155,6 +173,7 @@ class Verification:
     head: str
     bad_seq: int | None = None
     reason: str = ""
+    pinned: Anchor | None = None   # the anchor it was checked against and held to
 
 
 def default_path() -> Path | None:
@@ -168,6 +187,46 @@ def fallback_path() -> Path:
     turns recording on): the user's data folder, never the working directory."""
     base = os.environ.get("XDG_DATA_HOME", "").strip() or "~/.local/share"
     return Path(base).expanduser() / "spinemets" / "board-log.sqlite"
+
+
+def probe(path: Path) -> Literal["missing", "empty", "log", "other"]:
+    """What is at `path`, read without writing: nothing, an empty file, a spinemets board log, or another file.
+
+    A board log is an SQLite file whose application id is the log's, or (a log made before the id was set)
+    whose `records` table has the log's columns. The file is only read (its first 100 bytes, then SQLite
+    read-only), so probing a path the user typed changes nothing there.
+    """
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        return "missing"
+    except OSError:
+        return "other"
+    if not stat.S_ISREG(info.st_mode):
+        return "other"
+    if info.st_size == 0:
+        return "empty"
+    try:
+        with path.open("rb") as stream:
+            header = stream.read(100)
+    except OSError:
+        return "other"
+    if len(header) < 100 or not header.startswith(_SQLITE_HEADER):
+        return "other"
+    if int.from_bytes(header[68:72], "big") == APPLICATION_ID:
+        return "log"
+    try:
+        db = sqlite3.connect(f"file:{quote(str(path.absolute()))}?mode=ro", uri=True, timeout=5)
+        try:
+            columns = tuple(row[1] for row in db.execute("PRAGMA table_info(records)"))
+            tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            versioned = "meta" in tables and db.execute(
+                "SELECT 1 FROM meta WHERE key = 'schema_version'").fetchone() is not None
+        finally:
+            db.close()
+    except sqlite3.Error:
+        return "other"
+    return "log" if columns == _RECORD_COLUMNS or versioned else "other"
 
 
 def _canonical(value: Any) -> str:
@@ -216,17 +275,47 @@ def make_decision_record(case: dict[str, Any], decision: dict[str, Any], chosen:
 
 
 class BoardLog:
-    """A hash-chained log in one SQLite file. Safe for several processes: appends are serialised by SQLite."""
+    """A hash-chained log in one SQLite file. Safe for several processes: appends are serialised by SQLite.
+
+    A log opened for reading (create=False) is opened read-only (SQLite's `mode=ro`): no reading command can
+    add a table, switch the journal or change a byte of the file. SQLite may still make its `-wal` and `-shm`
+    side files beside a log kept in WAL mode, to read it while a writer appends.
+    """
 
     def __init__(self, path: str | Path, *, create: bool = True) -> None:
         """Open (or, with `create`, start) the log at `path`; reading commands pass create=False so that a
-        mistyped path is an error rather than a new, empty log."""
+        mistyped path is an error rather than a new, empty log, and nothing is written to it.
+
+        With `create`, the file is checked before anything touches it: only a missing or empty file (a new log)
+        or a spinemets board log (SQLite header, application id or schema) is opened, never another file."""
         self.path = Path(path)
-        if not create and not self.path.is_file():
-            raise InputError(f"{self.path}: no board log here (nothing has been recorded to this path)")
+        self.writable = create
+        if not create:
+            kind = probe(self.path)
+            if kind == "missing":
+                raise InputError(f"{self.path}: no board log here (nothing has been recorded to this path)")
+            if kind == "other":
+                raise InputError(f"{self.path}: not a spinemets board log")
+            try:
+                self._db = sqlite3.connect(f"file:{quote(str(self.path.absolute()))}?mode=ro", uri=True, timeout=30,
+                                           isolation_level=None)
+            except sqlite3.Error as err:
+                raise InputError(f"{self.path}: cannot open the board log ({err})") from None
+            return
+        kind = probe(self.path)
+        if kind == "other":
+            # the page and the commands never say more than this: whether some other file exists is not theirs to tell
+            raise InputError(f"{self.path}: not a spinemets board log; recording writes only to a new file or an "
+                             "existing board log")
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            if kind == "log" and not self._has_records_table():
+                self._db.close()
+                raise InputError(f"{self.path}: the board log's records table is gone (dropped?); nothing was "
+                                 "written: run `spinemets board verify-log`")
+            if kind != "log":
+                self._db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute(
                 "CREATE TABLE IF NOT EXISTS records (seq INTEGER PRIMARY KEY, recorded_at TEXT NOT NULL, "
@@ -265,7 +354,10 @@ class BoardLog:
         return LogRecord(seq, recorded_at, kind, data, prev, digest)
 
     def records(self, kind: str | None = None) -> Iterator[LogRecord]:
-        """Every record in chain order (optionally of one kind); payloads as stored."""
+        """Every record in chain order (optionally of one kind); payloads as stored. None when the records table
+        is gone (verify() says so)."""
+        if not self._has_records_table():
+            return
         rows = self._db.execute("SELECT seq, recorded_at, kind, payload, prev_hash, hash FROM records ORDER BY seq")
         for seq, recorded_at, rkind, payload, prev, digest in rows:
             if kind is None or rkind == kind:
@@ -275,34 +367,82 @@ class BoardLog:
                     data = {"unreadable": payload}
                 yield LogRecord(seq, recorded_at, rkind, data, prev, digest)
 
-    def decisions(self) -> Iterator[tuple[LogRecord, BoardDecision]]:
+    def decisions(self, skipped: list[tuple[int, str]] | None = None) -> Iterator[tuple[LogRecord, BoardDecision]]:
         """The board's decisions in chain order: `board_decision` records, and CDS Hooks feedback records whose
-        payload is a board decision too; a payload that does not read as one is skipped (verify() still
-        checks it)."""
+        payload is a board decision too. Every other record is passed over, and, given `skipped`, listed there
+        as (record number, why) so that a count can say what it left out (verify() still checks them all)."""
         for record in self.records():
             if record.kind not in (DECISION, CDS_FEEDBACK):
+                if skipped is not None:
+                    skipped.append((record.seq, f"a record of kind {record.kind!r}, not a board decision"))
                 continue
             try:
                 yield record, BoardDecision.model_validate(record.payload)
-            except ValidationError:
+            except ValidationError as err:
+                if skipped is not None:
+                    if record.kind == CDS_FEEDBACK:
+                        why = "a clinician's answer to a CDS Hooks card (no case or board choice to count)"
+                    else:
+                        first = err.errors(include_url=False)[0]
+                        where = ".".join(str(p) for p in first["loc"]) or "payload"
+                        why = f"its content does not read as a board decision ({where}: {first['msg']})"
+                    skipped.append((record.seq, why))
                 continue
 
-    def verify(self) -> Verification:
-        """Recompute the chain; the first record whose hash, link or number does not hold is named."""
+    def _has_records_table(self) -> bool:
+        return self._db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'records'"
+                                ).fetchone() is not None
+
+    def verify(self, against: Anchor | None = None) -> Verification:
+        """Recompute the chain; the first record whose hash, link or number does not hold is named.
+
+        The chain alone proves the records are in order and unedited up to its head, not that the head is
+        the newest record: removing the newest records, or re-hashing the newest after editing it, leaves a
+        shorter chain that holds. With `against` (the count and head a minutes file or a signed checkpoint
+        pinned earlier), the log must still hold that many records, and the record at the pinned count must
+        still have the pinned hash: the check RFC 9162 calls consistency, done here by recomputing the chain.
+        """
+        try:
+            if not self._has_records_table():
+                return Verification(False, 0, GENESIS, None, "the log has no records table: it was dropped, or "
+                                    "the file was emptied or replaced")
+            result, pinned = self._walk(against.records if against is not None else None)
+        except sqlite3.Error as err:
+            return Verification(False, 0, GENESIS, None, f"the file cannot be read as a board log ({err})")
+        if not result.ok or against is None:
+            return result
+        if result.count < against.records:
+            gone = f"record {against.records}" if result.count + 1 == against.records else \
+                f"records {result.count + 1}-{against.records}"
+            return Verification(False, result.count, result.head, result.count + 1,
+                                f"{against.source} pins {against.records} records, the log holds {result.count}: "
+                                f"{gone} were removed")
+        if pinned != against.head:
+            return Verification(False, result.count, result.head, against.records or None,
+                                f"record {against.records} is not the one {against.source} pins (hash "
+                                f"{against.head[:16]}...): it or a record before it was rewritten and the chain "
+                                "re-hashed")
+        return Verification(True, result.count, result.head, pinned=against)
+
+    def _walk(self, stop: int | None) -> tuple[Verification, str | None]:
+        """The chain recomputed, and the hash of record `stop` (GENESIS for 0) when it is reached."""
         prev, count, expected_seq = GENESIS, 0, 1
+        pinned = GENESIS if stop == 0 else None
         rows = self._db.execute("SELECT seq, recorded_at, kind, payload, prev_hash, hash FROM records ORDER BY seq")
         for seq, recorded_at, kind, payload, prev_hash, digest in rows:
             count += 1
             if seq != expected_seq:
-                return Verification(False, count, prev, seq, f"record {expected_seq} is missing (found {seq})")
+                return Verification(False, count, prev, seq, f"record {expected_seq} is missing (found {seq})"), None
             if prev_hash != prev:
                 return Verification(False, count, prev, seq, "its link to the previous record was changed, or a "
-                                    "record before it was removed")
+                                    "record before it was removed"), None
             try:
                 data = json.loads(payload)
-            except ValueError:
-                return Verification(False, count, prev, seq, "its content is not valid JSON")
+            except (TypeError, ValueError):
+                return Verification(False, count, prev, seq, "its content is not valid JSON"), None
             if record_hash(prev, seq, recorded_at, kind, data) != digest:
-                return Verification(False, count, prev, seq, "its content was changed after it was recorded")
+                return Verification(False, count, prev, seq, "its content was changed after it was recorded"), None
             prev, expected_seq = digest, seq + 1
-        return Verification(True, count, prev)
+            if seq == stop:
+                pinned = digest
+        return Verification(True, count, prev), pinned

@@ -61,6 +61,9 @@ class Concordance:
     by_rule: dict[str, Tally] = field(default_factory=dict)      # every rule that fired in the decision
     overrides: list[Override] = field(default_factory=list)
     rulebooks: Counter[str] = field(default_factory=Counter)     # "version sha256[:12]" -> decisions
+    records: int | None = None                                   # every record of the log, when read from one
+    skipped: list[tuple[int, str]] = field(default_factory=list)  # records not counted: (number, why)
+    holds: bool = True                                           # whether the log's chain held when read
 
     def rules_by_disagreement(self, minimum: int = 1) -> list[tuple[str, Tally]]:
         """Rules that fired in at least `minimum` decisions, the most often overridden share first."""
@@ -76,12 +79,18 @@ class Concordance:
             "override_reasons": dict(self.overall.reasons),
             "overrides": [o.__dict__ for o in self.overrides],
             "rulebooks": dict(self.rulebooks),
+            "log": {"records": self.records, "chain_holds": self.holds,
+                    "not_counted": [{"record": seq, "why": why} for seq, why in self.skipped]},
         }
 
 
-def concordance(decisions: Iterable[BoardDecision]) -> Concordance:
-    """Count the decisions; the engine's top and fired rules come from the decision stored with each."""
-    result = Concordance()
+def concordance(decisions: Iterable[BoardDecision], *, records: int | None = None,
+                skipped: Iterable[tuple[int, str]] = (), holds: bool = True) -> Concordance:
+    """Count the decisions; the engine's top and fired rules come from the decision stored with each.
+
+    Read from a log, `records` is how many it holds and `skipped` the ones not counted with why (filled while
+    `decisions` is consumed), so that the report accounts for every record."""
+    result = Concordance(records=records, holds=holds)
     for record in decisions:
         result.overall.add(record)
         result.by_top.setdefault(record.top or "none", Tally()).add(record)
@@ -92,6 +101,7 @@ def concordance(decisions: Iterable[BoardDecision]) -> Concordance:
             result.overrides.append(Override(record.case_id, record.top, record.chosen, record.override_reason,
                                              record.comment))
         result.rulebooks[f"{record.rulebook_version} {record.rulebook_sha256[:12]}"] += 1
+    result.skipped = list(skipped)
     return result
 
 
@@ -107,8 +117,17 @@ def render(result: Concordance, option_titles: dict[str, str], rule_titles: dict
     overall = result.overall
     lines = [f"Board decisions: {overall.decisions}, followed the top suggestion: {overall.followed} "
              f"({percent(overall.rate)}), overridden: {overall.overridden}"]
+    if not result.holds:
+        lines.insert(0, "WARNING: the log's chain does not hold (read with --allow-broken): these counts may include "
+                        "edited records and miss removed ones")
+    if result.records is not None:
+        lines.append(f"Log records: {result.records}; counted as board decisions: {overall.decisions}; not counted: "
+                     f"{len(result.skipped)}")
+        lines += [f"  record {seq}: {why}" for seq, why in result.skipped[:50]]
+        if len(result.skipped) > 50:
+            lines.append(f"  ... and {len(result.skipped) - 50} more (--json lists every one)")
     if not overall.decisions:
-        return lines[0] + "\n"
+        return "\n".join(lines) + "\n"
     lines += ["", "By the engine's top suggestion (followed / decisions):"]
     for code, tally in sorted(result.by_top.items(), key=lambda kv: -kv[1].decisions):
         lines.append(f"  {option(code):<52} {tally.followed:>4} / {tally.decisions:<4} {percent(tally.rate):>5}")

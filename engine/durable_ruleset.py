@@ -7,9 +7,9 @@ from collections.abc import Iterable
 from typing import Any
 
 from . import conditions
-from ._internal import durable_host
+from ._internal import durable_capacity, durable_host
 from .conditions import AllOf, AnyOf, Compare, Condition, Presence
-from .errors import EngineError
+from .errors import EngineError, Problem, RulebookError
 from .rulebook import Rule, Rulebook
 
 CASE, DERIVED = "case", "derived"
@@ -82,7 +82,22 @@ class DurableRuleset:
         self.definition: dict[str, Any] = {}
         keyed = [(f"r{number:04d}", rule) for number, rule in enumerate(rulebook.active_rules)]
         for key, rule in keyed:
-            self.definition[key] = self._compile_rule(rule.when)
+            try:
+                self.definition[key] = self._compile_rule(rule.when)
+            except _TooLarge:
+                raise RulebookError(
+                    f"rule {rule.id}: its durable-rules form needs more than {MAX_BRANCHES:,} alternative "
+                    "conditions (each derived fact it tests false is replaced by the negation of every rule "
+                    "deriving it, and the result spelled out as alternatives, which grows exponentially); "
+                    "simplify the condition, or test fewer derived facts as false in it",
+                    [Problem("durable form too large", rule=rule.id)]) from None
+            paths = durable_capacity.matching_paths(self.definition[key])
+            if paths > durable_capacity.MAX_PATHS:
+                raise RulebookError(
+                    f"rule {rule.id}: durable-rules could follow {paths:,} ways of matching it on one case, past the "
+                    f"{durable_capacity.MAX_PATHS:,} it can hold in memory (each alternative that holds is a path, "
+                    "and alternatives in one condition multiply); simplify the condition, or test fewer derived "
+                    "facts as false in it", [Problem("durable form too large", rule=rule.id)])
         # A derived fact no rule joins on (one only ever tested `== false`) would match no pattern: not asserting
         # it spares durable an assert and the catch-all action it would otherwise need.
         self.joined = frozenset(f for spec in self.definition.values() for f in _joined_facts(spec))
@@ -114,8 +129,9 @@ class DurableRuleset:
     # --- compilation ---------------------------------------------------------------------------------------
 
     def _compile_rule(self, when: Condition) -> dict[str, Any]:
-        branches = [(facts, piece) for facts, cond in _merge(self._branches(conditions.nnf(when)))
-                    for piece in (_fit(cond) if cond is not None else [None])]
+        merged = _merge(self._branches(conditions.nnf(when)))
+        branches: list[Branch] = _bounded([(facts, piece) for facts, cond in merged
+                                           for piece in (_fit(cond) if cond is not None else [None])])
         if len(branches) == 1:
             return {"all": _join(*branches[0], self.keys)}
         return {"any": [{f"b{i}$all": _join(facts, cond, self.keys)} for i, (facts, cond) in enumerate(branches)]}
@@ -135,7 +151,7 @@ class DurableRuleset:
         assert isinstance(cond, AllOf)
         result: list[Branch] = [(frozenset(), None)]
         for item in cond.items:
-            result = [(f1 | f2, _and(c1, c2)) for f1, c1 in result for f2, c2 in self._branches(item)]
+            result = _bounded([(f1 | f2, _and(c1, c2)) for f1, c1 in result for f2, c2 in self._branches(item)])
         return result
 
     def _mentions_fact(self, cond: Condition) -> bool:
@@ -189,7 +205,7 @@ def _fit(cond: Condition) -> list[Condition]:
     if _groups(cond) <= MAX_GROUPS:
         return [cond]
     if isinstance(cond, AnyOf):
-        return [piece for item in cond.items for piece in _fit(item)]
+        return _bounded([piece for item in cond.items for piece in _fit(item)])
     assert isinstance(cond, AllOf)
     alternatives = [i for i in cond.items if isinstance(i, AnyOf) or (isinstance(i, Compare) and i.op == "in")]
     if not alternatives:  # only not-in groups left: spell them out as separate != leaves
@@ -201,7 +217,28 @@ def _fit(cond: Condition) -> list[Condition]:
     options = widest.items if isinstance(widest, AnyOf) else tuple(
         Compare(field=widest.field, op="==", value=v) for v in widest.value)
     rest = tuple(i for i in cond.items if i is not widest)
-    return [piece for option in options for piece in _fit(AllOf(items=rest + (option,)))]
+    pieces: list[Condition] = []
+    for option in options:
+        pieces += _fit(AllOf(items=rest + (option,)))
+        _bounded(pieces)
+    return pieces
+
+
+# Alternatives one rule may compile to. The built-in rules need at most 6; a rule testing derived facts as
+# false inlines the negation of every rule deriving them, and spelling that out as alternatives grows
+# exponentially (a generated rule base of three chained facts reached 1.5 MB of definition in 9 s at one step
+# and exhausted memory at the next): past this bound the rule is refused before anything large is built.
+MAX_BRANCHES = 256
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def _bounded(found: list[Any]) -> list[Any]:
+    if len(found) > MAX_BRANCHES:
+        raise _TooLarge
+    return found
 
 
 def _and(a: Condition | None, b: Condition | None) -> Condition | None:

@@ -13,10 +13,54 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .board_log import OVERRIDE_REASONS, BoardDecision, BoardLog, LogRecord, standing
+from .board_checkpoint import PIN_TEXT, one_line
+from .board_log import OVERRIDE_REASONS, BoardDecision, BoardLog, LogRecord, Verification, standing
 
 DISCLAIMER = ("Decision support, not a medical device: the engine's suggestions summarise published papers; the "
               "decisions are the board's.")
+
+
+@dataclass(frozen=True)
+class Pin:
+    """Where the minutes pin the board log: its record count and head hash (a signed checkpoint of them when
+    the board's key was given), or, when the chain did not hold, why: then the minutes pin nothing, and say so
+    rather than print the last good record's hash as the head."""
+
+    records: int
+    head: str | None
+    broken: str = ""
+    checkpoint: dict[str, Any] | None = None
+
+    @classmethod
+    def of(cls, result: Verification, checkpoint: dict[str, Any] | None = None) -> Pin:
+        if result.ok:
+            return cls(result.count, result.head, checkpoint=checkpoint)
+        where = f"record {result.bad_seq}: " if result.bad_seq is not None else ""
+        return cls(result.count, None, broken=f"{where}{result.reason}")
+
+    def words(self) -> list[str]:
+        """The lines the Markdown and PDF minutes print (and `board verify-log --against` reads back)."""
+        if self.head is None:
+            return [f"Board log: the chain does NOT hold ({self.broken}); these minutes pin nothing"]
+        found = [PIN_TEXT.format(records=self.records, head=f"`{self.head}`") + " (keep these minutes: `spinemets "
+                 "board verify-log --against` them fails if a record up to there is later removed or rewritten)"]
+        if self.checkpoint is not None:
+            found.append(f"Signed checkpoint: `{one_line(self.checkpoint)}`")
+        return found
+
+    def to_json(self) -> dict[str, Any]:
+        if self.head is None:
+            return {"holds": False, "records": self.records, "head": None, "reason": self.broken}
+        found: dict[str, Any] = {"holds": True, "records": self.records, "head": self.head}
+        if self.checkpoint is not None:
+            found["checkpoint"] = self.checkpoint
+        return found
+
+
+def pin_of_session(records: Sequence[LogRecord | None]) -> Pin | None:
+    """A meeting's minutes pin the log at the newest record this meeting wrote (the log may hold more)."""
+    last = max((r for r in records if r is not None), key=lambda r: r.seq, default=None)
+    return None if last is None else Pin(last.seq, last.hash)
 
 
 @dataclass(frozen=True)
@@ -109,7 +153,7 @@ def _md(text: str) -> str:
     return text.replace("\\", "\\\\").replace("*", "\\*").replace("<", "\\<").replace("|", "\\|")
 
 
-def markdown(entries: Sequence[Entry], titles: dict[str, str], *, head: str | None = None,
+def markdown(entries: Sequence[Entry], titles: dict[str, str], *, pin: Pin | None = None,
              generated: dt.datetime | None = None) -> str:
     when = (generated or dt.datetime.now().astimezone()).strftime("%Y-%m-%d %H:%M %Z").strip()
     rows = lines(entries, titles)
@@ -117,8 +161,8 @@ def markdown(entries: Sequence[Entry], titles: dict[str, str], *, head: str | No
            f"- Patients: {len(rows)}; the board followed the top suggestion for "
            f"{sum(r.follows for r in rows if not r.voided)}"
            + (f"; {sum(r.voided for r in rows)} decision(s) withdrawn" if any(r.voided for r in rows) else "")]
-    if head:
-        out.append(f"- Board log head hash at export: `{head}` (write it into the minutes to pin the log)")
+    if pin is not None:
+        out += [f"- {line}" for line in pin.words()]
     out += ["", "| # | case | engine's top suggestion | board's decision | follows |", "|---|---|---|---|---|"]
     for r in rows:
         board = "withdrawn (voided)" if r.voided else _md(r.board)
@@ -145,7 +189,7 @@ def markdown(entries: Sequence[Entry], titles: dict[str, str], *, head: str | No
     return "\n".join(out)
 
 
-def to_json(entries: Sequence[Entry], *, head: str | None = None) -> str:
+def to_json(entries: Sequence[Entry], *, pin: Pin | None = None) -> str:
     """Every entry with its full record (case, decision JSON, rule base hash) and its place in the chain."""
     items: list[dict[str, Any]] = []
     for entry in entries:
@@ -156,7 +200,9 @@ def to_json(entries: Sequence[Entry], *, head: str | None = None) -> str:
             r = entry.record
             item.update(seq=r.seq, recorded_at=r.recorded_at, kind=r.kind, prev_hash=r.prev_hash, hash=r.hash)
         items.append(item)
-    return json.dumps({"head": head, "disclaimer": DISCLAIMER, "entries": items}, indent=2, ensure_ascii=False) + "\n"
+    document = {"head": pin.head if pin is not None else None, "log": pin.to_json() if pin is not None else None,
+                "disclaimer": DISCLAIMER, "entries": items}
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
 
 
 _SPELLED = {"≥": ">=", "≤": "<=", "–": "-", "—": "-", "−": "-", "‘": "'", "’": "'", "“": '"', "”": '"', "…": "...",
@@ -177,7 +223,7 @@ def _latin1(text: str) -> str:
     return "".join(out)
 
 
-def pdf(entries: Sequence[Entry], titles: dict[str, str], *, head: str | None = None,
+def pdf(entries: Sequence[Entry], titles: dict[str, str], *, pin: Pin | None = None,
         generated: dt.datetime | None = None) -> bytes:
     """The minutes as an A4 PDF, built in memory."""
     from fpdf import FPDF
@@ -189,6 +235,8 @@ def pdf(entries: Sequence[Entry], titles: dict[str, str], *, head: str | None = 
     doc.set_auto_page_break(auto=True, margin=14)
     doc.set_creator("spinemets")
     doc.set_title("Tumor board minutes")
+    if pin is not None:  # the document's metadata is not compressed: verify-log --against reads the pin there
+        doc.set_subject(" ".join(pin.words()).replace("`", ""))
     doc.add_page()
 
     def text(body: str, size: float = 9, style: str = "", gap: float = 0.6, indent: float = 0) -> None:
@@ -202,8 +250,9 @@ def pdf(entries: Sequence[Entry], titles: dict[str, str], *, head: str | None = 
     rows = lines(entries, titles)
     text(f"Generated {when}. Patients: {len(rows)}; the board followed the top suggestion for "
          f"{sum(r.follows for r in rows if not r.voided)}.", 8.5)
-    if head:
-        text(f"Board log head hash at export: {head}", 7.5)
+    if pin is not None:
+        for line in pin.words():
+            text(line.replace("`", ""), 7.5)
     for r in rows:
         doc.ln(1.5)
         text(f"{r.number}. {r.case_id}" + (f": {r.title}" if r.title else ""), 11, "B", 0.8)

@@ -43,6 +43,10 @@ CASE_FILE_SUFFIXES = (".yaml", ".yml", ".json")
 _INTEGER = re.compile(r"[+-]?\d+")
 _DECIMAL = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
 
+# One physical line past the row limit is a rejected row, its rest skipped; a line past this many characters is
+# not a registry at all (`/dev/zero`, a binary file): the whole input is refused instead of skipped forever.
+LINE_CHARACTERS = 16 * limits.REGISTRY_ROW.bytes
+
 # What one row carries to a worker: a CSV record's cells, a JSON line's text, a case file's path, or the
 # reason the main process already refused it (a malformed or oversized record).
 Payload = list[str] | str | Problem
@@ -116,7 +120,7 @@ def registry_from_bytes(name: str, data: bytes, fmt: str) -> Registry:
 
 
 def _stream_registry(fmt: str, name: str, stream: BinaryIO, size: int | None) -> Registry:
-    lines = _Lines(stream, limits.REGISTRY_ROW.bytes)
+    lines = _Lines(stream, limits.REGISTRY_ROW.bytes, name)
     if fmt == "jsonl":
         return Registry("jsonl", name, (), _jsonl_rows(lines), size, lines.position)
     reader = csv.reader(lines, strict=True)
@@ -148,8 +152,8 @@ class _Lines:
     which starts afresh on the next line.
     """
 
-    def __init__(self, stream: BinaryIO, limit: int) -> None:
-        self.raw, self.limit = stream, limit
+    def __init__(self, stream: BinaryIO, limit: int, name: str = "<registry>") -> None:
+        self.raw, self.limit, self.name = stream, limit, name
         self.text = io.TextIOWrapper(stream, encoding="utf-8-sig", errors="surrogateescape", newline="")
         self.line = 0           # physical lines read so far: the csv reader's line_num misses skipped ones
         self.record = 0         # characters of the record being read
@@ -174,10 +178,16 @@ class _Lines:
         self.line += 1
         self.record += len(line)
         if self.record > self.limit:
+            skipped = len(line)
             while not line.endswith(("\n", "\r")):
                 line = self.text.readline(self.limit + 1)
                 if not line:
                     break
+                skipped += len(line)
+                if skipped > LINE_CHARACTERS:
+                    raise InputError(f"{self.name}:{self.line}: the line does not end within the limit of "
+                                     f"{LINE_CHARACTERS // 1024 ** 2} MiB for one line of a registry: not CSV or "
+                                     "JSON Lines text; nothing after it is read")
             self.record = 0
             raise _RowTooLarge
         return line

@@ -82,3 +82,8 @@ def fail_the_evaluation(monkeypatch, engine, call: int = 20) -> None:
         return real(self, case)
 
     monkeypatch.setattr(type(engine), "evaluate", failing)
+
+
+# Each test's memory budget (tests/memory_budget.py): its hooks, made this conftest's.
+from .memory_budget import (  # noqa: E402, F401
+    pytest_configure, pytest_runtest_call, pytest_runtest_logstart, pytest_unconfigure)

@@ -3,12 +3,13 @@ from __future__ import annotations
 
 import json
 
-from hypothesis import given, settings
+import pytest
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from spinemets import load_rulebook
+from spinemets import RulebookError, load_rulebook
 from spinemets.case import case_from_values
-from spinemets.conditions import Compare, to_yaml
+from spinemets.conditions import AllOf, AnyOf, Compare, to_yaml
 from spinemets.durable_ruleset import DurableRuleset, plain_number, stand_in
 from spinemets.evaluator import RuleEvaluator, case_values
 from spinemets.fields import FieldSpec, computed_specs
@@ -84,7 +85,12 @@ def generated_rulebook(tmp_path_factory, rules, name: str = "gen"):
 @settings(max_examples=60)
 def test_random_rule_bases_with_forward_chaining_agree(tmp_path_factory, rules, cases, complete):
     book = generated_rulebook(tmp_path_factory, rules)
-    durable, evaluator = DurableRuleset(book), RuleEvaluator(book)
+    try:
+        durable = DurableRuleset(book)
+    except RulebookError as err:  # refused as too large to compile: what validate says, tested below
+        assume("durable form too large" not in str(err.problems))
+        raise
+    evaluator = RuleEvaluator(book)
     for values in cases + complete:
         known, _ = case_values(case_from_values("gen", values), book)
         assert durable.fire(known) == evaluator.fired(known), json.dumps(values, default=str)
@@ -109,9 +115,22 @@ def test_durable_reads_numbers_python_writes_with_an_exponent(engine):
 @given(gen.case_values())
 @settings(max_examples=100)
 def test_conditions_beyond_durables_expression_limit_still_agree(tmp_path_factory, values):
-    # 20 nested groups: four times what one durable join term can hold
+    # 14 nested groups, more than one durable join term can hold: split into alternatives. Seven such groups (the
+    # test's first form) made 1.5e17 ways to match a case holding every alternative, and durable exhausted memory
+    # firing it (the out-of-memory kill of `make test`): refused now, tested below.
+    book = _deep_rule_base(tmp_path_factory, 5)
+    known, _ = case_values(case_from_values("deep", values), book)
+    assert DurableRuleset(book).fire(known) == RuleEvaluator(book).fired(known)
+
+
+def test_a_deep_rule_durable_cannot_hold_is_refused_naming_it(tmp_path_factory):
+    with pytest.raises(RulebookError, match=r"rule gen.deep: durable-rules could follow [\d,]+ ways of matching"):
+        DurableRuleset(_deep_rule_base(tmp_path_factory, 7))
+
+
+def _deep_rule_base(tmp_path_factory, groups: int):
     ors = [{"any": [f"karnofsky > {10 * i}", f"age < {5 * i}", {"all": ["coagulopathy == false", f"pain_score >= {i % 10}"]}]}
-           for i in range(1, 8)]
+           for i in range(1, groups + 1)]
     deep = {"all": ors + [{"not": {"any": ["lesion_type in [lytic, mixed]", "asa_class not in [1, 2]"]}}]}
     folder = tmp_path_factory.mktemp("deep") / "rules"
     vocabulary_files(folder)
@@ -119,6 +138,36 @@ def test_conditions_beyond_durables_expression_limit_still_agree(tmp_path_factor
     (folder / "deep.yaml").write_text(gen.dump({"rules": [{"id": "gen.deep", "title": "deep", "when": deep,
         "then": [{"indicate": "PVP"}], "text": "t", "evidence_level": 5, "strength_rationale": RATIONALE,
         "citations": [CITATION]}]}))
-    book = load_rulebook(folder)
-    known, _ = case_values(case_from_values("deep", values), book)
-    assert DurableRuleset(book).fire(known) == RuleEvaluator(book).fired(known)
+    return load_rulebook(folder)
+
+
+def _chained_rule_base(tmp_path_factory, width: int):
+    """Three facts, each derived by two rules of `width` alternatives that test the fact before; one rule tests
+    the last fact false, which inlines the negation of its derivers, theirs in turn, and spells it all out."""
+    def leaf(field: str, op: str, value: int) -> Compare:
+        return Compare(field=field, op=op, value=value)
+
+    rules, previous = [], None
+    for n, fact in enumerate(FACTS):
+        for d in range(2):
+            base = 10 * n + 3 * d
+            items = [AllOf(items=(leaf("karnofsky", ">", base + 2 * j), leaf("age", "<", base + 2 * j + 1)))
+                     for j in range(width)]
+            if previous:
+                items.append(AllOf(items=(Compare(field=previous, op="==", value=True), leaf("karnofsky", ">", base + 50))))
+            rules.append((f"gen.derive_{fact}_{d}", AnyOf(items=tuple(items)), {"derive": fact}))
+        previous = fact
+    rules.append(("gen.uses_c", Compare(field="fact_c", op="==", value=False), {"indicate": "PVP"}))
+    rules += [(f"gen.uses_{f}", Compare(field=f, op="==", value=True), {"indicate": "TAE_PVP"}) for f in FACTS[:2]]
+    return generated_rulebook(tmp_path_factory, rules, name=f"chained{width}")
+
+
+def test_a_rule_whose_durable_form_explodes_is_refused_naming_it(tmp_path_factory):
+    """The cause of an out-of-memory kill in this file: negated derived facts inlined and spelled out as
+    alternatives grow exponentially (width 3 made 1.5 MB of definition, width 4 exhausted memory)."""
+    # width 2: few alternatives (34), but 2,048 paths in each, multiplied: durable exhausted memory firing it
+    with pytest.raises(RulebookError, match=r"rule gen.uses_c: durable-rules could follow [\d,]+ ways of matching"):
+        DurableRuleset(_chained_rule_base(tmp_path_factory, 2))
+    for width in (4, 8):  # past the bound while spelling the condition out: refused before it is built
+        with pytest.raises(RulebookError, match=r"rule gen.uses_c: its durable-rules form needs more than"):
+            DurableRuleset(_chained_rule_base(tmp_path_factory, width))

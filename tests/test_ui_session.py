@@ -230,3 +230,64 @@ def test_a_case_typed_in_joins_the_agenda_and_gets_its_decision_recorded():
     _record(at, [decision.top])
     assert [d.decision.case_id for d in at.session_state["board.decisions"]] == [case_state.DEFAULT_ID]
     assert item.decided == [0]
+
+
+def test_with_recording_off_a_typed_log_path_opens_nothing(tmp_path):
+    """Typing an existing SQLite file's path while recording is off used to add the log's tables to it and switch
+    it to WAL, and the page told whether any path existed (/etc/shadow: "not a database")."""
+    import sqlite3
+
+    other = tmp_path / "other.sqlite"
+    with sqlite3.connect(other) as db:
+        db.execute("CREATE TABLE notes (x)")
+    before = other.read_bytes()
+    at = _session_page(start())
+    shown = []
+    for path in (other, Path("/etc/shadow"), tmp_path / "missing.sqlite"):
+        at.text_input(key="board.db_path").input(str(path))
+        at.run()
+        assert not at.exception
+        shown.append([t for t in texts(at).splitlines() if "log" in t.lower()])
+    assert other.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["other.sqlite"]
+    assert shown[0] == shown[1] == shown[2]  # nothing about any of the files
+
+
+def test_with_recording_on_a_file_that_is_not_a_log_is_never_written_and_the_message_tells_nothing(agenda, tmp_path):
+    import sqlite3
+
+    at, paths = agenda
+    other = tmp_path / "other.sqlite"
+    with sqlite3.connect(other) as db:
+        db.execute("CREATE TABLE notes (x)")
+    text_file = tmp_path / "notes.txt"
+    text_file.write_text("not a log\n")
+    before = {p: p.read_bytes() for p in (other, text_file)}
+    top = get_engine().evaluate(document(paths[0]).case).top
+    messages = []
+    for path in (other, text_file, Path("/etc/shadow")):
+        at = _session_page(at)
+        at.toggle(key="board.recording").set_value(False).run()
+        at.text_input(key="board.db_path").input(str(path)).run()
+        at.toggle(key="board.recording").set_value(True).run()
+        assert not at.exception
+        next(b for b in at.button if b.key == f"open.{at.session_state['agenda.items'][0].key}").click().run()
+        at = _board(at)
+        _record(at, [top])
+        found = [e for e in errors(at) if "Not recorded" in e]
+        assert found, errors(at)
+        messages.append(found[0].replace(md(path), "PATH").replace(str(path), "PATH"))
+    assert {p: p.read_bytes() for p in before} == before
+    assert not (tmp_path / "other.sqlite-wal").exists()
+    assert len(set(messages)) == 1, messages  # the same words whatever the file: nothing about it is told
+
+
+def test_an_agenda_from_a_registry_of_20000_rows_is_capped_with_a_message():
+    from spinemets.ui import session
+
+    header = "id,karnofsky\n"
+    rows = "".join(f"r{i},70\n" for i in range(20_000))
+    at = _session_page(start())
+    _import(at, ("huge.csv", (header + rows).encode()))
+    assert len(at.session_state["agenda.items"]) == session.AGENDA_LIMIT
+    assert f"The agenda holds at most {session.AGENDA_LIMIT} patients" in texts(at)
+    assert "spinemets batch" in texts(at)

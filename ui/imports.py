@@ -7,6 +7,7 @@ read is kept with its message, so one bad row does not stop the rest.
 """
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from pathlib import PurePath
 from typing import Any
@@ -29,8 +30,9 @@ class Imported:
     error: str | None = None
 
 
-def read_file(name: str, data: bytes) -> list[Imported]:
-    """Every case a file holds; a file of another kind is reported, not guessed at."""
+def read_file(name: str, data: bytes, limit: int | None = None) -> list[Imported]:
+    """Every case a file holds (of a registry, the first `limit` rows); a file of another kind is reported, not
+    guessed at."""
     suffix = PurePath(name).suffix.lower()
     if suffix in CASE_SUFFIXES:
         try:
@@ -38,17 +40,18 @@ def read_file(name: str, data: bytes) -> list[Imported]:
         except InputError as err:
             return [Imported(name, None, str(err))]
     if suffix == ".csv":
-        return _registry(name, data, "csv")
+        return _registry(name, data, "csv", limit)
     if suffix in (".jsonl", ".ndjson"):
-        return _registry(name, data, "jsonl")
+        return _registry(name, data, "jsonl", limit)
     return [Imported(name, None, f"{name}: not a case file (.yaml, .yml, .json) or registry (.csv, .jsonl)")]
 
 
-def _registry(name: str, data: bytes, fmt: str) -> list[Imported]:
-    """Every row of a registry, read by the same one-pass reader as `spinemets batch` (registry_io)."""
+def _registry(name: str, data: bytes, fmt: str, limit: int | None = None) -> list[Imported]:
+    """Every row of a registry (the first `limit` rows, the rest left unparsed), read by the same one-pass
+    reader as `spinemets batch` (registry_io)."""
     try:
         registry = registry_from_bytes(name, data, fmt)
-        rows = list(registry.rows)
+        rows = list(itertools.islice(registry.rows, limit))
     except InputError as err:
         return [Imported(name, None, str(err))]
     found = []

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from spinemets.board_log import DECISION, BoardDecision, BoardLog, LogRecord, default_path, fallback_path, standing
+from spinemets.errors import InputError
 from spinemets.fields import FieldSpec
 
 from . import case_state
@@ -25,6 +26,10 @@ DB_PATH = "board.db_path"
 ATTENDEES = "board.attendees"
 MEETING_DATE = "board.date"
 _COUNTER = itertools.count(1)
+# A meeting discusses tens of patients; every patient is drawn with its buttons, and a browser given thousands
+# (a 20,000-row registry) never finishes drawing. A whole registry is for `spinemets batch`.
+AGENDA_LIMIT = 200
+LEFT_OUT = "agenda.left_out"
 State = case_state.State
 
 
@@ -75,9 +80,12 @@ def decisions(state: State) -> list[Recorded]:
 
 
 def add(state: State, specs: dict[str, FieldSpec], found: list[Imported]) -> list[Item]:
-    """Put imported cases on the agenda, in the order given."""
+    """Put imported cases on the agenda, in the order given, up to AGENDA_LIMIT patients in all (the rest are left
+    out and counted in `state[LEFT_OUT]`)."""
     added = []
-    for imported in found:
+    room = max(0, AGENDA_LIMIT - len(agenda(state)))
+    state[LEFT_OUT] = max(0, len(found) - room)
+    for imported in found[:room]:
         values = case_state.from_case(specs, imported.document.case) if imported.document is not None else None
         item = Item(f"item-{next(_COUNTER)}", imported.source, values, imported.error)
         agenda(state).append(item)
@@ -179,8 +187,13 @@ def record(state: State, decision: BoardDecision) -> tuple[int, Recorded]:
     path = None
     if recording(state):
         path = log_path(state)
-        with BoardLog(path) as log:
-            stored = log.append(DECISION, decision)
+        try:
+            with BoardLog(path) as log:  # refuses, before writing, any file that is not a board log
+                stored = log.append(DECISION, decision)
+        except InputError:
+            # one message whatever the cause: the page must not tell whether some other file exists there
+            raise InputError(f"the board log file {path} cannot be used: recording writes only to a new file or "
+                             "to an existing spinemets board log this server can write") from None
     entry = Recorded(decision, stored, str(path) if path else None)
     found = decisions(state)
     found.append(entry)

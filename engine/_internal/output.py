@@ -12,6 +12,9 @@ Every command that writes a file (`batch --out`, `synth --out`, `knowledge-base 
   (so the final rename stays on one file system), which replaces the target only when the block ends
   without an exception. A failed or interrupted run leaves the target exactly as it was; the target
   is never truncated early and never unlinked. The new file keeps an existing target's permissions.
+  The temporary file is owner-only and removed on any exception, Ctrl-C, SIGTERM or SIGHUP (cli.py
+  turns those into an interruption); only SIGKILL leaves it, and the next run to the same output
+  removes it (its name holds the process id, which is then gone).
 - `write_file(path, data, inputs)` does both for output computed in memory, and `folder(path, inputs)`
   prepares a folder whose files are then written with `write_file`.
 """
@@ -66,8 +69,12 @@ class Target:
             yield guarded
             guarded.flush()
             return
+        _sweep(self.path)
         try:
-            fd, temporary = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".partial", dir=self.path.parent)
+            # owner-only (mkstemp's 0600) until it is complete; the process id in the name lets a later run tell
+            # a partial file left by a killed run (SIGKILL cannot be caught) from one being written now
+            fd, temporary = tempfile.mkstemp(prefix=f".{self.path.name}.{os.getpid()}.", suffix=".partial",
+                                             dir=self.path.parent)
         except OSError as err:
             raise OutputError(f"{self.name}: cannot write ({err.strerror or err})") from None
         try:
@@ -81,6 +88,32 @@ class Target:
             with suppress(OSError):
                 Path(temporary).unlink()
             raise
+
+
+def _sweep(path: Path) -> None:
+    """Remove the partial files of earlier runs to the same output whose process is gone: a run killed with
+    SIGKILL leaves its partial file (decisions, patient data) until the next run to that output."""
+    prefix = f".{path.name}."
+    try:
+        names = [p.name for p in path.parent.iterdir() if p.name.startswith(prefix) and p.name.endswith(".partial")]
+    except OSError:
+        return
+    for name in names:
+        pid = name[len(prefix):].split(".", 1)[0]
+        if not pid.isdigit() or int(pid) == os.getpid() or _alive(int(pid)):
+            continue
+        with suppress(OSError):
+            (path.parent / name).unlink()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True   # someone else's process: alive
+    return True
 
 
 class _Guarded:

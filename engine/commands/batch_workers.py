@@ -176,6 +176,7 @@ def _serve(tasks: Any, results: Any, work: Callable[[Any], Result], warm: Callab
     process says at which offset they go, then write them there."""
     # Ctrl-C reaches every process of the terminal's group: the main process stops the run, workers stay quiet.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _end_with_parent()
     held: dict[int, list[bytes]] = {}
     writer = FileWriter(shared.fd, name) if shared is not None else None
     try:
@@ -198,11 +199,28 @@ def _serve(tasks: Any, results: Any, work: Callable[[Any], Result], warm: Callab
             results.send(("result", index, result))
         results.send(("stopped", 0, len(held)))
     except BaseException as err:  # noqa: BLE001 - reported to the main process, which stops the run with it
-        results.send(("error", -1, _sendable(err)))
+        try:
+            results.send(("error", -1, _sendable(err)))
+        except OSError:  # the main process is gone (interrupted): nobody to tell, and no traceback to print
+            os._exit(1)
         return
     # Done, and nothing is left to flush (what was written went straight to the file, the result to the pipe):
     # leave without the interpreter's teardown, which the main process would otherwise wait for.
     os._exit(0)
+
+
+def _end_with_parent() -> None:
+    """Ask Linux to end this worker when the main process dies, whatever killed it (SIGKILL included): an
+    orphaned worker would otherwise wait for tasks forever. Elsewhere the main process's clean-up ends it."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if os.getppid() == 1:  # the parent died before the request took effect
+        os._exit(1)
 
 
 class WorkerPool(Generic[T, R]):

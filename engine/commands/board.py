@@ -1,8 +1,11 @@
 """`spinemets board`: the board's decision log from the command line (record, export, verify-log, concordance).
 
-The log is the SQLite file named by `--db` or SPINEMETS_BOARD_DB; without either nothing is written. Exit status:
-0 ok; 2 bad input (no log given, a case that does not read, an override without a reason); 3 (`verify-log`) the
-chain does not hold: a record was edited, removed or reordered, and the first such record is named.
+The log is the SQLite file named by `--db` or SPINEMETS_BOARD_DB; without either nothing is written. Reading
+commands (export, verify-log, checkpoint, concordance) open it read-only. Exit status: 0 ok; 2 bad input (no log
+given, a case that does not read, an override without a reason, an output that is the log); 3 the chain does not
+hold, or does not hold against the minutes or checkpoint given with `--against`: a record was edited, removed or
+reordered, and the first such record is named. export and concordance refuse a broken chain with 3 unless given
+`--allow-broken`.
 """
 from __future__ import annotations
 
@@ -39,24 +42,42 @@ def register(subparsers: Any) -> None:
     rules_arg(p)
     p.set_defaults(run=_record)
 
-    p = sub.add_parser("export", help="the minutes: each decision beside the engine's, as Markdown, PDF or JSON")
+    p = sub.add_parser("export", help="the minutes: each decision beside the engine's, as Markdown, PDF or JSON, "
+                       "pinned to the log's head")
     p.add_argument("--format", choices=FORMATS, default="markdown")
     p.add_argument("--out", metavar="FILE", help="write to FILE (required for PDF) instead of stdout")
     p.add_argument("--date", metavar="YYYY-MM-DD", help="only the meeting of this date")
     p.add_argument("--since", metavar="YYYY-MM-DD", help="only meetings from this date on")
     _db_arg(p)
+    _key_arg(p, "sign the head the minutes pin with the board's key")
+    _broken_arg(p)
     rules_arg(p)
     p.set_defaults(run=_export)
 
-    p = sub.add_parser("verify-log", help="recompute the hash chain: exit 0 when it holds, 3 naming the first bad "
-                       "record")
+    p = sub.add_parser("verify-log", help="recompute the hash chain (and, with --against, that nothing pinned was "
+                       "removed or rewritten): exit 0 when it holds, 3 naming the first bad record")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.add_argument("--against", metavar="FILE", help="minutes (Markdown, JSON, PDF) or a signed checkpoint: the log "
+                   "must still hold the records it pins, unchanged")
     _db_arg(p)
+    _key_arg(p, "the board's key (private or public) to check signed checkpoints with")
     p.set_defaults(run=_verify)
+
+    p = sub.add_parser("checkpoint", help="sign the log's record count and head with the board's key (keep the "
+                       "file apart from the log)")
+    p.add_argument("--out", metavar="FILE", help="write the checkpoint to FILE instead of stdout")
+    _db_arg(p)
+    _key_arg(p, "the board's private key")
+    p.set_defaults(run=_checkpoint)
+
+    p = sub.add_parser("keygen", help="make the board's Ed25519 key for signed checkpoints (never beside the log)")
+    p.add_argument("key", metavar="FILE", help="where to write the private key (owner-only; never overwritten)")
+    p.set_defaults(run=_keygen)
 
     p = sub.add_parser("concordance", help="how often boards followed the top suggestion: by option, by rule, why not")
     p.add_argument("--json", action="store_true", help="print the counts as JSON")
     _db_arg(p)
+    _broken_arg(p)
     rules_arg(p)
     p.set_defaults(run=_concordance)
 
@@ -68,6 +89,45 @@ def _reason_codes() -> list[str]:
 
 def _db_arg(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--db", metavar="FILE", help="the board log (SQLite); default $SPINEMETS_BOARD_DB")
+
+
+def _key_arg(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument("--key", metavar="FILE", help=f"{what}; default $SPINEMETS_BOARD_KEY (keep it apart from "
+                        "the log)")
+
+
+def _broken_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--allow-broken", action="store_true", help="read a log whose chain does not hold (the "
+                        "output says so) instead of exiting 3")
+
+
+def _key(args: argparse.Namespace, log: Path | None) -> Any:
+    from ..board_checkpoint import key_path, load_key
+
+    path = key_path(getattr(args, "key", None))
+    return load_key(path, log) if path is not None else None
+
+
+def _open_verified(path: Path, args: argparse.Namespace) -> Any:
+    """The log opened read-only with its chain verified; a broken chain stops here (exit 3) unless the command
+    was told --allow-broken, when it is said on stderr and the caller marks its output."""
+    from ..board_log import BoardLog
+
+    log = BoardLog(path, create=False)
+    result = log.verify()
+    if not result.ok:
+        where = f"record {result.bad_seq} does not hold: " if result.bad_seq is not None else ""
+        print(f"spinemets: {path}: the chain does not hold: {where}{result.reason}", file=sys.stderr)
+        if not getattr(args, "allow_broken", False):
+            log.close()
+            print("spinemets: nothing read from a log that cannot be shown whole; run `spinemets board verify-log`, "
+                  "or give --allow-broken to read it anyway", file=sys.stderr)
+            raise _Broken
+    return log, result
+
+
+class _Broken(Exception):
+    """The chain does not hold and the command was not told to read it anyway (exit 3)."""
 
 
 def _db_path(args: argparse.Namespace) -> Path:
@@ -149,60 +209,134 @@ def _flat_case(values: dict[str, Any]) -> dict[str, Any]:
 
 def _export(args: argparse.Namespace) -> int:
     from .. import minutes
-    from ..board_log import BoardLog
+    from .._internal import output
+    from ..board_checkpoint import sign
     from .extras import require
 
     if args.format == "pdf":
         require("spinemets board export --format pdf", "pdf")
     path = _db_path(args)
     meeting, since = _date(args.date, "--date"), _date(args.since, "--since")
-    with BoardLog(path, create=False) as log:
+    if args.format == "pdf" and not args.out:
+        raise InputError("--format pdf needs --out FILE (a PDF is not printed to the terminal)")
+    # checked before the log is read: the minutes may not land on the log or its side files
+    target = output.target(args.out or "-", _log_files(path))
+    key = _key(args, path)
+    try:
+        log, result = _open_verified(path, args)
+    except _Broken:
+        return EXIT_TAMPERED
+    with log:
         entries = minutes.from_log(log, meeting=meeting, since=since)
-        head = log.verify().head
+    checkpoint = sign(key, result) if key is not None and result.ok else None
+    pin = minutes.Pin.of(result, checkpoint)
     titles, _ = _titles(args.rules)
     if args.format == "pdf":
-        if not args.out:
-            raise InputError("--format pdf needs --out FILE (a PDF is not printed to the terminal)")
-        body: bytes = minutes.pdf(entries, titles, head=head)
+        body: bytes = minutes.pdf(entries, titles, pin=pin)
     elif args.format == "json":
-        body = minutes.to_json(entries, head=head).encode()
+        body = minutes.to_json(entries, pin=pin).encode()
     else:
-        body = minutes.markdown(entries, titles, head=head).encode()
+        body = minutes.markdown(entries, titles, pin=pin).encode()
+    with target.open(binary=True) as stream:
+        stream.write(body)
     if args.out:
-        try:
-            Path(args.out).write_bytes(body)
-        except OSError as err:
-            raise InputError(f"{args.out}: cannot write ({err.strerror})") from None
         print(f"{len(entries)} decisions written to {args.out}", file=sys.stderr)
-    else:
-        sys.stdout.write(body.decode())
     return EXIT_OK
 
 
+def _log_files(path: Path) -> list[Path]:
+    return [path, *(path.with_name(path.name + side) for side in ("-wal", "-shm", "-journal"))]
+
+
 def _verify(args: argparse.Namespace) -> int:
+    from ..board_checkpoint import SignatureProblem, read_anchor
     from ..board_log import BoardLog
 
     path = _db_path(args)
+    key = _key(args, path)
+    anchor = None
+    problem = ""
+    if args.against:
+        try:
+            anchor = read_anchor(args.against, key)
+        except SignatureProblem as err:
+            problem = str(err)
     with BoardLog(path, create=False) as log:
-        result = log.verify()
+        result = log.verify(anchor)
+    if problem:
+        from ..board_log import Verification
+
+        result = Verification(False, result.count, result.head, None, problem)
     if args.json:
-        print(json.dumps({"ok": result.ok, "records": result.count, "head": result.head, "bad_record": result.bad_seq,
-                          "reason": result.reason or None}))
+        print(json.dumps({"ok": result.ok, "records": result.count, "head": result.head if result.ok else None,
+                          "bad_record": result.bad_seq, "reason": result.reason or None,
+                          "against": args.against, "pinned_records": anchor.records if anchor else None}))
     elif result.ok:
-        print(f"{path}: the chain holds over {result.count} records; head {result.head}")
+        against = f"; it still holds the {anchor.records} records {anchor.source} pins" if anchor else ""
+        print(f"{path}: the chain holds over {result.count} records; head {result.head}{against}")
     else:
-        print(f"{path}: record {result.bad_seq} does not hold: {result.reason}", file=sys.stderr)
-        print(f"the {result.count - 1} records before it hold; head before it {result.head}", file=sys.stderr)
+        where = f"record {result.bad_seq} does not hold: " if result.bad_seq is not None else "does not hold: "
+        print(f"{path}: {where}{result.reason}", file=sys.stderr)
+        if result.bad_seq is not None and result.count > 1:
+            print(f"the records before record {result.bad_seq} hold", file=sys.stderr)
     return EXIT_OK if result.ok else EXIT_TAMPERED
 
 
+def _checkpoint(args: argparse.Namespace) -> int:
+    from .._internal import output
+    from ..board_checkpoint import one_line, sign
+
+    path = _db_path(args)
+    target = output.target(args.out or "-", _log_files(path))
+    key = _key(args, path)
+    if key is None:
+        raise InputError("no board key: pass --key FILE or set SPINEMETS_BOARD_KEY (make one with "
+                         "`spinemets board keygen FILE`, kept apart from the log)")
+    if key.private is None:
+        raise InputError(f"{key.name}: a public key cannot sign; give the board's private key")
+    args.allow_broken = False
+    try:
+        log, result = _open_verified(path, args)
+    except _Broken:
+        return EXIT_TAMPERED
+    log.close()
+    with target.open(binary=True) as stream:
+        stream.write(one_line(sign(key, result)) + "\n")
+    print(f"checkpoint of {result.count} records, head {result.head}, signed by {key.fingerprint}", file=sys.stderr)
+    return EXIT_OK
+
+
+def _keygen(args: argparse.Namespace) -> int:
+    from ..board_checkpoint import generate, public_pem
+
+    key = generate(Path(args.key).expanduser())
+    print(f"board key written to {args.key} (owner-only); keep it apart from the log. Its public half, to check "
+          f"checkpoints with (fingerprint {key.fingerprint}):", file=sys.stderr)
+    sys.stdout.write(public_pem(key))
+    return EXIT_OK
+
+
 def _concordance(args: argparse.Namespace) -> int:
-    from ..board_log import BoardLog, standing
+    from ..board_log import standing
     from ..concordance import concordance, render
 
     path = _db_path(args)
-    with BoardLog(path, create=False) as log:
-        result = concordance(s.decision for s in standing((r.seq, d) for r, d in log.decisions()) if not s.voided)
+    try:
+        log, chain = _open_verified(path, args)
+    except _Broken:
+        return EXIT_TAMPERED
+    skipped: list[tuple[int, str]] = []
+    with log:
+        # each case's standing record only: a corrected decision counts once, a voided one not at all; the
+        # records left out say so, so that the report still accounts for every record
+        resolved = standing((record.seq, decision) for record, decision in log.decisions(skipped))
+    for kept in resolved:
+        replaced = "withdrawn" if kept.voided else "corrected"
+        skipped += [(number, f"{replaced} by record {kept.number}") for number, _ in kept.history]
+        if kept.voided:
+            skipped.append((kept.number, "withdraws an earlier decision of its case (stands for no decision)"))
+    result = concordance((s.decision for s in resolved if not s.voided), records=chain.count,
+                         skipped=sorted(skipped), holds=chain.ok)
     if args.json:
         print(json.dumps(result.to_json(), indent=2, ensure_ascii=False))
     else:

@@ -5,8 +5,10 @@ import argparse
 import errno
 import json
 import os
+import signal
 import sys
 import textwrap
+import threading
 from collections.abc import Callable, Sequence
 from contextlib import suppress
 from dataclasses import replace
@@ -278,6 +280,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INPUT
     parser = build_parser()
     args = parser.parse_args(argv)
+    restore = _interrupt_on_signals()
     try:
         code: int = args.run(args)
         _flush_stdout()
@@ -292,8 +295,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         # the reader (e.g. `head`) went away; nothing left to say
         _discard_stdout()
         return EXIT_OK
-    except KeyboardInterrupt:
-        return 130
+    except KeyboardInterrupt as err:
+        # Ctrl-C, or SIGTERM / SIGHUP turned into an interruption: the output's partial file is gone by now
+        return 128 + int(getattr(err, "signum", signal.SIGINT))
     except Exception as err:
         if isinstance(err, OSError) and err.errno in _OUTPUT_ERRNOS:
             # standard output is a full disk or a device that refuses writes (`> /dev/full`)
@@ -305,6 +309,45 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"spinemets: internal error ({type(err).__name__}: {err}); set SPINEMETS_DEBUG=1 for a traceback",
               file=sys.stderr)
         return EXIT_INTERNAL
+    finally:
+        restore()
+
+
+class Interrupted(KeyboardInterrupt):
+    """A termination signal (SIGTERM, SIGHUP) raised as an interruption, so that every `finally` and context
+    manager runs: the guarded writer removes its partial file and the batch's workers are ended."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+# What a run may be stopped by and still clean up. SIGINT already raises KeyboardInterrupt; SIGPIPE stays
+# ignored as Python sets it (a closed pipe is a BrokenPipeError where it is written); SIGKILL cannot be caught
+# (docs/batch.md says what it leaves).
+_CAUGHT = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))
+
+
+def _interrupt_on_signals() -> Callable[[], None]:
+    """Turn SIGTERM and SIGHUP into Interrupted for this run; returns what puts the old handlers back."""
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+    previous = {sig: signal.getsignal(sig) for sig in (*_CAUGHT, signal.SIGINT)}
+
+    def interrupt(signum: int, _frame: object) -> None:
+        for sig in previous:  # the first signal starts the clean-up; a second must not cut it short
+            signal.signal(sig, signal.SIG_IGN)
+        raise Interrupted(signum)
+
+    for sig in _CAUGHT:
+        if previous[sig] is signal.SIG_DFL:  # a handler someone else set (a test runner, a server) stays theirs
+            signal.signal(sig, interrupt)
+
+    def restore() -> None:
+        for sig, handler in previous.items():
+            if handler is not None:
+                signal.signal(sig, handler)
+    return restore
 
 
 # Write errors that can only come from standard output: files are written through _internal/output.py,

@@ -3,10 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-import tempfile
-from pathlib import Path
 from typing import Any
 
 import yaml
@@ -46,32 +43,6 @@ def register(sub: Any) -> None:
     m.set_defaults(run=_cmd_mapping)
 
 
-def write_output(path: str | Path, text: str) -> None:
-    """Write a file whole or not at all: a temporary file beside it, then renamed over it."""
-    target = Path(path)
-    try:
-        fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent or Path())
-    except OSError as err:
-        raise InputError(f"{target}: cannot write ({err.strerror})") from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
-        Path(temp).replace(target)
-    except OSError as err:
-        Path(temp).unlink(missing_ok=True)
-        raise InputError(f"{target}: cannot write ({err.strerror})") from None
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
-
-
-def _emit(text: str, out: str | None) -> None:
-    if out:
-        write_output(out, text)
-    else:
-        sys.stdout.write(text)
-
-
 def _cmd_export(args: argparse.Namespace) -> int:
     from .._internal import output
     from ..case_io import read_case_file
@@ -84,31 +55,40 @@ def _cmd_export(args: argparse.Namespace) -> int:
     from ..vignettes import resolve
 
     args.cases = [resolve(path) for path in args.cases]
-    documents = [read_case_file(path) for path in args.cases]  # every input read before anything is written
-    if args.out_dir:
-        # made if missing (docs/interoperability.md writes to a new bundles/), refused inside an input folder
-        folder = output.folder(args.out_dir, args.cases)
+    # every output checked before anything is read (never one of the cases, a folder, a device or a pipe), every
+    # input read before anything is written, and each file written whole through the one guarded writer; a
+    # missing --out-dir is made (docs/interoperability.md writes to a new bundles/)
+    folder = output.folder(args.out_dir, args.cases) if args.out_dir else None
+    target = None if folder else output.target(args.out or "-", args.cases)
+    documents = [read_case_file(path) for path in args.cases]
+    if folder is not None:
         for document in documents:
-            write_output(folder / f"{document.case.id}.json", bundle_json(case_to_bundle(document.case, args.type)))
+            bundle = bundle_json(case_to_bundle(document.case, args.type))
+            output.write_file(folder / f"{document.case.id}.json", bundle, args.cases)
         print(f"wrote {len(documents)} Bundle(s) to {folder}", file=sys.stderr)
         return EXIT_OK
-    _emit(bundle_json(case_to_bundle(documents[0].case, args.type)), args.out)
+    assert target is not None
+    with target.open(binary=False) as stream:
+        stream.write(bundle_json(case_to_bundle(documents[0].case, args.type)))
     return EXIT_OK
 
 
 def _cmd_import(args: argparse.Namespace) -> int:
-    from .._internal import reading
+    from .._internal import limits, output, reading, yamlio
     from ..case_io import case_from_data
     from ..errors import CaseError
     from ..fhir import is_bundle
 
+    target = output.target(args.out or "-", [args.bundle])
     name = "<stdin>" if args.bundle == "-" else args.bundle
-    with reading.explained(name, CaseError, "give a Bundle file"):
-        raw = sys.stdin.buffer.read() if name == "<stdin>" else Path(name).read_bytes()
+    # the one bounded, strict reader of every case file: a byte cap before parsing (/dev/zero stops at once),
+    # nesting, duplicate keys and a byte-order mark refused as `evaluate` refuses them
+    raw = reading.read_bounded(args.bundle, limits.CASE_FILE, CaseError, "give a Bundle file")
     try:
-        data = json.loads(raw)
-    except ValueError as err:
-        raise CaseError(f"{name}: not JSON ({err})") from None
+        data = yamlio.load_json(yamlio.decode_text(raw), limits=limits.CASE_FILE)
+    except yamlio.YamlProblem as err:
+        where = f"{name}:{err.line}" if err.line else name
+        raise CaseError(f"{where}: {err.message}") from None
     if not is_bundle(data):
         raise CaseError(f"{name}: not a FHIR Bundle (expected resourceType: Bundle)")
     document = case_from_data(data, name)
@@ -120,15 +100,19 @@ def _cmd_import(args: argparse.Namespace) -> int:
                 when = f", {source.date}" if source.date else ", undated"
                 print(f"{name}: read {field} from {source.resource}{when}", file=sys.stderr)
         _tell_record(document.record, name, explain=args.explain)
-    _emit(yaml.safe_dump(case.model_dump(mode="json", exclude_none=True), sort_keys=False, allow_unicode=True,
-                         width=100), args.out)
+    with target.open(binary=False) as stream:
+        stream.write(yaml.safe_dump(case.model_dump(mode="json", exclude_none=True), sort_keys=False,
+                                    allow_unicode=True, width=100))
     return EXIT_OK
 
 
 def _cmd_codesystem(args: argparse.Namespace) -> int:
+    from .._internal import output
     from ..fhir.publish import codesystem
 
-    _emit(json.dumps(codesystem(), indent=2, ensure_ascii=False) + "\n", args.out)
+    target = output.target(args.out or "-")
+    with target.open(binary=False) as stream:
+        stream.write(json.dumps(codesystem(), indent=2, ensure_ascii=False) + "\n")
     return EXIT_OK
 
 

@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 import streamlit as st
 from spinemets import InputError
-from spinemets.board_log import OVERRIDE_REASONS, BoardLog, standing
+from spinemets.board_log import OVERRIDE_REASONS, BoardLog, probe, standing
 from spinemets.concordance import Tally, concordance, percent
 from spinemets.ui import labels, resources, session
 from spinemets.ui.text import md
@@ -22,7 +22,9 @@ state = st.session_state
 st.title("Concordance")
 path = session.log_path(state)
 st.caption(f"From the board log `{md(path)}` (set on the Board session page). Read only.")
-if not path.is_file():
+# Only a board log is opened (read-only), and whatever else is at the path, the page says the same: it does not
+# tell whether some other file exists there.
+if probe(path) != "log":
     st.info("No board log at this path yet: decisions appear here once a board records them with recording on "
             "(Board session page), or with `spinemets board record`.", icon=":material/database_off:")
     st.stop()
@@ -32,8 +34,8 @@ try:
         # each case's standing record only: a corrected decision counts once, a voided one not at all
         resolved = standing((record.seq, decision) for record, decision in log.decisions())
         result = concordance(s.decision for s in resolved if not s.voided)
-except (InputError, sqlite3.Error) as err:
-    st.error(f"`{md(path)}` cannot be read as a board log: {md(err)}", icon=":material/error:")
+except (InputError, sqlite3.Error):
+    st.error(f"`{md(path)}` cannot be read as a board log.", icon=":material/error:")
     st.stop()
 
 if not chain.ok:

@@ -7,7 +7,7 @@ import sqlite3
 
 import streamlit as st
 from spinemets import InputError, minutes
-from spinemets.board_log import BoardLog
+from spinemets.board_log import BoardLog, probe
 from spinemets.ui import evaluation, imports, labels, resources, session
 from spinemets.ui.text import md
 
@@ -25,11 +25,15 @@ def _import(key: str) -> None:
     uploads = state.get(key) or []
     found: list[imports.Imported] = []
     for upload in uploads:
-        found += imports.read_file(upload.name, upload.getvalue())
+        # a registry is read no further than the agenda can hold (and one row more, to know it held more)
+        found += imports.read_file(upload.name, upload.getvalue(), limit=session.AGENDA_LIMIT + 1)
     added = session.add(state, specs, found)
     bad = [i for i in added if i.values is None]
     state["agenda.message"] = (f"{len(added) - len(bad)} patient{'s' if len(added) - len(bad) != 1 else ''} added to "
                                f"the agenda" + (f"; {len(bad)} did not read (listed below)" if bad else "") + ".")
+    if state.get(session.LEFT_OUT):
+        state["agenda.message"] += (f" The agenda holds at most {session.AGENDA_LIMIT} patients: the rest were left "
+                                    "out. Evaluate a whole registry with `spinemets batch`.")
 
 
 def _open(key: str) -> None:
@@ -108,12 +112,14 @@ if session.recording(state):
 else:
     st.info("Recording is off: decisions are kept in memory for this meeting's minutes only.",
             icon=":material/database_off:")
-if path.is_file():
+# Only once recording is on is the path looked at, and then only a board log is opened (read-only here): a path
+# typed while recording is off opens nothing, and no message tells whether some other file exists.
+if session.recording(state) and probe(path) == "log":
     try:
         with BoardLog(path, create=False) as log:
             result = log.verify()
-    except (InputError, sqlite3.Error) as err:  # an unreadable file must not take the page down
-        st.error(f"`{md(path)}` cannot be read as a board log: {md(err)}", icon=":material/error:")
+    except (InputError, sqlite3.Error):  # an unreadable file must not take the page down
+        st.error(f"`{md(path)}` cannot be read as a board log.", icon=":material/error:")
     else:
         if result.ok:
             st.caption(f"The log holds {result.count} records and its chain holds; head hash `{result.head}`.")
@@ -125,7 +131,7 @@ st.header("Minutes")
 titles: dict[str, str] = {o.code: o.title for o in rulebook.manifest.options}
 # one entry per patient: the record that stands, with the records it corrected or voided
 entries = minutes.standing_entries((n, r.record, r.decision) for n, r in session.numbered(state))
-head = next((r.record.hash for r in reversed(decided) if r.record is not None), None)
+pin = minutes.pin_of_session([r.record for r in decided])
 if not entries:
     st.caption("No decision recorded in this meeting yet.")
 else:
@@ -133,12 +139,12 @@ else:
                "board decision beside the engine's top suggestion.")
     stem = f"spinemets-minutes-{session.meeting_date(state):%Y-%m-%d}"
     md_col, pdf_col, json_col = st.columns(3)
-    md_col.download_button("Minutes (Markdown)", lambda: minutes.markdown(entries, titles, head=head).encode(),
+    md_col.download_button("Minutes (Markdown)", lambda: minutes.markdown(entries, titles, pin=pin).encode(),
                            file_name=f"{stem}.md", mime="text/markdown", icon=":material/description:",
                            on_click="ignore", width="stretch", key="download.minutes_md")
-    pdf_col.download_button("Minutes (PDF)", lambda: minutes.pdf(entries, titles, head=head),
+    pdf_col.download_button("Minutes (PDF)", lambda: minutes.pdf(entries, titles, pin=pin),
                             file_name=f"{stem}.pdf", mime="application/pdf", icon=":material/picture_as_pdf:",
                             on_click="ignore", width="stretch", key="download.minutes_pdf")
-    json_col.download_button("Minutes (JSON)", lambda: minutes.to_json(entries, head=head).encode(),
+    json_col.download_button("Minutes (JSON)", lambda: minutes.to_json(entries, pin=pin).encode(),
                              file_name=f"{stem}.json", mime="application/json", icon=":material/data_object:",
                              on_click="ignore", width="stretch", key="download.minutes_json")
