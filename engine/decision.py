@@ -11,7 +11,7 @@ The resolution semantics are written down in docs/decision.md; in short:
 """
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -85,7 +85,8 @@ class MissingField(BaseModel):
     field: str = Field(title="Field", description="case field name of the data dictionary")
     affects: tuple[Option, ...] = Field(title="Affects", description="options whose status some value of it "
                                         "changes")
-    rules: tuple[str, ...] = Field(title="Rules", description="rules whose firing such a value changes")
+    rules: tuple[str, ...] = Field(title="Rules", description="rules whose firing such a value changes, among "
+                                   "those that can change a status")
 
 
 class ConflictNote(BaseModel):
@@ -311,18 +312,20 @@ def toward_ends(pivots: Iterable[tuple[tuple[int, int], bool, Iterable[str]]], u
 
 
 Exact = Mapping[str, tuple[Iterable[str], Iterable[str]]]
+# Given the pivotal rules (the only ones whose firing can change a status) and the unknown fields they read, the
+# fields some value of which alone changes a status, with the options and rules it changes (MissingProbe.changes).
+ExactProbe = Callable[[frozenset[str], frozenset[str]], Exact]
 
 
 def decide(rulebook: Rulebook, case_id: str, fired: Iterable[str], undecided: Iterable[str],
            unknown_inputs: Iterable[str], frameworks: dict[str, ScoreResult | Summary] | None = None,
-           asks: Mapping[str, tuple[str, ...]] | None = None, exact: Exact | None = None) -> Decision:
+           asks: Mapping[str, tuple[str, ...]] | None = None, exact: ExactProbe | None = None) -> Decision:
     """Build the decision from the rules that fired and those still undecided by unknown fields.
 
     `asks` (Engine.questions_for) says what to ask in place of an unknown field whose relevance the rule base
     qualifies: nothing while the case rules its situation out, or the fields that decide the situation.
-    `exact` (Engine.single_field_changes): the unknown fields some value of which alone changes a status, with
-    the options and rules it changes; `missing` is those the questions do not set aside. Without it, `missing`
-    is the wider set the undecided rules read (every field an undecided rule that can change an option reads)."""
+    `exact` finds the unknown fields some value of which alone changes a status (MissingProbe); `missing` is those
+    the questions do not set aside. Without it, `missing` is the wider set the pivotal rules read."""
     by_id = rulebook.rule_by_id
     fired_rules = sorted((by_id[r] for r in fired), key=lambda r: r.id)
     undecided_ids = set(undecided)
@@ -339,9 +342,13 @@ def decide(rulebook: Rulebook, case_id: str, fired: Iterable[str], undecided: It
     spans: dict[str, tuple[int, int]] = {}
     ends: dict[str, tuple[set[str], set[str]]] = {}
     fired_ids = {r.id for r in fired_rules}
+    candidates: set[str] = set()
+    pivotal: set[str] = set()
     for option in order:
         pivots = pivotal_rules(option, certain, undecided_rules)
         provisional[option] = bool(pivots)
+        candidates.update(name for rule in pivots for name in conditions_inputs(rule, catalog) if name in unknown)
+        pivotal.update(rule.id for rule in pivots)
         spans[option] = span_of([rank_pair(r, option) for r in certain],
                                 [rank_pair(r, option) for r in undecided_rules if _affects(r, option)])
         if pivots:
@@ -355,7 +362,7 @@ def decide(rulebook: Rulebook, case_id: str, fired: Iterable[str], undecided: It
                         entry["affects"].add(option)
                         entry["rules"].add(rule.id)
     if exact is not None:
-        missing = _exact_missing(exact, asks)
+        missing = _exact_missing(exact(frozenset(candidates), frozenset(pivotal)), asks)
 
     field_order = {name: i for i, name in enumerate(catalog.specs)}
     field_order.setdefault("levels", -1)
@@ -514,15 +521,24 @@ class DecisionPlan:
         field_order.setdefault("levels", -1)
         self._field_order = field_order
 
-    def ranking(self, fired: Iterable[str]) -> tuple[dict[str, str], list[str]]:
-        """Statuses and ranking alone: all the what-if sweep compares."""
+    def ranking(self, fired: Iterable[str], undecided: Iterable[str] = ()) -> tuple[dict[str, str], list[str]]:
+        """Statuses and ranking alone: all the what-if sweep compares (the same ranking as `decide` when given the
+        same undecided rules)."""
         rules = [self.rules[r] for r in sorted(fired)]
         statuses = {o: _STATUS_OF_RANK[_ranks(rules, i)] for i, o in enumerate(self.order)}
-        return statuses, rank_options(statuses, [p for r in rules for p in r.preferences], self.order)
+        open_ids = set(undecided)
+        spans = None
+        if open_ids:
+            certain = [r for r in rules if r.id not in open_ids]
+            open_rules = [self.rules[r] for r in open_ids]
+            spans = {o: span_of([(r.floor[i], r.cap[i]) for r in certain],
+                                [(r.floor[i], r.cap[i]) for r in open_rules if i in r.affects])
+                     for i, o in enumerate(self.order)}
+        return statuses, rank_options(statuses, [p for r in rules for p in r.preferences], self.order, spans)
 
     def decide(self, case_id: str, fired: Iterable[str], undecided: Iterable[str], unknown_inputs: Iterable[str],
                frameworks: dict[str, ScoreResult | Summary] | None = None,
-               asks: Mapping[str, tuple[str, ...]] | None = None, exact: Exact | None = None) -> Decision:
+               asks: Mapping[str, tuple[str, ...]] | None = None, exact: ExactProbe | None = None) -> Decision:
         plans = self.rules
         asks = asks or {}
         fired_rules = [plans[r] for r in sorted(fired)]
@@ -542,9 +558,14 @@ class DecisionPlan:
         for rule in undecided_rules:
             for i in rule.affects:
                 relevant[i].append(rule)
+        candidates: set[str] = set()
+        pivotal: set[str] = set()
         for i, option in enumerate(order):
             pivots = _pivotal(i, certain, relevant[i])
             provisional[option] = bool(pivots)
+            for rule in pivots:
+                candidates.update(rule.inputs & unknown)
+                pivotal.add(rule.id)
             if not relevant[i]:
                 rank = STATUS_RANK[statuses[option]]
                 spans[option] = (rank, rank)
@@ -562,7 +583,7 @@ class DecisionPlan:
                             entry["affects"].add(option)
                             entry["rules"].add(rule.id)
         if exact is not None:
-            missing = _exact_missing(exact, asks)
+            missing = _exact_missing(exact(frozenset(candidates), frozenset(pivotal)), asks)
 
         field_order = self._field_order
         ranking = rank_options(statuses, [p for r in fired_rules for p in r.preferences], order, spans)

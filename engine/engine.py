@@ -73,7 +73,8 @@ class Engine:
         unknown = [name for name in _INPUTS if name not in values]
         frameworks = self.frameworks_for(values, facts, scores, unknown)
         asks = self.questions_for(values, facts, unknown)
-        exact = self.missing_probe.changes(known, values, now, facts, unknown)
+        def exact(candidates: frozenset[str], pivotal: frozenset[str]) -> dict[str, tuple[set[str], set[str]]]:
+            return self.missing_probe.changes(known, values, now, settled, facts, candidates, pivotal)
         decision = self.plan.decide(case.id, fired, undecided, unknown, frameworks, asks, exact)
         return decision.model_copy(update=self.trace(fired))
 

@@ -1,18 +1,20 @@
 """Which unknown fields, answered alone, change some status: what makes the decision's `missing` exact.
 
 A field is asked only if some value of it, with every other field as it is (the unknown ones still unknown),
-changes the status of some option (docs/decision.md, 4). The values tried are every value that can behave
-differently under the rule base: each code of a yes/no or coded field; for a number, every threshold it is
-compared with (directly, through the metastasis total, or as a score's point range) and one value in each
-interval between them; for `levels`, one list of vertebrae per combination of what rules can read of it (its
-count's interval, which of the rule base's sets its most cranial level falls in, the regions it touches). A value
-the consistency checks refuse with the other fields is not an answer. Only the rules that read the field are
-re-evaluated, on top of the case's own readings.
+changes the status of some option (docs/decision.md, 4). The values tried are one per class of values the rule
+base cannot tell apart: yes and no; the codes of a coded field that no rule's comparison or score's points
+separate; for a number, each threshold a rule compares it
+with (directly, through the metastasis total, or as a score's point range) and each interval between them; for
+`levels`, each combination of what rules read of it (its count's interval, which of the rule base's sets its most
+cranial level falls in, the regions it touches). Within a class the first value the consistency checks accept
+with the other fields stands for it (their own thresholds split the classes further for that). Only fields read
+by a rule that can change some option (`pivotal_rules`) are tried, and only the rules that read the field are
+re-evaluated, on top of the case's own reading.
 """
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from .case import REGION_OF_PREFIX, VERTEBRAE
@@ -26,11 +28,12 @@ from .whatif import candidate_values
 
 _T = Truth.TRUE
 _COUNTS = ("vertebral_metastases", "extraspinal_bone_metastases")
+Classes = tuple[tuple[Any, ...], ...]  # each class: its values, in the order they are tried
 
 
 class MissingProbe:
-    """Per rule base: for each input field, the rules, facts and consistency checks that read it and the values
-    worth trying; per case, the fields some value of which changes a status."""
+    """Per rule base: for each input field, the rules, facts and consistency checks that read it and its classes
+    of values; per case, the fields some value of which changes a status."""
 
     def __init__(self, rulebook: Rulebook, evaluator: RuleEvaluator, plan: DecisionPlan) -> None:
         catalog = rulebook.catalog
@@ -40,9 +43,9 @@ class MissingProbe:
         self._plans = tuple(plan.rules[r.id] for r in rules)
         self._order = plan.order
         self._ids = evaluator.rule_ids
+        self._index = {rule_id: i for i, rule_id in enumerate(self._ids)}
         inputs = [conditions_inputs(r, catalog) for r in rules]
-        specs = input_specs()
-        self._specs = specs
+        self._specs = specs = input_specs()
         names = [*specs, "levels"]
         self._readers = {n: tuple(i for i, got in enumerate(inputs) if n in got) for n in names}
         self._facts = {n: tuple((fact, derivers) for fact, derivers in evaluator.fact_plan
@@ -51,107 +54,172 @@ class MissingProbe:
         self._checks = {n: tuple(test for c, test in checks
                                  if n in frozenset().union(*(catalog.inputs_of(f) for f in fields_of(c.when))))
                         for n in names}
-        # Fields that feed a computed value or a score: setting one recomputes what rests on it.
-        self._feeds = frozenset({"levels", *_COUNTS} | {c.input for s in rulebook.scores for c in s.components})
-        conds = [r.when for r in rules] + [c.when for c in rulebook.constraints]
-        cuts: dict[str, set[float]] = {}
-        for leaf in (leaf for cond in conds for leaf in leaves(cond)):
-            if isinstance(leaf, Compare) and catalog.specs[leaf.field].numeric:
-                values = leaf.value if isinstance(leaf.value, tuple) else (leaf.value,)
-                cuts.setdefault(leaf.field, set()).update(v for v in values if isinstance(v, (int, float)))
+        self._scores = {n: tuple(s for s in rulebook.scores if any(c.input == n for c in s.components)) for n in names}
+        rule_leaves = [leaf for r in rules for leaf in leaves(r.when) if isinstance(leaf, Compare)]
+        check_leaves = [leaf for c in rulebook.constraints for leaf in leaves(c.when) if isinstance(leaf, Compare)]
+        self._rule_cuts = _numbers(rule_leaves, catalog)
         for score in rulebook.scores:
             for component in score.components:
                 for band in component.ranges:
-                    cuts.setdefault(component.input, set()).update((band.min, band.max))
-        self._cuts = {n: tuple(sorted(v)) for n, v in cuts.items()}
-        self._values = {n: tuple(candidate_values(spec, self._cuts.get(n, ()))) for n, spec in specs.items()}
-        self._levels = _level_lists(catalog.specs.get("level_count"), self._cuts.get("level_count", ()),
-                                    [leaf for cond in conds for leaf in leaves(cond)
-                                     if isinstance(leaf, Compare) and leaf.field == "top_level"])
+                    self._rule_cuts.setdefault(component.input, set()).update((band.min, band.max))
+        self._check_cuts = _numbers(check_leaves, catalog)
+        sets: dict[str, list[frozenset[Any]]] = {}
+        for leaf in rule_leaves:
+            sets.setdefault(leaf.field, []).append(frozenset(leaf.value if isinstance(leaf.value, tuple)
+                                                             else (leaf.value,)))
+        scored = {n: [c for s in rulebook.scores for c in s.components if c.input == n] for n in specs}
 
-    def changes(self, inputs: dict[str, Any], values: dict[str, Any], now: Sequence[int], facts: dict[str, int],
-                unknown: Iterable[str]) -> dict[str, tuple[set[str], set[str]]]:
-        """For each unknown field some value of which changes a status: the options it changes and the rules whose
-        firing that value changes. `inputs` are the case's known inputs, `values` what rules read (`case_values`),
-        `now` and `facts` the evaluator's reading of the case as it stands."""
+        def code_class(name: str) -> Callable[[Any], Any]:
+            return lambda code: (tuple(code in group for group in sets.get(name, ())),
+                                 tuple(c.points_for(code) for c in scored[name]))
+        self._classes = {n: self._numeric_classes(n, ()) if spec.numeric else _grouped(_codes(spec), code_class(n))
+                         for n, spec in specs.items()}
+        top_sets = [frozenset(t.value if isinstance(t.value, tuple) else (t.value,))
+                    for t in rule_leaves if t.field == "top_level"]
+        self._levels = _level_classes(catalog.specs.get("level_count"), tuple(sorted(self._rule_cuts.get(
+            "level_count", ()))), tuple(sorted(self._check_cuts.get("level_count", ()))), top_sets, rulebook)
+
+    def changes(self, inputs: dict[str, Any], values: dict[str, Any], now: Sequence[int], settled: Sequence[int],
+                facts: dict[str, int], candidates: Iterable[str], pivotal: Iterable[str]) -> dict[
+                    str, tuple[set[str], set[str]]]:
+        """For each of the `candidates` (unknown fields) some value of which changes a status: the options it
+        changes and the rules whose firing that value changes. `inputs` are the case's known inputs, `values` what
+        rules read (`case_values`), `now`, `settled` and `facts` the evaluator's readings of the case as it stands.
+
+        Only the `pivotal` rules that read the field are evaluated again: a rule that is not pivotal changes no
+        status on any mix of the undecided rules (decision.pivotal_rules), so flipping it together with others
+        changes nothing they would not; and a rule settled TRUE or FALSE keeps its firing whatever the unknown
+        fields turn out, so of the derived facts only those an undecided rule derives are derived again."""
         found: dict[str, tuple[set[str], set[str]]] = {}
-        fired = [i for i, t in enumerate(now) if t == _T]
+        fired = {i for i, t in enumerate(now) if t == _T}
+        open_rules = {i for i, t in enumerate(settled) if t == Truth.UNKNOWN}
+        pivots = {self._index[r] for r in pivotal}
         plans = self._plans
-        order = self._order
-        for name in unknown:
-            readers = self._readers.get(name)
-            if not readers or not any(plans[i].affects for i in readers):
+        compiled = self._now
+        before: dict[int, int] = {}
+        for name in candidates:
+            readers = [i for i in self._readers.get(name, ()) if i in pivots]
+            if not readers:
                 continue
-            for value in self._tried(name, inputs):
-                if name in self._feeds:
-                    scope, _ = input_values({**inputs, name: value}, self._rulebook)
-                else:
-                    scope = {**values, name: value}
-                if any(test(scope) == _T for test in self._checks[name]):
-                    continue  # not an answer the rule base accepts with the other fields
+            derived = [(fact, [(i, i in open_rules) for i in derivers]) for fact, derivers in self._facts[name]
+                       if any(i in open_rules for i in derivers)]
+            checks = self._checks[name]
+            for values_of_class in self._classes_for(name, inputs):
+                # The rules cannot tell the values of a class apart: the first says what the class changes, and
+                # only a class that changes something needs a value the consistency checks accept.
+                scope = self._with(values, inputs, name, values_of_class[0])
                 scope.update(facts)
-                for fact, derivers in self._facts[name]:  # in dependency order
-                    scope[fact] = max((self._now[i](scope) for i in derivers), default=Truth.FALSE)
-                changed = [i for i in readers if (self._now[i](scope) == _T) != (now[i] == _T)]
+                for fact, derivers in derived:  # in dependency order
+                    scope[fact] = max((compiled[i](scope) if open_ else now[i] for i, open_ in derivers),
+                                      default=Truth.FALSE)
+                changed = [i for i in readers if (compiled[i](scope) == _T) != (i in fired)]
                 if not changed:
                     continue
-                flipped = set(changed)
-                after = [plans[i] for i in (set(fired) ^ flipped)]
-                before = [plans[i] for i in fired]
-                moved = {o for i in changed for o in plans[i].affects
-                         if _ranks(after, o) != _ranks(before, o)}
-                if moved:
-                    entry = found.setdefault(name, (set(), set()))
-                    entry[0].update(order[o] for o in moved)
-                    entry[1].update(self._ids[i] for i in changed if moved.intersection(plans[i].affects))
+                after = [plans[i] for i in fired.symmetric_difference(changed)]
+                moved = set()
+                for o in {o for i in changed for o in plans[i].affects}:
+                    if o not in before:
+                        before[o] = _ranks([plans[i] for i in fired], o)
+                    if _ranks(after, o) != before[o]:
+                        moved.add(o)
+                if not moved or not any(not any(test(self._with(values, inputs, name, value)) == _T for test in checks)
+                                        for value in values_of_class):
+                    continue  # nothing moves, or no value of the class is an answer the rule base accepts
+                entry = found.setdefault(name, (set(), set()))
+                entry[0].update(self._order[o] for o in moved)
+                entry[1].update(self._ids[i] for i in changed if moved.intersection(plans[i].affects))
         return found
 
-    def _tried(self, name: str, inputs: dict[str, Any]) -> Sequence[Any]:
+    def _with(self, values: dict[str, Any], inputs: dict[str, Any], name: str, value: Any) -> dict[str, Any]:
+        """What rules read once the field takes the value: the computed values and scores that rest on it too."""
         if name == "levels":
-            return self._levels
-        values = self._values[name]
+            return {**values, **value[1]}
+        scope = {**values, name: value}
         if name in _COUNTS:
             other = inputs.get(_COUNTS[1 - _COUNTS.index(name)])
-            totals = self._cuts.get("bone_metastases_total", ())
+            if other is not None:
+                scope["bone_metastases_total"] = value + other
+        for score in self._scores[name]:
+            total = 0
+            for component in score.components:
+                points = component.points_for(scope[component.input]) if component.input in scope else None
+                if points is None:
+                    break
+                total += points
+            else:
+                scope[score.total_field] = total
+                band = score.band_of(total)
+                if band is not None:
+                    scope[score.band_field] = band.name
+        return scope
+
+    def _classes_for(self, name: str, inputs: dict[str, Any]) -> Classes:
+        if name == "levels":
+            return self._levels
+        if name in _COUNTS:
+            other = inputs.get(_COUNTS[1 - _COUNTS.index(name)])
+            totals = self._rule_cuts.get("bone_metastases_total", ())
             if other is not None and totals:
-                shifted = tuple(sorted({*self._cuts.get(name, ()), *(t - other for t in totals)}))
-                return candidate_values(self._specs[name], shifted)
-        return values
+                return self._numeric_classes(name, tuple(t - other for t in totals))
+        return self._classes[name]
+
+    def _numeric_classes(self, name: str, shifted: tuple[float, ...]) -> Classes:
+        """The field's values split by every threshold, grouped by what the rules (not the checks) can tell apart."""
+        spec = self._specs[name]
+        coarse = tuple(sorted({*self._rule_cuts.get(name, ()), *shifted}))
+        fine = candidate_values(spec, tuple(sorted({*coarse, *self._check_cuts.get(name, ())})))
+        return _grouped(fine, lambda v: tuple((v < c, v == c) for c in coarse))
 
 
-def _level_lists(count_spec: FieldSpec | None, count_cuts: tuple[float, ...], top_tests: list[Compare]) -> tuple[
-        list[str], ...]:
-    """One list of vertebrae per combination rules can tell apart: the count's interval between the rule base's
-    thresholds, the sets of the rule base its most cranial level falls in, the regions it touches."""
-    counts = candidate_values(count_spec, count_cuts) if count_spec else [1]
-    sets = [frozenset(t.value if isinstance(t.value, tuple) else (t.value,)) for t in top_tests]
-    seen: set[tuple[Any, ...]] = set()
-    lists: list[list[str]] = []
+def _numbers(found: list[Compare], catalog: Any) -> dict[str, set[float]]:
+    cuts: dict[str, set[float]] = {}
+    for leaf in found:
+        if catalog.specs[leaf.field].numeric:
+            values = leaf.value if isinstance(leaf.value, tuple) else (leaf.value,)
+            cuts.setdefault(leaf.field, set()).update(v for v in values if isinstance(v, (int, float)))
+    return cuts
+
+
+def _codes(spec: FieldSpec) -> tuple[Any, ...]:
+    return (True, False) if spec.kind == "bool" else spec.values
+
+
+def _grouped(values: Iterable[Any], key: Callable[[Any], Any]) -> Classes:
+    groups: dict[Any, list[Any]] = {}
+    for value in values:
+        groups.setdefault(key(value), []).append(value)
+    return tuple(tuple(group) for group in groups.values())
+
+
+def _level_classes(count_spec: FieldSpec | None, rule_cuts: tuple[float, ...], check_cuts: tuple[float, ...],
+                   top_sets: list[frozenset[Any]], rulebook: Rulebook) -> Classes:
+    """Lists of vertebrae (each with the values computed from it), grouped by what rules can read of them: the
+    count's interval between the rules' thresholds, which of the rules' sets the most cranial level falls in, the
+    regions touched."""
+    counts = [int(c) for c in candidate_values(count_spec, tuple(sorted({*rule_cuts, *check_cuts})))] \
+        if count_spec else [1]
+    found: list[tuple[Any, tuple[list[str], dict[str, Any]]]] = []
     for top, vertebra in enumerate(VERTEBRAE):
         first = LEVEL_REGIONS.index(REGION_OF_PREFIX[vertebra[0]])
-        below = LEVEL_REGIONS[first + 1:]
-        for k in range(len(below) + 1):
-            for extra in itertools.combinations(below, k):
+        for k in range(len(LEVEL_REGIONS) - first):
+            for extra in itertools.combinations(LEVEL_REGIONS[first + 1:], k):
                 regions = (LEVEL_REGIONS[first], *extra)
-                pools = {r: [v for v in VERTEBRAE[top + 1:] if REGION_OF_PREFIX[v[0]] == r] for r in regions}
-                chosen = [vertebra] + [pools[r][0] for r in extra if pools[r]]
+                pool = [v for v in VERTEBRAE[top + 1:] if REGION_OF_PREFIX[v[0]] in regions]
+                heads = [next((v for v in pool if REGION_OF_PREFIX[v[0]] == r), None) for r in extra]
+                chosen = [vertebra, *(h for h in heads if h is not None)]
                 if len(chosen) != len(regions):
                     continue
-                spare = [v for r in regions for v in pools[r] if v not in chosen]
+                spare = [v for v in pool if v not in chosen]
                 for count in counts:
-                    count = int(count)
-                    if not len(chosen) <= count <= len(chosen) + len(spare):
-                        continue
-                    key = (_interval(count, count_cuts), tuple(vertebra in s for s in sets), regions)
-                    if key in seen:
-                        continue
-                    seen.add(key)
-                    lists.append(sorted(chosen + spare[:count - len(chosen)], key=VERTEBRAE.index))
-    return tuple(lists)
-
-
-def _interval(count: int, cuts: tuple[float, ...]) -> tuple[int, bool]:
-    """Which interval between thresholds (or which threshold) a count falls on."""
-    below = sum(1 for c in cuts if c < count)
-    return below, count in cuts
-
+                    if len(chosen) <= count <= len(chosen) + len(spare):
+                        levels = sorted(chosen + spare[:count - len(chosen)], key=VERTEBRAE.index)
+                        computed, _ = input_values({"levels": levels}, rulebook)
+                        del computed["levels"]
+                        key = (tuple((count < c, count == c) for c in rule_cuts),
+                               tuple(vertebra in s for s in top_sets), regions)
+                        found.append((key, (levels, computed)))
+    groups: dict[Any, list[Any]] = {}
+    for key, item in found:
+        groups.setdefault(key, []).append(item)
+    # within a class, the most cranial top (most room below) and the smallest count first
+    return tuple(tuple(group) for group in groups.values())
