@@ -19,6 +19,8 @@ from .conftest import CASES_DIR
 from .missing_oracle import Oracle
 
 MOSTLY_UNKNOWN = CASES_DIR / "teach-mostly-unknown-lung-t8.yaml"
+CLEAR = ("coagulopathy", "active_infection", "cement_allergy", "severe_cardiopulmonary_disease",
+         "symptomatic_cement_leak", "neurological_deficit", "spinal_cord_compression")
 
 
 @pytest.fixture(scope="module")
@@ -35,19 +37,24 @@ def small_domain(oracle: Oracle, name: str, known: dict, draw) -> list:
 
 
 @given(st.data())
-@settings(max_examples=60)
+@settings(max_examples=100)
 def test_every_completion_of_the_unknown_fields_lands_within_the_range(engine, oracle, data):
     """Soundness: blank a few fields of an admissible complete case, then fill them in every way over small domains:
     a provisional option's status stays within [worst, best], a settled one's does not move."""
-    complete = gen.make_consistent(data.draw(gen.case_values(complete=True)))
+    drawn = data.draw(gen.case_values(complete=True))
+    for name in CLEAR:  # random cases are mostly contraindicated: clear the blanket contraindications often
+        if data.draw(st.integers(0, 4)):
+            drawn[name] = False
+    complete = gen.make_consistent(drawn)
     assume(not engine.check(case_from_values("full", complete)))
     names = [n for n in [*input_fields()] if n in complete]
-    blank = data.draw(st.lists(st.sampled_from(names), min_size=1, max_size=4, unique=True))
+    blank = data.draw(st.lists(st.sampled_from(names), min_size=1, max_size=5, unique=True))
     partial = {k: v for k, v in complete.items() if k not in blank}
     case = case_from_values("partial", partial)
     decision = engine.evaluate(case)
     known = known_values(case)
-    domains = [small_domain(oracle, n, known, data.draw) for n in blank]
+    domains = [[complete[n], *(v for v in small_domain(oracle, n, known, data.draw) if v != complete[n])]
+               for n in blank]
     checked = 0
     for combo in itertools.islice(itertools.product(*domains), 600):
         got = oracle.reading({**known, **dict(zip(blank, combo, strict=True))})
