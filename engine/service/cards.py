@@ -153,14 +153,14 @@ class CardMaker:
         if decision.missing:
             out += ["", "**Unknown in the record, and could change the advice:** " + titles(
                 tuple(m.field for m in decision.missing))]
-        ranged = [o for o in decision.options if o.range]
+        ranged = [(o.option, o.range) for o in decision.options if o.range is not None]
         if ranged:
             out += ["", "**What the unknown fields could still make of each provisional option**"]
-            for o in ranged:
+            for code, span in ranged:
                 moves = [f"{label}: {titles(fields)}" for label, fields in
-                         (("could lift it", o.range.toward_best), ("could lower it", o.range.toward_worst)) if fields]
-                out.append(f"- {self.titles[o.option]} (`{o.option}`): {o.range.best} at best, {o.range.worst} at "
-                           "worst" + "".join(f"; {m}" for m in moves))
+                         (("could lift it", span.toward_best), ("could lower it", span.toward_worst)) if fields]
+                out.append(f"- {self.titles[code]} (`{code}`): {span.best} at best, {span.worst} at worst"
+                           + "".join(f"; {m}" for m in moves))
         out += ["", f"_{DISCLAIMER}_"]
         return "\n".join(out)
 
