@@ -27,6 +27,7 @@ from .rulebook import Rulebook
 from .whatif import candidate_values
 
 _T = Truth.TRUE
+_ABSENT = object()
 _COUNTS = ("vertebral_metastases", "extraspinal_bone_metastases")
 Classes = tuple[tuple[Any, ...], ...]  # each class: its values, in the order they are tried
 
@@ -48,6 +49,11 @@ class MissingProbe:
         self._specs = specs = input_specs()
         names = [*specs, "levels"]
         self._readers = {n: tuple(i for i, got in enumerate(inputs) if n in got) for n in names}
+        # Rules that read the field other than through a derived fact: the only ones to evaluate again when no
+        # derived fact changes.
+        direct = [frozenset().union(*(catalog.inputs_of(f) for f in fields_of(r.when)
+                                      if catalog.specs[f].kind != "fact")) for r in rules]
+        self._direct = {n: frozenset(i for i, got in enumerate(direct) if n in got) for n in names}
         self._facts = {n: tuple((fact, derivers) for fact, derivers in evaluator.fact_plan
                                 if n in catalog.inputs_of(fact)) for n in names}
         checks = [(c, compile_condition(c.when, catalog)) for c in rulebook.constraints]
@@ -96,7 +102,8 @@ class MissingProbe:
         pivots = {self._index[r] for r in pivotal}
         plans = self._plans
         compiled = self._now
-        before: dict[int, int] = {}
+        before = {o: _ranks([plans[i] for i in fired], o) for o in range(len(self._order))}
+        scope = {**values, **facts}  # set for each trial and put back after it, not copied
         for name in candidates:
             readers = [i for i in self._readers.get(name, ()) if i in pivots]
             if not readers:
@@ -104,54 +111,67 @@ class MissingProbe:
             derived = [(fact, [(i, i in open_rules) for i in derivers]) for fact, derivers in self._facts[name]
                        if any(i in open_rules for i in derivers)]
             checks = self._checks[name]
+            direct = self._direct[name]
             for values_of_class in self._classes_for(name, inputs):
                 # The rules cannot tell the values of a class apart: the first says what the class changes, and
                 # only a class that changes something needs a value the consistency checks accept.
-                scope = self._with(values, inputs, name, values_of_class[0])
-                scope.update(facts)
+                changes = self._with(scope, inputs, name, values_of_class[0])
+                saved = {key: scope.get(key, _ABSENT) for key in (*changes, *(fact for fact, _ in derived))}
+                scope.update(changes)
+                moved_fact = False
                 for fact, derivers in derived:  # in dependency order
-                    scope[fact] = max((compiled[i](scope) if open_ else now[i] for i, open_ in derivers),
-                                      default=Truth.FALSE)
-                changed = [i for i in readers if (compiled[i](scope) == _T) != (i in fired)]
+                    truth = max((compiled[i](scope) if open_ else now[i] for i, open_ in derivers),
+                                default=Truth.FALSE)
+                    if truth != scope[fact]:
+                        scope[fact] = truth
+                        moved_fact = True
+                tried = readers if moved_fact else [i for i in readers if i in direct]
+                changed = [i for i in tried if (compiled[i](scope) == _T) != (i in fired)]
+                _restore(scope, saved)
                 if not changed:
                     continue
                 after = [plans[i] for i in fired.symmetric_difference(changed)]
-                moved = set()
-                for o in {o for i in changed for o in plans[i].affects}:
-                    if o not in before:
-                        before[o] = _ranks([plans[i] for i in fired], o)
-                    if _ranks(after, o) != before[o]:
-                        moved.add(o)
-                if not moved or not any(not any(test(self._with(values, inputs, name, value)) == _T for test in checks)
-                                        for value in values_of_class):
+                moved = {o for o in {o for i in changed for o in plans[i].affects} if _ranks(after, o) != before[o]}
+                if not moved or not any(self._accepted(scope, inputs, name, v, checks) for v in values_of_class):
                     continue  # nothing moves, or no value of the class is an answer the rule base accepts
                 entry = found.setdefault(name, (set(), set()))
                 entry[0].update(self._order[o] for o in moved)
                 entry[1].update(self._ids[i] for i in changed if moved.intersection(plans[i].affects))
         return found
 
-    def _with(self, values: dict[str, Any], inputs: dict[str, Any], name: str, value: Any) -> dict[str, Any]:
-        """What rules read once the field takes the value: the computed values and scores that rest on it too."""
+    def _accepted(self, scope: dict[str, Any], inputs: dict[str, Any], name: str, value: Any,
+                  checks: Sequence[Callable[[dict[str, Any]], int]]) -> bool:
+        changes = self._with(scope, inputs, name, value)
+        saved = {key: scope.get(key, _ABSENT) for key in changes}
+        scope.update(changes)
+        refused = any(test(scope) == _T for test in checks)
+        _restore(scope, saved)
+        return not refused
+
+    def _with(self, scope: dict[str, Any], inputs: dict[str, Any], name: str, value: Any) -> dict[str, Any]:
+        """What changes in what rules read once the field takes the value: the field, and the computed values and
+        scores that rest on it."""
         if name == "levels":
-            return {**values, **value[1]}
-        scope = {**values, name: value}
+            return dict(value[1])
+        changes = {name: value}
         if name in _COUNTS:
             other = inputs.get(_COUNTS[1 - _COUNTS.index(name)])
             if other is not None:
-                scope["bone_metastases_total"] = value + other
+                changes["bone_metastases_total"] = value + other
         for score in self._scores[name]:
             total = 0
             for component in score.components:
-                points = component.points_for(scope[component.input]) if component.input in scope else None
+                given = value if component.input == name else scope.get(component.input, _ABSENT)
+                points = None if given is _ABSENT else component.points_for(given)
                 if points is None:
                     break
                 total += points
             else:
-                scope[score.total_field] = total
+                changes[score.total_field] = total
                 band = score.band_of(total)
                 if band is not None:
-                    scope[score.band_field] = band.name
-        return scope
+                    changes[score.band_field] = band.name
+        return changes
 
     def _classes_for(self, name: str, inputs: dict[str, Any]) -> Classes:
         if name == "levels":
@@ -169,6 +189,14 @@ class MissingProbe:
         coarse = tuple(sorted({*self._rule_cuts.get(name, ()), *shifted}))
         fine = candidate_values(spec, tuple(sorted({*coarse, *self._check_cuts.get(name, ())})))
         return _grouped(fine, lambda v: tuple((v < c, v == c) for c in coarse))
+
+
+def _restore(scope: dict[str, Any], saved: dict[str, Any]) -> None:
+    for key, old in saved.items():
+        if old is _ABSENT:
+            scope.pop(key, None)
+        else:
+            scope[key] = old
 
 
 def _numbers(found: list[Compare], catalog: Any) -> dict[str, set[float]]:
