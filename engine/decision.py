@@ -6,11 +6,12 @@ The resolution semantics are written down in docs/decision.md; in short:
 - limits lower it, the lowest wins and beats any indication: an absolute contraindication makes it
   `contraindicated`; a relative contraindication or a conflict with caution caps it at `caution`;
   advice against caps it at `not_recommended`; a limit caps it at `appropriate` (the lesser of two choices);
-- options are ranked by status, then by the rule base's preferences, then by the manifest's order.
+- options are ranked by status, then by the rule base's preferences, then by the manifest's order; among options
+  nothing lifts yet (`not_recommended`), those some answer to the unknown fields could still lift come first.
 """
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -49,6 +50,18 @@ class Reason(BaseModel):
     citations: tuple[Citation, ...] = Field(title="Citations", description="where in the sources the reason rests")
 
 
+class StatusRange(BaseModel):
+    """The statuses a provisional option can still reach once its unknown fields are known (docs/decision.md, 4)."""
+
+    model_config = _OUT
+    best: Status = Field(title="Best", description="the best status some answers to the unknown fields could give")
+    worst: Status = Field(title="Worst", description="the worst status some answers to the unknown fields could give")
+    toward_best: tuple[str, ...] = Field(title="Toward best", description="unknown fields whose answer could lift "
+                                         "the option above its status")
+    toward_worst: tuple[str, ...] = Field(title="Toward worst", description="unknown fields whose answer could "
+                                          "lower the option below its status")
+
+
 class OptionDecision(BaseModel):
     """One treatment option, graded."""
 
@@ -60,6 +73,10 @@ class OptionDecision(BaseModel):
                               description="some unknown field, once known, could change this status")
     reasons: tuple[Reason, ...] = Field(title="Reasons", description="what limits the option first, then what "
                                         "lifts it; source conflicts that only inform last")
+    # Absent unless provisional, so that a settled option (and every decision on a complete case) reads as before.
+    range: StatusRange | None = Field(default=None, exclude_if=lambda value: value is None, title="Range",
+                                      description="only on a provisional option: the best and worst status the "
+                                      "unknown fields can still give it, and the fields that move it toward each")
 
 
 class RulebookRef(BaseModel):
@@ -73,13 +90,14 @@ class RulebookRef(BaseModel):
 
 
 class MissingField(BaseModel):
-    """An unknown case field that could change some statuses once known."""
+    """An unknown case field some value of which, the other fields left as they are, changes some status."""
 
     model_config = _OUT
     field: str = Field(title="Field", description="case field name of the data dictionary")
-    affects: tuple[Option, ...] = Field(title="Affects", description="options whose status it could change")
-    rules: tuple[str, ...] = Field(title="Rules", description="undecided rules that read this field, or whose "
-                                   "question this field decides (rules/questions.yaml)")
+    affects: tuple[Option, ...] = Field(title="Affects", description="options whose status some value of it "
+                                        "changes")
+    rules: tuple[str, ...] = Field(title="Rules", description="rules whose firing such a value changes, among "
+                                   "those that can change a status")
 
 
 class ConflictNote(BaseModel):
@@ -155,9 +173,9 @@ class Decision(BaseModel):
                                                 "contraindicated ones")
     ranking: tuple[Option, ...] = Field(title="Ranking", description="the options not contraindicated, best first; "
                                         "the first is the top suggestion")
-    missing: tuple[MissingField, ...] = Field(title="Missing", description="unknown fields that could change any "
-                                              "status and are relevant to the case's situation, with the options "
-                                              "they affect")
+    missing: tuple[MissingField, ...] = Field(title="Missing", description="unknown fields some value of which, "
+                                              "the others left as they are, changes a status, and that are "
+                                              "relevant to the case's situation, with the options they affect")
     conflicts: tuple[ConflictNote, ...] = Field(title="Conflicts", description="disagreements between the "
                                                 "sources that this case triggers")
     adjuncts: tuple[AdjunctNote, ...] = Field(title="Adjuncts", description="what to do besides the chosen option")
@@ -241,6 +259,11 @@ class Decision(BaseModel):
 FLOOR = {"strong": "recommended", "moderate": "appropriate"}
 BASELINE = "not_recommended"
 
+# Ranks as ints, higher is better. A floor is always above the baseline and a ceiling always below the
+# top (FLOOR, limits_of), so the baseline and the top double as "no floor" and "no ceiling".
+_NO_FLOOR, _NO_CAP = STATUS_RANK[BASELINE], STATUS_RANK["recommended"]
+_STATUS_OF_RANK = {rank: status for status, rank in STATUS_RANK.items()}
+
 
 def limits_of(effect: Any) -> tuple[str, str | None]:
     """('floor'|'ceiling', status) that an effect imposes on each option it names."""
@@ -279,6 +302,13 @@ def _bounds(rules: Iterable[Rule], option: str) -> tuple[list[str], list[str]]:
     return floors, ceilings
 
 
+def rank_pair(rule: Rule, option: str) -> tuple[int, int]:
+    """(floor, cap) ranks a rule imposes on an option, "no floor" and "no cap" when it imposes none."""
+    floors, ceilings = _bounds([rule], option)
+    return (max((STATUS_RANK[s] for s in floors), default=_NO_FLOOR),
+            min((STATUS_RANK[s] for s in ceilings), default=_NO_CAP))
+
+
 def status_of(rules: Iterable[Rule], option: str) -> str:
     floors, ceilings = _bounds(rules, option)
     return resolve_status(floors, ceilings)
@@ -302,30 +332,80 @@ def pivotal_rules(option: str, certain: Sequence[Rule], undecided: Sequence[Rule
     return pivotal
 
 
-def rank_options(statuses: dict[str, str], preferences: Iterable[tuple[str, str]], order: Sequence[str]) -> list[str]:
-    """Non-contraindicated options: by status, then preferences among equals, then manifest order."""
+def rank_options(statuses: dict[str, str], preferences: Iterable[tuple[str, str]], order: Sequence[str],
+                 spans: Mapping[str, tuple[int, int]] | None = None) -> list[str]:
+    """Non-contraindicated options: by status, then preferences among equals, then manifest order; among options
+    at `not_recommended` (nothing lifts them yet), those that some answer to the unknown fields could still lift
+    (`spans`: the (worst, best) ranks the unknown fields leave each option) come before those that nothing can.
+    A settled option's range is its status, so without unknowns the range changes nothing."""
     edges = set(preferences)
+    position = {o: i for i, o in enumerate(order)}
+
+    def by_range(option: str) -> tuple[bool, int]:
+        liftable = spans is not None and spans[option][1] > _NO_FLOOR
+        return not liftable, position[option]
     ranking: list[str] = []
     for status in STATUSES[:-1]:
         group = [o for o in order if statuses[o] == status]
+        ranged = spans is not None and status == BASELINE
         while group:
             free = [o for o in group if not any((p, o) in edges for p in group if p != o)]
-            pick = (free or group)[0]  # a preference cycle falls back to the manifest's order
+            # a preference cycle falls back to the same order over the whole group
+            pick = min(free or group, key=by_range) if ranged else (free or group)[0]
             ranking.append(pick)
             group.remove(pick)
     return ranking
 
 
+def span_of(certain: Sequence[tuple[int, int]], undecided: Sequence[tuple[int, int]]) -> tuple[int, int]:
+    """(worst, best) status ranks an option can reach, from the (floor, cap) ranks of the certain rules and of the
+    undecided ones that affect it. Every completion of the unknown fields fires all the certain rules and some of
+    the undecided ones, and status only rises with floors and falls with caps: the best fires every undecided
+    floor and no undecided cap, the worst the reverse."""
+    floor = max([f for f, _ in certain], default=_NO_FLOOR)
+    cap = min([c for _, c in certain], default=_NO_CAP)
+    high = max([f for f, _ in undecided], default=_NO_FLOOR)
+    low = min([c for _, c in undecided], default=_NO_CAP)
+    best_floor = high if high > floor else floor
+    worst_cap = low if low < cap else cap
+    return (worst_cap if worst_cap < floor else floor), (cap if cap < best_floor else best_floor)
+
+
+def toward_ends(pivots: Iterable[tuple[tuple[int, int], bool, Iterable[str]]], unknown: set[str],
+                asks: Mapping[str, tuple[str, ...]]) -> tuple[set[str], set[str]]:
+    """Unknown fields of the pivotal rules, split by the way their answer can move the option: toward its best (a
+    lifting rule that has not fired, a limiting one that has) or toward its worst (the reverse); a field whose
+    question (rules/questions.yaml) is open is replaced by the fields that decide its situation, one that the case
+    rules out is dropped, as for `missing`."""
+    up: set[str] = set()
+    down: set[str] = set()
+    for (floor, cap), fired, inputs in pivots:
+        names = {asked for name in inputs if name in unknown for asked in asks.get(name, (name,))}
+        if floor > _NO_FLOOR:
+            (down if fired else up).update(names)
+        if cap < _NO_CAP:
+            (up if fired else down).update(names)
+    return up, down
+
+
 # --- the decision -----------------------------------------------------------------------------------------
+
+
+Exact = Mapping[str, tuple[Iterable[str], Iterable[str]]]
+# Given the pivotal rules (the only ones whose firing can change a status) and the unknown fields they read, the
+# fields some value of which alone changes a status, with the options and rules it changes (MissingProbe.changes).
+ExactProbe = Callable[[frozenset[str], frozenset[str]], Exact]
 
 
 def decide(rulebook: Rulebook, case_id: str, fired: Iterable[str], undecided: Iterable[str],
            unknown_inputs: Iterable[str], frameworks: dict[str, ScoreResult | Summary] | None = None,
-           asks: Mapping[str, tuple[str, ...]] | None = None) -> Decision:
+           asks: Mapping[str, tuple[str, ...]] | None = None, exact: ExactProbe | None = None) -> Decision:
     """Build the decision from the rules that fired and those still undecided by unknown fields.
 
     `asks` (Engine.questions_for) says what to ask in place of an unknown field whose relevance the rule base
-    qualifies: nothing while the case rules its situation out, or the fields that decide the situation."""
+    qualifies: nothing while the case rules its situation out, or the fields that decide the situation.
+    `exact` finds the unknown fields some value of which alone changes a status (MissingProbe); `missing` is those
+    the questions do not set aside. Without it, `missing` is the wider set the pivotal rules read."""
     by_id = rulebook.rule_by_id
     fired_rules = sorted((by_id[r] for r in fired), key=lambda r: r.id)
     undecided_ids = set(undecided)
@@ -339,25 +419,40 @@ def decide(rulebook: Rulebook, case_id: str, fired: Iterable[str], undecided: It
     statuses = {o: status_of(fired_rules, o) for o in order}
     provisional: dict[str, bool] = {}
     missing: dict[str, dict[str, set[str]]] = {}
+    spans: dict[str, tuple[int, int]] = {}
+    ends: dict[str, tuple[set[str], set[str]]] = {}
+    fired_ids = {r.id for r in fired_rules}
+    candidates: set[str] = set()
+    pivotal: set[str] = set()
     for option in order:
         pivots = pivotal_rules(option, certain, undecided_rules)
         provisional[option] = bool(pivots)
-        for rule in pivots:
+        candidates.update(name for rule in pivots for name in conditions_inputs(rule, catalog) if name in unknown)
+        pivotal.update(rule.id for rule in pivots)
+        spans[option] = span_of([rank_pair(r, option) for r in certain],
+                                [rank_pair(r, option) for r in undecided_rules if _affects(r, option)])
+        if pivots:
+            ends[option] = toward_ends(((rank_pair(r, option), r.id in fired_ids, conditions_inputs(r, catalog))
+                                        for r in pivots), unknown, asks)
+        for rule in pivots if exact is None else ():
             for name in conditions_inputs(rule, catalog):
                 if name in unknown:
                     for asked in asks.get(name, (name,)):
                         entry = missing.setdefault(asked, {"affects": set(), "rules": set()})
                         entry["affects"].add(option)
                         entry["rules"].add(rule.id)
-
-    preferences = [(e.prefer, worse) for r in fired_rules for e in r.then if isinstance(e, Prefer) for worse in e.over]
-    ranking = rank_options(statuses, preferences, order)
-    contraindicated = [o for o in order if statuses[o] == "contraindicated"]
-    options = tuple(OptionDecision(option=o, status=statuses[o], provisional=provisional[o],
-                                   reasons=_reasons(o, fired_rules)) for o in ranking + contraindicated)
+    if exact is not None:
+        missing = _exact_missing(exact(frozenset(candidates), frozenset(pivotal)), asks)
 
     field_order = {name: i for i, name in enumerate(catalog.specs)}
     field_order.setdefault("levels", -1)
+    preferences = [(e.prefer, worse) for r in fired_rules for e in r.then if isinstance(e, Prefer) for worse in e.over]
+    ranking = rank_options(statuses, preferences, order, spans)
+    contraindicated = [o for o in order if statuses[o] == "contraindicated"]
+    options = tuple(OptionDecision(option=o, status=statuses[o], provisional=provisional[o],
+                                   reasons=_reasons(o, fired_rules),
+                                   range=_range(spans[o], ends[o], field_order) if provisional[o] else None)
+                    for o in ranking + contraindicated)
     missing_out = tuple(
         MissingField(field=name, affects=tuple(o for o in order if o in entry["affects"]),
                      rules=tuple(sorted(entry["rules"])))
@@ -373,6 +468,22 @@ def decide(rulebook: Rulebook, case_id: str, fired: Iterable[str], undecided: It
     return Decision(case_id=case_id, rulebook=RulebookRef(name=m.name, version=m.version, sha256=rulebook.sha256),
                     options=options, ranking=tuple(ranking), missing=missing_out, conflicts=conflicts,
                     adjuncts=adjuncts, frameworks=frameworks or {})
+
+
+def _exact_missing(exact: Exact, asks: Mapping[str, tuple[str, ...]]) -> dict[str, dict[str, set[str]]]:
+    """The exact single-field changes, less the fields whose question (rules/questions.yaml) is not TRUE: a
+    situation the case rules out is not asked about, and an open one is found out first through its own fields,
+    which are listed when they themselves change a status."""
+    return {name: {"affects": set(affects), "rules": set(rules)} for name, (affects, rules) in exact.items()
+            if name not in asks}
+
+
+def _range(span: tuple[int, int], ends: tuple[set[str], set[str]], field_order: Mapping[str, int]) -> StatusRange:
+    def ordered(names: set[str]) -> tuple[str, ...]:
+        return tuple(sorted(names, key=lambda n: (field_order.get(n, len(field_order)), n)))
+    worst, best = span
+    return StatusRange(best=_STATUS_OF_RANK[best], worst=_STATUS_OF_RANK[worst], toward_best=ordered(ends[0]),
+                       toward_worst=ordered(ends[1]))
 
 
 class DerivationPlan:
@@ -437,10 +548,6 @@ def _reasons(option: str, rules: Sequence[Rule]) -> tuple[Reason, ...]:
 
 # --- the same decision, precompiled per rule base ---------------------------------------------------------
 
-# Ranks as ints, higher is better. A floor is always above the baseline and a ceiling always below the
-# top (FLOOR, limits_of), so the baseline and the top double as "no floor" and "no ceiling".
-_NO_FLOOR, _NO_CAP = STATUS_RANK[BASELINE], STATUS_RANK["recommended"]
-_STATUS_OF_RANK = {rank: status for status, rank in STATUS_RANK.items()}
 
 
 class _RulePlan:
@@ -496,18 +603,28 @@ class DecisionPlan:
         field_order.setdefault("levels", -1)
         self._field_order = field_order
 
-    def ranking(self, fired: Iterable[str]) -> tuple[dict[str, str], list[str]]:
-        """Statuses and ranking alone: all the what-if sweep compares."""
+    def ranking(self, fired: Iterable[str], undecided: Iterable[str] = ()) -> tuple[dict[str, str], list[str]]:
+        """Statuses and ranking alone: all the what-if sweep compares (the same ranking as `decide` when given the
+        same undecided rules)."""
         rules = [self.rules[r] for r in sorted(fired)]
         statuses = {o: _STATUS_OF_RANK[_ranks(rules, i)] for i, o in enumerate(self.order)}
-        return statuses, rank_options(statuses, [p for r in rules for p in r.preferences], self.order)
+        open_ids = set(undecided)
+        spans = None
+        if open_ids:
+            certain = [r for r in rules if r.id not in open_ids]
+            open_rules = [self.rules[r] for r in open_ids]
+            spans = {o: span_of([(r.floor[i], r.cap[i]) for r in certain],
+                                [(r.floor[i], r.cap[i]) for r in open_rules if i in r.affects])
+                     for i, o in enumerate(self.order)}
+        return statuses, rank_options(statuses, [p for r in rules for p in r.preferences], self.order, spans)
 
     def decide(self, case_id: str, fired: Iterable[str], undecided: Iterable[str], unknown_inputs: Iterable[str],
                frameworks: dict[str, ScoreResult | Summary] | None = None,
-               asks: Mapping[str, tuple[str, ...]] | None = None) -> Decision:
+               asks: Mapping[str, tuple[str, ...]] | None = None, exact: ExactProbe | None = None) -> Decision:
         plans = self.rules
         asks = asks or {}
         fired_rules = [plans[r] for r in sorted(fired)]
+        fired_ids = {r.id for r in fired_rules}
         undecided_ids = set(undecided)
         undecided_rules = [plans[r] for r in sorted(undecided_ids)]
         certain = [r for r in fired_rules if r.id not in undecided_ids]
@@ -517,22 +634,41 @@ class DecisionPlan:
         statuses = {o: _STATUS_OF_RANK[_ranks(fired_rules, i)] for i, o in enumerate(order)}
         provisional: dict[str, bool] = {}
         missing: dict[str, dict[str, set[str]]] = {}
+        spans: dict[str, tuple[int, int]] = {}
+        ends: dict[str, tuple[set[str], set[str]]] = {}
         relevant: list[list[_RulePlan]] = [[] for _ in order]
         for rule in undecided_rules:
             for i in rule.affects:
                 relevant[i].append(rule)
+        candidates: set[str] = set()
+        pivotal: set[str] = set()
         for i, option in enumerate(order):
             pivots = _pivotal(i, certain, relevant[i])
             provisional[option] = bool(pivots)
             for rule in pivots:
+                candidates.update(rule.inputs & unknown)
+                pivotal.add(rule.id)
+            if not relevant[i]:
+                rank = STATUS_RANK[statuses[option]]
+                spans[option] = (rank, rank)
+                continue
+            spans[option] = span_of([(r.floor[i], r.cap[i]) for r in certain if i in r.affects],
+                                    [(r.floor[i], r.cap[i]) for r in relevant[i]])
+            if pivots:
+                ends[option] = toward_ends((((r.floor[i], r.cap[i]), r.id in fired_ids, r.inputs) for r in pivots),
+                                           unknown, asks)
+            for rule in pivots if exact is None else ():
                 for name in rule.inputs:
                     if name in unknown:
                         for asked in asks.get(name, (name,)):
                             entry = missing.setdefault(asked, {"affects": set(), "rules": set()})
                             entry["affects"].add(option)
                             entry["rules"].add(rule.id)
+        if exact is not None:
+            missing = _exact_missing(exact(frozenset(candidates), frozenset(pivotal)), asks)
 
-        ranking = rank_options(statuses, [p for r in fired_rules for p in r.preferences], order)
+        field_order = self._field_order
+        ranking = rank_options(statuses, [p for r in fired_rules for p in r.preferences], order, spans)
         contraindicated = [o for o in order if statuses[o] == "contraindicated"]
         position = {o: i for i, o in enumerate(order)}
         options = []
@@ -541,8 +677,8 @@ class DecisionPlan:
             reasons = [reason for r in fired_rules for reason in r.reasons[i]]
             reasons.sort(key=_reason_key)
             options.append(OptionDecision(option=o, status=statuses[o], provisional=provisional[o],
-                                          reasons=tuple(reasons)))
-        field_order = self._field_order
+                                          reasons=tuple(reasons),
+                                          range=_range(spans[o], ends[o], field_order) if provisional[o] else None))
         missing_out = tuple(
             MissingField(field=name, affects=tuple(o for o in order if o in entry["affects"]),
                          rules=tuple(sorted(entry["rules"])))

@@ -6,15 +6,16 @@ from pathlib import Path
 from typing import Any
 
 from . import kleene
-from .case import Case, input_fields
+from .case import Case, input_fields, known_values
 from .case_io import case_from_data
 from .conditions import fields_of
 from .decision import Decision, DecisionPlan, DerivationPlan
 from .durable_ruleset import DurableRuleset
 from .errors import CaseError, EngineError, Problem
-from .evaluator import RuleEvaluator, case_values
+from .evaluator import RuleEvaluator, case_values, input_values
 from .frameworks import CompiledFramework, Summary
 from .kleene import Truth
+from .missing import MissingProbe
 from .rulebook import Rulebook, files_digest, load_rulebook
 from .scores import ScoreResult
 from .vignette import CaseDocument
@@ -42,6 +43,7 @@ class Engine:
         self.evaluator = RuleEvaluator(rulebook)
         self.durable = DurableRuleset(rulebook)
         self.plan = DecisionPlan(rulebook)
+        self.missing_probe = MissingProbe(rulebook, self.evaluator, self.plan)
         self._frameworks = tuple(CompiledFramework(f, rulebook.catalog) for f in rulebook.frameworks)
         self._derivations = DerivationPlan(rulebook)
         catalog = rulebook.catalog
@@ -73,7 +75,8 @@ class Engine:
         Raises CaseError for input the data dictionary refuses or values the rule base declares impossible
         together, and EngineError when the engine itself fails (never for bad input)."""
         case = _as_case(case)
-        values, scores = case_values(case, self.rulebook)
+        known = known_values(case)
+        values, scores = input_values(dict(known), self.rulebook)
         problems = self.check_values(values)
         if problems:
             raise CaseError(f"case {case.id}: these values cannot all be true of one patient", problems)
@@ -85,7 +88,9 @@ class Engine:
         unknown = [name for name in _INPUTS if name not in values]
         frameworks = self.frameworks_for(values, facts, scores, unknown)
         asks = self.questions_for(values, facts, unknown)
-        decision = self.plan.decide(case.id, fired, undecided, unknown, frameworks, asks)
+        def exact(candidates: frozenset[str], pivotal: frozenset[str]) -> dict[str, tuple[set[str], set[str]]]:
+            return self.missing_probe.changes(known, values, now, settled, facts, candidates, pivotal)
+        decision = self.plan.decide(case.id, fired, undecided, unknown, frameworks, asks, exact)
         return decision.model_copy(update=self.trace(fired))
 
     def frameworks_for(self, values: dict[str, Any], facts: dict[str, int], scores: dict[str, ScoreResult],

@@ -74,6 +74,16 @@ class RuleEvaluator:
             presence = grown
         self._differs = frozenset(presence)
 
+    @property
+    def now_conditions(self) -> tuple[kleene.Evaluate, ...]:
+        """Each active rule's condition as it reads the case now, in `rule_ids` order."""
+        return self._now
+
+    @property
+    def fact_plan(self) -> tuple[tuple[str, tuple[int, ...]], ...]:
+        """Each derived fact with the indices of its deriving rules, in dependency order."""
+        return self._fact_plan
+
     def evaluate(self, values: dict[str, Any], *, settled: bool = False) -> tuple[tuple[int, ...], dict[str, int]]:
         """Truth of every active rule (in `rule_ids` order) and of every derived fact."""
         compiled = self._settled if settled else self._now

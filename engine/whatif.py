@@ -9,6 +9,7 @@ from .case import Case, case_from_values, known_values
 from .decision import Decision, conditions_inputs
 from .evaluator import input_values
 from .fields import FieldSpec, input_specs
+from .kleene import Truth
 
 _UNKNOWN = object()
 
@@ -104,7 +105,9 @@ def sweep(engine: Any, case: Case, baseline: Decision | None = None) -> list[Fie
             fact = tuple(engine.durable.case_fact(values).items())
             outcome = outcomes.get(fact)
             if outcome is None:
-                outcome = outcomes[fact] = engine.plan.ranking(engine.fire(case.id, values))
+                _, settled, _ = engine.evaluator.readings(values)  # undecided rules: the ranking's range
+                undecided = [r for r, t in zip(engine.evaluator.rule_ids, settled, strict=True) if t == Truth.UNKNOWN]
+                outcome = outcomes[fact] = engine.plan.ranking(engine.fire(case.id, values), undecided)
             statuses, ranking = outcome
             changes = tuple(StatusChange(o, before[o], statuses[o]) for o in before if before[o] != statuses[o])
             if changes:

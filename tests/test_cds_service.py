@@ -60,6 +60,20 @@ def _post(client, path, body, **kw):
 # --- discovery and the done-when: each vignette's card tops as `spinemets evaluate` does ---------------------
 
 
+def test_an_incomplete_referral_card_shows_each_provisional_options_range(client):
+    prefetch = _prefetch("teach-mostly-unknown-lung-t8.yaml")
+    response = _post(client, SERVICE, hook_request(prefetch=prefetch))
+    assert response.status_code == 200, response.text
+    (card,) = response.json()["cards"]
+    ranges = card["extension"]["spinemets"]["ranges"]
+    assert ranges["PVP"] == {"best": "recommended", "worst": "contraindicated"}
+    assert set(ranges) == set(card["extension"]["spinemets"]["provisional"])
+    line = next(x for x in card["detail"].splitlines() if x.startswith("- ") and "(`PVP`): recommended at best" in x)
+    lift, lower = line.split("could lift it:", 1)[1].split("could lower it:", 1)
+    assert "Uncorrectable coagulopathy" in lower and "Uncorrectable coagulopathy" not in lift
+    assert "| provisional: recommended at best, contraindicated at worst |" in card["detail"]
+
+
 def test_discovery_lists_the_three_hooks_with_prefetch(client):
     body = client.get("/cds-services").json()
     validate("discovery", body)

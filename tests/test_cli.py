@@ -35,6 +35,17 @@ def test_json_is_deterministic_across_processes_and_validates_against_the_schema
     jsonschema.validate(json.loads(first.stdout), schema)
 
 
+def test_a_provisional_option_shows_its_range_and_the_questions_toward_each_end():
+    out = run("evaluate", str(CASES_DIR / "teach-mostly-unknown-lung-t8.yaml"))
+    assert out.returncode == 0, out.stderr
+    pvp = " ".join(out.stdout.split(" PVP ", 1)[1].split("\n 3.", 1)[0].split())
+    assert "range: recommended at best, contraindicated at worst" in pvp
+    lift, lower = pvp.split("could lift it:", 1)[1].split("could lower it:", 1)
+    assert "coagulopathy" in lower and "coagulopathy" not in lift and "refractory_to_conservative" in lift
+    settled = run("evaluate", str(VIGNETTE))
+    assert "range:" not in settled.stdout or "(provisional)" in settled.stdout
+
+
 def test_stdin_is_read_with_a_dash():
     out = run("evaluate", "-", "--json", stdin='{"id": "stdin-case", "coagulopathy": true}')
     assert out.returncode == 0 and json.loads(out.stdout)["case_id"] == "stdin-case"

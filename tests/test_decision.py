@@ -12,7 +12,7 @@ from spinemets import OPTIONS, STATUSES
 from spinemets.case import case_from_values, input_fields, known_values
 from spinemets.evaluator import case_values
 from spinemets.kleene import Truth
-from spinemets.decision import Decision, rank_options, resolve_status
+from spinemets.decision import Decision, MissingField, rank_options, resolve_status
 
 from . import strategies as gen
 
@@ -94,17 +94,6 @@ def test_a_status_not_marked_provisional_holds_for_every_completion(engine, data
             assert statuses[option] == status, f"{option} was not provisional but became {statuses[option]}"
 
 
-def without_relevance(engine, case):
-    """The decision's missing data with no question asked in place of another, and the questions' answers."""
-    values, _ = case_values(case, engine.rulebook)
-    now, settled, facts = engine.evaluator.readings(values)
-    ids = engine.evaluator.rule_ids
-    fired = frozenset(r for r, t in zip(ids, now) if t == Truth.TRUE)
-    undecided = [r for r, t in zip(ids, settled) if t == Truth.UNKNOWN]
-    unknown = [name for name in input_fields() if name not in values]
-    return engine.plan.decide(case.id, fired, undecided, unknown), engine.questions_for(values, facts, unknown)
-
-
 @given(gen.cases())
 @settings(max_examples=150)
 def test_missing_names_only_unknown_fields_and_provisional_options(engine, case):
@@ -112,22 +101,22 @@ def test_missing_names_only_unknown_fields_and_provisional_options(engine, case)
     decision = engine.evaluate(case)
     known = known_values(case)
     provisional = {o.option for o in decision.options if o.provisional}
+    values, _ = case_values(case, engine.rulebook)
+    _, _, facts = engine.evaluator.readings(values)
+    asks = engine.questions_for(values, facts, [n for n in input_fields() if n not in values])
     for entry in decision.missing:
         assert entry.field not in known
-        assert set(entry.affects) <= provisional
-    affected = {o for entry in decision.missing for o in entry.affects}
-    plain, asks = without_relevance(engine, case)
-    moot = {field for field, instead in asks.items() if not instead}
-    # every provisional option says which field to find out, unless only fields its situation makes moot could
-    # change it (a symptomatic cement leak in a patient with neither a deficit nor radicular pain)
-    for option in provisional - affected:
-        assert {m.field for m in plain.missing if option in m.affects} <= moot, option
-    assert not moot & {m.field for m in decision.missing}
-    # a field without a question is asked exactly as before; one whose question is open is asked through it
-    shown = {m.field: set(m.affects) for m in decision.missing}
-    for entry in plain.missing:
-        for asked in asks.get(entry.field, (entry.field,)):
-            assert set(entry.affects) <= shown[asked]
+        assert entry.affects and set(entry.affects) <= provisional
+        assert entry.field not in asks  # a question not TRUE of the case sets the field aside
+    # a provisional option and only a provisional one carries its range, which holds its status
+    for option in decision.options:
+        assert (option.range is not None) == option.provisional
+        if option.range:
+            rank = STATUSES.index
+            assert rank(option.range.best) < rank(option.range.worst)
+            assert rank(option.range.best) <= rank(option.status) <= rank(option.range.worst)
+            assert option.range.toward_best or option.range.toward_worst
+            assert not (set(option.range.toward_best) | set(option.range.toward_worst)) & set(known)
 
 
 def test_a_histology_proven_metastasis_without_neurology_is_not_asked_about_a_leak_or_a_primary_bone_tumour(engine):
@@ -137,11 +126,17 @@ def test_a_histology_proven_metastasis_without_neurology_is_not_asked_about_a_le
     assert "symptomatic_cement_leak" not in asked and "primary_bone_tumor" not in asked
     assert {"coagulopathy", "kyphosis_degrees"} <= asked  # fields of its situation are still asked
     open_case = {**case, "histology_confirmed": None, "radicular_pain": None}
-    asked = {m.field: m for m in engine.evaluate(open_case).missing}
-    # while the situation is open, the board is asked what decides it, with the options the question could change
+    decision = engine.evaluate(open_case)
+    asked = {m.field: m for m in decision.missing}
+    # while the situation is open, the field is not asked; what decides the situation is, by what it changes itself
     assert "symptomatic_cement_leak" not in asked and "primary_bone_tumor" not in asked
-    assert "SURGERY" in asked["radicular_pain"].affects and "ind.surgery.symptomatic_cement_leak" in asked["radicular_pain"].rules
-    assert "PVP" in asked["histology_confirmed"].affects
+    # the histology alone changes no status here, so it is not in `missing`; the range of vertebroplasty names it
+    assert "histology_confirmed" not in asked and "histology_confirmed" in decision.option("PVP").range.toward_worst
+    # radicular pain alone (the leak still unknown) does not fire the leak rule, so it is not named for it ...
+    assert "ind.surgery.symptomatic_cement_leak" not in asked.get("radicular_pain", MissingField(
+        field="radicular_pain", affects=(), rules=())).rules
+    # ... but the range of surgery names it as a question that moves surgery toward its best
+    assert "radicular_pain" in decision.option("SURGERY").range.toward_best
     with_deficit = {**case, "neurological_deficit": True}
     assert "symptomatic_cement_leak" in {m.field for m in engine.evaluate(with_deficit).missing}
 
@@ -149,10 +144,18 @@ def test_a_histology_proven_metastasis_without_neurology_is_not_asked_about_a_le
 def test_without_a_fracture_no_one_asks_for_kyphosis_or_height_loss(engine):
     case = {"id": "lytic", "lesion_type": "lytic", "pathological_fracture": False, "refractory_to_conservative": True,
             "neurological_deficit": False, "epidural_involvement": True, "posterior_wall_defect": True}
-    asked = {m.field for m in engine.evaluate(case).missing}
-    assert not asked & {"kyphosis_degrees", "severe_osteoporosis", "height_loss_percent"}
-    fractured = {m.field for m in engine.evaluate({**case, "pathological_fracture": True}).missing}
-    assert {"kyphosis_degrees", "height_loss_percent"} <= fractured
+    collapse = {"kyphosis_degrees", "severe_osteoporosis", "height_loss_percent"}
+    decision = engine.evaluate(case)
+    assert not {m.field for m in decision.missing} & collapse
+    assert not questions(decision) & collapse  # nor among the questions of the ranges
+    fractured = engine.evaluate({**case, "pathological_fracture": True})
+    # with a fracture they are questions again: none changes a status alone (so none is in `missing`), but they
+    # move tumour removal toward its worst
+    assert {"kyphosis_degrees", "height_loss_percent"} <= set(fractured.option("PVP_ITR").range.toward_worst)
+
+
+def questions(decision) -> set[str]:
+    return {f for o in decision.options if o.range for f in (*o.range.toward_best, *o.range.toward_worst)}
 
 
 @given(gen.cases(complete=True))

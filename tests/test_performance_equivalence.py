@@ -26,6 +26,7 @@ from spinemets.vocabulary import OPTIONS
 from spinemets.whatif import FieldChange, candidate_values, diff, sweep, with_value
 
 from . import strategies as gen
+from .missing_oracle import Oracle
 from .conftest import CASES_DIR, CITATION, RATIONALE, vocabulary_files
 from .test_agreement import generated_rulebook, random_rule_bases
 
@@ -46,8 +47,19 @@ def reference_evaluate(engine, case):
     facts = engine.evaluator.evaluate(values)[1]
     frameworks = engine.frameworks_for(values, facts, scores, unknown)
     asks = engine.questions_for(values, facts, unknown)
-    decision = decide(engine.rulebook, case.id, fired, undecided, unknown, frameworks, asks)
+    exact = oracle(engine).single_changes(known)  # every unknown field tried, every value class, full evaluations
+    decision = decide(engine.rulebook, case.id, fired, undecided, unknown, frameworks, asks,
+                      lambda candidates, pivotal: exact)
     return decision.model_copy(update=engine.trace(fired))
+
+
+_ORACLES: dict[str, Oracle] = {}
+
+
+def oracle(engine) -> Oracle:
+    if engine.sha256 not in _ORACLES:
+        _ORACLES[engine.sha256] = Oracle(engine)
+    return _ORACLES[engine.sha256]
 
 
 def reference_sweep(engine, case):
@@ -154,7 +166,7 @@ def test_the_decision_plan_decides_exactly_like_decide(tmp_path_factory, rules, 
                                          max_size=4))
         expected = decide(book, "case-1", fired, undecided, unknown, frameworks, asks)
         assert plan.decide("case-1", fired, undecided, unknown, frameworks, asks).to_json() == expected.to_json()
-        statuses, ranking = plan.ranking(fired)
+        statuses, ranking = plan.ranking(fired, undecided)
         assert statuses == expected.statuses() and tuple(ranking) == expected.ranking
 
 

@@ -57,7 +57,7 @@ def test_the_shipped_rule_base_is_verified_fast_and_every_verdict_is_trustworthy
     report, seconds = shipped_report
     assert len(report.invariants) >= 15 and {c.check.check for c in report.checks} == {
         "rules_can_fire", "no_shadowed_rules", "every_option_can_lead", "no_undeclared_contradictions",
-        "provisional_is_sound"}
+        "provisional_is_sound", "range_is_sound"}
     # Whether every invariant holds is the CI's `spinemets verify` step; here: no proof is in doubt.
     assert report.internal_problems == []
     assert all(r.outcome in ("proved", "violated") for r in report.invariants)
@@ -313,6 +313,31 @@ def test_provisional_soundness_is_proved_and_a_broken_provisional_flag_is_caught
     report = verify(base)
     found = next(c for c in report.checks if c.check.id == "check.prov").findings
     assert "PVP" in [f.key for f in found]
+    pvp = next(f for f in found if f.key == "PVP")
+    assert pvp.witness.confirmed and len(pvp.witness.cases) == 2
+
+
+def test_range_soundness_is_proved_and_a_range_that_forgets_undecided_floors_is_caught(tmp_path, monkeypatch):
+    rules = [rule("ind.pvp", "refractory_to_conservative == true", {"indicate": "PVP"}),
+             rule("ci.pvp", "coagulopathy == true", {"contraindicate": "PVP", "severity": "absolute"})]
+    base = write_base(tmp_path / "r", rules, [check("check.range", "range_is_sound")])
+    assert verify(base).exit_code == EXIT_HOLDS
+
+    # A range whose best ignores the undecided indications, in the engine and in its encoding alike: the proof
+    # must find a partial case and a completion above the best it shows.
+    import spinemets.decision as decision
+    from spinemets.verify.encode import Encoding
+
+    def forgetful(certain, undecided):
+        worst, best = decision_span(certain, [(f, c) for f, c in undecided if f <= certain_floor(certain)])
+        return worst, best
+    decision_span, certain_floor = decision.span_of, lambda pairs: max([f for f, _ in pairs], default=2)
+    monkeypatch.setattr(decision, "span_of", forgetful)
+    monkeypatch.setattr(Encoding, "span", property(lambda self: {
+        o: (self.status_of(o, self.certain, self.possible), self.status_of(o, self.certain, self.certain))
+        for o in self.options}))
+    report = verify(base)
+    found = next(c for c in report.checks if c.check.id == "check.range").findings
     pvp = next(f for f in found if f.key == "PVP")
     assert pvp.witness.confirmed and len(pvp.witness.cases) == 2
 

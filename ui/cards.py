@@ -142,7 +142,20 @@ def option_card(rulebook: Rulebook, option: OptionDecision, rank: int | None, de
             f"{escape(labels.option_title(rulebook, option.option))}</span><span class='sm-code' style='border-left:"
             f"6px solid {labels.option_colour(rulebook, option.option)}'>{escape(option.option)}</span></div>"
             f"<div><span class='sm-st'>{style.icon} {escape(style.label)}</span>"
-            f"<span class='sm-small'>{flag}</span></div>{blocked}{reasons}</div>")
+            f"<span class='sm-small'>{flag}</span></div>{_range(rulebook, option)}{blocked}{reasons}</div>")
+
+
+def _range(rulebook: Rulebook, option: OptionDecision) -> str:
+    """A provisional option's range over the unknown fields, and the questions that move it toward each end."""
+    span = option.range
+    if span is None:
+        return ""
+    asked = "".join(f"<div>{label}: {escape(', '.join(labels.field_title(rulebook, n) for n in names))}</div>"
+                    for label, names in (("Could lift it", span.toward_best), ("Could lower it", span.toward_worst))
+                    if names)
+    return (f"<details class='sm-cite' data-range='{escape(span.best)}..{escape(span.worst)}'><summary>Once the "
+            f"unknown fields are known: {escape(labels.status_label(span.best))} at best, "
+            f"{escape(labels.status_label(span.worst))} at worst</summary>{asked}</details>")
 
 
 def option_cards(rulebook: Rulebook, decision: Decision, blocked: dict[str, list[str]] | None = None) -> str:

@@ -189,6 +189,19 @@ def _cmd_schema(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def range_lines(span: Any, width: int, style: Callable[[str, str], str]) -> list[str]:
+    """A provisional option's range and the unknown fields that could move it toward each end."""
+    if span is None:
+        return []
+    lines = [style(f"      range: {span.best} at best, {span.worst} at worst, once the unknown fields are known",
+                   "dim")]
+    for label, names in (("could lift it", span.toward_best), ("could lower it", span.toward_worst)):
+        if names:
+            lines += textwrap.wrap(f"{label}: {', '.join(names)}", width, initial_indent="      ? ",
+                                   subsequent_indent=" " * 8)
+    return lines
+
+
 def render_decision(decision: Any, document: Any, rulebook: Any, style: Callable[[str, str], str]) -> str:
     """The decision as a readable table: options best first, reasons with their sources, then what is missing."""
     width = getattr(style, "width", DEFAULT_WIDTH)  # the terminal's (terminal.Style), else 100
@@ -204,6 +217,7 @@ def render_decision(decision: Any, document: Any, rulebook: Any, style: Callable
         flag = "  (provisional)" if option.provisional else ""
         status = style(f"{option.status:<16}", option.status)
         out.append(f"{number:>3} {option.option:<13}{status}{titles[option.option]}{flag}")
+        out += range_lines(option.range, width, style)
         explained: set[str] = set()
         for reason in option.reasons:
             mark = {"indicates": "+", "prefers": ">", "conflict": "!", "contraindicates": "x",
@@ -241,7 +255,7 @@ def render_decision(decision: Any, document: Any, rulebook: Any, style: Callable
             tied = f" (with {', '.join(a.options)})" if a.options else ""
             out += textwrap.wrap(f"{a.title}{tied}: {a.text}", width, initial_indent="  * ", subsequent_indent="    ")
     if decision.missing:
-        out += ["", style("Unknown fields that could change the advice", "bold")]
+        out += ["", style("Unknown fields that could change the advice, each on its own", "bold")]
         specs = rulebook.catalog.specs
         for m in decision.missing:
             title = specs[m.field].title if m.field in specs else m.field

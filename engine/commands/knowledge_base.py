@@ -170,7 +170,8 @@ def _strength_section(rules: Iterable[Rule]) -> list[str]:
 def _questions_section(rulebook: Rulebook) -> list[str]:
     out = ["## Questions: when a board would ask", "",
            "A field listed here enters `missing` only while its condition holds; while the condition is unknown, "
-           "the fields it reads are asked instead (docs/decision.md, 4).", "",
+           "the fields it reads stand in its place among the questions of the options' ranges, and are in "
+           "`missing` when they themselves change a status (docs/decision.md, 4).", "",
            "| field | asked when | because |", "|---|---|---|"]
     out += [f"| `{q.field}` | `{_cell(to_text(q.ask_when))}` | {_cell(q.because)} |" for q in rulebook.questions]
     return out + [""]

@@ -100,6 +100,7 @@ class CardMaker:
             "ranking": list(decision.ranking),
             "statuses": decision.statuses(),
             "provisional": [o.option for o in decision.options if o.provisional],
+            "ranges": {o.option: {"best": o.range.best, "worst": o.range.worst} for o in decision.options if o.range},
             "missing": [m.field for m in decision.missing],
             "rulebook": {"name": decision.rulebook.name, "version": decision.rulebook.version,
                          "sha256": decision.rulebook.sha256},
@@ -140,7 +141,8 @@ class CardMaker:
                "| | option | status | |", "|---|---|---|---|"]
         for rank, option in enumerate(decision.options, start=1):
             number = str(rank) if option.option in decision.ranking else "-"
-            flag = "provisional" if option.provisional else ""
+            flag = (f"provisional: {_word(option.range.best)} at best, {_word(option.range.worst)} at worst"
+                    if option.range else "")
             out.append(f"| {number} | {self.titles[option.option]} (`{option.option}`) | {option.status} | {flag} |")
         order = [first] if first else []
         order += [o.option for o in decision.options if o.option not in order]
@@ -154,10 +156,21 @@ class CardMaker:
             for conflict in decision.conflicts:
                 cited = "; ".join(self._citation(c) for c in conflict.citations)
                 out.append(f"- {', '.join(conflict.options)}: {_md(conflict.text)} ({_md(cited)})")
+        specs = self.rulebook.catalog.specs
+
+        def titles(fields: tuple[str, ...]) -> str:
+            return ", ".join(specs[f].title if f in specs else f for f in fields)
         if decision.missing:
-            specs = self.rulebook.catalog.specs
-            names = [specs[m.field].title if m.field in specs else m.field for m in decision.missing]
-            out += ["", "**Unknown in the record, and could change the advice:** " + ", ".join(names)]
+            out += ["", "**Unknown in the record, and could change the advice:** " + titles(
+                tuple(m.field for m in decision.missing))]
+        ranged = [(o.option, o.range) for o in decision.options if o.range is not None]
+        if ranged:
+            out += ["", "**What the unknown fields could still make of each provisional option**"]
+            for code, span in ranged:
+                moves = [f"{label}: {titles(fields)}" for label, fields in
+                         (("could lift it", span.toward_best), ("could lower it", span.toward_worst)) if fields]
+                out.append(f"- {self.titles[code]} (`{code}`): {_word(span.best)} at best, {_word(span.worst)} at worst"
+                           + "".join(f"; {m}" for m in moves))
         if reading is not None:
             out += self._record(reading)
         out += ["", f"_{DISCLAIMER}_"]

@@ -364,9 +364,10 @@ class Encoding:
 
     # --- statuses -------------------------------------------------------------------------------------------
 
-    def status_of(self, option: str, member: Callable[[int], z3.BoolRef | None]) -> z3.ArithRef:
+    def status_of(self, option: str, member: Callable[[int], z3.BoolRef | None],
+                  capping: Callable[[int], z3.BoolRef | None] | None = None) -> z3.ArithRef:
         """Rank of the option's status when the rules with `member(i)` true have fired: the highest floor
-        (baseline not_recommended), capped by the lowest ceiling."""
+        (baseline not_recommended), capped by the lowest ceiling (of the rules with `capping(i)`, when given)."""
         by_floor: dict[int, list[z3.BoolRef]] = {RECOMMENDED: [], APPROPRIATE: []}
         by_ceiling: dict[int, list[z3.BoolRef]] = {CONTRAINDICATED: [], NOT_RECOMMENDED: [], CAUTION: [],
                                                     APPROPRIATE: []}
@@ -374,12 +375,11 @@ class Encoding:
             if eff is None:
                 continue
             m = member(i)
-            if m is None or z3.is_false(m):
-                continue
-            if eff.floor is not None and eff.floor > NOT_RECOMMENDED:
+            if eff.floor is not None and eff.floor > NOT_RECOMMENDED and m is not None and not z3.is_false(m):
                 by_floor[eff.floor].append(m)
-            if eff.ceiling is not None and eff.ceiling < RECOMMENDED:
-                by_ceiling[eff.ceiling].append(m)
+            c = m if capping is None else capping(i)
+            if eff.ceiling is not None and eff.ceiling < RECOMMENDED and c is not None and not z3.is_false(c):
+                by_ceiling[eff.ceiling].append(c)
         floor = z3.If(any_of(by_floor[RECOMMENDED]), RECOMMENDED,
                       z3.If(any_of(by_floor[APPROPRIATE]), APPROPRIATE, NOT_RECOMMENDED))
         ceiling = z3.If(any_of(by_ceiling[CONTRAINDICATED]), CONTRAINDICATED,
@@ -405,24 +405,47 @@ class Encoding:
             best = z3.If(self.status[o] > best, self.status[o], best)
         return best
 
+    def possible(self, i: int) -> z3.BoolRef:
+        """The rule fires for some completion of the unknown fields: certain or undecided (not settled FALSE)."""
+        return z3.Not(self.rule(i, SETTLED).f)
+
+    def certain(self, i: int) -> z3.BoolRef:
+        return self.rule(i, SETTLED).t
+
+    @cached_property
+    def span(self) -> dict[str, tuple[z3.ArithRef, z3.ArithRef]]:
+        """(worst, best) status rank each option can reach (decision.span_of): the best fires every possible floor
+        and only the certain ceilings, the worst the reverse."""
+        return {o: (self.status_of(o, self.certain, self.possible), self.status_of(o, self.possible, self.certain))
+                for o in self.options}
+
+    def ranked_before(self, q: str, o: str) -> z3.BoolRef:
+        """q comes before o among equals of rank_options: manifest order, except at not_recommended where an option
+        some answer could still lift comes before one nothing can."""
+        lq, lo = self.span[q][1] > NOT_RECOMMENDED, self.span[o][1] > NOT_RECOMMENDED
+        earlier = z3.BoolVal(self.options.index(q) < self.options.index(o))
+        by_range = z3.Or(z3.And(lq, z3.Not(lo)), z3.And(lq == lo, earlier))
+        return z3.If(self.status[o] == NOT_RECOMMENDED, by_range, earlier)
+
     def prefers(self, better: str, worse: str) -> z3.BoolRef:
         return any_of([self.fired(i) for i, rule in enumerate(self.rules) for e in rule.then
                        if isinstance(e, Prefer) and e.prefer == better and worse in e.over])
 
     @cached_property
     def top(self) -> dict[str, z3.BoolRef]:
-        """The first option of rank_options: the best status group, the first option in manifest order that no
-        other option of the group is preferred over (none such: the first of the group)."""
+        """The first option of rank_options: the best status group, the first option (by range, then manifest
+        order) that no other option of the group is preferred over (none such: the first of the group)."""
         group = {o: self.status[o] == self.best for o in self.options}
         free = {o: z3.And(group[o], z3.Not(any_of([z3.And(group[p], self.prefers(p, o))
                                                       for p in self.options if p != o])))
                 for o in self.options}
         none_free = z3.Not(any_of(list(free.values())))
         top = {}
-        for k, o in enumerate(self.options):
-            earlier = self.options[:k]
-            first_free = z3.And(free[o], z3.Not(any_of([free[q] for q in earlier])))
-            first_of_group = z3.And(none_free, group[o], z3.Not(any_of([group[q] for q in earlier])))
+        for o in self.options:
+            others = [q for q in self.options if q != o]
+            first_free = z3.And(free[o], z3.Not(any_of([z3.And(free[q], self.ranked_before(q, o)) for q in others])))
+            first_of_group = z3.And(none_free, group[o],
+                                    z3.Not(any_of([z3.And(group[q], self.ranked_before(q, o)) for q in others])))
             top[o] = z3.And(self.best > CONTRAINDICATED, z3.Or(first_free, first_of_group))
         return top
 

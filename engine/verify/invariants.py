@@ -265,7 +265,7 @@ class Invariant(BaseModel):
 
 
 CheckName = Literal["rules_can_fire", "no_shadowed_rules", "every_option_can_lead", "no_undeclared_contradictions",
-                    "provisional_is_sound"]
+                    "provisional_is_sound", "range_is_sound"]
 
 
 class Allowance(BaseModel):

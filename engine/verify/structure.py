@@ -6,7 +6,9 @@
 - no_undeclared_contradictions: no indication that an opposite limit overrides on every case it fires
   on, and no two opposite preferences that fire together, unless a conflict on the option is declared;
 - provisional_is_sound: an option not marked provisional keeps its status for every case that fills
-  in more of the unknown fields.
+  in more of the unknown fields;
+- range_is_sound: every case that fills in more of the unknown fields gives each option a status within the
+  range (worst to best) the partial case shows.
 
 Each finding carries a witness case where one exists, evaluated by the engine to confirm it.
 """
@@ -258,6 +260,40 @@ class StructureProver:
                 cases = [case_document(first[0]), case_document(second[0])]
             result.findings.append(Finding(option, f"{option} is not marked provisional, yet filling in unknown fields "
                                                    "changes its status", Witness(cases, confirmed, says)))
+            if not confirmed:
+                result.unconfirmed.append(f"{option}: {says}")
+        result.summary = f"proved for {len(sound)} of {len(partial.options)} options"
+
+
+    def _range_is_sound(self, result: CheckResult) -> None:
+        """Every case that states more of the unknown fields gives each option a status within the range the
+        partial case shows (docs/decision.md, 4): never above its best, never below its worst."""
+        book = self.engine.rulebook
+        partial, complete = Encoding(book, "partial:"), Encoding(book, "completion:")
+        search = Search([partial, complete], extra=(partial.case.extended_by(complete.case),),
+                        timeout_ms=self.timeout_ms, minimize=self.minimize)
+        sound = []
+        for option in partial.options:
+            worst, best = partial.span[option]
+            outcome, found = search.find(z3.Or(complete.status[option] > best, complete.status[option] < worst))
+            if outcome == "unknown":
+                result.undecided.append(option)
+                continue
+            if outcome == "unsat":
+                sound.append(option)
+                continue
+            first = evaluate_values(self.engine, f"partial-{option}", found[0])
+            second = evaluate_values(self.engine, f"completion-{option}", found[1])
+            if isinstance(first, str) or isinstance(second, str):
+                says, confirmed, cases = first if isinstance(first, str) else str(second), False, []
+            else:
+                a, b = first[1].option(option), second[1].option(option)
+                low, high = (a.range.worst, a.range.best) if a.range else (a.status, a.status)
+                confirmed = not STATUS_RANK[low] <= STATUS_RANK[b.status] <= STATUS_RANK[high]
+                says = f"{option} ranges {low}..{high} on the partial case and is {b.status} once it is filled in"
+                cases = [case_document(first[0]), case_document(second[0])]
+            result.findings.append(Finding(option, f"filling in unknown fields takes {option} outside its range",
+                                           Witness(cases, confirmed, says)))
             if not confirmed:
                 result.unconfirmed.append(f"{option}: {says}")
         result.summary = f"proved for {len(sound)} of {len(partial.options)} options"
