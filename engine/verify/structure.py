@@ -248,20 +248,13 @@ class StructureProver:
             if outcome == "unsat":
                 sound.append(option)
                 continue
-            first = evaluate_values(self.engine, f"partial-{option}", found[0])
-            second = evaluate_values(self.engine, f"completion-{option}", found[1])
-            if isinstance(first, str) or isinstance(second, str):
-                says, confirmed, cases = first if isinstance(first, str) else str(second), False, []
-            else:
-                a, b = first[1].option(option), second[1].option(option)
-                confirmed = not a.provisional and a.status != b.status
-                says = (f"{option} is {a.status}{' (provisional)' if a.provisional else ''} on the partial case and "
+            def unmarked(a: Any, b: Any, option: str = option) -> tuple[bool, str]:
+                return (not a.provisional and a.status != b.status,
+                        f"{option} is {a.status}{' (provisional)' if a.provisional else ''} on the partial case and "
                         f"{b.status} once it is filled in")
-                cases = [case_document(first[0]), case_document(second[0])]
-            result.findings.append(Finding(option, f"{option} is not marked provisional, yet filling in unknown fields "
-                                                   "changes its status", Witness(cases, confirmed, says)))
-            if not confirmed:
-                result.unconfirmed.append(f"{option}: {says}")
+            self._completion_witness(result, option, found, unmarked,
+                                     f"{option} is not marked provisional, yet filling in unknown fields changes its "
+                                     "status")
         result.summary = f"proved for {len(sound)} of {len(partial.options)} options"
 
 
@@ -282,21 +275,28 @@ class StructureProver:
             if outcome == "unsat":
                 sound.append(option)
                 continue
-            first = evaluate_values(self.engine, f"partial-{option}", found[0])
-            second = evaluate_values(self.engine, f"completion-{option}", found[1])
-            if isinstance(first, str) or isinstance(second, str):
-                says, confirmed, cases = first if isinstance(first, str) else str(second), False, []
-            else:
-                a, b = first[1].option(option), second[1].option(option)
+            def outside(a: Any, b: Any, option: str = option) -> tuple[bool, str]:
                 low, high = (a.range.worst, a.range.best) if a.range else (a.status, a.status)
-                confirmed = not STATUS_RANK[low] <= STATUS_RANK[b.status] <= STATUS_RANK[high]
-                says = f"{option} ranges {low}..{high} on the partial case and is {b.status} once it is filled in"
-                cases = [case_document(first[0]), case_document(second[0])]
-            result.findings.append(Finding(option, f"filling in unknown fields takes {option} outside its range",
-                                           Witness(cases, confirmed, says)))
-            if not confirmed:
-                result.unconfirmed.append(f"{option}: {says}")
+                return (not STATUS_RANK[low] <= STATUS_RANK[b.status] <= STATUS_RANK[high],
+                        f"{option} ranges {low}..{high} on the partial case and is {b.status} once it is filled in")
+            self._completion_witness(result, option, found, outside,
+                                     f"filling in unknown fields takes {option} outside its range")
         result.summary = f"proved for {len(sound)} of {len(partial.options)} options"
+
+    def _completion_witness(self, result: CheckResult, option: str, found: Any,
+                            judge: Callable[[Any, Any], tuple[bool, str]], finding: str) -> None:
+        """A model of a partial case and its completion, evaluated by the engine: the finding, confirmed when the
+        engine's own decisions show what the solver found (`judge` reads the option on each and says so)."""
+        first = evaluate_values(self.engine, f"partial-{option}", found[0])
+        second = evaluate_values(self.engine, f"completion-{option}", found[1])
+        if isinstance(first, str) or isinstance(second, str):
+            says, confirmed, cases = first if isinstance(first, str) else str(second), False, []
+        else:
+            confirmed, says = judge(first[1].option(option), second[1].option(option))
+            cases = [case_document(first[0]), case_document(second[0])]
+        result.findings.append(Finding(option, finding, Witness(cases, confirmed, says)))
+        if not confirmed:
+            result.unconfirmed.append(f"{option}: {says}")
 
 
 def _field_groups(rulebook: Rulebook, inputs_of: Callable[[Condition], frozenset[str]]) -> dict[str, str]:
