@@ -52,7 +52,13 @@ lint: check-python $(VENV)/.installed-test
 	$(BIN)/ruff check engine ui .ci benchmarks/mutants.py
 	$(BIN)/python .ci/typecheck.py
 
-test: lint
+# The test tools from npm (package-lock.json: the second FHIR validator, axe-core), when npm is on the machine;
+# without it their tests skip (and fail under CI=true, whose .ci/run installs them).
+node_modules/.package-lock.json: package.json package-lock.json
+	@if command -v npm >/dev/null 2>&1; then npm ci --no-audit --no-fund --silent; \
+	  else echo "npm not found: the FHIR validator and accessibility tests will be skipped" >&2; fi
+
+test: lint $(if $(shell command -v npm),node_modules/.package-lock.json)
 	$(BIN)/python -m pytest
 
 # Re-resolve both lock files from pyproject.toml's ranges, keeping every pin that still fits (after adding a
