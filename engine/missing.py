@@ -82,8 +82,11 @@ class MissingProbe:
                          for n, spec in specs.items()}
         top_sets = [frozenset(t.value if isinstance(t.value, tuple) else (t.value,))
                     for t in rule_leaves if t.field == "top_level"]
-        self._levels = _level_classes(catalog.specs.get("level_count"), tuple(sorted(self._rule_cuts.get(
-            "level_count", ()))), tuple(sorted(self._check_cuts.get("level_count", ()))), top_sets, rulebook)
+        # built on the first case whose levels are unknown and pivotal (a tenth of a second): not at every start of
+        # the command line, most of whose cases name their levels
+        self._level_args = (catalog.specs.get("level_count"), tuple(sorted(self._rule_cuts.get("level_count", ()))),
+                            tuple(sorted(self._check_cuts.get("level_count", ()))), top_sets, rulebook)
+        self._levels: Classes | None = None
 
     def changes(self, inputs: dict[str, Any], values: dict[str, Any], now: Sequence[int], settled: Sequence[int],
                 facts: dict[str, int], candidates: Iterable[str], pivotal: Iterable[str]) -> dict[
@@ -175,6 +178,8 @@ class MissingProbe:
 
     def _classes_for(self, name: str, inputs: dict[str, Any]) -> Classes:
         if name == "levels":
+            if self._levels is None:
+                self._levels = _level_classes(*self._level_args)
             return self._levels
         if name in _COUNTS:
             other = inputs.get(_COUNTS[1 - _COUNTS.index(name)])
