@@ -234,53 +234,46 @@ class StructureProver:
             result.unconfirmed.append(f"{key}: {says}")
 
     def _provisional_is_sound(self, result: CheckResult) -> None:
-        book = self.engine.rulebook
-        partial, complete = Encoding(book, "partial:"), Encoding(book, "completion:")
-        search = Search([partial, complete], extra=(partial.case.extended_by(complete.case),),
-                        timeout_ms=self.timeout_ms, minimize=self.minimize)
-        sound = []
-        for option in partial.options:
-            outcome, found = search.find(z3.Not(partial.provisional(option)),
-                                         partial.status[option] != complete.status[option])
-            if outcome == "unknown":
-                result.undecided.append(option)
-                continue
-            if outcome == "unsat":
-                sound.append(option)
-                continue
-            def unmarked(a: Any, b: Any, option: str = option) -> tuple[bool, str]:
-                return (not a.provisional and a.status != b.status,
-                        f"{option} is {a.status}{' (provisional)' if a.provisional else ''} on the partial case and "
-                        f"{b.status} once it is filled in")
-            self._completion_witness(result, option, found, unmarked,
-                                     f"{option} is not marked provisional, yet filling in unknown fields changes its "
-                                     "status")
-        result.summary = f"proved for {len(sound)} of {len(partial.options)} options"
-
+        def unmarked(a: Any, b: Any) -> tuple[bool, str]:
+            return (not a.provisional and a.status != b.status,
+                    f"{a.option} is {a.status}{' (provisional)' if a.provisional else ''} on the partial case and "
+                    f"{b.status} once it is filled in")
+        self._over_completions(
+            result, lambda partial, complete, option: (z3.Not(partial.provisional(option)),
+                                                       partial.status[option] != complete.status[option]),
+            unmarked, "{option} is not marked provisional, yet filling in unknown fields changes its status")
 
     def _range_is_sound(self, result: CheckResult) -> None:
         """Every case that states more of the unknown fields gives each option a status within the range the
         partial case shows (docs/decision.md, 4): never above its best, never below its worst."""
+        def outside(a: Any, b: Any) -> tuple[bool, str]:
+            low, high = (a.range.worst, a.range.best) if a.range else (a.status, a.status)
+            return (not STATUS_RANK[low] <= STATUS_RANK[b.status] <= STATUS_RANK[high],
+                    f"{a.option} ranges {low}..{high} on the partial case and is {b.status} once it is filled in")
+
+        def escapes(partial: Encoding, complete: Encoding, option: str) -> tuple[Any, ...]:
+            worst, best = partial.span[option]
+            return (z3.Or(complete.status[option] > best, complete.status[option] < worst),)
+        self._over_completions(result, escapes, outside, "filling in unknown fields takes {option} outside its range")
+
+    def _over_completions(self, result: CheckResult, claim: Callable[[Encoding, Encoding, str], tuple[Any, ...]],
+                          judge: Callable[[Any, Any], tuple[bool, str]], finding: str) -> None:
+        """For each option, a partial case and a completion of it (a case stating more of its unknown fields) such
+        that `claim` holds: none found proves the check for that option; one found is a finding, evaluated by the
+        engine to confirm it."""
         book = self.engine.rulebook
         partial, complete = Encoding(book, "partial:"), Encoding(book, "completion:")
         search = Search([partial, complete], extra=(partial.case.extended_by(complete.case),),
                         timeout_ms=self.timeout_ms, minimize=self.minimize)
         sound = []
         for option in partial.options:
-            worst, best = partial.span[option]
-            outcome, found = search.find(z3.Or(complete.status[option] > best, complete.status[option] < worst))
+            outcome, found = search.find(*claim(partial, complete, option))
             if outcome == "unknown":
                 result.undecided.append(option)
-                continue
-            if outcome == "unsat":
+            elif outcome == "unsat":
                 sound.append(option)
-                continue
-            def outside(a: Any, b: Any, option: str = option) -> tuple[bool, str]:
-                low, high = (a.range.worst, a.range.best) if a.range else (a.status, a.status)
-                return (not STATUS_RANK[low] <= STATUS_RANK[b.status] <= STATUS_RANK[high],
-                        f"{option} ranges {low}..{high} on the partial case and is {b.status} once it is filled in")
-            self._completion_witness(result, option, found, outside,
-                                     f"filling in unknown fields takes {option} outside its range")
+            else:
+                self._completion_witness(result, option, found, judge, finding.format(option=option))
         result.summary = f"proved for {len(sound)} of {len(partial.options)} options"
 
     def _completion_witness(self, result: CheckResult, option: str, found: Any,
