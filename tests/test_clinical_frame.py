@@ -170,6 +170,12 @@ def test_every_frame_invariant_holds_on_the_shipped_rule_base(shipped):
 
 @pytest.mark.parametrize("what, rule_id, mutation, invariant", MUTANTS, ids=[m[0] for m in MUTANTS])
 def test_a_mutant_that_reintroduces_the_error_is_caught(tmp_path, what, rule_id, mutation, invariant):
+    assert_verify_catches(tmp_path, what, rule_id, mutation, invariant)
+
+
+def assert_verify_catches(tmp_path: Path, what: str, rule_id: str, mutation: Mutation | None, invariant: str) -> None:
+    """The shipped rule base with one rule mutated (None: deleted): verify finds the invariant violated, with a
+    counterexample the engine confirms."""
     folder = shutil.copytree(DEFAULT_RULES_DIR, tmp_path / "rules")
     _mutate(folder, rule_id, mutation)
     report = verify(folder, only={invariant})

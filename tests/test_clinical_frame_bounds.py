@@ -3,16 +3,14 @@ pain that is not mechanical, and adjuncts a board would name. Each class is guar
 mutant reintroducing the error breaks; the bound itself is checked in the loader, the decision and the proof."""
 from __future__ import annotations
 
-import shutil
 
 import pytest
 from spinemets import RulebookError, load_rulebook
 from spinemets.decision import decide, resolve_status, status_of
-from spinemets.rulebook import DEFAULT_RULES_DIR
 from spinemets.verify import verify
 from spinemets.verify.invariants import explained
 
-from .test_clinical_frame import _mutate, _one_rule
+from .test_clinical_frame import _one_rule, assert_verify_catches
 
 
 def _drop_option_from_limit(option: str):
@@ -67,12 +65,7 @@ def test_every_invariant_of_the_second_pass_holds_on_the_shipped_rule_base(shipp
 
 @pytest.mark.parametrize("what, rule_id, mutation, invariant", MUTANTS, ids=[m[0] for m in MUTANTS])
 def test_a_mutant_that_reintroduces_the_error_is_caught(tmp_path, what, rule_id, mutation, invariant):
-    folder = shutil.copytree(DEFAULT_RULES_DIR, tmp_path / "rules")
-    _mutate(folder, rule_id, mutation)
-    report = verify(folder, only={invariant})
-    result = next(r for r in report.invariants if r.invariant.id == invariant)
-    assert result.outcome == "violated", what
-    assert result.counterexample is not None and result.counterexample.confirmed
+    assert_verify_catches(tmp_path, what, rule_id, mutation, invariant)
 
 
 # --- the bound in the loader -------------------------------------------------------------------------------
