@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 Group = Literal["identity", "neurologic", "oncologic", "mechanical", "systemic", "pain"]
 GROUPS: tuple[Group, ...] = ("neurologic", "oncologic", "mechanical", "systemic", "pain")
@@ -20,6 +20,8 @@ Vertebra = Literal[VERTEBRAE]  # type: ignore[valid-type]
 REGION_OF_PREFIX = {"C": "cervical", "T": "thoracic", "L": "lumbar", "S": "sacral"}
 BilskyGrade = Literal["0", "1a", "1b", "1c", "2", "3"]
 AsiaGrade = Literal["A", "B", "C", "D", "E"]
+LesionType = Literal["lytic", "blastic", "mixed"]
+CompressionSite = Literal["cord", "conus", "cauda_equina", "root"]
 
 _STRICT = ConfigDict(strict=True, extra="forbid", allow_inf_nan=False, frozen=True)
 
@@ -139,7 +141,7 @@ class Case(BaseModel):
         "Segmental kyphosis (degrees)", "segmental kyphosis angle", "mechanical", ge=0, le=90)
     severe_osteoporosis: bool | None = _field(
         "Severe osteoporosis", "severe osteoporosis of the spine (e.g. DEXA)", "mechanical")
-    lesion_type: Literal["lytic", "blastic", "mixed"] | None = _field(
+    lesion_type: LesionType | None = _field(
         "Lesion type", "radiological character: lytic, blastic or mixed", "mechanical")
     posterior_wall_defect: bool | None = _field(
         "Posterior wall defect", "destruction / breach of the posterior cortex of the vertebral body", "mechanical")
@@ -162,7 +164,7 @@ class Case(BaseModel):
     symptomatic_cement_leak: bool | None = _field(
         "Symptomatic cement leak", "cement from an earlier vertebroplasty compresses a nerve root or the cord",
         "neurologic")
-    compression_site: Literal["cord", "conus", "cauda_equina", "root"] | None = _field(
+    compression_site: CompressionSite | None = _field(
         "Compression site", "where the neural compression is: the spinal cord, the conus medullaris, the cauda "
         "equina, or a single nerve root", "neurologic")
     deficit_onset_hours: float | None = _field(
@@ -182,6 +184,12 @@ class Case(BaseModel):
     refractory_to_analgesics: bool | None = _field(
         "Refractory to analgesics", "pain persists despite analgesics (opioids) and bed rest", "pain")
 
+    # The case's involved vertebrae one by one (engine/lesion.py); its absence keeps the flat reading above.
+    lesions: list[Lesion] | None = _field(
+        "Lesions", "one entry per involved vertebra with the findings of that vertebra (data dictionary, Lesions); "
+        "the fields above that describe a level then stay empty or agree with every lesion", "mechanical",
+        min_length=1, max_length=len(VERTEBRAE))
+
     @field_validator("title", "presentation")
     @classmethod
     def _some_text(cls, text: str | None) -> str | None:
@@ -200,8 +208,70 @@ class Case(BaseModel):
             raise ValueError(f"level listed twice: {', '.join(repeated)}")
         return sorted(levels, key=VERTEBRAE.index)
 
+    @field_validator("lesions")
+    @classmethod
+    def _one_entry_per_vertebra(cls, lesions: list[Lesion] | None) -> list[Lesion] | None:
+        if lesions is None:
+            return None
+        first: dict[str, int] = {}
+        for i, lesion in enumerate(lesions):
+            if lesion.level in first:
+                raise ValueError(f"lesions.{i}.level: {lesion.level} is described twice (also "
+                                 f"lesions.{first[lesion.level]}); give one entry per vertebra")
+            first[lesion.level] = i
+        return lesions
+
+    @model_validator(mode="after")
+    def _flat_and_lesions_agree(self, info: ValidationInfo) -> Case:
+        if self.lesions is not None and not (info.context or {}).get("located_lesion_problems"):
+            problems = mixing_problems(self)
+            if problems:
+                raise ValueError("; ".join(f"{field}: {message}" for field, message in problems))
+        return self
+
 
 NOT_CLINICAL = frozenset({"id", "title", "presentation"})
+# Fields that hold other models' entries rather than one value a rule reads.
+STRUCTURED = frozenset({"lesions"})
+# The case fields that describe one vertebra: with `lesions`, each lesion carries its own (data dictionary).
+PER_LEVEL_FIELDS: tuple[str, ...] = (
+    "pathological_fracture", "height_loss_percent", "kyphosis_degrees", "lesion_type", "posterior_wall_defect",
+    "pedicle_lysis", "paravertebral_extension", "hypervascular_tumor", "epidural_involvement", "bilsky_grade",
+    "spinal_cord_compression", "compression_site", "sins", "pain_score", "mechanical_pain", "radicular_pain",
+    "prior_radiotherapy_at_level", "symptomatic_cement_leak")
+
+
+def mixing_problems(case: Case) -> list[tuple[str, str]]:
+    """Where a case in lesion form also says something at the top level that its lesions do not all say:
+    `(field, what is wrong)`, the field as `lesions.<index>.<name>` or the top-level name."""
+    if not case.lesions:
+        return []
+    problems: list[tuple[str, str]] = []
+    described = [lesion.level for lesion in case.lesions]
+    if case.levels is not None and sorted(case.levels, key=VERTEBRAE.index) != sorted(described, key=VERTEBRAE.index):
+        problems.append(("levels", f"lists {', '.join(case.levels)} but the lesions describe "
+                                   f"{', '.join(sorted(described, key=VERTEBRAE.index))}: leave levels out or make "
+                                   "them the same"))
+    for name in PER_LEVEL_FIELDS:
+        top = getattr(case, name)
+        if top is None:
+            continue
+        for i, lesion in enumerate(case.lesions):
+            own = getattr(lesion, name)
+            if own != top:
+                said = "leaves it out" if own is None else f"says {_shown(own)}"
+                problems.append((f"lesions.{i}.{name}", f"the top level says {name} {_shown(top)} and lesion "
+                                 f"{lesion.level} {said}: with lesions, give per-level findings in each lesion"))
+                break
+    return problems
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, BaseModel):
+        return str(value.model_dump(exclude_none=True))
+    return str(value)
 SINS_COMPONENTS: tuple[str, ...] = tuple(Sins.model_fields)
 
 
@@ -209,7 +279,7 @@ def input_fields() -> list[str]:
     """Clinical input fields in data-dictionary order, with SINS expanded to `sins.<component>`."""
     names: list[str] = []
     for name in Case.model_fields:
-        if name in NOT_CLINICAL:
+        if name in NOT_CLINICAL or name in STRUCTURED:
             continue
         if name == "sins":
             names += [f"sins.{c}" for c in SINS_COMPONENTS]
@@ -222,7 +292,7 @@ def known_values(case: Case) -> dict[str, Any]:
     """The case's known clinical values, flat (`sins.location`), in data-dictionary order."""
     values: dict[str, Any] = {}
     for name in Case.model_fields:
-        if name in NOT_CLINICAL:
+        if name in NOT_CLINICAL or name in STRUCTURED:
             continue
         value = getattr(case, name)
         if value is None:
@@ -245,3 +315,8 @@ def case_from_values(case_id: str, values: dict[str, Any], **identity: Any) -> C
     if sins:
         data["sins"] = sins
     return Case.model_validate(data)
+
+
+from .lesion import Lesion  # noqa: E402  (a lesion reuses the case's field definitions: defined after Case)
+
+Case.model_rebuild()

@@ -10,7 +10,7 @@ from pydantic_core import ErrorDetails
 
 from ._internal import limits, reading, yamlio
 from ._internal.suggest import did_you_mean
-from .case import Case, Sins
+from .case import Case, Sins, mixing_problems
 from .errors import CaseError, Problem
 from .vignette import Board, CaseDocument
 
@@ -72,7 +72,11 @@ def case_from_data(data: Any, name: str = "<case>", index: yamlio.LineIndex | No
     if isinstance(case_data.get("sins"), dict):
         case_data["sins"] = {k: v for k, v in case_data["sins"].items() if k in Sins.model_fields}
     case_data = _drop_nulls(case_data)
-    case = _validate(Case, case_data, (), name, index, problems)
+    case = _validate(Case, case_data, (), name, index, problems, context={"located_lesion_problems": True})
+    if case is not None:
+        for field, message in mixing_problems(case):
+            path = tuple(int(p) if p.isdigit() else p for p in field.split("."))
+            problems.append(Problem(message, file=name, line=index.line(path), field=field))
     board = None
     if data.get("board") is not None:
         board = _validate(Board, data["board"], ("board",), name, index, problems)
@@ -85,6 +89,9 @@ def _drop_nulls(data: dict[str, Any]) -> dict[str, Any]:
     cleaned = {k: v for k, v in data.items() if v is not None}
     if isinstance(cleaned.get("sins"), dict):
         cleaned["sins"] = {k: v for k, v in cleaned["sins"].items() if v is not None}
+    if isinstance(cleaned.get("lesions"), list):  # a lesion's null is unknown, as a case's is
+        cleaned["lesions"] = [_drop_nulls(lesion) if isinstance(lesion, dict) else lesion
+                              for lesion in cleaned["lesions"]]
     return cleaned
 
 
@@ -104,13 +111,20 @@ def _unknown_keys(data: dict[str, Any], name: str, index: yamlio.LineIndex) -> l
     return problems
 
 
+_LOCATED = re.compile(r"^(lesions\.\d+\.[a-z_]+): ")
+
+
 def _validate(model: type[BaseModel], data: Any, base: yamlio.Path_, name: str, index: yamlio.LineIndex,
-              problems: list[Problem]) -> Any:
+              problems: list[Problem], context: dict[str, Any] | None = None) -> Any:
     try:
-        return model.model_validate(data)
+        return model.model_validate(data, context=context)
     except ValidationError as err:
         for e in err.errors(include_url=False):
             loc = base + tuple(e["loc"])
+            located = _LOCATED.match(str(e.get("ctx", {}).get("error", "")))
+            if located:  # a validator of the whole list that knows which entry is wrong
+                loc = tuple(int(p) if p.isdigit() else p for p in located.group(1).split("."))
+                e["msg"] = str(e["ctx"]["error"])[located.end():]
             problems.append(Problem(_explain(e), file=name, line=index.line(loc),
                                     field=".".join(str(p) for p in loc)))
         return None

@@ -29,10 +29,12 @@ DICTIONARY_FIELDS = [
 
 # Fields this project adds to the dictionary, each documented in docs/knowledge-base.md.
 ADDED_FIELDS = {"symptomatic_cement_leak"}
+# The dictionary's Lesions section: the case key that holds one entry per vertebra.
+LESIONS_KEY = "lesions"
 
 
 def test_every_data_dictionary_field_is_in_the_model():
-    assert set(Case.model_fields) == set(DICTIONARY_FIELDS) | ADDED_FIELDS
+    assert set(Case.model_fields) == set(DICTIONARY_FIELDS) | ADDED_FIELDS | {LESIONS_KEY}
 
 
 @pytest.mark.skipif(not (SHARED / "data-dictionary.md").exists(), reason="../shared is not beside the project")
@@ -40,7 +42,19 @@ def test_model_matches_the_shared_data_dictionary_table():
     text = (SHARED / "data-dictionary.md").read_text()
     case_table = text.split("## Case (input)")[1].split("SINS component codes")[0]
     names = re.findall(r"^\| `([a-z_]+)` \|", case_table, flags=re.M)
-    assert names and set(names) == set(Case.model_fields) - ADDED_FIELDS
+    assert names and set(names) == set(Case.model_fields) - ADDED_FIELDS - {LESIONS_KEY}
+    assert f"## Lesions (`{LESIONS_KEY}`" in text
+
+
+@pytest.mark.skipif(not (SHARED / "data-dictionary.md").exists(), reason="../shared is not beside the project")
+def test_lesion_model_matches_the_shared_lesions_table():
+    from spinemets.lesion import Lesion
+
+    text = (SHARED / "data-dictionary.md").read_text()
+    table = text.split("## Lesions")[1].split("## Options")[0]
+    names = set(re.findall(r"`([a-z_]+)`", "\n".join(line.split(" | ")[0] for line in table.splitlines()
+                                                         if line.startswith("| `"))))
+    assert names == set(Lesion.model_fields)
 
 
 def test_every_field_is_titled_described_and_grouped():
