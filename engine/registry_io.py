@@ -116,7 +116,7 @@ def long_csv_columns() -> list[str]:
 
 def is_lesion_column(column: str) -> bool:
     """A long-form column that belongs to the lesion of its row rather than to the patient."""
-    return column == "level" or column.split(".")[0] in PER_LEVEL_FIELDS or column in LESION_ONLY_FIELDS
+    return column == "level" or column.split(".", 1)[0] in PER_LEVEL_FIELDS or column in LESION_ONLY_FIELDS
 
 
 def detect_format(path: str, given: str | None) -> str:
@@ -374,7 +374,8 @@ def _check_header(header: tuple[str, ...], name: str) -> None:
                 hint = ("; lesions are written one row each: the long form has a `level` column and the lesion's "
                         "fields (docs/batch.md)")
             elif column == "levels" and long:
-                hint = "; in the long form (a `level` column) each row names its vertebra in `level`: leave out `levels`"
+                hint = ("; in the long form (a `level` column) each row names its vertebra in `level`: "
+                        "leave out `levels`")
             elif column in LESION_ONLY_FIELDS:
                 hint = ("; a lesion's field: add a `level` column for the long form, one row per lesion "
                         "(docs/batch.md)")

@@ -359,11 +359,11 @@ def _blank_out_lesions(rng: random.Random, case: dict[str, Any]) -> dict[str, An
             rate = LESION_UNKNOWN_RATE.get(name, UNKNOWN_RATE.get(name, 0.0))
             if name == "level" or rng.random() < rate:
                 continue
-            if name == "sins":
-                value = {k: v for k, v in value.items() if rng.random() >= SINS_UNKNOWN_COMPONENT}
-                if not value:
-                    continue
             kept[name] = value
+            if name == "sins":
+                kept[name] = {k: v for k, v in value.items() if rng.random() >= SINS_UNKNOWN_COMPONENT}
+                if not kept[name]:
+                    del kept[name]
         lesions.append(kept)
     out["lesions"] = lesions
     return out
