@@ -554,7 +554,7 @@ def _json_row(text: str, problems: list[Problem]) -> dict[str, Any] | None:
     try:
         data = yamlio.load_json(text, limits=limits.REGISTRY_ROW, lines=False)
     except yamlio.YamlProblem as err:
-        problems.append(Problem(err.message))
+        problems.append(Problem(err.message, field=err.field))
         return None
     if not isinstance(data, dict):
         problems.append(Problem("expected a JSON object of case fields with at least 'id'"))
