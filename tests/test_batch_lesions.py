@@ -254,3 +254,12 @@ def test_a_bad_lesion_in_the_long_form_is_one_rejection_naming_the_lesion_and_fi
     else:
         assert fragment in rejected[0]
     assert [d["case_id"] for d in (json.loads(x) for x in out.read_text().splitlines())] == ["ok-1", "ok-2"]
+
+
+def test_check_reads_each_lesions_view_and_names_its_fields_at_its_entry(engine):
+    case = case_from_data({"id": "x", "lesions": [{"level": "T11", "painful": True, "pain_score": 6},
+                                                  {"level": "T12", "painful": True, "sins": {"pain": "none"}}]}).case
+    problems = engine.check(case)
+    assert [(p.rule, p.fields) for p in problems] == [
+        ("consistency.level_painful_without_pain", ("lesions.1.pain_score", "lesions.1.painful", "lesions.1.sins.pain"))]
+    assert engine.check(case_from_data({"id": "x", "lesions": [{"level": "T11", "painful": True}]}).case) == []

@@ -73,6 +73,8 @@ def test_stdin_is_read_with_a_dash():
      "field 'lesions.1.bilsky_grade': the top level says bilsky_grade 2 and lesion T12 says 3"),
     ("id: x\nlesions:\n" + "".join(f"  - level: T{i % 12 + 1}\n" for i in range(40)),
      "field 'lesions': at most 29 entries, got 40"),
+    ("id: x\nlesions:\n  - {level: T11, painful: true}\n  - {level: T12, painful: false, pain_score: 5}\n",
+     "fields 'lesions.1.mechanical_pain' and 'lesions.1.pain_score' and 'lesions.1.painful'"),
 ])
 def test_bad_cases_exit_2_with_a_message_and_no_traceback(tmp_path, text, fragment):
     path = tmp_path / "case.yaml"
@@ -82,7 +84,7 @@ def test_bad_cases_exit_2_with_a_message_and_no_traceback(tmp_path, text, fragme
     assert fragment in out.stderr and str(path) in out.stderr
     assert "Traceback" not in out.stderr + out.stdout and out.stdout == ""
     if "lesions" in fragment:  # the summary line, then one line naming the lesion and the field
-        assert out.stderr.count("\n") == 2 and out.stderr.splitlines()[1].strip().startswith(f"- {path}:")
+        assert out.stderr.count("\n") == 2 and out.stderr.splitlines()[1].strip().startswith(f"- {path}")
 
 
 def test_a_missing_file_exits_2():
