@@ -195,7 +195,7 @@ def _long_cases(rows: Iterator[Row], id_column: int, name: str) -> Iterator[Row]
     its id already had an earlier group (the case's rows are not together: the earlier group was read as the whole
     case, and the message says so).
     """
-    earlier: dict[str, tuple[int, int, bool]] = {}   # id -> first and last line of its first group, evaluated
+    earlier: dict[str, tuple[int, int, bool]] = {}   # id -> first and last line of its first group, sent on
     group: list[tuple[int, list[str]]] = []
     group_id: str | None = None
     first = last = count = 0
@@ -218,7 +218,7 @@ def _long_cases(rows: Iterator[Row], id_column: int, name: str) -> Iterator[Row]
         elif group_id in earlier:
             start, end, evaluated = earlier[group_id]
             before = f"line {start}" if start == end else f"lines {start}-{end}"
-            taken = "evaluated as the whole case" if evaluated else "refused as reported"
+            taken = "read as the whole case" if evaluated else "refused as reported"
             problem = Problem(f"the rows of case {shown} are not together: its rows at {span} come after other "
                               f"cases' rows and are not evaluated; its rows at {before}, read first, were {taken}; "
                               "put a case's rows one after the other", field="id")

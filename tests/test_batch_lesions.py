@@ -112,7 +112,7 @@ def test_a_cases_rows_apart_are_refused_and_the_message_says_what_was_evaluated(
     assert [d["case_id"] for d in decisions] == ["a", "b"]
     assert (summary.records, summary.rows, summary.evaluated, summary.rejected) == (4, 3, 2, 1)
     assert (f"rejected {source}:4, field 'id': the rows of case 'a' are not together: its rows at lines 4-5 come "
-            "after other cases' rows and are not evaluated; its rows at line 2, read first, were evaluated as the "
+            "after other cases' rows and are not evaluated; its rows at line 2, read first, were read as the "
             "whole case") in report
 
 
