@@ -46,6 +46,9 @@ class PlanExpectation(BaseModel):
         "levels and sessions; left out, the procedures are not checked")
     radiotherapy: tuple[Vertebra, ...] | None = Field(
         default=None, title="Radiotherapy", description="exactly the levels the plan's radiotherapy must cover")
+    weigh: tuple[Vertebra, ...] | None = Field(
+        default=None, title="Levels to weigh", description="exactly the levels the plan leaves for the board to "
+        "weigh (their top option at caution or below)")
     reasons: tuple[str, ...] = Field(default=(), title="Plan reasons", description="ids of plan rules "
                                      "(rules/plan.yaml) that must be among the plan's reasons")
 
@@ -115,6 +118,7 @@ def board_problems(case: Case, board: Board) -> list[tuple[str, str]]:
         for option, procedure in (board.plan.procedures or {}).items():
             named += [(f"board.plan.procedures.{option}.levels", level) for level in procedure.levels]
         named += [("board.plan.radiotherapy", level) for level in board.plan.radiotherapy or ()]
+        named += [("board.plan.weigh", level) for level in board.plan.weigh or ()]
     return [(field, f"{level} is not among the case's lesions ({', '.join(sorted(described))})")
             for field, level in named if level not in described]
 

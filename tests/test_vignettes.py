@@ -106,6 +106,8 @@ def plan_problems(board, decision) -> list[str]:
                 problems.append(f"{option} in {len(got.sessions)} sessions {got.sessions}, expected {want.sessions}")
     if expected.radiotherapy is not None and tuple(plan.radiotherapy) != expected.radiotherapy:
         problems.append(f"radiotherapy at {list(plan.radiotherapy)}, expected {list(expected.radiotherapy)}")
+    if expected.weigh is not None and tuple(plan.weigh) != expected.weigh:
+        problems.append(f"levels to weigh {list(plan.weigh)}, expected {list(expected.weigh)}")
     given_reasons = {r.rule for r in plan.reasons}
     problems += [f"plan reason {r} not given ({sorted(given_reasons)})" for r in expected.reasons
                  if r not in given_reasons]
