@@ -162,6 +162,16 @@ def test_knowledge_base_document_is_generated_from_the_rules(engine):
     assert committed == expected, "run: spinemets knowledge-base --out docs/knowledge-base.md"
 
 
+def test_the_knowledge_base_credits_a_rule_to_the_lesion_vignette_whose_level_fires_it(engine):
+    """A rule read only in a lesion's view (lesion_form, painful) fires in no flat reading of the case."""
+    from spinemets.commands.knowledge_base import vignette_firings
+
+    firings = vignette_firings(engine, CASES_DIR)
+    assert "teach-multilevel-painless-level-breast-l1-l4" in firings["ind.conservative.level_not_painful"]
+    assert "teach-multilevel-two-discrete-compressions-lung-t4-t10" in firings[
+        "caution.surgery.multiple_discrete_compressions"]
+
+
 def _squash(text: str) -> str:
     return re.sub(r"[^0-9a-z]", "", text.lower())
 
