@@ -318,3 +318,12 @@ def test_a_plan_or_level_expectation_is_refused_on_a_flat_case_and_for_a_level_n
         parse_case_text(yaml.safe_dump(lesion_form), "lesions.yaml")
     assert sorted(p.field for p in err.value.problems) == ["board.levels.T11", "board.plan.radiotherapy"]
     assert all(p.line is not None for p in err.value.problems)
+
+
+@pytest.mark.parametrize("path", VIGNETTES, ids=lambda p: p.stem)
+def test_what_a_trainee_reads_holds_no_maintainers_note(path):
+    """Notes about the project's own history (an issue, a review) go in YAML comments, not in the texts shown."""
+    document = read_case_file(path)
+    board = document.board
+    shown = [document.case.title, document.case.presentation, board.management, board.reasoning, board.engine_note]
+    assert [t for t in shown if t and re.search(r"\bissue \d+|vignette review|maintainer", t, re.IGNORECASE)] == []
