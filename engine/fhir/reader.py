@@ -540,10 +540,10 @@ class _Reader:
         lesions: list[dict[str, Any]] = [{"level": lv} for lv in levels]
         index = {lv: i for i, lv in enumerate(levels)}
         for lv, i in index.items():
-            named = [f for f in sites_found if lv in f.value]
-            dates = [f.when for f in named if f.when is not None]
-            sources[f"lesions.{i}.level"] = Provenance(resource=", ".join(dict.fromkeys(f.entry.label for f in named)),
-                                                       date=max(dates).isoformat() if dates else None)
+            stating = [f for f in sites_found if lv in f.value]
+            dates = [f.when for f in stating if f.when is not None]
+            labels = ", ".join(dict.fromkeys(f.entry.label for f in stating))
+            sources[f"lesions.{i}.level"] = Provenance(resource=labels, date=max(dates).isoformat() if dates else None)
         condition_levels = self._condition_levels(sites_found)
         findings = [f for f in self.mapping.fields.values() if f.name in PER_LEVEL_NAMES]
         for fmap in [*findings, *self.mapping.lesion_fields.values()]:
@@ -554,7 +554,7 @@ class _Reader:
             spoiled: set[str] = set()
             for entry in unreadable:
                 named, _ = self._entry_sites(entry, condition_levels)
-                spoiled |= named if named else set(levels)  # a value that cannot be placed: unknown everywhere
+                spoiled |= named or set(levels)  # a value that cannot be placed: unknown everywhere
             by_level: dict[str, list[Found]] = {lv: [] for lv in levels}
             for f in found:
                 named, why = self._entry_sites(f.entry, condition_levels)
