@@ -195,12 +195,13 @@ class CardMaker:
         return out
 
     def has_spinal_metastasis(self, reading: RecordReading | None) -> bool:
-        """Whether the record speaks of a spinal metastasis: its levels were read, or a bone-metastasis
-        Condition was found whose vertebrae could not be read or that was invalid (a card, not silence)."""
+        """Whether the record speaks of a spinal metastasis: its levels (or its lesions') were read, or a
+        bone-metastasis Condition was found whose vertebrae could not be read or that was invalid (a card, not
+        silence)."""
         if reading is None:
             return True
-        return "levels" in reading.provenance or any(n.field == "levels" and n.kind in ("question", "voided")
-                                                     for n in reading.notes)
+        return "levels" in reading.provenance or any(f.startswith("lesions.") for f in reading.provenance) \
+            or any(n.field == "levels" and n.kind in ("question", "voided") for n in reading.notes)
 
     def _title(self, name: str) -> str:
         specs = self.rulebook.catalog.specs
