@@ -85,7 +85,8 @@ def bundle_to_document(data: dict[str, Any], name: str = "<bundle>", case_id: st
     case_data, reading = _read(data, name, case_id, patient_id, today)
     notes = list(reading.notes)
     provenance = dict(reading.provenance)
-    for _attempt in range(len(case_data) + 1):
+    lesion_values = sum(len(lesion) for lesion in case_data.get("lesions") or ())
+    for _attempt in range(len(case_data) + lesion_values + 1):
         try:
             document = case_from_data(case_data, name)
         except CaseError as err:
