@@ -20,6 +20,7 @@ def test_an_order_naming_no_level_is_judged_at_every_level():
     at = order_at_levels(PVP_AT, ())
     assert at.unnamed and at.contraindicated == ("L1",) and not at.everywhere
     assert at.concerned == ("T11", "T12", "L1")
+    assert at.contraindicated_first == "contraindicated at L1; recommended at T11, T12"
 
 
 def test_an_order_naming_its_levels_is_judged_there_only():

@@ -212,7 +212,8 @@ class CardMaker:
         for reason in plan.reasons:
             cited = "; ".join(self._citation(c) for c in reason.citations)
             flag = " (provisional)" if reason.provisional else ""
-            out.append(f"- {_md(reason.text)}{flag} ({', '.join(reason.levels)})" + (f" ({_md(cited)})" if cited else ""))
+            where = f" ({', '.join(reason.levels)})" if reason.levels else ""
+            out.append(f"- {_md(reason.text)}{flag}{where}" + (f" ({_md(cited)})" if cited else ""))
         return out
 
     def _record(self, reading: RecordReading) -> list[str]:
@@ -296,7 +297,7 @@ class CardMaker:
             # contraindicated at a level the order names, or (naming none) could be meant for: the level is
             # said first, and no replacement is offered for the levels where it is advised
             unnamed = " (the order names no level)" if at.unnamed else ""
-            summary = f"{self.titles[draft.option]}: {at.phrase}{unnamed}"
+            summary = f"{self.titles[draft.option]}: {at.contraindicated_first}{unnamed}"
             indicator = "critical"
         elif unknown:
             # an absolute contraindication the record leaves open: the card names the question, those the
@@ -308,7 +309,8 @@ class CardMaker:
             indicator = "warning"
         elif at is not None:
             summary = f"{self.titles[draft.option]} ordered: {at.phrase}"
-            indicator = "warning" if decision.conflicts else "info"
+            conflicts = [c for c in decision.conflicts if c.levels is None or set(c.levels) & set(at.concerned)]
+            indicator = "warning" if conflicts else "info"
         else:
             same = " (the top option)" if top.option == draft.option else \
                 f"; top: {self.titles[top.option]} ({_word(top.status)})"

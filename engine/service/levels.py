@@ -34,6 +34,12 @@ class OrderAtLevels:
     unnamed: bool                   # the order names no level of the record
     elsewhere: tuple[str, ...]      # levels the order names where the record holds no lesion
 
+    @property
+    def contraindicated_first(self) -> str:
+        """The phrase with the levels where the order is contraindicated said first."""
+        parts = self.phrase.split("; ")
+        return "; ".join(sorted(parts, key=lambda part: not part.startswith("contraindicated at ")))
+
 
 def cranio_caudal(levels: Iterable[str]) -> list[str]:
     return sorted(set(levels), key=VERTEBRAE.index)
