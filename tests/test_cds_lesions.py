@@ -119,3 +119,12 @@ def test_an_order_at_both_levels_is_critical_for_the_one_contraindicated(client,
     assert card["indicator"] == "critical"
     assert "contraindicated at T4" in card["summary"] and "names no level" not in card["summary"]
     assert "suggestions" not in card
+
+
+def test_an_order_at_an_advised_level_with_an_absolute_contraindication_unknown_asks_it_first(client):
+    data = {k: v for k, v in MIXED.items() if k != "coagulopathy"}
+    body = hook_request("order-sign", prefetch=prefetch_from_bundle(case_to_bundle(Case.model_validate(data))),
+                        context={"draftOrders": _order("L1")})
+    (card,) = client.post(ORDER_SIGN, json=body).json()["cards"]
+    assert card["indicator"] == "warning"
+    assert card["summary"] == "Percutaneous vertebroplasty: rule out first: Uncorrectable coagulopathy"

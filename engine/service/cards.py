@@ -247,11 +247,16 @@ class CardMaker:
         specs = self.rulebook.catalog.specs
         return specs[name].title if name in specs else field_title(name)
 
-    def unknown_absolute(self, decision: Decision, option: str) -> list[str]:
-        """Fields whose unknown value leaves open an absolute contraindication of the option."""
+    def unknown_absolute(self, decision: Decision, option: str, levels: tuple[str, ...] = ()) -> list[str]:
+        """Fields whose unknown value leaves open an absolute contraindication of the option (at the given
+        levels' own decisions, for a patient with lesions)."""
         rules = self.rulebook.rule_by_id
-        fields = []
-        for missing in decision.missing:
+        fields: list[str] = []
+        gathered = [m for lesion in decision.lesions or () if lesion.level in levels for m in lesion.missing] \
+            if levels else list(decision.missing)
+        for missing in gathered:
+            if missing.field in fields:
+                continue
             if option not in missing.affects:
                 continue
             for rule_id in missing.rules:
@@ -287,7 +292,8 @@ class CardMaker:
         if at is not None:
             contraindicated = at.everywhere
             top = self.top_at(decision, at.concerned) or top
-        unknown = [] if contraindicated else self.unknown_absolute(decision, draft.option)
+        unknown = [] if contraindicated else \
+            self.unknown_absolute(decision, draft.option, at.concerned if at is not None else ())
         if contraindicated:
             where = f" at {', '.join(at.concerned)}" if at is not None else ""
             summary = f"{self.titles[draft.option]} is contraindicated{where}; spinemets' top option: " \
