@@ -386,3 +386,13 @@ def test_each_lesion_field_read_names_its_resource_by_path():
     document = _read(_metastasis("a", "T11"), _metastasis("b", "L1"),
                      _obs("h", "height_loss_percent", site=_site("L1"), valueQuantity={"value": 25}))
     assert document.record.provenance["lesions.1.height_loss_percent"].resource == "Observation/h"
+
+
+@settings(max_examples=60, suppress_health_check=[HealthCheck.too_slow])
+@given(lesion_cases(), st.randoms(use_true_random=False))
+def test_the_order_of_a_records_entries_never_moves_a_finding_to_another_level(case, rnd):
+    bundle = _json(case_to_bundle(case))
+    rnd.shuffle(bundle["entry"])
+    read = bundle_to_case(bundle)
+    assert {lesion.level: lesion for lesion in read.lesions} == {lesion.level: lesion for lesion in case.lesions}
+    assert read.model_dump(exclude={"lesions"}) == case.model_dump(exclude={"lesions"})
