@@ -193,3 +193,15 @@ def test_what_if_on_a_case_in_lesion_form_names_the_level_of_each_change():
                    else case.model_copy(update={change.field: change.after}))
         after = engine.evaluate(variant).statuses()
         assert all(after[s.option] == s.after for s in change.changes)
+
+
+def test_the_minutes_carry_the_plan_by_level(tmp_path):
+    from spinemets.commands.cli import main
+
+    db = tmp_path / "board.sqlite"
+    path = CASES_DIR / "teach-multilevel-discrete-compressions-renal.yaml"
+    assert main(["board", "record", str(path), "--chosen", "CONSERVATIVE", "--db", str(db)]) == 0
+    out = tmp_path / "minutes.md"
+    assert main(["board", "export", "--format", "markdown", "--db", str(db), "--out", str(out)]) == 0
+    text = out.read_text()
+    assert "Plan by level: T4 Conservative care (CONSERVATIVE), recommended; T7" in text

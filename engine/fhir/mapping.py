@@ -229,6 +229,9 @@ class Mapping:
             for value in field_values(name):
                 own = Code(self.project, f"{name}:{value}", f"{field_title(name)}: {value}")
                 answers[value] = (own,) + tuple(self.code(c) for c in declared.get(value, ()))
+        elif kind == "integer" and spec.get("answers"):  # a score also coded as LOINC answers (Karnofsky)
+            for value, listed in spec["answers"].items():
+                answers[str(value)] = tuple(self.code(c, f"{field_title(name)}: {value}") for c in listed)
         elif kind == "tumor":
             for value, listed in spec["answers"].items():
                 answers[value] = tuple(self.code(c, f"{field_title(name)}: {value}") for c in listed)

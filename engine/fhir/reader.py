@@ -996,6 +996,13 @@ class _Reader:
             if number != number.to_integral_value():
                 raise _Refused(f"expected a whole number for {fmap.name}, got {raw}")
             return int(number)
+        if fmap.answers and "valueCodeableConcept" in entry.resource:  # the score as a coded answer (LOINC LA...)
+            concept = entry.resource["valueCodeableConcept"]
+            codings = concept.get("coding") if isinstance(concept, dict) else None
+            if not isinstance(codings, list):
+                raise _Refused("valueCodeableConcept must hold a coding list")
+            answer = self._coded_value(fmap, entry, codings)
+            return int(answer) if answer is not None else None
         self._expect_value(entry, "valueInteger")
         return None
 
