@@ -46,8 +46,12 @@ def vignette_firings(engine: Any, cases_dir: Path) -> dict[str, list[str]]:
     fired: dict[str, list[str]] = defaultdict(list)
     for path in sorted(cases_dir.glob("*.y*ml")):
         document = read_case_file(path)
-        values, _ = case_values(document.case, engine.rulebook)
-        for rule_id in engine.durable.fire(values):
+        if document.case.lesions:  # each lesion's view goes through durable-rules; the decision lists them all
+            rule_ids: frozenset[str] = frozenset(engine.evaluate(document.case).fired)
+        else:
+            values, _ = case_values(document.case, engine.rulebook)
+            rule_ids = frozenset(engine.durable.fire(values))
+        for rule_id in sorted(rule_ids):
             fired[rule_id].append(path.stem)
     return fired
 
