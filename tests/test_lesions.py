@@ -226,3 +226,8 @@ def test_the_level_carrying_the_deficit_leads_among_equals():
     t8 = next(lesion for lesion in decision.lesions if lesion.level == "T8")
     assert decision.top == t8.top == "SURGERY"
     assert decision.option("SURGERY").status == decision.option("PVP").status
+
+
+def test_radiotherapy_covers_the_compressed_levels_not_the_quiet_one():
+    decision = evaluate(read_case_file(CASES_DIR / "teach-multilevel-discrete-compressions-renal.yaml").case)
+    assert decision.plan.radiotherapy == ("T4", "T10")
