@@ -126,7 +126,7 @@ class Planner:
                 elif isinstance(effect, SessionLimit):
                     named += [p.level for p in levels if p.advice in effect.sessions and p.status in SCHEDULED]
                 elif isinstance(effect, PlanNote):
-                    named += _noted(effect, levels)
+                    named += _noted(effect, levels, certain=truth == Truth.TRUE)
             reasons.append(PlanReason(rule=rule.id, text=rule.text, levels=tuple(dict.fromkeys(named)),
                                       provisional=truth != Truth.TRUE, citations=rule.citations))
         procedures = []
@@ -169,7 +169,7 @@ def _plan_level(lesion: Lesion, decision: LesionDecision) -> PlanLevel:
                      painful=lesion.painful, causes_deficit=lesion.causes_deficit)
 
 
-def _noted(note: PlanNote, levels: Sequence[PlanLevel]) -> list[str]:
-    if note.note == "compressive":
-        return [p.level for p in levels if p.compression is True]
+def _noted(note: PlanNote, levels: Sequence[PlanLevel], certain: bool) -> list[str]:
+    if note.note == "compressive":  # while the rule may apply, the levels whose compression is not ruled out
+        return [p.level for p in levels if p.compression is True or (not certain and p.compression is None)]
     return [p.level for p in levels if p.advice in note.options]

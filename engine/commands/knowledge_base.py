@@ -75,6 +75,7 @@ def render(rulebook: Rulebook, fired_in: dict[str, list[str]]) -> str:
     out += _adjuncts_section(rulebook, rules)
     out += _strength_section(rules)
     out += _questions_section(rulebook)
+    out += _plan_section(rulebook)
     out += _facts_section(rulebook, rules)
     out += _scores_section(rulebook)
     out += _frameworks_section(rulebook)
@@ -178,6 +179,21 @@ def _questions_section(rulebook: Rulebook) -> list[str]:
            "`missing` when they themselves change a status (docs/decision.md, 4).", "",
            "| field | asked when | because |", "|---|---|---|"]
     out += [f"| `{q.field}` | `{_cell(to_text(q.ask_when))}` | {_cell(q.because)} |" for q in rulebook.questions]
+    return out + [""]
+
+
+def _plan_section(rulebook: Rulebook) -> list[str]:
+    if not rulebook.plan_rules:
+        return []
+    out = ["## The patient's plan (cases in lesion form)", "",
+           "Each level's advice is its lesion's top option; these rules, read once for the patient after every "
+           "lesion is decided, group the levels and add the patient-level reasons (docs/decision.md, 7).", "",
+           "| rule | when | effect | sources |", "|---|---|---|---|"]
+    for rule in rulebook.plan_rules:
+        effects = "; ".join(e.describe() for e in rule.then)
+        sources = "; ".join(sorted({c.source for c in rule.citations}))
+        out.append(f"| `{rule.id}` {_cell(rule.title)} | `{_cell(to_text(rule.when))}` | {_cell(effects)} | "
+                   f"{_cell(sources)} |")
     return out + [""]
 
 
