@@ -21,6 +21,7 @@ from spinemets.ui import (
     form,
     imports,
     labels,
+    lesion_form,
     record_panel,
     resources,
     session,
@@ -160,6 +161,7 @@ def case_and_decision() -> None:
     started = time.perf_counter()
     case_state.keep(state, clinical_only=True)
     links = sins_link.settle(state, engine, specs)
+    lesion_links = lesion_form.settle(state, engine, specs)
     outcome = evaluation.evaluate_form(engine, state)
     if presenting:
         # The form out of the way: the decision alone, the top suggestion first and large (cards.PRESENT_STYLE).
@@ -170,7 +172,7 @@ def case_and_decision() -> None:
     left, right = st.columns([5, 6], gap="large")
     with left:
         st.subheader("Case")
-        form.render(engine, outcome, links)
+        form.render(engine, outcome, links, lesion_links)
         _save_buttons(outcome.reading.data)
     with right:
         st.subheader("Decision")
