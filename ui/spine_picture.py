@@ -19,10 +19,10 @@ from spinemets.case import VERTEBRAE
 
 # Body height per region, in SVG units: vertebrae grow from the neck to the lumbar spine; the sacral segments are
 # drawn small (they are fused).
-_HEIGHT = {"C": 13, "T": 17, "L": 22, "S": 11}
+_HEIGHT = {"C": 12, "T": 14, "L": 18, "S": 9}
 _WIDTH = {"C": 34, "T": 40, "L": 50, "S": 38}
-_GAP = 3
-_TOP = 30
+_GAP = 2
+_TOP = 26
 _LABEL_X = 40         # level names end here
 _BODY_X = 48          # left edge of the bodies
 _CANAL_X = 104        # the canal's front wall
