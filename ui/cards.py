@@ -42,12 +42,14 @@ def _vars(status: str) -> str:
     return f"--c:{style.colour};--t:{style.tint}"
 
 
-def top_card(rulebook: Rulebook, decision: Decision) -> str:
+def top_card(rulebook: Rulebook, decision: Decision, heading: str = "Top suggestion", level: str | None = None) -> str:
+    """The top suggestion of a decision, or (`level`) of the decision at one level."""
     top = decision.option(decision.top)
     style = labels.STATUS_STYLES[top.status]
     provisional = " (provisional: unknown fields could change it)" if top.provisional else ""
-    return (f"{STYLE}<div class='sm-top' data-option='{escape(top.option)}' style='{_vars(top.status)}'>"
-            f"<div class='sm-k'>Top suggestion</div>"
+    at = f" data-level='{escape(level)}'" if level else ""
+    return (f"{STYLE}<div class='sm-top' data-option='{escape(top.option)}'{at} style='{_vars(top.status)}'>"
+            f"<div class='sm-k'>{escape(heading)}</div>"
             f"<div class='sm-h'>{escape(labels.option_title(rulebook, top.option))}"
             f"<span class='sm-code'>{escape(top.option)}</span></div>"
             f"<div class='sm-st'>{style.icon} {escape(style.label)}{escape(provisional)}</div></div>")

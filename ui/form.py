@@ -206,10 +206,13 @@ def field_widget(engine: Engine, specs: dict[str, FieldSpec], name: str, *, widg
                                                                                                 long=True), **options)
 
 
-def prompt(engine: Engine, name: str) -> None:
-    """A second widget for an unknown field, beside the advice it could change; answering it fills the form."""
-    prompt_key, form_key = "prompt." + name, case_state.key(name)
-    specs = input_specs(engine)
+def prompt(engine: Engine, name: str, *, form_key: str | None = None,
+           specs: dict[str, FieldSpec] | None = None) -> None:
+    """A second widget for an unknown field, beside the advice it could change; answering it fills the form (at
+    `form_key`: a lesion's widget, whose `specs` are the lesion's)."""
+    form_key = form_key or case_state.key(name)
+    prompt_key = "prompt." + form_key.removeprefix(case_state.PREFIX)
+    specs = specs or input_specs(engine)
     # Always start from the form's value, so this widget can never hold anything the form does not.
     st.session_state[prompt_key] = st.session_state.get(form_key, case_state.blank_value(name, specs.get(name)))
     field_widget(engine, specs, name, widget_key=prompt_key, label_visibility="collapsed",
@@ -291,6 +294,12 @@ def findings(rulebook: Rulebook, data: dict[str, Any]) -> str:
             words = "; ".join(f"{escape(labels.field_title(rulebook, n))}: "
                               f"<b>{escape(labels.value_words(rulebook, n, v))}</b>" for n, v in items)
             rows.append(f"<div><span style='color:#555'>{labels.GROUP_TITLES[group]}:</span> {words}</div>")
+    for lesion in sorted(data.get("lesions") or [], key=lambda found: VERTEBRAE.index(found["level"])):
+        items = [(n, v) for n, v in sins_link.flat(lesion).items() if n != lesion_state.LEVEL]
+        words = "; ".join(f"{escape(lesion_form.field_title_of(rulebook, n))}: "
+                          f"<b>{escape(labels.value_words(rulebook, n, v))}</b>" for n, v in items) or "no finding"
+        rows.append(f"<div data-level='{escape(lesion['level'])}'><span style='color:#555'>"
+                    f"{escape(lesion['level'])}:</span> {words}</div>")
     body = "".join(rows) or "<div>No finding entered.</div>"
     return f"<details class='sm-findings' open><summary>The case as entered</summary>{body}</details>"
 

@@ -34,7 +34,7 @@ def lesion_decisions(decision: Decision | None) -> tuple[Any, ...]:
     return tuple(getattr(decision, "lesions", None) or ()) if decision is not None else ()
 
 
-def advice_words(rulebook: Rulebook, option: str, status: str) -> str:
+def advice_words(option: str, status: str) -> str:
     """'PVP, recommended': short enough to stand beside a vertebra."""
     return f"{option}, {labels.status_label(status).lower()}"
 
@@ -44,7 +44,7 @@ def marks(rulebook: Rulebook, decision: Decision | None, case: Case | None) -> d
     findings alone."""
     plan = plan_of(decision)
     if plan is not None:
-        return {level.level: Mark(advice=level.advice, advice_words=advice_words(rulebook, level.advice, level.status),
+        return {level.level: Mark(advice=level.advice, advice_words=advice_words(level.advice, level.status),
                                   colour=labels.option_colour(rulebook, level.advice), status=level.status,
                                   fracture=level.fracture, compression=level.compression,
                                   provisional=bool(level.provisional))

@@ -22,6 +22,7 @@ from spinemets.ui import (
     imports,
     labels,
     lesion_form,
+    lesion_state,
     record_panel,
     resources,
     session,
@@ -215,9 +216,25 @@ def _decision(outcome: evaluation.Outcome, present: bool = False) -> None:
         with st.popover("The board's decision", icon=":material/how_to_vote:", width="stretch"):
             record_panel.render(engine, outcome, lambda: evaluation.evaluate_form(engine, state))
 
-    decision_view.render(rulebook, outcome.decision, ask=lambda name: form.prompt(engine, name), engine=engine,
-                         case=outcome.case, blocked=blocked, findings=findings(rulebook, outcome.reading.data),
-                         after_top=board_decision, top_card=not present)
+    decision_view.render(rulebook, outcome.decision, ask=_ask, engine=engine, case=outcome.case, blocked=blocked,
+                         findings=findings(rulebook, outcome.reading.data), after_top=board_decision,
+                         top_card=not present, focus=lesion_form.focus_level(state), on_focus=_focus_level)
+
+
+def _ask(name: str) -> None:
+    """An answer box for an unknown field: while the levels are described one by one, a finding of one level is
+    asked of the level in focus (the decision shown is that level's)."""
+    slot = lesion_form.focus(state) if lesion_state.on(state) else None
+    if slot is not None and name in lesion_state.FIELDS:
+        form.prompt(engine, name, form_key=lesion_state.key(slot, name), specs=lesion_state.specs_for(specs))
+    else:
+        form.prompt(engine, name)
+
+
+def _focus_level(level: str) -> None:
+    slot = next((s for s in lesion_state.slots(state) if lesion_state.level_of(state, s) == level), None)
+    if slot is not None:
+        state[lesion_form.FOCUS] = slot
 
 
 case_and_decision()
