@@ -296,7 +296,7 @@ def findings(rulebook: Rulebook, data: dict[str, Any]) -> str:
             rows.append(f"<div><span style='color:#555'>{labels.GROUP_TITLES[group]}:</span> {words}</div>")
     for lesion in sorted(data.get("lesions") or [], key=lambda found: VERTEBRAE.index(found["level"])):
         items = [(n, v) for n, v in sins_link.flat(lesion).items() if n != lesion_state.LEVEL]
-        words = "; ".join(f"{escape(lesion_form.field_title_of(rulebook, n))}: "
+        words = "; ".join(f"{escape(lesion_state.field_title(rulebook, n))}: "
                           f"<b>{escape(labels.value_words(rulebook, n, v))}</b>" for n, v in items) or "no finding"
         rows.append(f"<div data-level='{escape(lesion['level'])}'><span style='color:#555'>"
                     f"{escape(lesion['level'])}:</span> {words}</div>")

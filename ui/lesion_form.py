@@ -11,7 +11,7 @@ from functools import partial
 from typing import Any
 
 import streamlit as st
-from spinemets import Engine, Rulebook
+from spinemets import Engine
 from spinemets.case import GROUPS, VERTEBRAE
 from spinemets.fields import FieldSpec
 
@@ -102,17 +102,7 @@ def problem_title(engine: Engine, state: case_state.State, name: str) -> str | N
 
 
 def field_title(engine: Engine, name: str) -> str:
-    return field_title_of(engine.rulebook, name)
-
-
-def field_title_of(rulebook: Rulebook, name: str) -> str:
-    """A lesion field's title: the rule base's, else the lesion model's (the fields only a lesion has)."""
-    if name == lesion_state.LEVEL:
-        return "Level"
-    only = lesion_state.specs_for({})
-    if rulebook.catalog.get(name) is None and name in only:
-        return only[name].title
-    return labels.field_title(rulebook, name)
+    return lesion_state.field_title(engine.rulebook, name)
 
 
 def _label(state: case_state.State, outcome: Outcome, slot: int) -> str:

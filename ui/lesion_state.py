@@ -13,11 +13,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from spinemets import Rulebook
 from spinemets.case import PER_LEVEL_FIELDS, SINS_COMPONENTS, VERTEBRAE
 from spinemets.fields import FieldSpec
 from spinemets.lesion import LESION_ONLY_FIELDS, Lesion
 
-from . import case_state
+from . import case_state, labels
 from .case_state import State
 
 PER_LEVEL = "case.per_level"
@@ -211,3 +212,13 @@ def known_count(reading: case_state.Reading, index: int) -> tuple[int, int]:
     problems = sum(1 for n in reading.problems if n.startswith(prefix))
     total = len(FIELDS) - 1
     return total - unknown - problems, total
+
+
+def field_title(rulebook: Rulebook, name: str) -> str:
+    """A lesion field's title: the rule base's, else the lesion model's (the fields only a lesion has)."""
+    if name == LEVEL:
+        return "Level"
+    only = specs_for({})
+    if rulebook.catalog.get(name) is None and name in only:
+        return only[name].title
+    return labels.field_title(rulebook, name)
