@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from spinemets import STATUSES, Rulebook
-from spinemets.case import GROUPS, Case
+from spinemets.case import GROUPS, VERTEBRAE, Case
 from spinemets.decision import Reason
 
 
@@ -153,7 +153,8 @@ def neutral_title(rulebook: Rulebook, number: int, case: Case) -> str:
     """'Vignette 7: breast; T10': what a board would say before discussing a vignette, never its title (which
     often gives the answer away). The trainee page and `spinemets cases` both name vignettes this way."""
     hints = [value_words(rulebook, "primary_tumor", case.primary_tumor)] if case.primary_tumor else []
-    hints += [", ".join(case.levels)] if case.levels else []
+    levels = case.levels or sorted((lesion.level for lesion in case.lesions or []), key=VERTEBRAE.index)
+    hints += [", ".join(levels)] if levels else []
     return f"Vignette {number}" + (f": {'; '.join(hints)}" if hints else "")
 
 
