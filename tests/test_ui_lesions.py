@@ -1,0 +1,235 @@
+"""Per-level entry of a case's lesions (ui/lesion_state.py, ui/lesion_form.py), driven through the app's widgets
+(Streamlit AppTest) and through the state functions: add a level, copy findings, remove one, switch between flat and
+per-level entry without losing anything, and a case with lesions through the agenda and the case files."""
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from spinemets import Case, get_engine
+from spinemets.case_io import case_from_data
+from spinemets.ui import case_state, imports, lesion_form, lesion_state, session
+from spinemets.ui.evaluation import evaluate_form, input_specs
+from tests.ui_apptest import errors, set_field, start, texts, widget
+
+LESION_CASE = Case(id="two-levels", age=64, primary_tumor="breast", lesions=[
+    {"level": "L1", "spinal_cord_compression": True, "bilsky_grade": "2", "painful": True,
+     "sins": {"location": "junctional", "lesion": "lytic"}},
+    {"level": "T11", "pathological_fracture": True, "height_loss_percent": 30.0, "painful": True},
+])
+
+
+@pytest.fixture(scope="module")
+def specs():
+    return input_specs(get_engine())
+
+
+def _blank_state(specs) -> dict:
+    state: dict = {}
+    case_state.ensure(state, specs)
+    return state
+
+
+def _case(state, specs) -> Case:
+    return case_from_data(case_state.read(state, specs).data).case
+
+
+# --- the state, without a page -------------------------------------------------------------------------------------
+
+def test_a_case_with_lesions_goes_into_the_form_and_back_unchanged(specs):
+    state = _blank_state(specs)
+    case_state.load(state, specs, LESION_CASE)
+    assert lesion_state.on(state) and lesion_state.levels(state) == ["L1", "T11"]  # input order kept
+    assert _case(state, specs) == LESION_CASE
+    # and through a snapshot (the agenda, a reload) into another form
+    other = _blank_state(specs)
+    case_state.restore(other, specs, case_state.snapshot(state))
+    assert _case(other, specs) == LESION_CASE
+
+
+def test_a_flat_case_reads_exactly_as_before(specs):
+    state = _blank_state(specs)
+    flat = Case(id="flat", levels=["T9"], pathological_fracture=True, sins={"location": "semirigid"})
+    case_state.load(state, specs, flat)
+    assert not lesion_state.on(state) and lesion_state.slots(state) == []
+    data = case_state.read(state, specs).data
+    assert "lesions" not in data and data["levels"] == ["T9"]
+    assert _case(state, specs) == flat
+
+
+def test_per_level_entry_starts_one_lesion_per_level_with_the_flat_findings(specs):
+    state = _blank_state(specs)
+    state[case_state.key("levels")] = ["T12", "T11"]
+    state[case_state.key("pathological_fracture")] = case_state.YES
+    state[case_state.key("sins.location")] = "junctional"
+    state[case_state.key("age")] = "71"
+    state[lesion_state.PER_LEVEL] = True
+    lesion_form.switched(state, specs)
+    case = _case(state, specs)
+    assert [lesion.level for lesion in case.lesions] == ["T12", "T11"]
+    assert all(lesion.pathological_fracture and lesion.sins.location == "junctional" for lesion in case.lesions)
+    # the patient's fields stay where they are; the flat per-level fields are not read (nor repeated) any more
+    assert case.age == 71 and case.pathological_fracture is None and case.levels is None
+
+
+def test_switching_back_and_forth_loses_nothing(specs):
+    state = _blank_state(specs)
+    state[case_state.key("levels")] = ["L2"]
+    state[case_state.key("pain_score")] = "6"
+    state[lesion_state.PER_LEVEL] = True
+    lesion_form.switched(state, specs)
+    slot = lesion_state.slots(state)[0]
+    state[lesion_state.key(slot, "painful")] = case_state.YES
+    state[lesion_state.PER_LEVEL] = False
+    lesion_form.switched(state, specs)
+    flat = _case(state, specs)
+    assert flat.lesions is None and flat.levels == ["L2"] and flat.pain_score == 6
+    state[lesion_state.PER_LEVEL] = True
+    lesion_form.switched(state, specs)
+    again = _case(state, specs)
+    assert [(lesion.level, lesion.pain_score, lesion.painful) for lesion in again.lesions] == [("L2", 6, True)]
+
+
+def test_back_to_flat_a_blank_flat_form_takes_the_levels_and_a_single_lesions_findings(specs):
+    state = _blank_state(specs)
+    state[lesion_state.PER_LEVEL] = True
+    lesion_state.add(state, specs, "T7", {"pathological_fracture": case_state.YES, "painful": case_state.NO})
+    state[lesion_state.PER_LEVEL] = False
+    lesion_form.switched(state, specs)
+    flat = _case(state, specs)
+    assert flat.levels == ["T7"] and flat.pathological_fracture is True
+    # the lesion (with what only a lesion holds) is still there for the way back
+    assert lesion_state.values(state, lesion_state.slots(state)[0])["painful"] == case_state.NO
+
+
+def test_a_problem_in_one_lesion_is_named_by_its_place_and_the_rest_is_decided(specs):
+    engine = get_engine()
+    state = _blank_state(specs)
+    state[lesion_state.PER_LEVEL] = True
+    lesion_state.add(state, specs, "T11")
+    second = lesion_state.add(state, specs, "L1", {"pathological_fracture": case_state.YES})
+    state[lesion_state.key(second, "height_loss_percent")] = "120"
+    state[lesion_state.key(second, "kyphosis_degrees")] = "lots"
+    outcome = evaluate_form(engine, state)
+    assert set(outcome.field_problems) == {"lesions.1.height_loss_percent", "lesions.1.kyphosis_degrees"}
+    assert outcome.ok and not outcome.complete
+    # decided without the values at fault, the lesion's other findings kept
+    assert [(lesion.level, lesion.pathological_fracture, lesion.height_loss_percent)
+            for lesion in outcome.case.lesions] == [("T11", None, None), ("L1", True, None)]
+
+
+def test_a_level_is_described_once(specs):
+    state = _blank_state(specs)
+    lesion_state.add(state, specs, "T4")
+    with pytest.raises(ValueError, match="T4"):
+        lesion_state.add(state, specs, "T4")
+    assert "T4" not in lesion_state.free_levels(state)
+
+
+# --- the page ------------------------------------------------------------------------------------------------------
+
+def _per_level(at):
+    at.toggle(key=lesion_state.PER_LEVEL).set_value(True).run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def _click(at, label: str):
+    next(b for b in at.button if b.label == label).click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def _lesion_widget(at, slot: int, name: str):
+    group = lesion_state.group_of(name, lesion_state.specs_for(input_specs(get_engine())).get(name))
+    if at.session_state[lesion_form.GROUP] != group:
+        at.segmented_control(key=lesion_form.GROUP).set_value(group).run()
+    return widget(at, name, key=lesion_state.key(slot, name))
+
+
+def _set_lesion(at, slot: int, name: str, shown):
+    element = _lesion_widget(at, slot, name)
+    (element.input if element.type == "text_input" else element.set_value)(shown)
+    return at.run()
+
+
+def test_levels_are_added_copied_and_removed_on_the_page_and_removing_can_be_undone():
+    at = start()
+    set_field(at, "age", 70)
+    _per_level(at)
+    assert "No level described yet" in texts(at)
+    at.selectbox(key=lesion_form.ADD_LEVEL).set_value("T11").run()
+    _click(at, "Add the level")
+    first = at.session_state[lesion_form.FOCUS]
+    _set_lesion(at, first, "pathological_fracture", case_state.YES)
+    _set_lesion(at, first, "height_loss_percent", "40")
+    # the next level offered is the one below; it starts as a copy of T11
+    assert at.selectbox(key=lesion_form.ADD_LEVEL).value == "T12"
+    at.selectbox(key=lesion_form.ADD_FROM).set_value(str(first)).run()
+    _click(at, "Add the level")
+    second = at.session_state[lesion_form.FOCUS]
+    assert second != first and lesion_state.level_of(at.session_state, second) == "T12"
+    assert _lesion_widget(at, second, "height_loss_percent").value == "40"
+    # a third level, blank, then T11's findings copied into it
+    at.selectbox(key=lesion_form.ADD_LEVEL).set_value("L2").run()
+    at.selectbox(key=lesion_form.ADD_FROM).set_value(lesion_form.BLANK).run()
+    _click(at, "Add the level")
+    third = at.session_state[lesion_form.FOCUS]
+    assert _lesion_widget(at, third, "pathological_fracture").value == case_state.UNKNOWN
+    at.selectbox(key=lesion_form.COPY_FROM).set_value(str(first)).run()
+    _click(at, "Copy")
+    assert _lesion_widget(at, third, "pathological_fracture").value == case_state.YES
+    # the level switcher lists them cranio-caudally with how much of each is known
+    assert at.segmented_control(key=lesion_form.FOCUS).options[:3] == ["T11 2/26", "T12 2/26", "L2 2/26"]
+    _click(at, "Remove L2")
+    assert lesion_state.levels(at.session_state) == ["T11", "T12"]
+    _click(at, "Undo")
+    assert sorted(lesion_state.levels(at.session_state)) == ["L2", "T11", "T12"]
+    case = case_from_data(case_state.read(at.session_state, input_specs(get_engine())).data).case
+    assert case.age == 70 and {lesion.level: lesion.height_loss_percent for lesion in case.lesions} == {
+        "T11": 40, "T12": 40, "L2": 40}
+    assert not errors(at)
+
+
+def test_a_wrong_value_at_one_level_is_shown_at_that_level():
+    at = start()
+    _per_level(at)
+    at.selectbox(key=lesion_form.ADD_LEVEL).set_value("L3").run()
+    _click(at, "Add the level")
+    slot = at.session_state[lesion_form.FOCUS]
+    _set_lesion(at, slot, "height_loss_percent", "150")
+    shown = errors(at)
+    assert any("L3: Height loss (%)" in e for e in shown), shown
+    assert at.segmented_control(key=lesion_form.FOCUS).options[0].endswith("⚠")
+
+
+def test_the_sins_of_a_level_is_entered_at_that_level_and_linked_to_its_own_findings():
+    at = start()
+    _per_level(at)
+    at.selectbox(key=lesion_form.ADD_LEVEL).set_value("T8").run()
+    _click(at, "Add the level")
+    slot = at.session_state[lesion_form.FOCUS]
+    _set_lesion(at, slot, "lesion_type", "lytic")
+    # the SINS bone-lesion component follows this level's lesion type (rules/consistency.yaml), not another's
+    assert at.session_state[lesion_state.key(slot, "sins.lesion")] == "lytic"
+    _set_lesion(at, slot, "sins.location", "semirigid")
+    case = case_from_data(case_state.read(at.session_state, input_specs(get_engine())).data).case
+    assert case.lesions[0].sins.location == "semirigid" and case.sins is None
+
+
+def test_a_case_file_with_lesions_opens_goes_on_the_agenda_and_comes_back_whole():
+    at = start()
+    specs = input_specs(get_engine())
+    data = yaml.safe_dump(LESION_CASE.model_dump(mode="json", exclude_none=True)).encode()
+    at.file_uploader(key="upload.case").set_value(("two-levels.yaml", data, "application/yaml")).run()
+    assert not at.exception and lesion_state.on(at.session_state)
+    assert case_from_data(case_state.read(at.session_state, specs).data).case == LESION_CASE
+    _click(at, "Add this case to the agenda")
+    item = at.session_state[session.CURRENT]
+    _click(at, "Clear the form")
+    assert not lesion_state.slots(at.session_state) and not lesion_state.on(at.session_state)
+    at.selectbox(key="agenda.jump").set_value(item).run()
+    assert case_from_data(case_state.read(at.session_state, specs).data).case == LESION_CASE
+    # the case as saved from the form is the case, lesions and all
+    saved = yaml.safe_load(imports.case_file(case_state.read(at.session_state, specs).data, "yaml"))
+    assert case_from_data(saved).case == LESION_CASE
