@@ -57,6 +57,13 @@ def _levels(levels: Iterable[str]) -> str:
     return ", ".join(levels)
 
 
+def _step_word(rulebook: Rulebook, option: str) -> str:
+    """A cement option treats its levels in sessions (rules/plan.yaml caps the levels of one); an open procedure in
+    operations (one per contiguous block)."""
+    cement = next((o.cement for o in rulebook.manifest.options if o.code == option), False)
+    return "session" if cement else "operation"
+
+
 def _tri(value: bool | None, yes: str, no: str) -> str:
     return labels.UNKNOWN_WORD if value is None else yes if value else no
 
@@ -83,7 +90,7 @@ def card(rulebook: Rulebook, plan: Any) -> str:
              f"<table><tr><th>Level</th><th>Advice</th><th>Status</th><th>Findings</th></tr>{''.join(rows)}</table>"]
     procedures = []
     for procedure in plan.procedures:
-        kind = "operation" if procedure.option == "SURGERY" else "session"
+        kind = _step_word(rulebook, procedure.option)
         steps = "; ".join(f"{kind} {i}: {_levels(session)}" for i, session in enumerate(procedure.sessions, start=1))
         procedures.append(f"<li data-procedure='{escape(procedure.option)}'><b>"
                           f"{escape(labels.option_title(rulebook, procedure.option))}</b> at "
@@ -114,7 +121,7 @@ def lines(rulebook: Rulebook, plan: Any) -> list[str]:
         found.append(f"{level.level}: {labels.option_title(rulebook, level.advice)} ({level.advice}), "
                      f"{labels.status_label(level.status).lower()}{flag}")
     for procedure in plan.procedures:
-        kind = "operation" if procedure.option == "SURGERY" else "session"
+        kind = _step_word(rulebook, procedure.option)
         steps = "; ".join(f"{kind} {i}: {_levels(s)}" for i, s in enumerate(procedure.sessions, start=1))
         found.append(f"{labels.option_title(rulebook, procedure.option)} at {_levels(procedure.levels)}"
                      + (f" ({steps})" if steps else ""))
