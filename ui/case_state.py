@@ -154,6 +154,9 @@ def last_undo(state: State) -> Undo | None:
     return stack[-1] if stack else None
 
 
+KEPT_FOCUS = "form.lesion_focus"
+
+
 def keep(state: State, *, clinical_only: bool = False) -> None:
     """Streamlit forgets a widget's value on a run where the widget is not drawn (another page, another group of
     the form); writing each value back to session state makes it the app's own, so it survives. A fragment's
@@ -161,6 +164,8 @@ def keep(state: State, *, clinical_only: bool = False) -> None:
     skip = {key(n) for n in IDENTITY} if clinical_only else set()
     for name in [k for k in state if isinstance(k, str) and k.startswith(PREFIX) and k not in skip]:
         state[name] = state[name]
+    if KEPT_FOCUS in state:  # the level in focus, whose switcher is drawn only on the case page
+        state[KEPT_FOCUS] = state[KEPT_FOCUS]
 
 
 @dataclass

@@ -19,7 +19,7 @@ from . import case_state, labels, lesion_state, sins_link
 from .evaluation import Outcome
 from .text import md
 
-FOCUS = "form.lesion_focus"
+FOCUS = case_state.KEPT_FOCUS
 GROUP = "form.lesion_group"
 ADD_LEVEL = "form.add_level"
 ADD_FROM = "form.add_from"
