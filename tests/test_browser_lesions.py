@@ -6,12 +6,23 @@ from __future__ import annotations
 import re
 
 from tests.browser_support import choice, open_app, wait_for_app_run
-from tests.test_browser import (_choose, board_db, browser, no_exception, page, playwright_api,  # noqa: F401
+from tests.test_browser import (board_db, browser, no_exception, page, playwright_api,  # noqa: F401
                                 screenshot, server, shots)
 
 
 def _add_level(page, level: str) -> None:
-    _choose(page, "Add a level", level)
+    widget = page.locator("[data-testid='stSelectbox']").filter(has_text="Add a level").first
+    wanted = page.get_by_role("option", name=level, exact=True)
+    for _ in range(5):  # the list of 29 vertebrae scrolls: type to narrow it (and again if a rerun closed it)
+        widget.locator("input").first.click()
+        page.keyboard.type(level)
+        try:
+            wanted.wait_for(state="visible", timeout=3000)
+            break
+        except Exception:  # noqa: BLE001 - Playwright's timeout; retried
+            page.keyboard.press("Escape")
+    wanted.click()
+    wait_for_app_run(page)
     page.get_by_role("button", name="Add the level").click()
     wait_for_app_run(page)
     # the new level is the one in focus
