@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 from tests.browser_support import choice, open_app, wait_for_app_run
+from tests.test_browser_a11y import _report, _serious, axe
 from tests.test_browser import (board_db, browser, no_exception, page, playwright_api,  # noqa: F401
                                 screenshot, server, shots)
 
@@ -23,7 +24,7 @@ def _add_level(page, level: str) -> None:
             page.keyboard.press("Escape")
     wanted.click()
     wait_for_app_run(page)
-    page.get_by_role("button", name="Add the level").click()
+    page.get_by_role("button", name="Add", exact=True).click()
     wait_for_app_run(page)
     # the new level is the one in focus
     focus = page.get_by_role("radiogroup", name="Level in focus", exact=True)
@@ -96,4 +97,10 @@ def test_a_three_level_case_entered_level_by_level_shows_the_spine_and_the_plan(
     expect(page.get_by_role("radiogroup", name="Level in focus", exact=True).get_by_role(
         "radio", name=re.compile("^T11 "))).to_have_attribute("aria-checked", "true")
     no_exception(page)
+    # the picture, the plan and the level switchers keep the pages' accessibility (axe-core, WCAG 2.1 A and AA)
+    page.set_viewport_size({"width": 1366, "height": 768})
+    page.wait_for_timeout(500)
+    violations = axe(page)
+    _report("Case with lesions", violations)
+    assert _serious(violations) == []
     screenshot(page, shots, "lesions", 1300)

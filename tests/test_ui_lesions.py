@@ -159,21 +159,21 @@ def test_levels_are_added_copied_and_removed_on_the_page_and_removing_can_be_und
     _per_level(at)
     assert "No level described yet" in texts(at)
     at.selectbox(key=lesion_form.ADD_LEVEL).set_value("T11").run()
-    _click(at, "Add the level")
+    _click(at, "Add")
     first = at.session_state[lesion_form.FOCUS]
     _set_lesion(at, first, "pathological_fracture", case_state.YES)
     _set_lesion(at, first, "height_loss_percent", "40")
     # the next level offered is the one below; it starts as a copy of T11
     assert at.selectbox(key=lesion_form.ADD_LEVEL).value == "T12"
     at.selectbox(key=lesion_form.ADD_FROM).set_value(str(first)).run()
-    _click(at, "Add the level")
+    _click(at, "Add")
     second = at.session_state[lesion_form.FOCUS]
     assert second != first and lesion_state.level_of(at.session_state, second) == "T12"
     assert _lesion_widget(at, second, "height_loss_percent").value == "40"
     # a third level, blank, then T11's findings copied into it
     at.selectbox(key=lesion_form.ADD_LEVEL).set_value("L2").run()
     at.selectbox(key=lesion_form.ADD_FROM).set_value(lesion_form.BLANK).run()
-    _click(at, "Add the level")
+    _click(at, "Add")
     third = at.session_state[lesion_form.FOCUS]
     assert _lesion_widget(at, third, "pathological_fracture").value == case_state.UNKNOWN
     at.selectbox(key=lesion_form.COPY_FROM).set_value(str(first)).run()
@@ -195,7 +195,7 @@ def test_a_wrong_value_at_one_level_is_shown_at_that_level():
     at = start()
     _per_level(at)
     at.selectbox(key=lesion_form.ADD_LEVEL).set_value("L3").run()
-    _click(at, "Add the level")
+    _click(at, "Add")
     slot = at.session_state[lesion_form.FOCUS]
     _set_lesion(at, slot, "height_loss_percent", "150")
     shown = errors(at)
@@ -207,7 +207,7 @@ def test_the_sins_of_a_level_is_entered_at_that_level_and_linked_to_its_own_find
     at = start()
     _per_level(at)
     at.selectbox(key=lesion_form.ADD_LEVEL).set_value("T8").run()
-    _click(at, "Add the level")
+    _click(at, "Add")
     slot = at.session_state[lesion_form.FOCUS]
     _set_lesion(at, slot, "lesion_type", "lytic")
     # the SINS bone-lesion component follows this level's lesion type (rules/consistency.yaml), not another's

@@ -146,12 +146,13 @@ def _add_row(state: case_state.State, specs: dict[str, FieldSpec]) -> None:
         starts.append(FLAT)
     if state.get(ADD_FROM) not in starts:
         state[ADD_FROM] = BLANK
-    level_col, from_col, button_col = st.columns([2, 3, 2], vertical_alignment="bottom")
+    level_col, from_col, button_col = st.columns([1.3, 2.4, 1.1], vertical_alignment="bottom")
     level_col.selectbox("Add a level", free, key=ADD_LEVEL)
     words = {start: _start_words(state, start) for start in starts}
     from_col.selectbox("Starting from", starts, key=ADD_FROM, format_func=lambda s: words.get(s, s),
                        help="A new level starts unknown, or with a copy of another level's findings.")
-    button_col.button("Add the level", on_click=_add, args=(state, specs), icon=":material/add:", width="stretch")
+    button_col.button("Add", on_click=_add, args=(state, specs), icon=":material/add:", width="stretch",
+                      help="Add the level chosen, starting as chosen; it becomes the level in focus.")
 
 
 def _next_free(state: case_state.State, free: list[str]) -> str:
@@ -216,7 +217,8 @@ def _lesion(engine: Engine, specs: dict[str, FieldSpec], outcome: Outcome, slot:
         return lesion_state.name_at(index, name)
 
     with st.container(border=True):
-        level_col, copy_col, copy_button, remove_col = st.columns([2, 3, 1.6, 1.6], vertical_alignment="bottom")
+        level_col, copy_col = st.columns([1.3, 2.4], vertical_alignment="bottom")
+        copy_button, remove_col = st.columns([1.3, 2.4], vertical_alignment="bottom")
         level_col.selectbox(f"Level of {level}", [level, *lesion_state.free_levels(state)],
                             key=lesion_state.key(slot, lesion_state.LEVEL),
                             help="Move these findings to another vertebra.")
@@ -233,7 +235,7 @@ def _lesion(engine: Engine, specs: dict[str, FieldSpec], outcome: Outcome, slot:
                                width="stretch", help=f"Every finding of {level} replaced by the other's "
                                                      "(Undo brings them back).")
         remove_col.button(f"Remove {level}", on_click=_remove, args=(state, specs, slot), icon=":material/delete:",
-                          width="stretch", help="The level and its findings leave the case (Undo brings them back).")
+                          help="The level and its findings leave the case (Undo brings them back).")
         groups = _groups(lesion_specs)
         if state.get(GROUP) not in groups:
             state[GROUP] = next(iter(groups))

@@ -26,7 +26,7 @@ _TOP = 26
 _LABEL_X = 40         # level names end here
 _BODY_X = 48          # left edge of the bodies
 _CANAL_X = 104        # the canal's front wall
-_TEXT_X = 138         # the words of an involved level
+_TEXT_X = 126         # the words of an involved level
 _VIEW_WIDTH = 560
 _NEUTRAL_FILL, _NEUTRAL_LINE = "#e5e7eb", "#6b7280"
 _INVOLVED = "#93c5fd"  # involved, no advice yet: a light blue, named in words as "no decision yet"
@@ -135,7 +135,7 @@ def _vertebra(level: str, mark: Mark | None, y: int, height: int, width: int, fo
     label = (f"<text x='{_LABEL_X}' y='{y + height - 3}' font-size='{11 if focused else 10}' text-anchor='end' "
              f"font-weight='700' fill='{_INK}'>{level}</text>")
     words = _label_words(level, mark)
-    text = (f"<text x='{_TEXT_X}' y='{y + height / 2 + 4:.1f}' font-size='11' fill='{_INK}'"
+    text = (f"<text x='{_TEXT_X}' y='{y + height / 2 + 4:.1f}' font-size='12' fill='{_INK}'"
             + (" font-weight='700'" if focused else "") + f">{escape(words)}</text>")
     leader = (f"<path d='M{_CANAL_X + 16} {y + height / 2:.1f} H{_TEXT_X - 4}' stroke='{_NEUTRAL_LINE}' "
               "stroke-width='1' stroke-dasharray='2 2'/>")
