@@ -10,7 +10,7 @@ from spinemets import Case, get_engine
 from spinemets.case_io import case_from_data
 from spinemets.ui import case_state, imports, lesion_form, lesion_state, session
 from spinemets.ui.evaluation import evaluate_form, input_specs
-from tests.ui_apptest import errors, set_field, start, texts, widget
+from tests.ui_apptest import errors, set_field, start, statuses_shown, texts, widget
 
 LESION_CASE = Case(id="two-levels", age=64, primary_tumor="breast", lesions=[
     {"level": "L1", "spinal_cord_compression": True, "bilsky_grade": "2", "painful": True,
@@ -226,6 +226,9 @@ def test_a_case_file_with_lesions_opens_goes_on_the_agenda_and_comes_back_whole(
     assert case_from_data(case_state.read(at.session_state, specs).data).case == LESION_CASE
     _click(at, "Add this case to the agenda")
     item = at.session_state[session.CURRENT]
+    at.switch_page("views/session.py").run()
+    assert "2 levels: T11, L1" in texts(at)  # the agenda names the levels, cranio-caudally
+    at.switch_page("views/board.py").run()
     _click(at, "Clear the form")
     assert not lesion_state.slots(at.session_state) and not lesion_state.on(at.session_state)
     at.selectbox(key="agenda.jump").set_value(item).run()
@@ -233,3 +236,107 @@ def test_a_case_file_with_lesions_opens_goes_on_the_agenda_and_comes_back_whole(
     # the case as saved from the form is the case, lesions and all
     saved = yaml.safe_load(imports.case_file(case_state.read(at.session_state, specs).data, "yaml"))
     assert case_from_data(saved).case == LESION_CASE
+
+
+# --- the decision of a case with lesions ---------------------------------------------------------------------------
+
+def _lesion_page():
+    """The case page holding LESION_CASE, as opened from its file."""
+    at = start()
+    data = yaml.safe_dump(LESION_CASE.model_dump(mode="json", exclude_none=True)).encode()
+    at.file_uploader(key="upload.case").set_value(("two-levels.yaml", data, "application/yaml")).run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def test_the_spine_picture_and_the_plan_stand_above_the_decision_at_each_level():
+    engine = get_engine()
+    decision = engine.evaluate(LESION_CASE)
+    at = _lesion_page()
+    page = "\n".join(e.value for e in at.markdown)
+    assert "data-spine='1'" in page and "data-plan='1'" in page
+    # every level of the plan in the picture, with the advice of the plan, in the engine's own words
+    for level in decision.plan.levels:
+        assert f"data-level='{level.level}' data-involved='true' data-option='{level.advice}'" in page
+        assert f"<tr data-level='{level.level}' data-option='{level.advice}' data-status='{level.status}'>" in page
+    # the decision opened is the first level cranio-caudally, T11, whatever the input order (L1 first)
+    assert [d.level for d in decision.lesions] == ["T11", "L1"]
+    t11 = decision.lesions[0]
+    assert f"<div class='sm-top' data-option='{t11.top}' data-level='T11'" in page
+    assert "data-focus='true'" in page and page.index("data-plan='1'") < page.index("data-level='T11' style=")
+    assert statuses_shown(at) == t11.statuses()
+
+
+def test_opening_another_level_of_the_decision_moves_the_focus_of_the_form_and_the_picture():
+    engine = get_engine()
+    l1 = next(d for d in engine.evaluate(LESION_CASE).lesions if d.level == "L1")
+    at = _lesion_page()
+    at.segmented_control(key="decision.level").set_value("L1").run()
+    assert not at.exception
+    assert lesion_state.level_of(at.session_state, at.session_state[lesion_form.FOCUS]) == "L1"
+    page = "\n".join(e.value for e in at.markdown)
+    assert "data-level='L1' data-involved='true'" in page
+    focused = page[page.index("data-focus='true'") - 300:page.index("data-focus='true'")]
+    assert "data-level='L1'" in focused
+    assert statuses_shown(at) == l1.statuses()
+    # and the form's focus moves the decision back
+    slot = next(s for s in lesion_state.slots(at.session_state) if lesion_state.level_of(at.session_state, s) == "T11")
+    at.segmented_control(key=lesion_form.FOCUS).set_value(slot).run()
+    assert at.session_state["decision.level"] == "T11"
+
+
+def test_the_summaries_carry_each_level_and_the_plan():
+    from spinemets.ui import report_content, report_markdown, report_pdf
+    from tests.test_ui_report import pdf_text
+
+    engine = get_engine()
+    decision = engine.evaluate(LESION_CASE)
+    summary = report_content.build(engine.rulebook, LESION_CASE, decision)
+    text = report_markdown.render(summary)
+    assert "## Plan for the patient" in text
+    for level in decision.lesions:
+        assert f"## Decision at {level.level}" in text
+        assert f"**Top suggestion at {level.level}: {level.top} - " in text
+    assert "**T11:** " in text and "Height loss (%): 30" in text and "Pain generator: yes" in text
+    assert text.index("## Plan for the patient") < text.index("## Decision at T11") < text.index("## Decision at L1")
+    pdf = pdf_text(report_pdf.render(summary))
+    assert "Plan for the patient" in pdf and "Decision at T11" in pdf and "Decision at L1" in pdf
+
+
+def test_the_board_log_records_the_lesions_and_the_plan(tmp_path):
+    from spinemets.board_log import BoardLog
+
+    db = tmp_path / "board.sqlite"
+    at = _lesion_page()
+    at.session_state["board.recording"] = True
+    at.session_state["board.db_path"] = str(db)
+    at.run()
+    top = get_engine().evaluate(LESION_CASE).top
+    at.multiselect(key="record.chosen").set_value([top])
+    next(b for b in at.button if b.label == "Record the board's decision").click()
+    at.run()
+    assert "record 1 of the board log" in texts(at), errors(at)
+    ((_, record),) = list(BoardLog(db).decisions())
+    assert [lesion["level"] for lesion in record.case["lesions"]] == ["L1", "T11"]
+    assert [level["level"] for level in record.decision["plan"]["levels"]] == ["T11", "L1"]
+    assert [lesion["level"] for lesion in record.decision["lesions"]] == ["T11", "L1"]
+
+
+def test_a_what_if_changes_one_levels_finding_and_compares_each_levels_advice():
+    at = _lesion_page()
+    at.switch_page("views/whatif.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    slot = next(s for s in lesion_state.slots(at.session_state) if lesion_state.level_of(at.session_state, s) == "L1")
+    choice = f"lesion.{slot}.spinal_cord_compression"
+    at.selectbox(key="whatif.field").set_value(choice).run()
+    at.segmented_control(key=f"whatif.value.{choice}").set_value(case_state.NO).run()
+    assert not at.exception
+    tables = [t.value for t in at.table if "level" in t.value.columns]
+    assert tables and list(tables[0]["level"]) == ["T11", "L1"]
+    engine = get_engine()
+    changed = LESION_CASE.model_copy(update={"lesions": [
+        LESION_CASE.lesions[0].model_copy(update={"spinal_cord_compression": False}), LESION_CASE.lesions[1]]})
+    after = next(d for d in engine.evaluate(changed).lesions if d.level == "L1")
+    row = tables[0][tables[0]["level"] == "L1"].iloc[0]
+    assert f"({after.top})" in row["after the change"]
+    assert "covers cases entered as one lesion" in texts(at)
