@@ -340,3 +340,9 @@ def test_a_what_if_changes_one_levels_finding_and_compares_each_levels_advice():
     row = tables[0][tables[0]["level"] == "L1"].iloc[0]
     assert f"({after.top})" in row["after the change"]
     assert "covers cases entered as one lesion" in texts(at)
+
+
+def test_a_vignette_with_lesions_is_named_neutrally_by_its_levels():
+    from spinemets.ui import labels
+
+    assert labels.neutral_title(get_engine().rulebook, 3, LESION_CASE) == "Vignette 3: breast; T11, L1"
