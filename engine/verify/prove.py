@@ -14,12 +14,12 @@ from typing import Any
 import z3
 from pydantic import ValidationError
 
-from ..case import Case, case_from_values
-from ..decision import Decision
+from ..case import Case
 from ..engine import Engine
 from ..errors import CaseError
-from ..evaluator import case_values
+from ..evaluator import input_values
 from ..kleene import Truth, compile_condition
+from ..lesion_views import facts_over, ordered
 from ..vocabulary import STATUS_RANK
 from .encode import Encoding
 from .invariants import (
@@ -34,6 +34,7 @@ from .invariants import (
     TopClaim,
     failed_claims,
 )
+from .witness import view_of, witness_case
 
 DEFAULT_TIMEOUT_MS = 20_000
 
@@ -180,7 +181,8 @@ class Prover:
             return Counterexample(values, {"id": f"cx-{invariant.id}"}, False, outcome)
         case, decision = outcome
         document = case_document(case)
-        if invariant.when is not None and when_truth(self.engine, invariant, case) != Truth.TRUE:
+        level = witness_level(case, decision)
+        if invariant.when is not None and when_truth(self.engine, invariant, case, level) != Truth.TRUE:
             return Counterexample(values, document, False, f"the engine does not find '{invariant.when_text}' TRUE")
         failed = failed_claims(invariant, decision)
         if not failed:
@@ -188,21 +190,32 @@ class Prover:
         return Counterexample(values, document, True, "; ".join(failed))
 
 
-def evaluate_values(engine: Engine, case_id: str, values: dict[str, Any]) -> tuple[Case, Decision] | str:
-    """The case and the engine's decision for it, or why the case model or the engine refuses it."""
+def evaluate_values(engine: Engine, case_id: str, values: dict[str, Any]) -> tuple[Case, Any] | str:
+    """The case and the engine's decision for it (for a lesion's view, that lesion's own decision), or why the case
+    model or the engine refuses it."""
     try:
-        case = case_from_values(_slug(case_id), values)
-    except ValidationError as err:
-        return f"the case model refuses the case: {err.errors(include_url=False)[0]['msg']}"
+        case, level = witness_case(_slug(case_id), values)
+    except (ValidationError, ValueError) as err:
+        message = err.errors(include_url=False)[0]["msg"] if isinstance(err, ValidationError) else str(err)
+        return f"the case model refuses the case: {message}"
     try:
-        return case, engine.evaluate(case)
+        decision = engine.evaluate(case)
     except CaseError as err:
         return f"the engine refuses the case: {err}"
+    if level is None or decision.lesions is None:
+        return case, decision
+    return case, next(lesion for lesion in decision.lesions if lesion.level == level)
 
 
-def when_truth(engine: Engine, invariant: Invariant, case: Case) -> int:
+def witness_level(case: Case, decision: Any) -> str | None:
+    """The level whose view a witness case stands for (None for a flat case)."""
+    return getattr(decision, "level", None) if case.lesions else None
+
+
+def when_truth(engine: Engine, invariant: Invariant, case: Case, level: str | None = None) -> int:
     assert invariant.when is not None  # the callers ask only of invariants with a `when`
-    values, _ = case_values(case, engine.rulebook)
+    shared = facts_over(ordered(case.lesions)) if level is not None and case.lesions else None
+    values, _ = input_values(view_of(case, level), engine.rulebook, shared)
     _, facts = engine.evaluator.evaluate(values)
     return compile_condition(invariant.when, engine.rulebook.catalog)({**values, **facts})
 
@@ -214,7 +227,10 @@ def case_document(case: Case) -> dict[str, Any]:
         value = getattr(case, name)
         if name in ("id", "title", "presentation") or value is None:
             continue
-        data[name] = value.model_dump(exclude_none=True) if hasattr(value, "model_dump") else value
+        if isinstance(value, list) and value and hasattr(value[0], "model_dump"):  # lesions
+            data[name] = [item.model_dump(exclude_none=True) for item in value]
+        else:
+            data[name] = value.model_dump(exclude_none=True) if hasattr(value, "model_dump") else value
     return data
 
 
