@@ -8,6 +8,7 @@ PubMed link, as ui/citations.py renders them elsewhere. Every text from the rule
 from __future__ import annotations
 
 from html import escape
+from typing import Any
 
 from spinemets import Decision, Rulebook
 from spinemets.decision import OptionDecision, Reason
@@ -101,11 +102,16 @@ def citation(rulebook: Rulebook, cite: Citation) -> str:
     return f"<details class='sm-cite'><summary>{escape(label)}</summary>{''.join(body)}</details>"
 
 
+def rests_on(decision: Any, rule: str) -> tuple[Any, ...]:
+    """The derived facts a fired rule's condition used (Decision.rests_on), of a decision or of one level's."""
+    return tuple(d for d in decision.derived if rule in d.used_by)
+
+
 def _reason(rulebook: Rulebook, reason: Reason, decision: Decision) -> str:
     rests = "".join(
         f"<div class='sm-small'>Rests on an earlier conclusion: <i>{escape(d.title)}</i>, from "
         + "; ".join(escape(labels.rule_title(rulebook, b.rule)) for b in d.because) + "</div>"
-        for d in decision.rests_on(reason.rule))
+        for d in rests_on(decision, reason.rule))
     rule = (f"<span class='sm-small' title='rule {escape(reason.rule)}'> - rule: "
             f"{escape(labels.rule_title(rulebook, reason.rule))}</span>")
     cites = "".join(citation(rulebook, c) for c in reason.citations)

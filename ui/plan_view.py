@@ -100,9 +100,15 @@ def card(rulebook: Rulebook, plan: Any) -> str:
     if plan.radiotherapy:
         parts.append(f"<div data-radiotherapy='1'><b>Radiotherapy covers:</b> {escape(_levels(plan.radiotherapy))}"
                      "</div>")
+    if plan.weigh:
+        parts.append(f"<div data-weigh='1'><b>For the board to weigh:</b> {escape(_levels(plan.weigh))} "
+                     "<span class='sm-small'>(the advice there is at caution or below: nothing is scheduled until "
+                     "the board decides)</span></div>")
     if plan.reasons:
         items = "".join(
             f"<li data-rule='{escape(r.rule)}'>{escape(r.text)}"
+            + (" <span class='sm-small'>(provisional: unknown fields leave open whether it applies)</span>"
+               if r.provisional else "")
             + (f" <span class='sm-small'>({escape(_levels(r.levels))})</span>" if r.levels else "")
             + f"<span class='sm-small' title='rule {escape(r.rule)}'> - rule: "
               f"{escape(labels.rule_title(rulebook, r.rule))}</span>"
@@ -127,4 +133,6 @@ def lines(rulebook: Rulebook, plan: Any) -> list[str]:
                      + (f" ({steps})" if steps else ""))
     if plan.radiotherapy:
         found.append(f"Radiotherapy covers {_levels(plan.radiotherapy)}")
+    if plan.weigh:
+        found.append(f"For the board to weigh (advice at caution or below, nothing scheduled): {_levels(plan.weigh)}")
     return found

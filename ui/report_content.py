@@ -10,7 +10,7 @@ from spinemets.case import GROUPS, input_fields, known_values
 from spinemets.lesion import Lesion
 from spinemets.vocabulary import Citation
 
-from . import citations, labels, lesion_state, plan_view
+from . import cards, citations, labels, lesion_state, plan_view
 
 
 @dataclass(frozen=True)
@@ -157,12 +157,11 @@ def build(rulebook: Rulebook, case: Case, decision: Decision, when: datetime | N
 def _options(rulebook: Rulebook, refs: _References, decision: Any) -> list[OptionLine]:
     """The options of a decision (or of the decision at one level), best first, with their reasons."""
     options = []
-    rests_on = getattr(decision, "rests_on", None)
     for i, o in enumerate(decision.options, start=1):
         reasons = [ReasonLine(labels.reason_heading(rulebook, r), r.text, r.rule,
                               refs.cite(r.citations),
                               [f"{d.title} ({', '.join(b.rule for b in d.because)})"
-                               for d in (rests_on(r.rule) if rests_on is not None else ())])
+                               for d in cards.rests_on(decision, r.rule)])
                    for r in o.reasons]
         options.append(OptionLine(o.option, labels.option_title(rulebook, o.option), labels.status_label(o.status),
                                   o.provisional, i if o.option in decision.ranking else None, reasons))
