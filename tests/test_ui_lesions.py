@@ -346,3 +346,24 @@ def test_a_vignette_with_lesions_is_named_neutrally_by_its_levels():
     from spinemets.ui import labels
 
     assert labels.neutral_title(get_engine().rulebook, 3, LESION_CASE) == "Vignette 3: breast; T11, L1"
+
+
+def test_a_level_whose_findings_contradict_each_other_is_named_and_the_rest_still_decided():
+    at = start()
+    _per_level(at)
+    for level in ("T4", "T5"):
+        at.selectbox(key=lesion_form.ADD_LEVEL).set_value(level).run()
+        _click(at, "Add")
+    t5 = at.session_state[lesion_form.FOCUS]
+    _set_lesion(at, t5, "painful", case_state.NO)
+    _set_lesion(at, t5, "mechanical_pain", case_state.YES)
+    shown = errors(at)
+    message = next(c.message for c in get_engine().rulebook.constraints
+                   if c.id == "consistency.level_not_painful_with_pain")
+    # named by its level in the summary, and beside the field drawn (the pain group of T5)
+    assert any("T5: Mechanical pain" in e and message in e for e in shown), shown
+    assert any(e == message for e in shown), shown
+    assert "No decision" not in texts(at)
+    # decided without the fields at fault: both levels are still there
+    page = "\n".join(e.value for e in at.markdown)
+    assert "data-level='T4' data-involved='true'" in page and "data-level='T5' data-involved='true'" in page

@@ -13,9 +13,11 @@ from spinemets.ui.spine_picture import Mark, describe, svg
 
 NS = "{http://www.w3.org/2000/svg}"
 MARKS = {
-    "T11": Mark(advice="PVP", advice_words="PVP, recommended", colour="#0072B2", status="recommended",
+    "T11": Mark(advice="PVP", advice_words="Vertebroplasty", status_words="recommended", colour="#0072B2",
+                status="recommended",
                 fracture=True, compression=False),
-    "L1": Mark(advice="SURGERY", advice_words="SURGERY, caution", colour="#D55E00", status="caution",
+    "L1": Mark(advice="SURGERY", advice_words="Open surgery", status_words="caution", colour="#D55E00",
+               status="caution",
                fracture=False, compression=True, provisional=True),
     "C5": Mark(fracture=None, compression=None),
 }
@@ -49,7 +51,7 @@ def test_involved_levels_carry_their_advice_status_and_findings():
 
 
 def _words(group: ET.Element) -> str:
-    return " ".join(t.text or "" for t in group.iter(f"{NS}text"))
+    return " ".join(" ".join(part for part in t.itertext()) for t in group.iter(f"{NS}text"))
 
 
 def test_fracture_and_compression_are_a_symbol_and_a_word_not_colour_alone():
@@ -60,9 +62,22 @@ def test_fracture_and_compression_are_a_symbol_and_a_word_not_colour_alone():
     assert symbols["L1"] == {"compression"} and "compression" in _words(found["L1"])
     assert "fracture" not in _words(found["L1"])
     # the advice and its status are words beside the vertebra, a provisional one marked
-    assert "PVP, recommended" in _words(found["T11"]) and "SURGERY, caution *" in _words(found["L1"])
+    assert "T11 · Vertebroplasty recommended · ⚡ fracture" in _words(found["T11"])
+    assert "L1 · Open surgery caution * · ▶ compression" in _words(found["L1"])
     # a level with no decision yet says so
     assert "no decision yet" in _words(found["C5"])
+
+
+def test_the_words_of_neighbouring_levels_never_overlap():
+    # every vertebra from T1 to L5 involved: the words stand one below the other, joined by leader lines
+    marks = {level: Mark(advice="PVP", advice_words="Vertebroplasty", status_words="recommended", fracture=True)
+             for level in VERTEBRAE[7:24]}
+    root = parse(svg(marks))
+    tops = [float(g.find(f"{NS}text[@font-size='12']").get("y")) for g in groups(root).values()
+            if g.get("data-involved")]
+    assert all(b - a >= 28 for a, b in zip(tops, tops[1:])), tops
+    height = float(root.get("viewBox").split()[3])
+    assert tops[-1] + 20 <= height
 
 
 def test_the_level_in_focus_is_highlighted_and_named():
@@ -85,8 +100,8 @@ def test_the_picture_has_an_accessible_name_and_description():
     desc = root.find(f"{NS}desc").text
     # cranio-caudal, each level in words
     assert desc.index("C5") < desc.index("T11") < desc.index("L1")
-    assert "T11: PVP, recommended; fracture" in desc
-    assert "L1: SURGERY, caution (provisional); compression" in desc
+    assert "T11: Vertebroplasty, recommended; fracture" in desc
+    assert "L1: Open surgery, caution (provisional); compression" in desc
     assert "C5: no decision yet; fracture unknown, compression unknown" in desc
 
 

@@ -6,6 +6,7 @@ no field at all leaves no decision.
 """
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import MutableMapping
 from dataclasses import dataclass, field
@@ -105,7 +106,7 @@ def evaluate_form(engine: Engine, state: MutableMapping[Any, Any]) -> Outcome:
     try:
         outcome.case, outcome.decision = _evaluate(engine, data)
     except CaseError as err:
-        _attach(engine, outcome, err)
+        _attach(engine, outcome, err, data)
     if outcome.decision is None and outcome.field_problems and not outcome.general_problems:
         # Evaluate without the fields at fault, so the rest of the decision (and its downloads) stays in view.
         blocked = tuple(outcome.field_problems)
@@ -154,11 +155,21 @@ def _evaluate(engine: Engine, data: dict[str, Any]) -> tuple[Case, Decision]:
     return case, engine.evaluate(case)
 
 
-def _attach(engine: Engine, outcome: Outcome, err: CaseError) -> None:
+_LESION_OF = re.compile(r", lesion ([A-Z][0-9]{1,2}):")
+
+
+def _attach(engine: Engine, outcome: Outcome, err: CaseError, data: dict[str, Any]) -> None:
+    # A check on one lesion's view names plain fields and says the lesion in its summary ("case x, lesion T5:
+    # ..."): its per-level fields are that lesion's widgets, its patient fields the patient's.
+    found = _LESION_OF.search(err.summary)
+    levels = [str(lesion.get("level")) for lesion in data.get("lesions") or []]
+    index = levels.index(found.group(1)) if found and found.group(1) in levels else None
     if not err.problems:
         outcome.general_problems.append(err.summary)
     for problem in err.problems:
-        targets = widget_fields(engine, problem.fields)
+        fields = problem.fields if index is None else tuple(
+            lesion_state.name_at(index, f) if f in lesion_state.FIELDS else f for f in problem.fields)
+        targets = widget_fields(engine, fields)
         if not targets:
             outcome.general_problems.append(problem.message)
         for name in targets:

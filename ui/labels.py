@@ -195,6 +195,8 @@ def fact_title(rulebook: Rulebook, fact: str) -> str:
 
 def rule_title(rulebook: Rulebook, rule_id: str) -> str:
     rule = rulebook.rule_by_id.get(rule_id)
+    if rule is None:  # a plan rule (rules/plan.yaml) reasons about the patient's plan, not an option
+        rule = next((p for p in rulebook.plan_rules if p.id == rule_id), None)
     return rule.title if rule is not None else rule_id
 
 

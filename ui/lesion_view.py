@@ -35,7 +35,7 @@ def render(rulebook: Rulebook, decision: Decision, *, ask: Callable[[str], None]
                 + (plan_view.card(rulebook, plan) if plan is not None else ""), unsafe_allow_html=True)
     if after_top is not None:
         after_top()
-    words = {lesion.level: f"{lesion.level} · {lesion.top}" for lesion in lesions}
+    words = {lesion.level: f"{lesion.level} · {labels.option_title(rulebook, lesion.top)}" for lesion in lesions}
     st.segmented_control("Decision at level", levels, key=LEVEL_KEY, required=True, width="stretch", wrap=True,
                          format_func=lambda level: words.get(level, level),
                          on_change=_focused if on_focus is not None else None,

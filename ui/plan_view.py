@@ -34,17 +34,13 @@ def lesion_decisions(decision: Decision | None) -> tuple[Any, ...]:
     return tuple(getattr(decision, "lesions", None) or ()) if decision is not None else ()
 
 
-def advice_words(option: str, status: str) -> str:
-    """'PVP, recommended': short enough to stand beside a vertebra."""
-    return f"{option}, {labels.status_label(status).lower()}"
-
-
 def marks(rulebook: Rulebook, decision: Decision | None, case: Case | None) -> dict[str, Mark]:
     """Level -> what the spine picture shows there: the plan's advice when there is one, else the lesion's
     findings alone."""
     plan = plan_of(decision)
     if plan is not None:
-        return {level.level: Mark(advice=level.advice, advice_words=advice_words(level.advice, level.status),
+        return {level.level: Mark(advice=level.advice, advice_words=labels.option_title(rulebook, level.advice),
+                                  status_words=labels.status_label(level.status).lower(),
                                   colour=labels.option_colour(rulebook, level.advice), status=level.status,
                                   fracture=level.fracture, compression=level.compression,
                                   provisional=bool(level.provisional))
@@ -83,7 +79,8 @@ def card(rulebook: Rulebook, plan: Any) -> str:
         rows.append(f"<tr data-level='{escape(level.level)}' data-option='{escape(level.advice)}' "
                     f"data-status='{escape(level.status)}'><th>{escape(level.level)}</th>"
                     f"<td><span class='sm-swatch' style='background:{labels.option_colour(rulebook, level.advice)}'>"
-                    f"</span>{escape(labels.option_title(rulebook, level.advice))} ({escape(level.advice)})</td>"
+                    f"</span>{escape(labels.option_title(rulebook, level.advice))}"
+                    f"<span class='sm-code'>{escape(level.advice)}</span></td>"
                     f"<td style='color:{style.colour};font-weight:700'>{style.icon} {escape(style.label)}"
                     f"{escape(flag)}</td><td class='sm-small'>{escape(findings)}</td></tr>")
     parts = [f"<div class='sm-plan' data-plan='1'><div class='sm-h'>Plan for the patient</div>"
@@ -124,7 +121,7 @@ def lines(rulebook: Rulebook, plan: Any) -> list[str]:
     found = []
     for level in plan.levels:
         flag = " (provisional)" if level.provisional else ""
-        found.append(f"{level.level}: {labels.option_title(rulebook, level.advice)} ({level.advice}), "
+        found.append(f"{level.level}: {labels.option_title(rulebook, level.advice)}, "
                      f"{labels.status_label(level.status).lower()}{flag}")
     for procedure in plan.procedures:
         kind = _step_word(rulebook, procedure.option)

@@ -120,8 +120,9 @@ def render(s: Summary) -> bytes:
     for level in s.levels:
         heading(f"Decision at {level.level} - top suggestion: {level.top}")
         options(level.options)
-    heading(("Decision for the patient (each option at its best level) - top suggestion: " if s.levels
-             else "Top suggestion: ") + s.top)
+    heading(f"Top suggestion: {s.top}")
+    if s.levels:
+        text("For the patient: each option at the best status it reaches at any level.", 8, "I")
     options(s.options)
     if s.conflicts:
         heading("Conflicts between papers")

@@ -22,11 +22,12 @@ from spinemets.case import VERTEBRAE
 _HEIGHT = {"C": 12, "T": 14, "L": 18, "S": 9}
 _WIDTH = {"C": 34, "T": 40, "L": 50, "S": 38}
 _GAP = 2
+_CALLOUT = 30     # the height of one level's two lines of words
 _TOP = 26
 _LABEL_X = 40         # level names end here
 _BODY_X = 48          # left edge of the bodies
 _CANAL_X = 104        # the canal's front wall
-_TEXT_X = 126         # the words of an involved level
+_TEXT_X = 150         # the words of an involved level
 _VIEW_WIDTH = 560
 _NEUTRAL_FILL, _NEUTRAL_LINE = "#e5e7eb", "#6b7280"
 _INVOLVED = "#93c5fd"  # involved, no advice yet: a light blue, named in words as "no decision yet"
@@ -38,14 +39,15 @@ _MUTED = "#374151"     # level names of the uninvolved vertebrae: 10:1 on white
 class Mark:
     """What the picture shows at one involved level.
 
-    `advice` is the option code advised there (None: no decision yet), `advice_words` how the reader says it
-    ("Vertebroplasty (PVP), recommended"), `colour` the option's colour; `fracture` and `compression` are
-    three-valued (None: unknown, said so in words)."""
+    `advice` is the option code advised there (None: no decision yet), `advice_words` the option in words
+    ("Percutaneous vertebroplasty"), `status_words` its status ("recommended"), `colour` the option's colour;
+    `fracture` and `compression` are three-valued (None: unknown, said so in words)."""
 
     advice: str | None = None
     advice_words: str = ""
     colour: str = _INVOLVED
     status: str | None = None
+    status_words: str = ""
     fracture: bool | None = None
     compression: bool | None = None
     provisional: bool = False
@@ -64,13 +66,17 @@ def _finding_words(mark: Mark) -> list[str]:
     return words
 
 
+def _advice(mark: Mark) -> str:
+    if not mark.advice_words:
+        return "no decision yet"
+    return mark.advice_words + (f", {mark.status_words}" if mark.status_words else "") + (
+        " (provisional)" if mark.provisional else "")
+
+
 def describe(level: str, mark: Mark) -> str:
     """One involved level in words, as the picture's description and its caption say it."""
-    advice = mark.advice_words or "no decision yet"
-    if mark.provisional and mark.advice_words:
-        advice += " (provisional)"
     findings = _finding_words(mark)
-    return f"{level}: {advice}" + (f"; {', '.join(findings)}" if findings else "")
+    return f"{level}: {_advice(mark)}" + (f"; {', '.join(findings)}" if findings else "")
 
 
 def svg(marks: Mapping[str, Mark], *, focus: str | None = None, ident: str = "spine") -> str:
@@ -80,16 +86,24 @@ def svg(marks: Mapping[str, Mark], *, focus: str | None = None, ident: str = "sp
     if unknown:
         raise ValueError(f"not a vertebra: {', '.join(unknown)}")
     involved = [v for v in VERTEBRAE if v in marks]
-    parts: list[str] = []
+    places: dict[str, tuple[int, int]] = {}
     y = _TOP
     for level in VERTEBRAE:
-        region = level[0]
-        height, width = _HEIGHT[region], _WIDTH[region]
-        mark = marks.get(level)
-        parts.append(_vertebra(level, mark, y, height, width, level == focus))
-        y += height + _GAP
-    total = y + 12
-    canal = (f"<path d='M{_CANAL_X + 6} {_TOP - 6} L{_CANAL_X + 6} {total - 14}' stroke='#9ca3af' stroke-width='10' "
+        places[level] = (y, _HEIGHT[level[0]])
+        y += _HEIGHT[level[0]] + _GAP
+    bottom = y
+    # Each involved level's words (two lines) stand to the right, level with their vertebra where there is room,
+    # else just below the words above, joined to the vertebra by a leader line.
+    callouts: dict[str, float] = {}
+    below = 0.0
+    for level in involved:
+        top, height = places[level]
+        callouts[level] = max(top + height / 2 - 6, below)
+        below = callouts[level] + _CALLOUT
+    total = int(max(bottom, below) + 12)
+    parts = [_vertebra(level, marks.get(level), *places[level], level == focus, callouts.get(level))
+             for level in VERTEBRAE]
+    canal = (f"<path d='M{_CANAL_X + 6} {_TOP - 6} L{_CANAL_X + 6} {bottom - 2}' stroke='#9ca3af' stroke-width='10' "
              "stroke-linecap='round' fill='none' opacity='.45'/>")
     title = (f"Spine C1 to S5: {len(involved)} level{'s' if len(involved) != 1 else ''} involved"
              + (f" ({', '.join(involved)})" if involved else "") + (f"; {focus} in focus" if focus in marks else ""))
@@ -104,7 +118,8 @@ def svg(marks: Mapping[str, Mark], *, focus: str | None = None, ident: str = "sp
             f"{head}{canal}{''.join(parts)}</svg>")
 
 
-def _vertebra(level: str, mark: Mark | None, y: int, height: int, width: int, focused: bool) -> str:
+def _vertebra(level: str, mark: Mark | None, y: int, height: int, focused: bool, callout: float | None) -> str:
+    width = _WIDTH[level[0]]
     x = _BODY_X + (50 - width) // 2
     if mark is None:
         return (f"<g data-level='{level}'><rect x='{x}' y='{y}' width='{width}' height='{height}' rx='3' "
@@ -134,24 +149,28 @@ def _vertebra(level: str, mark: Mark | None, y: int, height: int, width: int, fo
                if focused else "")
     label = (f"<text x='{_LABEL_X}' y='{y + height - 3}' font-size='{11 if focused else 10}' text-anchor='end' "
              f"font-weight='700' fill='{_INK}'>{level}</text>")
-    words = _label_words(level, mark)
-    text = (f"<text x='{_TEXT_X}' y='{y + height / 2 + 4:.1f}' font-size='12' fill='{_INK}'"
-            + (" font-weight='700'" if focused else "") + f">{escape(words)}</text>")
-    leader = (f"<path d='M{_CANAL_X + 16} {y + height / 2:.1f} H{_TEXT_X - 4}' stroke='{_NEUTRAL_LINE}' "
-              "stroke-width='1' stroke-dasharray='2 2'/>")
+    first, second = _label_lines(level, mark)
+    at = callout if callout is not None else y + height / 2 - 6
+    weight = " font-weight='700'" if focused else ""
+    text = (f"<text x='{_TEXT_X}' y='{at + 4:.1f}' font-size='12' fill='{_INK}'{weight}>"
+            f"<tspan font-weight='700'>{escape(first)}</tspan>"
+            f"<tspan x='{_TEXT_X}' dy='14'>{escape(second)}</tspan></text>")
+    leader = (f"<polyline points='{_CANAL_X + 16},{y + height / 2:.1f} {_TEXT_X - 16},{at:.1f} {_TEXT_X - 4},{at:.1f}' "
+              f"fill='none' stroke='{_NEUTRAL_LINE}' stroke-width='1' stroke-dasharray='2 2'/>")
     return f"<g {attrs}>{body}{symbols}{pointer}{label}{leader}{text}</g>"
 
 
-def _label_words(level: str, mark: Mark) -> str:
+def _label_lines(level: str, mark: Mark) -> tuple[str, str]:
+    """'T11 · Percutaneous vertebroplasty' over 'recommended * · ⚡ fracture · ▶ compression'."""
     findings = []
     if mark.fracture:
         findings.append("⚡ fracture")
     if mark.compression:
         findings.append("▶ compression")
-    advice = mark.advice_words or "no decision yet"
-    if mark.provisional and mark.advice_words:
-        advice += " *"
-    return " · ".join([level, advice, *findings])
+    if not mark.advice_words:
+        return f"{level} · no decision yet", " · ".join(findings)
+    status = mark.status_words + (" *" if mark.provisional else "")
+    return f"{level} · {mark.advice_words}", " · ".join(part for part in (status, *findings) if part)
 
 
 def _tri(value: bool | None) -> str:

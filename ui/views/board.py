@@ -188,7 +188,9 @@ def case_and_decision() -> None:
 def _decision(outcome: evaluation.Outcome, present: bool = False) -> None:
     rulebook = engine.rulebook
     if outcome.decision is None:
-        st.error("No decision: " + "; ".join(md(m) for m in outcome.general_problems), icon=":material/error:")
+        st.error("No decision: " + ("; ".join(md(m) for m in outcome.general_problems)
+                                    or "some values cannot be used together (marked in the form)."),
+                 icon=":material/error:")
         return
     if outcome.empty:
         st.markdown(cards.empty_card(), unsafe_allow_html=True)
