@@ -103,4 +103,6 @@ def test_a_three_level_case_entered_level_by_level_shows_the_spine_and_the_plan(
     violations = axe(page)
     _report("Case with lesions", violations)
     assert _serious(violations) == []
+    picture.scroll_into_view_if_needed()
+    page.evaluate("window.scrollBy(0, -60)")
     screenshot(page, shots, "lesions", 1300)

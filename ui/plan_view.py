@@ -81,10 +81,10 @@ def card(rulebook: Rulebook, plan: Any) -> str:
                     f"<td><span class='sm-swatch' style='background:{labels.option_colour(rulebook, level.advice)}'>"
                     f"</span>{escape(labels.option_title(rulebook, level.advice))}"
                     f"<span class='sm-code'>{escape(level.advice)}</span></td>"
-                    f"<td style='color:{style.colour};font-weight:700'>{style.icon} {escape(style.label)}"
-                    f"{escape(flag)}</td><td class='sm-small'>{escape(findings)}</td></tr>")
+                    f"<td><span style='color:{style.colour};font-weight:700'>{style.icon} {escape(style.label)}"
+                    f"{escape(flag)}</span><div class='sm-small'>{escape(findings)}</div></td></tr>")
     parts = [f"<div class='sm-plan' data-plan='1'><div class='sm-h'>Plan for the patient</div>"
-             f"<table><tr><th>Level</th><th>Advice</th><th>Status</th><th>Findings</th></tr>{''.join(rows)}</table>"]
+             f"<table><tr><th>Level</th><th>Advice</th><th>Status and findings</th></tr>{''.join(rows)}</table>"]
     procedures = []
     for procedure in plan.procedures:
         kind = _step_word(rulebook, procedure.option)
