@@ -367,3 +367,39 @@ def test_a_level_whose_findings_contradict_each_other_is_named_and_the_rest_stil
     # decided without the fields at fault: both levels are still there
     page = "\n".join(e.value for e in at.markdown)
     assert "data-level='T4' data-involved='true'" in page and "data-level='T5' data-involved='true'" in page
+
+
+def _lesion_vignettes():
+    from tests.ui_apptest import document, vignette_files
+
+    return [p for p in vignette_files() if document(p).case.lesions and document(p).board is not None]
+
+
+def test_a_trainee_reads_a_vignettes_findings_level_by_level_and_sees_the_plan():
+    from tests.ui_apptest import document
+
+    found = _lesion_vignettes()
+    assert found, "cases/ holds a teaching vignette in lesion form (issue 19)"
+    path = found[0]
+    case = document(path).case
+    at = start()
+    at.switch_page("views/trainee.py").run()
+    at.selectbox(key="trainee.vignette").set_value(path.name).run()
+    rows = at.dataframe[0].value
+    for lesion in case.lesions:
+        assert any(str(f).startswith(f"{lesion.level}: ") for f in rows["finding"]), lesion.level
+    decision = get_engine().evaluate(case)
+    at.radio(key=f"trainee.choice.{case.id}.scored").set_value(decision.top)
+    next(b for b in at.button if b.label == "Commit and reveal").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    page = "\n".join(e.value for e in at.markdown)
+    assert "data-plan='1'" in page and "data-spine='1'" in page
+    assert f"data-level='{decision.lesions[0].level}'" in page
+
+
+def test_the_presentation_view_of_a_case_with_lesions_shows_the_top_suggestion_large_and_the_plan():
+    at = _lesion_page()
+    at.toggle(key="board.present").set_value(True).run()
+    assert not at.exception, [e.value for e in at.exception]
+    page = "\n".join(e.value for e in at.markdown)
+    assert "class='sm-present'" in page and "data-plan='1'" in page and "data-spine='1'" in page
