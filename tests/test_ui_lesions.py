@@ -316,10 +316,20 @@ def test_the_board_log_records_the_lesions_and_the_plan(tmp_path):
     next(b for b in at.button if b.label == "Record the board's decision").click()
     at.run()
     assert "record 1 of the board log" in texts(at), errors(at)
-    ((_, record),) = list(BoardLog(db).decisions())
+    ((_, record),) = list(BoardLog(db).decisions())  # the record's BoardDecision
     assert [lesion["level"] for lesion in record.case["lesions"]] == ["L1", "T11"]
     assert [level["level"] for level in record.decision["plan"]["levels"]] == ["T11", "L1"]
     assert [lesion["level"] for lesion in record.decision["lesions"]] == ["T11", "L1"]
+    # the minutes say the engine's advice at each level
+    from spinemets import minutes
+
+    titles = {o.code: o.title for o in get_engine().rulebook.manifest.options}
+    text = minutes.markdown(minutes.entries_of([(None, record)]), titles)
+    plan = get_engine().evaluate(LESION_CASE).plan
+    expected = "; ".join(f"{level.level}: {titles[level.advice]} ({level.advice})" for level in plan.levels)
+    line = next(x for x in text.splitlines() if x.startswith("- Engine's advice by level: "))
+    assert [part.split(",")[0] for part in line.removeprefix("- Engine's advice by level: ").split("; ")] == \
+        expected.split("; ")
 
 
 def test_a_what_if_changes_one_levels_finding_and_compares_each_levels_advice():

@@ -195,9 +195,11 @@ def fact_title(rulebook: Rulebook, fact: str) -> str:
 
 def rule_title(rulebook: Rulebook, rule_id: str) -> str:
     rule = rulebook.rule_by_id.get(rule_id)
-    if rule is None:  # a plan rule (rules/plan.yaml) reasons about the patient's plan, not an option
-        rule = next((p for p in rulebook.plan_rules if p.id == rule_id), None)
-    return rule.title if rule is not None else rule_id
+    if rule is not None:
+        return rule.title
+    # a plan rule (rules/plan.yaml) reasons about the patient's plan, not an option
+    plan_rule = next((p for p in rulebook.plan_rules if p.id == rule_id), None)
+    return plan_rule.title if plan_rule is not None else rule_id
 
 
 def band_titles(rulebook: Rulebook, score_id: str) -> dict[str, str]:
