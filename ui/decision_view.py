@@ -22,16 +22,18 @@ _PROMPTS = 8   # answer boxes drawn under "still to find out"; the rest are list
 def render(rulebook: Rulebook, decision: Decision, *, ask: Callable[[str], None] | None = None,
            engine: Engine | None = None, case: Case | None = None, blocked: dict[str, list[str]] | None = None,
            findings: str = "", after_top: Callable[[], None] | None = None, top_card: bool = True,
-           focus: str | None = None, on_focus: Callable[[str], None] | None = None) -> None:
+           focus: str | None = None, on_focus: Callable[[str], None] | None = None,
+           ask_at: Callable[[str, str], None] | None = None) -> None:
     """`ask(field)`, when given, draws an answer widget beside each unknown field that could change the advice;
     `blocked` names, per option, fields at fault in the form that could change it; `findings` (HTML) shows the
     case as entered under the top suggestion; `after_top()` draws what goes right under the top suggestion.
     A case with lesions is shown as its plan and the decision at each level (ui/lesion_view.py): `focus` names the
-    level to open, `on_focus(level)` is told when the reader opens another."""
+    level to open, `on_focus(level)` is told when the reader opens another, and `ask_at(field, level)` draws the
+    answer widget for a finding of that level."""
     if plan_view.lesion_decisions(decision):
         from . import lesion_view  # it draws each level with this module's views
 
-        lesion_view.render(rulebook, decision, ask=ask, case=case, findings=findings, after_top=after_top,
+        lesion_view.render(rulebook, decision, ask=ask_at, case=case, findings=findings, after_top=after_top,
                            focus=focus, on_focus=on_focus)
         return
     if case is not None and case.lesions:
@@ -109,9 +111,13 @@ def missing(rulebook: Rulebook, decision: Decision, ask: Callable[[str], None] |
     else:
         asks = [missing_rank.Ask(m.field, m.affects) for m in decision.missing]
         order = "Unknown fields that could change the advice once known, in data-dictionary order."
+    # at one level of a case with lesions: a field of another level (its compression, say) names that level
+    elsewhere: dict[str, tuple[str, ...]] = {m.field: tuple(m.levels or ()) for m in decision.missing
+                                             if getattr(m, "levels", None)}
     st.caption(order + (" Answer here or in the case form." if ask else ""))
     for i, item in enumerate(asks):
-        title = labels.field_title(rulebook, item.field)
+        title = labels.field_title(rulebook, item.field) + (
+            f" at {', '.join(elsewhere[item.field])}" if item.field in elsewhere else "")
         group = labels.GROUP_TITLES.get(labels.field_group(rulebook, item.field), "")
         text = f"**{md(title)}?** {_could_change(rulebook, item)}" + (f" :gray[({group})]" if group else "")
         if ask is None or i >= _PROMPTS:

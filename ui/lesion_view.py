@@ -18,7 +18,7 @@ from . import cards, decision_view, labels, plan_view, spine_picture
 LEVEL_KEY = "decision.level"
 
 
-def render(rulebook: Rulebook, decision: Decision, *, ask: Callable[[str], None] | None = None,
+def render(rulebook: Rulebook, decision: Decision, *, ask: Callable[[str, str], None] | None = None,
            case: Case | None = None, findings: str = "", after_top: Callable[[], None] | None = None,
            focus: str | None = None, on_focus: Callable[[str], None] | None = None) -> None:
     lesions = plan_view.lesion_decisions(decision)
@@ -45,7 +45,14 @@ def render(rulebook: Rulebook, decision: Decision, *, ask: Callable[[str], None]
     lesion = next(found for found in lesions if found.level == state[LEVEL_KEY])
     st.markdown(cards.top_card(rulebook, lesion, heading=f"Advice at {lesion.level}", level=lesion.level)
                 + decision_view.glance_html(rulebook, lesion) + findings, unsafe_allow_html=True)
-    decision_view.views(rulebook, lesion, ask)
+    elsewhere = {m.field: m.levels[0] for m in lesion.missing if m.levels}
+
+    def ask_here(name: str) -> None:
+        # a finding is asked of the level it belongs to: this one, or the other level the missing item names
+        assert ask is not None
+        ask(name, elsewhere.get(name, lesion.level))
+
+    decision_view.views(rulebook, lesion, ask_here if ask is not None else None)
     decision_view.scores(rulebook, lesion)
     decision_view.footer(decision)
 

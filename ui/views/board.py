@@ -220,13 +220,15 @@ def _decision(outcome: evaluation.Outcome, present: bool = False) -> None:
 
     decision_view.render(rulebook, outcome.decision, ask=_ask, engine=engine, case=outcome.case, blocked=blocked,
                          findings=findings(rulebook, outcome.reading.data), after_top=board_decision,
-                         top_card=not present, focus=lesion_form.focus_level(state), on_focus=_focus_level)
+                         top_card=not present, focus=lesion_form.focus_level(state), on_focus=_focus_level,
+                         ask_at=_ask)
 
 
-def _ask(name: str) -> None:
+def _ask(name: str, level: str | None = None) -> None:
     """An answer box for an unknown field: while the levels are described one by one, a finding of one level is
-    asked of the level in focus (the decision shown is that level's)."""
-    slot = lesion_form.focus(state) if lesion_state.on(state) else None
+    asked of that level (the decision shown is that level's, or it names another level)."""
+    slot = next((s for s in lesion_state.slots(state) if lesion_state.level_of(state, s) == level), None) \
+        if lesion_state.on(state) else None
     if slot is not None and name in lesion_state.FIELDS:
         form.prompt(engine, name, form_key=lesion_state.key(slot, name), specs=lesion_state.specs_for(specs))
     else:
