@@ -438,3 +438,15 @@ def test_an_unknown_finding_of_another_level_is_asked_of_that_level():
     assert not at.exception, [e.value for e in at.exception]
     answered = case_from_data(case_state.read(at.session_state, input_specs(get_engine())).data).case
     assert [lesion.spinal_cord_compression for lesion in answered.lesions] == [True, False, True]
+
+
+def test_the_lesions_come_back_after_a_reload(specs):
+    from spinemets.ui import drafts
+
+    state = _blank_state(specs)
+    case_state.load(state, specs, LESION_CASE)
+    state[lesion_form.FOCUS] = lesion_state.slots(state)[1]
+    # a reload starts an empty session; the tab's work in progress is put back from the server's memory
+    fresh = dict(drafts.work(state))
+    assert _case(fresh, specs) == LESION_CASE
+    assert lesion_form.focus_level(fresh) == "T11"
