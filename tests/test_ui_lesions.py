@@ -350,6 +350,13 @@ def test_a_what_if_changes_one_levels_finding_and_compares_each_levels_advice():
     row = tables[0][tables[0]["level"] == "L1"].iloc[0]
     assert f"({after.top})" in row["after the change"]
     assert "covers cases entered as one lesion" in texts(at)
+    # applied, the level's finding changes in the form (and only there); undo brings it back
+    next(b for b in at.button if b.label == "Apply this value to the case").click().run()
+    specs = input_specs(engine)
+    assert case_from_data(case_state.read(at.session_state, specs).data).case == changed
+    at.switch_page("views/board.py").run()
+    _click(at, "Undo")
+    assert case_from_data(case_state.read(at.session_state, specs).data).case == LESION_CASE
 
 
 def test_a_vignette_with_lesions_is_named_neutrally_by_its_levels():

@@ -10,7 +10,7 @@ import streamlit as st
 from spinemets import Case, Decision, Engine, Rulebook
 from spinemets.vocabulary import Citation
 
-from . import cards, labels, missing_rank, plan_view, spine_picture
+from . import cards, labels, missing_rank, plan_view
 from .form import score_line
 from .text import md
 
@@ -36,10 +36,6 @@ def render(rulebook: Rulebook, decision: Decision, *, ask: Callable[[str], None]
         lesion_view.render(rulebook, decision, ask=ask_at, case=case, findings=findings, after_top=after_top,
                            focus=focus, on_focus=on_focus)
         return
-    if case is not None and case.lesions:
-        # a decision that does not yet carry each level's: the picture marks the levels described
-        st.markdown(spine_picture.svg(plan_view.marks(rulebook, None, case), focus=focus, ident="spine-decision"),
-                    unsafe_allow_html=True)
     if after_top is None:
         st.markdown(cards.top_card(rulebook, decision) + glance_html(rulebook, decision) + findings,
                     unsafe_allow_html=True)
