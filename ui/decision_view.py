@@ -33,8 +33,8 @@ def render(rulebook: Rulebook, decision: Decision, *, ask: Callable[[str], None]
     if plan_view.lesion_decisions(decision):
         from . import lesion_view  # it draws each level with this module's views
 
-        lesion_view.render(rulebook, decision, ask=ask_at, case=case, findings=findings, after_top=after_top,
-                           focus=focus, on_focus=on_focus)
+        lesion_view.render(rulebook, decision, ask=ask_at, findings=findings, after_top=after_top, focus=focus,
+                           on_focus=on_focus)
         return
     if after_top is None:
         st.markdown(cards.top_card(rulebook, decision) + glance_html(rulebook, decision) + findings,

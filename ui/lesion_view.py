@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 import streamlit as st
-from spinemets import Case, Decision, Rulebook
+from spinemets import Decision, Rulebook
 
 from . import cards, decision_view, labels, plan_view, spine_picture
 
@@ -19,7 +19,7 @@ LEVEL_KEY = "decision.level"
 
 
 def render(rulebook: Rulebook, decision: Decision, *, ask: Callable[[str, str], None] | None = None,
-           case: Case | None = None, findings: str = "", after_top: Callable[[], None] | None = None,
+           findings: str = "", after_top: Callable[[], None] | None = None,
            focus: str | None = None, on_focus: Callable[[str], None] | None = None) -> None:
     lesions = plan_view.lesion_decisions(decision)
     levels = [lesion.level for lesion in lesions]
@@ -28,11 +28,11 @@ def render(rulebook: Rulebook, decision: Decision, *, ask: Callable[[str, str], 
         state[LEVEL_KEY] = focus
     if state.get(LEVEL_KEY) not in levels:
         state[LEVEL_KEY] = levels[0]
-    picture = spine_picture.svg(plan_view.marks(rulebook, decision, case), focus=state[LEVEL_KEY],
-                                ident="spine-decision")
     plan = plan_view.plan_of(decision)
+    assert plan is not None  # a decision with lesions has its plan
+    picture = spine_picture.svg(plan_view.marks(rulebook, plan), focus=state[LEVEL_KEY], ident="spine-decision")
     st.markdown(cards.STYLE + f"<div class='sm-spine-box' style='margin:.2rem 0 .4rem 0'>{picture}</div>"
-                + (plan_view.card(rulebook, plan) if plan is not None else ""), unsafe_allow_html=True)
+                + plan_view.card(rulebook, plan), unsafe_allow_html=True)
     if after_top is not None:
         after_top()
     words = {lesion.level: f"{lesion.level} · {labels.option_title(rulebook, lesion.top)}" for lesion in lesions}

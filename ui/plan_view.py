@@ -1,6 +1,6 @@
 """The patient's plan as a card (levels and their advice, procedures by session or operation, what radiotherapy
-covers, the plan's own reasons with their passages) and the spine picture's marks, from a decision on a case with
-lesions. Before a decision exists (the case does not read), the marks come from the lesions alone.
+covers, the levels for the board to weigh, the plan's own reasons with their passages) and the spine picture's
+marks, from a decision on a case with lesions.
 """
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from html import escape
 from typing import Any
 
-from spinemets import Case, Decision, Rulebook
+from spinemets import Decision, Rulebook
 
 from . import cards, labels
 from .spine_picture import Mark
@@ -34,19 +34,14 @@ def lesion_decisions(decision: Decision | None) -> tuple[Any, ...]:
     return tuple(getattr(decision, "lesions", None) or ()) if decision is not None else ()
 
 
-def marks(rulebook: Rulebook, decision: Decision | None, case: Case | None) -> dict[str, Mark]:
-    """Level -> what the spine picture shows there: the plan's advice when there is one, else the lesion's
-    findings alone."""
-    plan = plan_of(decision)
-    if plan is not None:
-        return {level.level: Mark(advice=level.advice, advice_words=labels.option_title(rulebook, level.advice),
-                                  status_words=labels.status_label(level.status).lower(),
-                                  colour=labels.option_colour(rulebook, level.advice), status=level.status,
-                                  fracture=level.fracture, compression=level.compression,
-                                  provisional=bool(level.provisional))
-                for level in plan.levels}
-    return {lesion.level: Mark(fracture=lesion.pathological_fracture, compression=lesion.spinal_cord_compression)
-            for lesion in (case.lesions if case is not None and case.lesions else [])}
+def marks(rulebook: Rulebook, plan: Any) -> dict[str, Mark]:
+    """Level -> what the spine picture shows there: the plan's advice, its status and the level's findings."""
+    return {level.level: Mark(advice=level.advice, advice_words=labels.option_title(rulebook, level.advice),
+                              status_words=labels.status_label(level.status).lower(),
+                              colour=labels.option_colour(rulebook, level.advice), status=level.status,
+                              fracture=level.fracture, compression=level.compression,
+                              provisional=bool(level.provisional))
+            for level in plan.levels}
 
 
 def _levels(levels: Iterable[str]) -> str:
