@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import unicodedata
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -119,7 +119,7 @@ class Line:
     record: str        # "record 3, hash 1a2b..." or "not recorded"
     history: str = ""  # "corrects record 2 (Conservative care (CONSERVATIVE))" or ""
     voided: bool = False
-    plan: str = ""     # a case with lesions: "T4: Conservative care (CONSERVATIVE), recommended; T7: ..."
+    plan: str = ""     # a case in lesion form: "T11 Percutaneous vertebroplasty (PVP), recommended; ..."
 
 
 def lines(entries: Sequence[Entry], titles: dict[str, str]) -> list[Line]:
@@ -147,15 +147,21 @@ def lines(entries: Sequence[Entry], titles: dict[str, str]) -> list[Line]:
             rulebook=f"version {d.rulebook_version}, sha256 {d.rulebook_sha256}",
             record=f"record {record.seq} of the log, {record.recorded_at}, hash {record.hash}" if record
             else "not recorded in a log (recording was off)", history=history, voided=d.voids,
-            plan=_plan_words(d, named)))
+            plan=_plan_words(d.decision.get("plan"), named)))
     return out
 
 
-def _plan_words(decision: BoardDecision, named: Callable[[str | None], str]) -> str:
-    """The advice at each level of a case with lesions, as its decision JSON's plan has it ("" for a flat case)."""
-    plan = decision.decision.get("plan") or {}
-    return "; ".join(f"{level.get('level')}: {named(level.get('advice'))}, {status_words(level.get('status'))}"
-                     + (" (provisional)" if level.get("provisional") else "") for level in plan.get("levels") or ())
+def _plan_words(plan: Any, named: Any) -> str:
+    """The plan of a case in lesion form in one line: each level's advice and status, then the sessions."""
+    if not isinstance(plan, dict):
+        return ""
+    levels = [f"{p.get('level')} {named(p.get('advice'))}, {status_words(p.get('status'))}"
+              for p in plan.get("levels") or () if isinstance(p, dict)]
+    sessions = [f"{named(p.get('option'))} in {len(p.get('sessions') or ())} "
+                f"{'operation' if p.get('option') == 'SURGERY' else 'session'}(s): "
+                + " / ".join("+".join(group) for group in p.get("sessions") or ())
+                for p in plan.get("procedures") or () if isinstance(p, dict)]
+    return "; ".join(levels) + (". " + "; ".join(sessions) if sessions else "")
 
 
 def _md(text: str) -> str:
@@ -181,10 +187,10 @@ def markdown(entries: Sequence[Entry], titles: dict[str, str], *, pin: Pin | Non
         out += ["", f"## {r.number}. `{r.case_id}`" + (f": {_md(r.title)}" if r.title else ""), "",
                 f"- Engine's top suggestion: {_md(r.tool)}", f"- Board's decision: {_md(r.board)}",
                 f"- Follows the top suggestion: {'yes' if r.follows else 'no'}"]
-        if r.plan:
-            out.insert(len(out) - 2, f"- Engine's advice by level: {_md(r.plan)}")
         if r.voided:
             out[-2:] = ["- Board's decision: withdrawn (the record below voids it)"]
+        if r.plan:
+            out.append(f"- Plan by level: {_md(r.plan)}")
         if r.history:
             out.append(f"- History: this record {_md(r.history)}")
         if r.reason:
@@ -269,7 +275,7 @@ def pdf(entries: Sequence[Entry], titles: dict[str, str], *, pin: Pin | None = N
         text(f"{r.number}. {r.case_id}" + (f": {r.title}" if r.title else ""), 11, "B", 0.8)
         text(f"Engine's top suggestion: {r.tool}", 9, indent=3)
         if r.plan:
-            text(f"Engine's advice by level: {r.plan}", 9, indent=3)
+            text(f"Plan by level: {r.plan}", 9, indent=3)
         if r.voided:
             text("Board's decision: withdrawn (this record voids it)", 9, "B", indent=3)
         else:
