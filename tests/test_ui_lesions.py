@@ -7,6 +7,7 @@ import pytest
 import yaml
 
 from spinemets import Case, get_engine
+from spinemets.whatif import sweep
 from spinemets.case_io import case_from_data
 from spinemets.ui import case_state, imports, lesion_form, lesion_state, session
 from spinemets.ui.evaluation import evaluate_form, input_specs
@@ -347,7 +348,13 @@ def test_a_what_if_changes_one_levels_finding_and_compares_each_levels_advice():
     after = next(d for d in engine.evaluate(changed).lesions if d.level == "L1")
     row = tables[0][tables[0]["level"] == "L1"].iloc[0]
     assert f"({after.top})" in row["after the change"]
-    assert "covers cases entered as one lesion" in texts(at)
+    # the single changes that move the top suggestion name the level whose finding they change
+    moving = [c for c in sweep(engine, LESION_CASE) if c.moves_top]
+    shown = [t.value for t in at.table if "top suggestion" in t.value.columns]
+    if moving:
+        assert sorted(shown[0]["level"]) == sorted(c.level or "the patient" for c in moving)
+    else:
+        assert "No single change of one field moves the top suggestion" in texts(at)
     # applied, the level's finding changes in the form (and only there); undo brings it back
     next(b for b in at.button if b.label == "Apply this value to the case").click().run()
     specs = input_specs(engine)

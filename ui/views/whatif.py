@@ -157,7 +157,9 @@ def _changes() -> list[FieldChange]:
 def _rows(found: list[FieldChange]) -> list[dict[str, str]]:
     def title(code: str) -> str:
         return labels.option_title(rulebook, code)
-    return [{"field": labels.field_title(rulebook, c.field), "now": labels.value_words(rulebook, c.field, c.before),
+    return [{**({"level": c.level or "the patient"} if case is not None and case.lesions else {}),
+             "field": lesion_state.field_title(rulebook, c.field) if c.level else labels.field_title(rulebook, c.field),
+             "now": labels.value_words(rulebook, c.field, c.before),
              "if": labels.value_words(rulebook, c.field, c.after),
              "top suggestion": f"{title(c.top_before)} → {title(c.top_after)}",
              "status changes": "; ".join(f"{title(s.option)}: {labels.status_label(s.before)} → "
@@ -165,10 +167,8 @@ def _rows(found: list[FieldChange]) -> list[dict[str, str]]:
 
 
 if case.lesions:
-    # The sweep varies the case's flat fields; on a case described level by level it would try values at no level.
-    st.info("For a case described level by level, try changes one at a time above: the automatic list covers "
-            "cases entered as one lesion.", icon=":material/info:")
-    st.stop()
+    st.caption("Described level by level: each finding of each level is tried on its own, and a change is judged "
+               "by the patient's summary (each option at the best status it reaches at any level).")
 found = _changes()
 moving = [c for c in found if c.moves_top]
 if moving:
