@@ -17,7 +17,6 @@ from spinemets.fields import FieldSpec
 
 from . import case_state, labels, lesion_state, sins_link
 from .evaluation import Outcome
-from .text import md
 
 FOCUS = case_state.KEPT_FOCUS
 GROUP = "form.lesion_group"
@@ -273,8 +272,3 @@ def _frameworks(outcome: Outcome, level: str) -> dict[str, Any]:
             return dict(lesion.frameworks)
     return {}
 
-
-def words(state: case_state.State) -> str:
-    """'3 levels: T11, T12, L1' for captions."""
-    found = [lesion_state.level_of(state, s) for s in ordered(state)]
-    return f"{len(found)} level{'s' if len(found) != 1 else ''}: {md(', '.join(found))}" if found else "no level"
