@@ -145,6 +145,7 @@ def bibliography(rulebook: Any) -> dict[str, Citation]:
     walk(tuple(rulebook.rules))
     walk(tuple(rulebook.scores))
     walk(tuple(rulebook.frameworks))
+    walk(tuple(rulebook.plan_rules))  # the plan of a case in lesion form cites too
     return {key: citation for citation, key in found.items()}
 
 
