@@ -34,6 +34,11 @@ from spinemets._internal import durable_host  # noqa: E402
 from spinemets.case import input_fields, known_values  # noqa: E402
 from spinemets.case_io import case_from_data  # noqa: E402
 from spinemets.evaluator import case_values  # noqa: E402
+try:
+    from spinemets.evaluator import input_values  # noqa: E402
+    from spinemets.lesion_views import facts_over, ordered, patient_values, view_values  # noqa: E402
+except ImportError:  # before lesions (issue 19): section 1c is then skipped
+    input_values = None  # type: ignore[assignment]
 from spinemets.kleene import Truth  # noqa: E402
 from spinemets.commands.synth import synthetic_cases  # noqa: E402
 from spinemets.commands.batch import usable_cores  # noqa: E402
@@ -49,6 +54,8 @@ TARGETS = {
     "batch": 2000.0,                    # cases per second
     "cold": 1.0,                        # s for `spinemets evaluate`
     "growth": 5.0,                      # MB over 100,000 evaluations
+    "lesions4": 3.0,                    # ms median for a case of 4 lesions
+    "lesions_ratio": 3.0,               # 4 lesions against 1, median
 }
 
 
@@ -160,6 +167,59 @@ def section_decisions(engine, vignettes: list, synthetic: list, repeat: int) -> 
     return {"median": worst_median, "p99": worst_p99}
 
 
+# --- 1c. one decision by number of lesions -----------------------------------------------------------------
+
+LESION_COUNTS = (1, 2, 4, 8)
+
+
+def lesion_floor_of(engine, case) -> None:
+    """The floor of a decision on a case in lesion form: for every lesion, its view's values (the patient's fields,
+    the lesion's, the facts over all lesions) and both readings of every rule, as `floor_of` for a flat case. The
+    engine decides lesions whose views nothing tells apart once; the floor counts every lesion."""
+    if not case.lesions:
+        floor_of(engine, case)
+        return
+    lesions = ordered(case.lesions)
+    patient = patient_values(case)
+    shared = facts_over(lesions)
+    for lesion in lesions:
+        values, _ = input_values(view_values(patient, lesion, len(lesions)), engine.rulebook, shared)
+        engine.evaluator.evaluate(values)
+        engine.evaluator.evaluate(values, settled=True)
+
+
+def section_lesions(engine, samples: int, repeat: int) -> dict:
+    header("1c. One decision by number of lesions (synth --lesions cases of exactly 1, 2, 4 and 8 lesions)")
+    if input_values is None:
+        print("  skipped: this engine has no lesions")
+        return {}
+    medians: dict[int, float] = {}
+    clock = time.perf_counter_ns
+    for count in LESION_COUNTS:
+        cases = [case_from_data(c).case for c in synthetic_cases(samples, 7, engine, lesion_count=count)]
+        for case in cases[:50]:
+            engine.evaluate(case)  # warm caches
+        api, floor = [], []
+        for _ in range(repeat):
+            for case in cases:
+                t = clock()
+                engine.evaluate(case)
+                api.append((clock() - t) / 1e6)
+                t = clock()
+                lesion_floor_of(engine, case)
+                floor.append((clock() - t) / 1e6)
+        m_api, p_api, m_floor, p_floor = (statistics.median(api), pct(api, 0.99),
+                                          statistics.median(floor), pct(floor, 0.99))
+        medians[count] = m_api
+        print(f"  {count} lesion{'s' if count > 1 else ' '}  {len(api):>6} decisions  evaluate median {m_api:.3f} ms  "
+              f"p99 {p_api:.3f} ms   floor median {m_floor:.3f} ms  p99 {p_floor:.3f} ms   "
+              f"ratio {m_api / m_floor:.1f}x")
+    four, one = medians[4], medians[1]
+    print(f"  target: 4 lesions within 3x one lesion ({four / one:.2f}x): {verdict(four <= 3 * one)}; "
+          f"4 lesions under 3 ms median ({four:.3f} ms): {verdict(four < 3.0)}   load {load()}")
+    return {"lesions4": four, "lesions_ratio": four / one}
+
+
 # --- 1b. inside durable-rules -----------------------------------------------------------------------------
 
 _CATEGORIES = (
@@ -249,18 +309,23 @@ def run_timed(args: list[str], **kw) -> tuple[float, float, subprocess.Completed
     return wall, cpu, out
 
 
-def section_batch(rows: int, rules: str | None) -> dict:
-    header(f"3. Batch throughput: {rows:,} synthetic cases, `spinemets batch` on {os.cpu_count()} cores")
+def section_batch(rows: int, rules: str | None, lesions: bool = False) -> dict:
+    kind = "multi-level synthetic cases (synth --lesions, CSV in the long form)" if lesions else "synthetic cases"
+    header(f"3{'b' if lesions else ''}. Batch throughput: {rows:,} {kind}, `spinemets batch` on {os.cpu_count()} "
+           "cores")
     rules_args = ["--rules", rules] if rules else []
-    ideal = IdealPasses(rules, min(rows, 5000))
+    ideal = IdealPasses(rules, min(rows, 5000), lesions)
     ideal.measure()
     with tempfile.TemporaryDirectory(prefix="spinemets-bench-") as folder:
         registry = Path(folder) / "registry.csv"
-        wall, _, out = run_timed([*CLI, "synth", str(rows), "--seed", "1", "--out", str(registry), *rules_args])
+        wall, _, out = run_timed([*CLI, "synth", str(rows), "--seed", "1", "--out", str(registry), *rules_args,
+                                  *(["--lesions"] if lesions else [])])
         if out.returncode:
             print("  synth failed:", out.stderr[-500:])
             return {}
-        print(f"  synthetic registry: {registry.stat().st_size / 1e6:.1f} MB CSV, made in {wall:.1f} s")
+        lines = sum(1 for _ in registry.open()) - 1 if lesions else rows
+        print(f"  synthetic registry: {registry.stat().st_size / 1e6:.1f} MB CSV"
+              f"{f', {lines:,} rows (one per lesion)' if lesions else ''}, made in {wall:.1f} s")
         results: dict[str, tuple[float, float, int]] = {}  # label: wall, CPU, index of the ideal pass before
         runs = [("decisions to a file", ["--out", str(Path(folder) / "decisions.jsonl")]),
                 ("--summary-only", ["--summary-only"])]
@@ -282,6 +347,9 @@ def section_batch(rows: int, rules: str | None) -> dict:
         print(f"  largest resident set of any process so far: {peak:.0f} MB")
     ideal_ratio(results, ideal, rows)
     rate = rows / results["decisions to a file"][0] if "decisions to a file" in results else 0.0
+    if lesions:  # no throughput target of its own: a multi-level decision is several decisions' work
+        print("  (no cases/s target for multi-level cases; the ratio to the ideal is the measure)")
+        return {}
     print(f"  target: >= {TARGETS['batch']:,.0f} cases/s (decisions written): {verdict(rate >= TARGETS['batch'])}")
     return {"batch": rate}
 
@@ -295,9 +363,9 @@ class IdealPasses:
     against the mean of the passes either side of it, measured under the same load.
     """
 
-    def __init__(self, rules: str | None, sample: int) -> None:
+    def __init__(self, rules: str | None, sample: int, lesions: bool = False) -> None:
         self.engine = get_engine(rules)
-        self.cases = [case_from_data(c).case for c in synthetic_cases(sample, 1, self.engine)]
+        self.cases = [case_from_data(c).case for c in synthetic_cases(sample, 1, self.engine, lesions=lesions)]
         self.compact = compact_encoder(self.engine.rulebook) if compact_encoder is not None else None
         self.passes: list[dict[str, tuple[float, float]]] = []  # per pass: stage -> (wall, CPU) s per decision
         for case in self.cases[:200]:
@@ -458,6 +526,12 @@ def _bombs(folder: Path) -> list[tuple[str, list[str]]]:
     merge_rules = folder / "merge-rules"
     subprocess.run(["cp", "-r", str(ROOT / "rules"), str(merge_rules)], check=True)
     (merge_rules / "bomb.yaml").write_text(merge_bomb())
+    with (folder / "lesions.yaml").open("w") as f:
+        f.write("id: x\nlesions:\n" + "- level: T1\n" * 10_000)
+    with (folder / "lesions.csv").open("w") as f:  # one case of 10,000 rows in the long form, then one more case
+        f.write("id,age,level\n" + "x,70,T1\n" * 10_000 + "y,60,L1\n")
+    with (folder / "lesions.jsonl").open("w") as f:
+        f.write(json.dumps({"id": "x", "lesions": [{"level": "T1"}] * 10_000}) + "\n")
     with (folder / "rows.jsonl").open("w") as f:
         for _ in range(200):
             f.write('{"id": "x", "a": ' + "[" * 5000 + "]" * 5000 + "}\n")
@@ -471,7 +545,11 @@ def _bombs(folder: Path) -> list[tuple[str, list[str]]]:
             ("5,000-digit integer", [*CLI, "evaluate", str(folder / "bigint.yaml")]),
             ("alias bomb in a rule base", [*CLI, "validate", str(rules)]),
             ("merge-key bomb in a rule base", [*CLI, "validate", str(merge_rules)]),
-            ("batch: 200 deep rows + a 50 MB row", [*CLI, "batch", str(folder / "rows.jsonl"), "--summary-only"])]
+            ("batch: 200 deep rows + a 50 MB row", [*CLI, "batch", str(folder / "rows.jsonl"), "--summary-only"]),
+            ("10,000 lesions, case", [*CLI, "evaluate", str(folder / "lesions.yaml")]),
+            ("batch: 10,000 lesions in one JSON line", [*CLI, "batch", str(folder / "lesions.jsonl"),
+                                                         "--summary-only"]),
+            ("batch: one case of 10,000 CSV rows", [*CLI, "batch", str(folder / "lesions.csv"), "--summary-only"])]
 
 
 _MEASURE = """
@@ -542,7 +620,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller samples (about a minute)")
     parser.add_argument("--rules", help="rule base folder (default: the built-in rules/)")
-    sections = ["decisions", "durable", "sweep", "batch", "cold", "memory", "rerun", "browser", "hostile"]
+    sections = ["decisions", "lesions", "durable", "sweep", "batch", "batch-lesions", "cold", "memory", "rerun",
+                "browser", "hostile"]
     parser.add_argument("--batch-rows", type=int, help="rows of the batch section's registry (default 100,000; "
                         "20,000 with --quick)")
     parser.add_argument("--only", nargs="+", choices=sections,
@@ -564,12 +643,16 @@ def main() -> None:
     figures: dict[str, float] = {}
     if "decisions" in only:
         figures.update(section_decisions(engine, vignettes, synthetic, 1 if quick else 3))
+    if "lesions" in only:
+        figures.update(section_lesions(engine, 300 if quick else 1000, 1 if quick else 3))
     if "durable" in only:
         section_durable(engine, synthetic[:2000])
     if "sweep" in only:
         figures.update(section_sweep(engine, vignettes, synthetic[:20 if quick else 100]))
     if "batch" in only:
         figures.update(section_batch(args.batch_rows or (20_000 if quick else 100_000), args.rules))
+    if "batch-lesions" in only:
+        section_batch(args.batch_rows or (20_000 if quick else 100_000), args.rules, lesions=True)
     if "cold" in only and vignette_files:
         figures.update(section_cold(vignette_files[0], args.rules, 3 if quick else 7))
     if "memory" in only:
@@ -582,7 +665,8 @@ def main() -> None:
         section_hostile()
 
     header("Summary against the targets")
-    units = {"median": "ms", "p99": "ms", "sweep": "ms", "batch": "cases/s", "cold": "s", "growth": "MB"}
+    units = {"median": "ms", "p99": "ms", "sweep": "ms", "batch": "cases/s", "cold": "s", "growth": "MB",
+             "lesions4": "ms", "lesions_ratio": "x"}
     for key, value in figures.items():
         target = TARGETS[key]
         ok = value >= target if key == "batch" else (value < target if key == "growth" else value <= target)

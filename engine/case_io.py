@@ -42,6 +42,7 @@ def parse_case_text(raw: bytes | str, name: str = "<case>") -> CaseDocument:
     except yamlio.YamlProblem as err:
         if err.limit:  # one line: the file, where, and the limit it exceeds
             where = f"{name}:{err.line}" if err.line else name
+            where += f", field '{err.field}'" if err.field else ""
             raise CaseError(f"{where}: {err.message}") from None
         raise CaseError(f"{name}: cannot read the case", [Problem(err.message, file=name, line=err.line)]) from None
     return case_from_data(data, name, index)
@@ -175,6 +176,11 @@ def _text_hint(kind: str, value: Any) -> str:
     return ""
 
 
+def _value_count(ctx: dict[str, Any]) -> str:
+    count = ctx.get("actual_length")
+    return f"{count:,}" if isinstance(count, int) else "more"
+
+
 def _explain(error: ErrorDetails) -> str:
     kind, ctx, value = error["type"], error.get("ctx") or {}, error.get("input")
     if kind == "missing":
@@ -193,6 +199,10 @@ def _explain(error: ErrorDetails) -> str:
     if kind == "string_pattern_mismatch":
         return (f"got {_describe(value)}; use letters, digits, '.', '_' or '-' only, "
                 "starting with a letter or digit (no patient names)")
+    if kind == "too_long":  # a list longer than the field allows (`lesions`: one entry per vertebra, at most 29)
+        return f"at most {ctx.get('max_length')} entries, got {_value_count(ctx)}"
+    if kind == "too_short":
+        return f"at least {ctx.get('min_length')} entry: give one or leave the field out (unknown)"
     if kind == "finite_number":
         return "must be a finite number"
     if kind == "extra_forbidden":

@@ -77,9 +77,21 @@ class Engine:
         return self.rulebook.sha256
 
     def check(self, case: Case) -> list[Problem]:
-        """Combinations of values the rule base declares impossible for one patient, named by field."""
-        values, _ = case_values(case, self.rulebook)
-        return self.check_values(values)
+        """Combinations of values the rule base declares impossible for one patient, named by field; in lesion form
+        the patient's values and then each lesion's view, as `evaluate` checks them (a lesion's field named
+        `lesions.<i>.<field>`), all reported at once."""
+        if not case.lesions:
+            values, _ = case_values(case, self.rulebook)
+            return self.check_values(values)
+        lesions = ordered(case.lesions)
+        patient = patient_values(case)
+        values, _ = input_values({**patient, "levels": [lesion.level for lesion in lesions]}, self.rulebook)
+        problems = self.check_values(values)
+        shared = facts_over(lesions)
+        for lesion in lesions:
+            values, _ = input_values(view_values(patient, lesion, len(lesions)), self.rulebook, shared)
+            problems += [_located(p, case, lesion) for p in self._check(values, lesion.level)]
+        return problems
 
     def check_values(self, values: dict[str, Any]) -> list[Problem]:
         """`check` on the values `case_values` computed."""
@@ -148,7 +160,7 @@ class Engine:
                 try:
                     decision = decided[key] = self._decide(case.id, view, shared, _LESION_INPUTS, lesion.level)
                 except CaseError as err:
-                    raise CaseError(str(err), [_located(p, case, lesion) for p in err.problems]) from None
+                    raise CaseError(err.summary, [_located(p, case, lesion) for p in err.problems]) from None
             if "discrete_compressive_lesions" not in shared:
                 decision = self._with_other_levels(patient, lesions, lesion, decision)
             decisions.append(LesionDecision.of(lesion.level, decision))
@@ -260,10 +272,13 @@ def _level_sets(rulebook: Rulebook) -> tuple[frozenset[str], ...]:
 def _located(problem: Problem, case: Case, lesion: Lesion) -> Problem:
     """A problem of one lesion's view, named by that lesion's entry when the field is the lesion's."""
     assert case.lesions is not None
-    if problem.field is None or problem.field.split(".")[0] not in _LESION_NAMES:
-        return problem
     index = next(i for i, entry in enumerate(case.lesions) if entry.level == lesion.level)
-    return dataclasses.replace(problem, field=f"lesions.{index}.{problem.field}")
+
+    def at(name: str) -> str:  # every field the problem names, `field` and `also` alike
+        return f"lesions.{index}.{name}" if name.split(".", 1)[0] in _LESION_NAMES else name
+    if problem.field is None:
+        return problem
+    return dataclasses.replace(problem, field=at(problem.field), also=tuple(at(name) for name in problem.also))
 
 
 def _reads_a_level(fields: Sequence[str] | frozenset[str] | tuple[str, ...]) -> bool:

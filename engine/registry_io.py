@@ -16,6 +16,12 @@ CSV conventions (docs/batch.md): one row per case, the header names the data dic
 (SINS components as `sins.location` ...), an empty cell is unknown, `levels` is written `T11;T12`,
 yes-no fields are `true` or `false` (any letter case; not yes/no or 1/0, which a registry may use
 for something else), numbers use a decimal point, codes are written as in the data dictionary.
+
+A header with a `level` column is the long form: one row per lesion, the patient's fields repeated on each of
+its rows, a case's rows one after the other. The main process groups the rows by case id (it reads the id cell
+only) and sends each case's rows to a worker as one `LongCase`; a case's rows that cannot all be read together
+(more rows than vertebrae, an unreadable record between them, an id seen in an earlier group) are refused there,
+whole, so that no case is ever evaluated from part of its rows.
 """
 from __future__ import annotations
 
@@ -32,10 +38,11 @@ from pydantic import ValidationError
 
 from ._internal import limits, reading, yamlio
 from ._internal.suggest import did_you_mean
-from .case import NOT_CLINICAL, SINS_COMPONENTS, Case
+from .case import NOT_CLINICAL, PER_LEVEL_FIELDS, SINS_COMPONENTS, STRUCTURED, VERTEBRAE, Case
 from .case_io import case_from_data, read_case_file
 from .errors import CaseError, InputError, Problem
 from .fields import input_specs
+from .lesion import LESION_ONLY_FIELDS
 from .vignette import CaseDocument
 
 FORMATS = ("csv", "jsonl", "folder")
@@ -47,9 +54,21 @@ _DECIMAL = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
 # not a registry at all (`/dev/zero`, a binary file): the whole input is refused instead of skipped forever.
 LINE_CHARACTERS = 16 * limits.REGISTRY_ROW.bytes
 
-# What one row carries to a worker: a CSV record's cells, a JSON line's text, a case file's path, or the
-# reason the main process already refused it (a malformed or oversized record).
-Payload = list[str] | str | Problem
+# A case has at most one lesion per vertebra: past this many rows of one case id, the long form's reader keeps
+# counting the case's rows but no longer holds them (10,000 rows of one id cost no more memory than 30).
+LESION_ROWS = len(VERTEBRAE)
+
+
+@dataclass(frozen=True)
+class LongCase:
+    """The rows of one case in the long CSV form: (line, cells) of each, in input order, one per lesion."""
+
+    records: tuple[tuple[int, list[str]], ...]
+
+
+# What one row carries to a worker: a CSV record's cells, a long-form case's records, a JSON line's text, a case
+# file's path, or the reason the main process already refused it (a malformed or oversized record).
+Payload = list[str] | LongCase | str | Problem
 Row = tuple[int, Payload]
 
 
@@ -68,6 +87,9 @@ class Registry:
     size: int | None = None
     position: Callable[[], int] = field(default=lambda: 0)
     files: tuple[str, ...] = ()  # a folder's case files, in order
+    # CSV records read so far (blank ones not counted): in the long form several make one row of `rows`
+    records: Callable[[], int] = field(default=lambda: 0)
+    long: bool = False  # a CSV file in the long form (one row per lesion)
 
 
 def csv_columns() -> list[str]:
@@ -76,9 +98,25 @@ def csv_columns() -> list[str]:
     for name in Case.model_fields:
         if name == "sins":
             names += [f"sins.{c}" for c in SINS_COMPONENTS]
-        elif name not in NOT_CLINICAL:
+        elif name not in NOT_CLINICAL and name not in STRUCTURED:
             names.append(name)
     return names
+
+
+def long_csv_columns() -> list[str]:
+    """The columns of the long form (one row per lesion): id, title, presentation, the patient's fields, then
+    `level`, the lesion's findings (SINS as `sins.<component>`) and the lesion-only fields.
+
+    `levels` is not among them: each row names its vertebra in `level`.
+    """
+    patient = [n for n in csv_columns() if n != "levels" and n.split(".")[0] not in PER_LEVEL_FIELDS]
+    lesion = [n for n in csv_columns() if n.split(".")[0] in PER_LEVEL_FIELDS]
+    return [*patient, "level", *lesion, *LESION_ONLY_FIELDS]
+
+
+def is_lesion_column(column: str) -> bool:
+    """A long-form column that belongs to the lesion of its row rather than to the patient."""
+    return column == "level" or column.split(".", 1)[0] in PER_LEVEL_FIELDS or column in LESION_ONLY_FIELDS
 
 
 def detect_format(path: str, given: str | None) -> str:
@@ -121,11 +159,98 @@ def registry_from_bytes(name: str, data: bytes, fmt: str) -> Registry:
 
 def _stream_registry(fmt: str, name: str, stream: BinaryIO, size: int | None) -> Registry:
     lines = _Lines(stream, limits.REGISTRY_ROW.bytes, name)
+    counted = _Counted()
     if fmt == "jsonl":
-        return Registry("jsonl", name, (), _jsonl_rows(lines), size, lines.position)
+        return Registry("jsonl", name, (), counted.rows(_jsonl_rows(lines)), size, lines.position, records=counted)
     reader = csv.reader(lines, strict=True)
     header = _header(reader, name)
-    return Registry("csv", name, header, _csv_rows(reader, lines), size, lines.position)
+    rows = counted.rows(_csv_rows(reader, lines))
+    if "level" in header:
+        return Registry("csv", name, header, _long_cases(rows, header.index("id"), name), size, lines.position,
+                        records=counted, long=True)
+    return Registry("csv", name, header, rows, size, lines.position, records=counted)
+
+
+class _Counted:
+    """How many records an iterator of rows has given so far: the summary's count of rows read."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def __call__(self) -> int:
+        return self.count
+
+    def rows(self, rows: Iterator[Row]) -> Iterator[Row]:
+        for row in rows:
+            self.count += 1
+            yield row
+
+
+def _long_cases(rows: Iterator[Row], id_column: int, name: str) -> Iterator[Row]:
+    """The long form's records grouped into cases: each run of consecutive records with one id is one case,
+    numbered by its first line. Every record ends in exactly one yielded row (a case or a refusal).
+
+    A group is refused whole, naming its lines, when it has more records than a case has vertebrae, when a record
+    the reader could not read sits between two of its records (it may hold one of the case's lesions), or when
+    its id already had an earlier group (the case's rows are not together: the earlier group was read as the whole
+    case, and the message says so).
+    """
+    earlier: dict[str, tuple[int, int, bool]] = {}   # id -> first and last line of its first group, sent on
+    group: list[tuple[int, list[str]]] = []
+    group_id: str | None = None
+    first = last = count = 0
+    unreadable: list[Row] = []      # refused records met since the group's last readable record
+    inside: list[Row] = []          # refused records between two records of the group: reported after it
+
+    def close() -> Iterator[Row]:
+        assert group_id is not None
+        span = f"line {first}" if first == last else f"lines {first}-{last}"
+        shown = repr(group_id) if group_id else "without an id"
+        problem = None
+        if inside:
+            problem = Problem(f"case {shown} ({span}) is not evaluated: the unreadable row at line "
+                              f"{', '.join(str(at) for at, _ in inside)} comes between its rows and may hold one of "
+                              "its lesions", field="id")
+        elif count > LESION_ROWS:
+            problem = Problem(f"case {shown} has {count:,} rows ({span}), more than the {LESION_ROWS} vertebrae "
+                              f"C1-S5: one row per lesion, each vertebra once; the case is not evaluated",
+                              field="lesions")
+        elif group_id in earlier:
+            start, end, evaluated = earlier[group_id]
+            before = f"line {start}" if start == end else f"lines {start}-{end}"
+            taken = "read as the whole case" if evaluated else "refused as reported"
+            problem = Problem(f"the rows of case {shown} are not together: its rows at {span} come after other "
+                              f"cases' rows and are not evaluated; its rows at {before}, read first, were {taken}; "
+                              "put a case's rows one after the other", field="id")
+        if problem is not None:
+            yield first, replace(problem, file=name, line=first)
+        else:
+            yield first, LongCase(tuple(group))
+        earlier.setdefault(group_id, (first, last, problem is None))
+        yield from inside
+
+    for line, payload in rows:
+        if isinstance(payload, Problem):
+            unreadable.append((line, payload))
+            continue
+        assert isinstance(payload, list)
+        case_id = payload[id_column].strip() if len(payload) > id_column else ""
+        if group_id is not None and case_id == group_id:
+            inside += unreadable
+            unreadable.clear()
+        else:
+            if group_id is not None:
+                yield from close()
+            yield from unreadable
+            unreadable.clear()
+            group, group_id, first, count, inside = [], case_id, line, 0, []
+        count += 1
+        last = line
+        if count <= LESION_ROWS:
+            group.append((line, payload))
+    if group_id is not None:
+        yield from close()
+    yield from unreadable
 
 
 def _open_binary(path: str, name: str) -> tuple[BinaryIO, int | None]:
@@ -233,7 +358,8 @@ def _csv_rows(reader: Any, lines: _Lines) -> Iterator[Row]:
 
 
 def _check_header(header: tuple[str, ...], name: str) -> None:
-    known = csv_columns()
+    long = "level" in header
+    known = long_csv_columns() if long else csv_columns()
     problems = []
     seen: set[str] = set()
     for column in header:
@@ -244,6 +370,15 @@ def _check_header(header: tuple[str, ...], name: str) -> None:
             hint = did_you_mean(column, known)
             if column == "sins":
                 hint = f"; write one column per component: {', '.join('sins.' + c for c in SINS_COMPONENTS)}"
+            elif column == "lesions":
+                hint = ("; lesions are written one row each: the long form has a `level` column and the lesion's "
+                        "fields (docs/batch.md)")
+            elif column == "levels" and long:
+                hint = ("; in the long form (a `level` column) each row names its vertebra in `level`: "
+                        "leave out `levels`")
+            elif column in LESION_ONLY_FIELDS:
+                hint = ("; a lesion's field: add a `level` column for the long form, one row per lesion "
+                        "(docs/batch.md)")
             problems.append(Problem(f"unknown column{hint}", file=name, line=1, field=column or "(empty)"))
     if "id" not in header:
         problems.append(Problem("required: every row needs an id", file=name, line=1, field="id"))
@@ -286,6 +421,8 @@ def parse_row(registry_format: str, name: str, header: tuple[str, ...], line: in
     if registry_format == "folder":
         assert isinstance(payload, str)
         return read_case_file(payload)
+    if isinstance(payload, LongCase):
+        return _long_case(header, payload, name)
     problems: list[Problem] = []
     if registry_format == "jsonl":
         assert isinstance(payload, str)
@@ -311,6 +448,84 @@ def parse_row(registry_format: str, name: str, header: tuple[str, ...], line: in
     where = f"{name}:{line}"
     raise CaseError(f"{where}: the row does not match the data dictionary",
                     [replace(p, file=name, line=line) for p in problems])
+
+
+def _long_case(header: tuple[str, ...], case: LongCase, name: str) -> CaseDocument:
+    """The rows of one long-form case as one case with `lesions`, or a CaseError naming the line and the field at
+    fault: a lesion's field as `lesions.<i>.<column>` on its row, a patient's field on the row that disagrees."""
+    problems: list[Problem] = []
+    patient: dict[str, Any] = {}
+    lesions: list[dict[str, Any]] = []
+    first_line = case.records[0][0]
+    patient_columns = [c for c in header if not is_lesion_column(c)]
+    said: dict[str, tuple[int, Any]] = {}   # patient column -> (line, value) of the first row that was read
+    for i, (line, cells) in enumerate(case.records):
+        found: list[Problem] = []
+        data = _csv_row(header, cells, found)
+        for problem in found:
+            where = problem.field
+            if where is not None and is_lesion_column(where):
+                where = f"lesions.{i}.{where}"
+            problems.append(replace(problem, file=name, line=line, field=where))
+        if data is None:
+            continue
+        failed = {p.field for p in found}
+        for column in patient_columns:
+            if column in failed:
+                continue
+            value = data.get(column)
+            if column not in said:
+                said[column] = (line, value)
+                if value is not None:
+                    patient[column] = value
+            elif said[column][1] != value:
+                at, before = said[column]
+                problems.append(Problem(
+                    f"the patient's field differs between the rows of one case: line {at} says {_cell(before)}, "
+                    f"line {line} {_cell(value)}; repeat a patient's fields identically on each of its rows",
+                    file=name, line=line, field=column))
+        lesions.append({k: v for k, v in data.items() if is_lesion_column(k) or k == "sins"})
+    data = {**patient, "lesions": lesions}
+    if not problems:
+        try:
+            return CaseDocument(case=Case.model_validate(data), path=None if name.startswith("<") else name)
+        except ValidationError:
+            pass
+    try:  # the cells that were read, checked as a case: every problem of the rows is reported at once
+        document = case_from_data(data, name)
+    except CaseError as err:
+        problems += [_located(p, case, name) for p in err.problems]
+    else:
+        if not problems:
+            return document
+    raise CaseError(f"{name}:{first_line}: the case does not match the data dictionary", problems)
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "nothing (unknown)"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return csv_number(value)
+    return _shown(str(value))
+
+
+def csv_number(value: float) -> str:
+    """A number as a CSV cell: whole numbers without a decimal point."""
+    return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
+
+
+_LESION_AT = re.compile(r"lesions\.(\d+)(\.|$)")
+
+
+def _located(problem: Problem, case: LongCase, name: str) -> Problem:
+    """A problem of the assembled case on the row it comes from: a lesion's on its own row, the rest on the first."""
+    line = case.records[0][0]
+    found = _LESION_AT.match(problem.field or "")
+    if found and int(found.group(1)) < len(case.records):
+        line = case.records[int(found.group(1))][0]
+    return replace(problem, file=name, line=line)
 
 
 def read_registry(path: str | Path, fmt: str | None = None) -> Iterator[CaseDocument]:
@@ -339,7 +554,7 @@ def _json_row(text: str, problems: list[Problem]) -> dict[str, Any] | None:
     try:
         data = yamlio.load_json(text, limits=limits.REGISTRY_ROW, lines=False)
     except yamlio.YamlProblem as err:
-        problems.append(Problem(err.message))
+        problems.append(Problem(err.message, field=err.field))
         return None
     if not isinstance(data, dict):
         problems.append(Problem("expected a JSON object of case fields with at least 'id'"))
@@ -366,7 +581,7 @@ def _csv_row(header: tuple[str, ...], cells: list[str], problems: list[Problem])
             continue
         else:
             try:
-                value = _typed(column, text, _csv_specs())
+                value = _typed(column, text)
             except ValueError as err:
                 problems.append(Problem(str(err), field=column))
                 continue
@@ -383,11 +598,9 @@ _BOOLS = {"true": True, "false": False}
 @functools.lru_cache(maxsize=64)
 def _plan(header: tuple[str, ...]) -> tuple[tuple[int, str, str, str | None], ...]:
     """For each column: its index, name, kind (levels are their own) and SINS component, worked out once."""
-    specs = _csv_specs()
     plan = []
     for index, column in enumerate(header):
-        spec = specs.get(column)
-        kind = "levels" if column == "levels" else (spec.kind if spec is not None else "text")
+        kind = "levels" if column == "levels" else _kind(column)
         if kind not in ("bool", "int", "number", "levels"):
             kind = "text"  # codes too: the case model checks them
         plan.append((index, column, kind, column[5:] if column.startswith("sins.") else None))
@@ -399,11 +612,20 @@ def _csv_specs() -> dict[str, Any]:
     return input_specs()
 
 
+# The lesion-only fields are yes-no findings (engine/lesion.py); `level` is a code the model checks.
+_LESION_ONLY_KINDS = dict.fromkeys(LESION_ONLY_FIELDS, "bool")
+
+
+def _kind(column: str) -> str:
+    spec = _csv_specs().get(column)
+    return spec.kind if spec is not None else _LESION_ONLY_KINDS.get(column, "text")
+
+
 def _shown(text: str) -> str:
     return repr(text) if len(text) <= 40 else repr(text[:37] + "...")
 
 
-def _typed(column: str, text: str, specs: dict[str, Any]) -> Any:
+def _typed(column: str, text: str) -> Any:
     """A cell's text as the field's type; the case model then checks ranges and codes."""
     if column == "levels":
         if "," in text:
@@ -412,8 +634,7 @@ def _typed(column: str, text: str, specs: dict[str, Any]) -> Any:
         if not all(levels):
             raise ValueError(f"an empty level in {_shown(text)}; separate levels with ';', e.g. T11;T12")
         return levels
-    spec = specs.get(column)
-    kind = spec.kind if spec is not None else "text"
+    kind = _kind(column)
     if kind == "bool":
         lowered = text.lower()
         if lowered in ("true", "false"):

@@ -64,6 +64,17 @@ def test_stdin_is_read_with_a_dash():
     ("", "empty"),
     ("\x00\x01\x02\xff", "binary"),
     ("id: x\nbilsky_grade: '0'\nepidural_involvement: true\n", "cannot all be true"),
+    # lesions (issue 19): each names the lesion by its index and the field
+    ("id: x\nlesions:\n  - level: T11\n  - level: T12\n  - level: T11\n",
+     "field 'lesions.2.level': T11 is described twice (also lesions.0)"),
+    ("id: x\nlesions:\n  - level: T11\n  - pathological_fracture: true\n", "field 'lesions.1.level': required"),
+    ("id: x\nlesions:\n  - level: T13\n", "field 'lesions.0.level': expected one of"),
+    ("id: x\nbilsky_grade: '2'\nlesions:\n  - {level: T11, bilsky_grade: '2'}\n  - {level: T12, bilsky_grade: '3'}\n",
+     "field 'lesions.1.bilsky_grade': the top level says bilsky_grade 2 and lesion T12 says 3"),
+    ("id: x\nlesions:\n" + "".join(f"  - level: T{i % 12 + 1}\n" for i in range(40)),
+     "field 'lesions': at most 29 entries, got 40"),
+    ("id: x\nlesions:\n  - {level: T11, painful: true}\n  - {level: T12, painful: false, pain_score: 5}\n",
+     "fields 'lesions.1.mechanical_pain' and 'lesions.1.pain_score' and 'lesions.1.painful'"),
 ])
 def test_bad_cases_exit_2_with_a_message_and_no_traceback(tmp_path, text, fragment):
     path = tmp_path / "case.yaml"
@@ -72,6 +83,8 @@ def test_bad_cases_exit_2_with_a_message_and_no_traceback(tmp_path, text, fragme
     assert out.returncode == 2
     assert fragment in out.stderr and str(path) in out.stderr
     assert "Traceback" not in out.stderr + out.stdout and out.stdout == ""
+    if "lesions" in fragment:  # the summary line, then one line naming the lesion and the field
+        assert out.stderr.count("\n") == 2 and out.stderr.splitlines()[1].strip().startswith(f"- {path}")
 
 
 def test_a_missing_file_exits_2():

@@ -8,10 +8,10 @@ import statistics
 import subprocess
 
 from spinemets import load_rulebook
-from spinemets.case import input_fields
+from spinemets.case import VERTEBRAE, input_fields
 from spinemets.case_io import case_from_data
 from spinemets.engine import Engine
-from spinemets.registry_io import csv_columns
+from spinemets.registry_io import csv_columns, long_csv_columns
 from spinemets.commands.synth import synthetic_cases, write
 
 from .conftest import vocabulary_files
@@ -117,3 +117,59 @@ def test_bad_arguments_exit_2_without_a_traceback():
         out = subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=120)
         assert out.returncode == 2 and "Traceback" not in out.stderr, args
 
+
+
+# --- lesion cases (synth --lesions) ------------------------------------------------------------------------
+
+
+def lesion_registry(engine, n=CASES, seed=5):
+    return list(synthetic_cases(n, seed, engine, lesions=True))
+
+
+def test_lesion_cases_have_several_levels_as_in_the_danish_series(engine):
+    """pvp-cancer-vcf-2018 Table 1: 6 of 30 patients (20%) one level, 81 levels in 30 patients (2.7 each),
+    thoracic 37 and lumbar 44 of them (45.7% thoracic)."""
+    cases = lesion_registry(engine)
+    counts = [len(c["lesions"]) for c in cases]
+    assert 0.15 < counts.count(1) / len(counts) < 0.25
+    assert 2.4 < statistics.mean(counts) < 3.0 and max(counts) <= 12
+    regions = [lesion["level"][0] for c in cases for lesion in c["lesions"]]
+    assert 0.40 < regions.count("T") / (regions.count("T") + regions.count("L")) < 0.52
+    assert regions.count("C") and regions.count("S")  # the cervical and sacral spine are not left out
+    steps = [VERTEBRAE.index(b["level"]) - VERTEBRAE.index(a["level"])
+             for c in cases for a, b in zip(c["lesions"], c["lesions"][1:])]
+    assert min(steps) >= 1  # distinct levels, cranio-caudal
+    assert 0.5 < steps.count(1) / len(steps) < 0.7  # contiguous levels and skipped ones
+
+
+def test_lesion_cases_are_valid_admissible_and_their_findings_are_drawn_per_level(engine):
+    cases = lesion_registry(engine, 1000)
+    assert lesion_registry(engine, 50) == lesion_registry(engine, 50)
+    for data in cases:
+        case = case_from_data(data).case
+        assert case.lesions and case.levels is None and case.pathological_fracture is None
+        assert engine.check(case) == [], data["id"]
+        if data.get("neurological_deficit") is False:
+            assert not any(lesion.get("causes_deficit") for lesion in data["lesions"])
+    several = [c for c in cases if len(c["lesions"]) >= 3]
+    differ = [c for c in several if len({lesion.get("pathological_fracture") for lesion in c["lesions"]}) > 1]
+    assert len(differ) > len(several) / 3  # a fractured level beside an intact one
+    painless = [lesion for c in cases for lesion in c["lesions"] if lesion.get("painful") is False]
+    assert painless and all("pain_score" not in lesion for lesion in painless)
+
+
+def test_a_lesion_count_gives_cases_of_exactly_that_many_levels(engine):
+    for count in (1, 2, 4, 8):
+        assert {len(c["lesions"]) for c in synthetic_cases(30, 1, engine, lesion_count=count)} == {count}
+
+
+def test_the_command_writes_lesion_cases_in_the_long_form(tmp_path):
+    target = tmp_path / "r.csv"
+    out = subprocess.run([*CLI, "synth", "30", "--lesions", "--seed", "2", "--out", str(target)], capture_output=True,
+                         text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    rows = list(csv.reader(io.StringIO(target.read_text())))
+    assert rows[0] == long_csv_columns()
+    ids = [row[0] for row in rows[1:]]
+    assert len(set(ids)) == 30 and len(ids) > 60  # most cases several rows, one per lesion
+    assert ids == sorted(ids)  # a case's rows together

@@ -60,11 +60,12 @@ class LineIndex:
 class YamlProblem(ValueError):
     """Why a text is not a readable document; `limit` when it is readable but past one of limits.py."""
 
-    def __init__(self, message: str, line: int | None, limit: bool = False) -> None:
+    def __init__(self, message: str, line: int | None, limit: bool = False, field: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.line = line
         self.limit = limit
+        self.field = field  # the list or mapping past the limit of entries, as `lesions` or `board.notes`
 
 
 def decode_text(raw: bytes) -> str:
@@ -78,8 +79,12 @@ def decode_text(raw: bytes) -> str:
         raise YamlProblem(f"not UTF-8 text (byte 0x{raw[err.start]:02x})", line) from None
 
 
-def _too_large(limits: Limits, which: str, line: int | None) -> YamlProblem:
-    return YamlProblem(f"exceeds {limits.describe(which)}", line, limit=True)
+def _too_large(limits: Limits, which: str, line: int | None, field: str | None = None) -> YamlProblem:
+    return YamlProblem(f"exceeds {limits.describe(which)}", line, limit=True, field=field)
+
+
+def _dotted(path: tuple[Any, ...]) -> str | None:
+    return ".".join(str(p) for p in path) if path else None
 
 
 def load(text: str, *, limits: Limits) -> tuple[Any, LineIndex]:
@@ -119,7 +124,7 @@ def _check_events(text: str, limits: Limits) -> None:
     without being expanded; a merge key's list of aliases is counted the same way.
     """
     loader = _SafeLoader(text)
-    # one frame per open list or mapping: [is mapping, nodes before it, anchor, children so far]
+    # one frame per open list or mapping: [is mapping, nodes before it, anchor, children so far, path, last key]
     stack: list[list[Any]] = []
     sizes: dict[str, int] = {}          # anchor -> expanded size
     collections: set[str] = set()       # anchors naming a list or mapping (unhashable as a key)
@@ -132,7 +137,7 @@ def _check_events(text: str, limits: Limits) -> None:
                 continue
             line = event.start_mark.line + 1 if event.start_mark else None
             if kind is yaml.SequenceEndEvent or kind is yaml.MappingEndEvent:
-                _, before, anchor, _ = stack.pop()
+                _, before, anchor, *_ = stack.pop()
                 if anchor is not None:
                     sizes[anchor] = nodes - before
                 continue
@@ -141,7 +146,7 @@ def _check_events(text: str, limits: Limits) -> None:
             if parent is not None:
                 parent[3] += 1
                 if ((parent[3] + 1) // 2 if parent[0] else parent[3]) > limits.items:
-                    raise _too_large(limits, "items", line)
+                    raise _too_large(limits, "items", line, _dotted(parent[4]))
             if kind is yaml.AliasEvent:
                 name = event.anchor
                 if any(frame[2] == name for frame in stack):
@@ -162,6 +167,8 @@ def _check_events(text: str, limits: Limits) -> None:
                 raise _too_large(limits, "nodes", line)
             anchor = event.anchor
             if kind is yaml.ScalarEvent:
+                if as_key:
+                    parent[5] = event.value  # type: ignore[index]
                 if anchor is not None:
                     sizes[anchor] = 1
                 if len(event.value) > limits.int_digits and _is_int(loader, event):
@@ -171,7 +178,8 @@ def _check_events(text: str, limits: Limits) -> None:
                 raise YamlProblem("a key must be a single value (text), not a list or mapping", line)
             if anchor is not None:
                 collections.add(anchor)
-            stack.append([kind is yaml.MappingStartEvent, nodes - 1, anchor, 0])
+            path = () if parent is None else (*parent[4], parent[5] if parent[0] else parent[3] - 1)
+            stack.append([kind is yaml.MappingStartEvent, nodes - 1, anchor, 0, path, None])
             if len(stack) > limits.depth:
                 raise _too_large(limits, "depth", line)
     except yaml.MarkedYAMLError as err:
@@ -276,6 +284,20 @@ def _check_structure(data: Any, limits: Limits) -> None:
             if depth + 1 > limits.depth:
                 raise _too_large(limits, "depth", None)
             if len(value) > limits.items:
-                raise _too_large(limits, "items", None)
+                raise _too_large(limits, "items", None, _dotted(_path_to(data, value)))
             children = value.values() if isinstance(value, dict) else value
             pending.extend((child, depth + 1) for child in children)
+
+
+def _path_to(data: Any, target: Any) -> tuple[Any, ...]:
+    """Where `target` sits in `data` (by identity), for a message: only looked for once a limit is exceeded."""
+    pending: list[tuple[Any, tuple[Any, ...]]] = [(data, ())]
+    while pending:
+        value, path = pending.pop()
+        if value is target:
+            return path
+        if isinstance(value, dict):
+            pending.extend((child, (*path, key)) for key, child in value.items())
+        elif isinstance(value, list):
+            pending.extend((child, (*path, i)) for i, child in enumerate(value))
+    return ()

@@ -58,6 +58,7 @@ class Summary:
     rows: int = 0
     rejected: int = 0
     repeated: int = 0   # evaluated rows whose id an earlier row already had
+    records: int = 0    # CSV records read when a case is several of them (the long form), else 0
     top: Counter[str] = field(default_factory=Counter)
     status: dict[str, Counter[str]] = field(default_factory=dict)
 
@@ -89,6 +90,9 @@ class Summary:
     def render(self) -> str:
         width = max(len(o) for o in self.options) + 2
         lines = [f"Rows: {self.rows} read, {self.evaluated} evaluated, {self.rejected} rejected"]
+        if self.records:
+            lines = [f"Rows: {self.records} read as {self.rows} cases (one row per lesion): {self.evaluated} "
+                     f"evaluated, {self.rejected} rejected"]
         if self.repeated:
             lines[0] += f"; {self.repeated} evaluated rows repeat an earlier row's id"
         if self.evaluated:
@@ -141,6 +145,7 @@ def bibliography(rulebook: Any) -> dict[str, Citation]:
     walk(tuple(rulebook.rules))
     walk(tuple(rulebook.scores))
     walk(tuple(rulebook.frameworks))
+    walk(tuple(rulebook.plan_rules))  # the plan of a case in lesion form cites too
     return {key: citation for citation, key in found.items()}
 
 
@@ -393,6 +398,8 @@ def run(path: str, *, fmt: str | None = None, rules: str | None = None, out: Any
             bar.close()
     if placed is not None:
         os.lseek(placed.fd, offset, os.SEEK_SET)  # the stream goes on after the decisions, as if it wrote them
+    if registry.long:
+        summary.records = registry.records()
     return summary
 
 
@@ -463,5 +470,5 @@ def _cmd_batch(args: argparse.Namespace) -> int:
         (sys.stderr if target.stdout else sys.stdout).write(summary.render())
     elapsed = time.monotonic() - started
     print(f"spinemets batch: {summary.evaluated} decisions in {elapsed:.1f} s "
-          f"({summary.rows / max(elapsed, 1e-9):,.0f} rows per second)", file=sys.stderr)
+          f"({(summary.records or summary.rows) / max(elapsed, 1e-9):,.0f} rows per second)", file=sys.stderr)
     return 2 if summary.rejected or summary.repeated else 0
