@@ -22,6 +22,7 @@ from ..case import REGION_OF_PREFIX, VERTEBRAE, Case
 from ..conditions import AllOf, AnyOf, Compare, Condition, NotOf, Presence
 from ..decision import limits_of
 from ..fields import LEVEL_REGIONS, FieldSpec
+from ..lesion import LESION_ONLY_FIELDS
 from ..rulebook import Adjunct, Conflict, Contraindicate, Indicate, Limit, Prefer, Rule, Rulebook, effect_options
 from ..vocabulary import STATUS_RANK
 
@@ -31,6 +32,11 @@ RECOMMENDED, APPROPRIATE, CAUTION, NOT_RECOMMENDED, CONTRAINDICATED = (
 STATUS_OF_RANK = {rank: status for status, rank in STATUS_RANK.items()}
 LEVEL_MAX = next((m.max_length for m in Case.model_fields["levels"].metadata if isinstance(m, annotated_types.MaxLen)),
                  len(VERTEBRAE))
+# The facts over all lesions a lesion's view carries (docs/verification.md, "Lesions").
+LESION_FORM, LESION_COUNT, DISCRETE = "lesion_form", "lesion_count", "discrete_compressive_lesions"
+COMPRESSION = "spinal_cord_compression"  # the finding that makes a lesion compressive (engine/fields.py)
+LESION_MAX = next((m.max_length for m in Case.model_fields["lesions"].metadata
+                   if isinstance(m, annotated_types.MaxLen)), 29)
 REGION_SIZE = {region: sum(1 for v in VERTEBRAE if REGION_OF_PREFIX[v[0]] == region) for region in LEVEL_REGIONS}
 # [start, end) of each region's vertebrae in VERTEBRAE (cranio-caudal order).
 REGION_SPAN = {region: (min(i for i, v in enumerate(VERTEBRAE) if REGION_OF_PREFIX[v[0]] == region),
@@ -78,12 +84,45 @@ class CaseSpace:
         self.level_count = z3.Int(f"{prefix}level_count")
         self.regions = {r: z3.Bool(f"{prefix}region_{r}") for r in LEVEL_REGIONS}
         self.top_level = z3.Int(f"{prefix}top_level")  # index into VERTEBRAE of the most cranial level
+        # The view of one lesion, or a flat case (lesion_form false): free here, tied down by `view_domain`;
+        # a case of several lesions (lesions.py) replaces them by what its lesions compute.
+        self.lesion_form: z3.BoolRef = z3.Bool(f"{prefix}{LESION_FORM}")
+        self.lesion_count: z3.ArithRef = z3.Int(f"{prefix}{LESION_COUNT}")
+        self.discrete_known: z3.BoolRef = z3.Bool(f"{prefix}known:{DISCRETE}")
+        self.discrete: z3.BoolRef = z3.Bool(f"{prefix}{DISCRETE}")
         self._scores = {s.id: s for s in rulebook.scores}
         self._score_memo: dict[str, tuple[z3.BoolRef, z3.ArithRef, z3.ArithRef]] = {}
 
     # --- the domain ---------------------------------------------------------------------------------------
 
     def domain(self) -> list[z3.BoolRef]:
+        """Every view the engine decides: a flat case, or one lesion of a case of up to LESION_MAX lesions."""
+        return self.base_domain() + self.view_domain()
+
+    def view_domain(self) -> list[z3.BoolRef]:
+        """What the facts over all lesions can be in one view, whatever the other lesions are (an
+        over-approximation: every real view satisfies it; lesions.py encodes K lesions exactly).
+        A flat case is one lesion, not in lesion form, and says nothing of the lesion-only inputs; a lesion's
+        view lists its own level only; two discrete compressions, or the doubt of them, need two lesions."""
+        only = [self.known[n] for n in LESION_ONLY_FIELDS if n in self.known]
+        flat = z3.And(self.lesion_count == 1, self.discrete_known, z3.Not(self.discrete), *[z3.Not(k) for k in only])
+        not_false = z3.Not(z3.And(self.discrete_known, z3.Not(self.discrete)))
+        if LESION_FORM not in self.rulebook.catalog.specs:  # a rule base that cannot read lesions: flat cases only
+            return [z3.Not(self.lesion_form), flat]
+        facts = [self.lesion_count >= 1, self.lesion_count <= LESION_MAX,
+                 z3.Implies(z3.Not(self.lesion_form), flat),
+                 z3.Implies(self.lesion_form, z3.And(self.levels_known, self.level_count == 1)),
+                 z3.Implies(not_false, z3.And(self.lesion_form, self.lesion_count >= 2))]
+        if COMPRESSION in self.inputs:
+            # Of two lesions, this one is one of the two compressions: compressive (TRUE), or possibly (UNKNOWN).
+            known, value = self.known[COMPRESSION], self.value[COMPRESSION]
+            facts += [z3.Implies(z3.And(self.lesion_count == 2, self.discrete_known, self.discrete),
+                                 z3.And(known, value == True)),  # noqa: E712 (z3 terms)
+                      z3.Implies(z3.And(self.lesion_count == 2, z3.Not(self.discrete_known)),
+                                 z3.Not(z3.And(known, value == False)))]  # noqa: E712
+        return facts
+
+    def base_domain(self) -> list[z3.BoolRef]:
         """Value ranges (stated whether or not the field is known, which keeps models tidy) and what `levels` can be."""
         facts = []
         for name, spec in self.inputs.items():
@@ -122,6 +161,12 @@ class CaseSpace:
             return self.known[name], self.value[name]
         if name == "level_count":
             return self.levels_known, self.level_count
+        if name == LESION_FORM:
+            return z3.BoolVal(True), self.lesion_form
+        if name == LESION_COUNT:
+            return z3.BoolVal(True), self.lesion_count
+        if name == DISCRETE:
+            return self.discrete_known, self.discrete
         if name == "top_level":
             return self.levels_known, self.top_level
         if name.startswith("region_") and name[7:] in self.regions:
@@ -190,6 +235,11 @@ class CaseSpace:
             regions = [r for r in LEVEL_REGIONS if z3.is_true(model.eval(self.regions[r], model_completion=True))]
             top = model.eval(self.top_level, model_completion=True).as_long()
             values["levels"] = levels_for(count, regions, top)
+        if z3.is_true(model.eval(self.lesion_form, model_completion=True)):  # a lesion's view: its facts over all
+            values[LESION_FORM] = True
+            values[LESION_COUNT] = model.eval(self.lesion_count, model_completion=True).as_long()
+            if z3.is_true(model.eval(self.discrete_known, model_completion=True)):
+                values[DISCRETE] = z3.is_true(model.eval(self.discrete, model_completion=True))
         return values
 
     def equals(self, values: dict[str, Any]) -> list[z3.BoolRef]:
@@ -208,6 +258,14 @@ class CaseSpace:
             pinned += [self.regions[r] == (r in regions) for r in LEVEL_REGIONS]
         else:
             pinned.append(z3.Not(self.levels_known))
+        if values.get(LESION_FORM):
+            pinned += [self.lesion_form, self.lesion_count == values[LESION_COUNT]]
+            if DISCRETE in values:
+                pinned += [self.discrete_known, self.discrete == bool(values[DISCRETE])]
+            else:
+                pinned.append(z3.Not(self.discrete_known))
+        else:
+            pinned.append(z3.Not(self.lesion_form))
         return pinned
 
     def extended_by(self, other: CaseSpace) -> z3.BoolRef:
@@ -216,6 +274,9 @@ class CaseSpace:
         same.append(z3.Implies(self.levels_known, z3.And(
             other.levels_known, other.level_count == self.level_count, other.top_level == self.top_level,
             *[other.regions[r] == self.regions[r] for r in LEVEL_REGIONS])))
+        # The same lesion of the same patient: its form and count stay, a settled discreteness stays.
+        same += [other.lesion_form == self.lesion_form, other.lesion_count == self.lesion_count,
+                 z3.Implies(self.discrete_known, z3.And(other.discrete_known, other.discrete == self.discrete))]
         return z3.And(*same)
 
 
@@ -267,9 +328,9 @@ class OptionEffects:
 class Encoding:
     """The decision of docs/decision.md for every case of one `CaseSpace`, as z3 expressions."""
 
-    def __init__(self, rulebook: Rulebook, prefix: str = "") -> None:
+    def __init__(self, rulebook: Rulebook, prefix: str = "", space: CaseSpace | None = None) -> None:
         self.rulebook = rulebook
-        self.case = CaseSpace(rulebook, prefix)
+        self.case = space if space is not None else CaseSpace(rulebook, prefix)
         self.rules: tuple[Rule, ...] = rulebook.active_rules
         self.options: tuple[str, ...] = rulebook.option_order
         self.derivers: dict[str, list[int]] = {}

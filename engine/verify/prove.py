@@ -21,7 +21,7 @@ from ..errors import CaseError
 from ..evaluator import case_values
 from ..kleene import Truth, compile_condition
 from ..vocabulary import STATUS_RANK
-from .encode import Encoding
+from .encode import DISCRETE, LESION_COUNT, LESION_FORM, Encoding
 from .invariants import (
     AdjunctClaim,
     CitedReasonsClaim,
@@ -34,6 +34,7 @@ from .invariants import (
     TopClaim,
     failed_claims,
 )
+from .lesions import lesion_input_names, view_as_case
 
 DEFAULT_TIMEOUT_MS = 20_000
 
@@ -89,14 +90,19 @@ class Search:
     """One solver over one or more encodings (each with its domain); each query is pushed and popped."""
 
     def __init__(self, encodings: list[Encoding], extra: tuple[Any, ...] = (), timeout_ms: int = DEFAULT_TIMEOUT_MS,
-                 minimize: bool = True) -> None:
+                 minimize: bool = True, domains: bool = True, optional: tuple[z3.BoolRef, ...] = ()) -> None:
+        """`domains=False` leaves each encoding's domain to `extra` (a case of several lesions states its own);
+        `optional` are Bools a counterexample had better leave false (lesion slots beyond the first)."""
         self.encodings = encodings
         self.solver = z3.Solver()
         self.solver.set("timeout", timeout_ms)
-        for enc in encodings:
-            self.solver.add(*enc.domain())
+        if domains:
+            for enc in encodings:
+                self.solver.add(*enc.domain())
         self.solver.add(*extra)
         self.minimize = minimize
+        self.optional = optional
+        self.model: z3.ModelRef | None = None  # of the last satisfiable `find`
 
     def find(self, *formulas: z3.BoolRef, simplify: bool = True) -> tuple[str, list[dict[str, Any]]]:
         """('unsat', []), ('unknown', []) or ('sat', the case values of each encoding) for cases satisfying
@@ -111,7 +117,7 @@ class Search:
                 return "unknown", []
             if self.minimize and simplify:
                 self._simplify()
-            model = self.solver.model()
+            model = self.model = self.solver.model()
             return "sat", [enc.case.values_from(model) for enc in self.encodings]
         finally:
             self.solver.pop()
@@ -125,13 +131,19 @@ class Search:
         solver = self.solver
         model = solver.model()
         kept: list[z3.BoolRef] = []
+        seen: set[int] = set()  # the patient's fields are shared by the lesions of one case: tried once
         for enc in self.encodings:
             space = enc.case
-            for var in [*space.known.values(), space.levels_known]:
+            # A flat case before a lesion's view, fewer lesions before more, then as few known fields as can be.
+            for var in [*reversed(self.optional), space.lesion_form, *space.known.values(), space.levels_known]:
+                if z3.is_true(var) or z3.is_false(var) or var.get_id() in seen:
+                    continue
+                seen.add(var.get_id())
                 if z3.is_true(model.eval(var, model_completion=True)):
                     trial = kept + [z3.Not(var)]
                     if solver.check(*trial) == z3.sat:
                         kept = trial
+                        model = solver.model()
         solver.check(*kept)
         model = solver.model()
         for enc in self.encodings:
@@ -180,7 +192,8 @@ class Prover:
             return Counterexample(values, {"id": f"cx-{invariant.id}"}, False, outcome)
         case, decision = outcome
         document = case_document(case)
-        if invariant.when is not None and when_truth(self.engine, invariant, case) != Truth.TRUE:
+        level = getattr(decision, "level", None)  # a lesion's decision: its view is the one to read
+        if invariant.when is not None and when_truth(self.engine, invariant, case, level) != Truth.TRUE:
             return Counterexample(values, document, False, f"the engine does not find '{invariant.when_text}' TRUE")
         failed = failed_claims(invariant, decision)
         if not failed:
@@ -188,8 +201,26 @@ class Prover:
         return Counterexample(values, document, True, "; ".join(failed))
 
 
-def evaluate_values(engine: Engine, case_id: str, values: dict[str, Any]) -> tuple[Case, Decision] | str:
-    """The case and the engine's decision for it, or why the case model or the engine refuses it."""
+def evaluate_values(engine: Engine, case_id: str, values: dict[str, Any]) -> tuple[Case, Any] | str:
+    """The case and the engine's decision for it, or why the case model or the engine refuses it. Values of a
+    lesion's view (encode.py, `lesion_form`) become a case in lesion form (lesions.view_as_case), and the
+    decision is that lesion's, once the engine's own view is seen to carry the model's facts over all lesions."""
+    if not values.get(LESION_FORM):
+        return evaluate_data(engine, case_id, values)
+    data, level = view_as_case(values, lesion_input_names(engine.rulebook))
+    outcome = evaluate_data(engine, case_id, data)
+    if isinstance(outcome, str):
+        return outcome
+    case, decision = outcome
+    view = view_values(engine, case, level)
+    for name in (LESION_COUNT, DISCRETE):
+        if view.get(name) != values.get(name):
+            return f"the case built for the view gives {name} {view.get(name)!r}, not {values.get(name)!r}"
+    return case, next(lesion for lesion in decision.lesions if lesion.level == level)
+
+
+def evaluate_data(engine: Engine, case_id: str, values: dict[str, Any]) -> tuple[Case, Decision] | str:
+    """`evaluate_values` of a case's flat values (`sins.x` keys; `lesions` as mappings)."""
     try:
         case = case_from_values(_slug(case_id), values)
     except ValidationError as err:
@@ -200,11 +231,16 @@ def evaluate_values(engine: Engine, case_id: str, values: dict[str, Any]) -> tup
         return f"the engine refuses the case: {err}"
 
 
-def when_truth(engine: Engine, invariant: Invariant, case: Case) -> int:
-    assert invariant.when is not None  # the callers ask only of invariants with a `when`
+def view_values(engine: Engine, case: Case, level: str | None = None) -> dict[str, Any]:
+    """What the rules read of the case, or of its lesion at `level`: known inputs, computed values, derived facts."""
     values, _ = case_values(case, engine.rulebook)
     _, facts = engine.evaluator.evaluate(values)
-    return compile_condition(invariant.when, engine.rulebook.catalog)({**values, **facts})
+    return {**values, **facts} if level is None else {**values, **facts}
+
+
+def when_truth(engine: Engine, invariant: Invariant, case: Case, level: str | None = None) -> int:
+    assert invariant.when is not None  # the callers ask only of invariants with a `when`
+    return compile_condition(invariant.when, engine.rulebook.catalog)(view_values(engine, case, level))
 
 
 def case_document(case: Case) -> dict[str, Any]:
@@ -214,7 +250,10 @@ def case_document(case: Case) -> dict[str, Any]:
         value = getattr(case, name)
         if name in ("id", "title", "presentation") or value is None:
             continue
-        data[name] = value.model_dump(exclude_none=True) if hasattr(value, "model_dump") else value
+        if name == "lesions":
+            data[name] = [lesion.model_dump(exclude_none=True) for lesion in value]
+        else:
+            data[name] = value.model_dump(exclude_none=True) if hasattr(value, "model_dump") else value
     return data
 
 

@@ -27,6 +27,7 @@ from ..engine import Engine
 from ..evaluator import case_values
 from ..rulebook import Adjunct, AdviseAgainst, Conflict, Contraindicate, Derive, Indicate, Limit, Prefer, Rule, Rulebook
 from ..vocabulary import STATUS_RANK
+from . import lesion_checks
 from .encode import STATUS_OF_RANK, Encoding
 from .invariants import StructuralCheck
 from .prove import DEFAULT_TIMEOUT_MS, Search, case_document, evaluate_values
@@ -121,6 +122,12 @@ class StructureProver:
         return case, decision, self.engine.evaluator.fired(known)
 
     # --- the checks -----------------------------------------------------------------------------------------
+
+    def _invariants_at_every_lesion(self, result: CheckResult) -> None:
+        lesion_checks.invariants_at_every_lesion(self, result)
+
+    def _plan_advice_never_contraindicated(self, result: CheckResult) -> None:
+        lesion_checks.plan_advice_never_contraindicated(self, result)
 
     def _rules_can_fire(self, result: CheckResult) -> None:
         for i, rule in enumerate(self.rules):
