@@ -54,7 +54,8 @@ DESELECT = ["tests/test_vignettes.py::test_knowledge_base_document_is_generated_
 # survival by the 3-month step the papers' cut-offs differ by, Karnofsky by one grade of its 10-point scale,
 # kyphosis and height loss by 10 (degrees, percent), ASA by one class, levels by one, SINS by one point.
 STEPS = {"life_expectancy_months": 3, "karnofsky": 10, "kyphosis_degrees": 10, "height_loss_percent": 10,
-         "asa_class": 1, "level_count": 1, "sins_total": 1, "tokuhashi_total": 1, "tomita_total": 1, "age": 10}
+         "asa_class": 1, "level_count": 1, "lesion_count": 1, "sins_total": 1, "tokuhashi_total": 1, "tomita_total": 1,
+         "age": 10}
 COMPARISON = re.compile(r"\b([a-z_][a-z_.]*)\s*(<=|>=|<|>)\s*(-?\d+(?:\.\d+)?)")
 
 
@@ -199,7 +200,8 @@ def write_mutant(mutant: Mutant, rules: Path, target: Path) -> Path:
 
 
 def decisions(rules: Path) -> dict[str, Any]:
-    """Each vignette's statuses and ranking under a rule base (an error is a decision too: it changes)."""
+    """Each vignette's statuses and ranking under a rule base, and on a case in lesion form each lesion's and the
+    plan (an error is a decision too: it changes)."""
     from spinemets import InputError, get_engine, read_case_file
     from spinemets.errors import SpinemetsError
 
@@ -208,7 +210,10 @@ def decisions(rules: Path) -> dict[str, Any]:
     for path in sorted(CASES.glob("*.yaml")):
         try:
             d = engine.evaluate(read_case_file(path).case)
-            out[path.stem] = ({o.option: o.status for o in d.options}, list(d.ranking))
+            lesions = [(le.level, le.statuses(), list(le.ranking)) for le in getattr(d, "lesions", None) or ()]
+            plan = getattr(d, "plan", None)
+            out[path.stem] = ({o.option: o.status for o in d.options}, list(d.ranking), lesions,
+                              plan.to_dict() if plan is not None else None)
         except (InputError, SpinemetsError) as err:
             out[path.stem] = f"error: {err}"
     return out

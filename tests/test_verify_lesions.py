@@ -1,0 +1,139 @@
+"""The proof over lesions (engine/verify/lesions.py, docs/verification.md "Lesions"): discreteness as the engine
+reads it, the one-view abstraction against the exact encoding of several lesions, views turned into cases."""
+from __future__ import annotations
+
+import itertools
+
+import pytest
+import z3
+
+from spinemets.case import VERTEBRAE
+from spinemets.verify.encode import COMPRESSION, DISCRETE, LESION_COUNT, LESION_FORM, LESION_MAX
+from spinemets.verify.lesions import LesionCase, discrete, lesion_input_names, view_as_case
+
+
+def settled(levels: list[str], compression: list[bool | None]) -> bool | None:
+    """Discreteness the long way: two or more separate runs of compressive vertebrae in every completion of the
+    unknown compressions (TRUE), in none (FALSE), or in some (UNKNOWN)."""
+    unknown = [i for i, c in enumerate(compression) if c is None]
+    seen = set()
+    for fill in itertools.product([True, False], repeat=len(unknown)):
+        filled = list(compression)
+        for i, value in zip(unknown, fill, strict=True):
+            filled[i] = value
+        places = sorted(VERTEBRAE.index(v) for v, c in zip(levels, filled, strict=True) if c)
+        runs = sum(1 for n, p in enumerate(places) if n == 0 or p != places[n - 1] + 1)
+        seen.add(runs >= 2)
+    return seen.pop() if len(seen) == 1 else None
+
+
+def test_kleene_discreteness_is_what_every_completion_says():
+    window = VERTEBRAE[10:18]
+    checked = 0
+    for n in range(1, 6):
+        for levels in itertools.combinations(window, n):
+            for compression in itertools.product([True, False, None], repeat=n):
+                lesions = list(zip(levels, compression, strict=True))
+                assert discrete(lesions) is settled(list(levels), list(compression)), lesions
+                checked += 1
+    assert checked > 5000
+
+
+def test_discreteness_ignores_the_order_lesions_come_in():
+    lesions = [("T4", True), ("L1", True), ("T5", None)]
+    assert discrete(lesions) is discrete(list(reversed(lesions))) is True
+
+
+@pytest.fixture(scope="module")
+def four(rulebook):
+    case = LesionCase(rulebook, 4, "t:")
+    solver = z3.Solver()
+    solver.add(*case.domain())
+    return case, solver
+
+
+def pinned_discreteness(case: LesionCase, solver: z3.Solver, lesions: list[tuple[str, bool | None]]):
+    """The encoding's discreteness, lesion count and first view with the slots pinned to these lesions."""
+    ordered = sorted(lesions, key=lambda lesion: VERTEBRAE.index(lesion[0]))
+    pins = []
+    for j in range(case.k):
+        space = case.slots[j].case
+        if j < len(ordered):
+            level, c = ordered[j]
+            pins += [case.present[j], case.level[j] == VERTEBRAE.index(level)]
+            known, value = space.known[COMPRESSION], space.value[COMPRESSION]
+            pins += [z3.Not(known)] if c is None else [known, value == c]
+        else:
+            pins.append(z3.Not(case.present[j]))
+    solver.push()
+    try:
+        solver.add(*pins)
+        assert solver.check() == z3.sat
+        model = solver.model()
+        space = case.slots[0].case
+        known = z3.is_true(model.eval(space.discrete_known, model_completion=True))
+        value = z3.is_true(model.eval(space.discrete, model_completion=True))
+        return (value if known else None), model.eval(space.lesion_count).as_long()
+    finally:
+        solver.pop()
+
+
+@pytest.mark.parametrize("lesions", [
+    [("T4", True)],
+    [("T4", True), ("T5", True)],
+    [("T4", True), ("T6", True)],
+    [("T4", True), ("T5", False), ("T6", True)],
+    [("T4", True), ("T5", None), ("T6", True)],
+    [("T4", True), ("T5", True), ("T6", True), ("T7", True)],
+    [("T4", True), ("T9", None)],
+    [("T4", False), ("T9", None), ("L2", True)],
+    [("C7", None), ("T1", None), ("T2", None), ("T3", None)],
+    [("T12", True), ("L1", None), ("L2", True), ("S5", False)],
+])
+def test_the_encoding_computes_discreteness_as_the_definition(four, lesions):
+    case, solver = four
+    got, count = pinned_discreteness(case, solver, lesions)
+    assert count == len(lesions)
+    assert got is discrete(lesions) is settled([lv for lv, _ in lesions], [c for _, c in lesions])
+
+
+def test_every_view_of_a_case_of_four_lesions_is_in_the_one_view_domain(four):
+    case, solver = four
+    assert solver.check(z3.Not(case.views_covered())) == z3.unsat
+
+
+def test_the_one_view_domain_is_not_vacuous(four):
+    """The constraints the proof over views rests on exclude something: a view with two lesions claiming
+    discrete compressions while its own lesion does not compress is not a view of any case."""
+    case, solver = four
+    space = case.slots[0].case
+    flat_but_two = z3.And(space.lesion_count == 2, space.discrete_known, space.discrete,
+                          space.known[COMPRESSION], space.value[COMPRESSION] == False)  # noqa: E712
+    assert solver.check(flat_but_two) == z3.unsat
+
+
+def realizable(count: int, wanted: bool | None, mine: bool | None) -> bool:
+    """What CaseSpace.view_domain admits: discreteness in doubt or TRUE needs two lesions, and of two lesions
+    this one must be (or may be) a compression."""
+    if count == 1:
+        return wanted is False
+    return count > 2 or (wanted is not True or mine is True) and (wanted is not None or mine is not False)
+
+
+VIEWS = [(n, w, m) for n in (1, 2, 3, 5, 12, LESION_MAX) for w in (True, False, None) for m in (True, False, None)
+         if realizable(n, w, m)]
+
+
+@pytest.mark.parametrize(("count", "wanted", "mine"), VIEWS)
+def test_a_view_becomes_a_case_with_its_count_and_discreteness(rulebook, count, wanted, mine):
+    values = {"levels": ["T8"], LESION_FORM: True, LESION_COUNT: count, "age": 70}
+    if wanted is not None:
+        values[DISCRETE] = wanted
+    if mine is not None:
+        values[COMPRESSION] = mine
+    data, level = view_as_case(values, lesion_input_names(rulebook))
+    assert level == "T8" and data["age"] == 70
+    levels = [e["level"] for e in data["lesions"]]
+    assert len(set(levels)) == len(levels) == count
+    assert data["lesions"][0] == {"level": "T8", **({} if mine is None else {COMPRESSION: mine})}
+    assert discrete([(e["level"], e.get(COMPRESSION)) for e in data["lesions"]]) is wanted
