@@ -23,10 +23,13 @@ if TYPE_CHECKING:
 
 
 def lesion_search(prover: StructureProver, k: int) -> tuple[LesionCase, Search]:
-    case = LesionCase(prover.engine.rulebook, k, "lesions:")
-    search = Search(case.slots, extra=tuple(case.domain()), timeout_ms=prover.timeout_ms, minimize=prover.minimize,
-                    domains=False, optional=tuple(case.present[1:]))
-    return case, search
+    """The encoding of a case of 1..k lesions and its solver, built once per prover and bound (both checks use it)."""
+    if k not in prover.lesion_searches:
+        case = LesionCase(prover.engine.rulebook, k, "lesions:")
+        search = Search(case.slots, extra=tuple(case.domain()), timeout_ms=prover.timeout_ms,
+                        minimize=prover.minimize, domains=False, optional=tuple(case.present[1:]))
+        prover.lesion_searches[k] = (case, search)
+    return prover.lesion_searches[k]
 
 
 def invariants_at_every_lesion(prover: StructureProver, result: CheckResult) -> None:
@@ -84,13 +87,21 @@ def plan_advice_never_contraindicated(prover: StructureProver, result: CheckResu
 
     k = result.check.lesions
     case, search = lesion_search(prover, k)
+    options = case.slots[0].options
+
+    def against(option: str) -> z3.BoolRef:
+        return z3.Or(*[z3.And(case.present[j], slot.top[option],
+                              z3.Or(slot.status[option] == STATUS_RANK["contraindicated"],
+                                    case.absolute_contraindications(j, option)))
+                       for j, slot in enumerate(case.slots)])
+    # One question for all options first: the usual answer, UNSAT, needs no more.
+    outcome, _ = search.find(z3.Or(*[against(o) for o in options]), simplify=False)
+    if outcome == "unsat":
+        result.summary = f"proved for {len(options)} of {len(options)} options, every case of 1 to {k} lesions"
+        return
     held = 0
-    for option in case.slots[0].options:
-        bad = [z3.And(case.present[j], slot.top[option],
-                      z3.Or(slot.status[option] == STATUS_RANK["contraindicated"],
-                            case.absolute_contraindications(j, option)))
-               for j, slot in enumerate(case.slots)]
-        outcome, _ = search.find(z3.Or(*bad))
+    for option in options:
+        outcome, _ = search.find(against(option))
         if outcome == "unknown":
             result.undecided.append(option)
         elif outcome == "unsat":
@@ -104,7 +115,7 @@ def plan_advice_never_contraindicated(prover: StructureProver, result: CheckResu
                                            Witness([document], confirmed, says)))
             if not confirmed:
                 result.unconfirmed.append(f"{option}: {says}")
-    result.summary = f"proved for {held} of {len(case.slots[0].options)} options, every case of 1 to {k} lesions"
+    result.summary = f"proved for {held} of {len(options)} options, every case of 1 to {k} lesions"
 
 
 def _advice_against(run: Any, option: str) -> tuple[str, bool, Any]:

@@ -71,6 +71,7 @@ class StructureProver:
         self._may_not_fire: dict[int, bool] = {}
         self._groups: dict[int, frozenset[str]] = {}
         self._group = _field_groups(engine.rulebook, self._inputs)
+        self.lesion_searches: dict[int, tuple[Any, Search]] = {}  # lesion_checks: a case of 1..k lesions, by k
 
     def run(self, check: StructuralCheck) -> CheckResult:
         start = time.perf_counter()
