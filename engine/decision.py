@@ -77,6 +77,11 @@ class OptionDecision(BaseModel):
     range: StatusRange | None = Field(default=None, exclude_if=lambda value: value is None, title="Range",
                                       description="only on a provisional option: the best and worst status the "
                                       "unknown fields can still give it, and the fields that move it toward each")
+    # Absent on a flat case and on each lesion's own decision: only the patient's summary of a case in lesion form
+    # says where an option reaches its status.
+    levels: tuple[str, ...] | None = Field(
+        default=None, exclude_if=lambda value: value is None, title="Levels",
+        description="on the patient summary of a case in lesion form: the levels where the option reaches this status")
 
 
 class RulebookRef(BaseModel):
@@ -98,6 +103,10 @@ class MissingField(BaseModel):
                                         "changes")
     rules: tuple[str, ...] = Field(title="Rules", description="rules whose firing such a value changes, among "
                                    "those that can change a status")
+    levels: tuple[str, ...] | None = Field(
+        default=None, exclude_if=lambda value: value is None, title="Levels",
+        description="case in lesion form: the levels whose decision lists it (on a lesion's own "
+                    "decision: the other level whose field it is; absent for the lesion's own or the patient's field)")
 
 
 class ConflictNote(BaseModel):
@@ -110,6 +119,9 @@ class ConflictNote(BaseModel):
                           "false when it only informs")
     text: str = Field(title="Disagreement", description="who says what, in plain words")
     citations: tuple[Citation, ...] = Field(title="Citations", description="a passage from each side")
+    levels: tuple[str, ...] | None = Field(
+        default=None, exclude_if=lambda value: value is None, title="Levels",
+        description="on the patient summary of a case in lesion form: the levels where the sources disagree")
 
 
 class AdjunctNote(BaseModel):
@@ -123,6 +135,9 @@ class AdjunctNote(BaseModel):
                                         "goes with any")
     text: str = Field(title="Reason", description="why, in plain words")
     citations: tuple[Citation, ...] = Field(title="Citations", description="where in the sources it rests")
+    levels: tuple[str, ...] | None = Field(
+        default=None, exclude_if=lambda value: value is None, title="Levels",
+        description="on the patient summary of a case in lesion form: the levels it goes with")
 
 
 class Because(BaseModel):
@@ -186,6 +201,14 @@ class Decision(BaseModel):
     derived: tuple[Derivation, ...] = Field(default=(), title="Derived facts",
                                             description="derived facts that hold, and why")
     fired: tuple[str, ...] = Field(default=(), title="Fired rules", description="every rule durable-rules fired, by id")
+    # Only on a case in lesion form (absent otherwise, so a flat decision reads exactly as before): each lesion's
+    # own decision, and the patient's plan. The keys above then summarise the patient (docs/decision.md, Lesions).
+    lesions: tuple[LesionDecision, ...] | None = Field(
+        default=None, exclude_if=lambda value: value is None, title="Lesions",
+        description="each lesion's own graded, cited decision, from the most cranial level down")
+    plan: Plan | None = Field(default=None, exclude_if=lambda value: value is None, title="Plan",
+                              description="the patient's plan: each level's advice, procedures and sessions, the "
+                              "levels radiotherapy covers, patient-level reasons")
 
     def option(self, code: str) -> OptionDecision:
         """The graded option with this code (one of `spinemets.OPTIONS`); KeyError for another code."""
@@ -741,3 +764,9 @@ def _pivotal(i: int, certain: Sequence[_RulePlan], relevant: Sequence[_RulePlan]
                 pivotal_pairs.add(pair)
                 break
     return [r for r in relevant if (r.floor[i], r.cap[i]) in pivotal_pairs]
+
+
+from .lesion_decision import LesionDecision  # noqa: E402  (a lesion's decision is built of the models above)
+from .plan import Plan  # noqa: E402
+
+Decision.model_rebuild()

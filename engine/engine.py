@@ -2,25 +2,35 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from . import kleene
-from .case import Case, input_fields, known_values
+from .case import PER_LEVEL_FIELDS, Case, input_fields, known_values
 from .case_io import case_from_data
 from .conditions import fields_of
-from .decision import Decision, DecisionPlan, DerivationPlan
+from .decision import Decision, DecisionPlan, DerivationPlan, MissingField
 from .durable_ruleset import DurableRuleset
 from .errors import CaseError, EngineError, Problem
 from .evaluator import RuleEvaluator, case_values, input_values
 from .frameworks import CompiledFramework, Summary
 from .kleene import Truth
+from .lesion import LESION_ONLY_FIELDS, Lesion
+from .lesion_decision import LesionDecision, patient_summary
+from .lesion_views import facts_over, ordered, patient_values, view_values
 from .missing import MissingProbe
+from .plan import Planner
 from .rulebook import Rulebook, files_digest, load_rulebook
 from .scores import ScoreResult
 from .vignette import CaseDocument
 
 _INPUTS = tuple(input_fields())
+_LESION_INPUTS = (*_INPUTS, *LESION_ONLY_FIELDS)
+# Patient-level pain fields that a check may pair with the index level's pain: in lesion form they describe the
+# patient, and one painless level among painful ones does not contradict them.
+_PATIENT_PAIN = frozenset({"refractory_to_analgesics", "refractory_to_conservative"})
+_PER_LEVEL_NAMES = frozenset(PER_LEVEL_FIELDS) | frozenset({"levels", "top_level", "level_count"})
 
 
 class Engine:
@@ -48,6 +58,8 @@ class Engine:
         self._derivations = DerivationPlan(rulebook)
         catalog = rulebook.catalog
         self._constraints = tuple((c, kleene.compile_condition(c.when, catalog)) for c in rulebook.constraints)
+        self._lesion_constraints = tuple((c, test) for c, test in self._constraints if checks_a_lesion(c.fields))
+        self.planner = Planner(rulebook)
         inputs = {name: i for i, name in enumerate(_INPUTS)}
         self._questions = tuple(
             (q.field, kleene.compile_condition(q.ask_when, catalog),
@@ -75,23 +87,97 @@ class Engine:
         Raises CaseError for input the data dictionary refuses or values the rule base declares impossible
         together, and EngineError when the engine itself fails (never for bad input)."""
         case = _as_case(case)
-        known = known_values(case)
-        values, scores = input_values(dict(known), self.rulebook)
-        problems = self.check_values(values)
+        if case.lesions:
+            return self._evaluate_lesions(case)
+        return self._decide(case.id, known_values(case), None, _INPUTS)
+
+    def _decide(self, case_id: str, known: dict[str, Any], shared: dict[str, Any] | None, inputs: tuple[str, ...],
+                lesion: str | None = None) -> Decision:
+        """The decision for known input values and the facts over lesions they share (None: a flat case's);
+        `lesion` names the level when the values are one lesion's view."""
+        values, scores = input_values(dict(known), self.rulebook, shared)
+        problems = self._check(values, lesion)
         if problems:
-            raise CaseError(f"case {case.id}: these values cannot all be true of one patient", problems)
+            where = f"case {case_id}" + (f", lesion {lesion}" if lesion else "")
+            raise CaseError(f"{where}: these values cannot all be true of one patient", problems)
         now, settled, facts = self.evaluator.readings(values)
         ids = self.evaluator.rule_ids
-        fired = self._cross_checked(case.id, self.durable.fire(values),
+        fired = self._cross_checked(case_id, self.durable.fire(values),
                                     frozenset(r for r, t in zip(ids, now, strict=True) if t == Truth.TRUE))
         undecided = [r for r, t in zip(ids, settled, strict=True) if t == Truth.UNKNOWN]
-        unknown = [name for name in _INPUTS if name not in values]
+        unknown = [name for name in inputs if name not in values]
         frameworks = self.frameworks_for(values, facts, scores, unknown)
         asks = self.questions_for(values, facts, unknown)
         def exact(candidates: frozenset[str], pivotal: frozenset[str]) -> dict[str, tuple[set[str], set[str]]]:
             return self.missing_probe.changes(known, values, now, settled, facts, candidates, pivotal)
-        decision = self.plan.decide(case.id, fired, undecided, unknown, frameworks, asks, exact)
+        decision = self.plan.decide(case_id, fired, undecided, unknown, frameworks, asks, exact)
         return decision.model_copy(update=self.trace(fired))
+
+    def _check(self, values: dict[str, Any], lesion: str | None) -> list[Problem]:
+        if lesion is None:
+            return self.check_values(values)
+        return [Problem(c.message, field=c.fields[0], also=tuple(c.fields[1:]), rule=c.id)
+                for c, test in self._lesion_constraints if test(values) == Truth.TRUE]
+
+    def _evaluate_lesions(self, case: Case) -> Decision:
+        """A case in lesion form: each lesion decided from its view, the patient's summary, and the plan."""
+        assert case.lesions is not None
+        lesions = ordered(case.lesions)
+        patient = patient_values(case)
+        whole = {**patient, "levels": [lesion.level for lesion in lesions]}  # the patient's own checks
+        values, _ = input_values(whole, self.rulebook)
+        problems = self.check_values(values)  # the patient's values alone: no per-level field is known here
+        if problems:
+            raise CaseError(f"case {case.id}: these values cannot all be true of one patient", problems)
+        shared = facts_over(lesions)
+        decisions = []
+        for lesion in lesions:
+            decision = self._decide(case.id, view_values(patient, lesion, len(lesions)), shared, _LESION_INPUTS,
+                                    lesion.level)
+            if "discrete_compressive_lesions" not in shared:
+                decision = self._with_other_levels(patient, lesions, lesion, decision)
+            decisions.append(LesionDecision.of(lesion.level, decision))
+        summary = patient_summary(decisions, self.rulebook)
+        plan = self.planner.plan(patient, shared, lesions, decisions)
+        return Decision(case_id=case.id, rulebook=self.plan.ref, **summary, lesions=tuple(decisions),
+                        plan=plan)
+
+    def _with_other_levels(self, patient: dict[str, Any], lesions: Sequence[Lesion], lesion: Lesion,
+                           decision: Decision) -> Decision:
+        """`missing` of one lesion when whether compressions are discrete is open: each level whose unknown
+        compression, answered alone, changes a status here (found by trying both answers)."""
+        before = decision.statuses()
+        known = view_values(patient, lesion, len(lesions))
+        found: dict[str, set[str]] = {}
+        for other in lesions:
+            if other.spinal_cord_compression is not None:
+                continue
+            for answer in (True, False):
+                shared = facts_over(lesions, {other.level: answer})
+                view = {**known, "spinal_cord_compression": answer} if other.level == lesion.level else known
+                values, _ = input_values(dict(view), self.rulebook, shared)
+                if self._check(values, lesion.level):
+                    continue
+                statuses, _ = self.plan.ranking(self.evaluator.fired(values))
+                changed = {o for o, status in statuses.items() if before[o] != status}
+                if changed:
+                    found.setdefault(other.level, set()).update(changed)
+        if not found:
+            return decision
+        order: list[str] = [o.code for o in self.rulebook.manifest.options]
+        missing = list(decision.missing)
+        for level, affects in found.items():
+            own = level == lesion.level
+            current = next((m for m in missing if m.field == "spinal_cord_compression" and own and m.levels is None),
+                           None)
+            merged = sorted(affects | set(current.affects if current else ()), key=order.index)
+            replacement = MissingField(field="spinal_cord_compression", affects=tuple(merged),
+                                 rules=tuple(current.rules) if current else (), levels=None if own else (level,))
+            if current is not None:
+                missing[missing.index(current)] = replacement
+            else:
+                missing.append(replacement)
+        return decision.model_copy(update={"missing": tuple(missing)})
 
     def frameworks_for(self, values: dict[str, Any], facts: dict[str, int], scores: dict[str, ScoreResult],
                        unknown: list[str]) -> dict[str, ScoreResult | Summary]:
@@ -136,6 +222,16 @@ class Engine:
                 f"durable-rules and the three-valued evaluator disagree on case {case_id}: "
                 f"only durable fired {sorted(fired - expected)}, only Kleene fired {sorted(expected - fired)}")
         return fired
+
+
+def checks_a_lesion(fields: Sequence[str] | frozenset[str] | tuple[str, ...]) -> bool:
+    """Whether a consistency check with these fields applies to a lesion's view (all apply to a flat case): not one
+    pairing the patient's refractory pain with a level's pain (verify/encode.py encodes the same)."""
+    return not (_PATIENT_PAIN.intersection(fields) and _reads_a_level(fields))
+
+
+def _reads_a_level(fields: Sequence[str] | frozenset[str] | tuple[str, ...]) -> bool:
+    return any(f in _PER_LEVEL_NAMES or f.startswith("sins.") for f in fields)
 
 
 def _as_case(case: Case | CaseDocument | dict[str, Any]) -> Case:

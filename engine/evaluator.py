@@ -1,6 +1,7 @@
 """Three-valued evaluation of a whole rule base: derived facts first, in dependency order, then every rule."""
 from __future__ import annotations
 
+from collections.abc import Mapping
 from graphlib import TopologicalSorter
 from typing import Any
 
@@ -8,6 +9,7 @@ from . import conditions, kleene
 from .case import REGION_OF_PREFIX, Case, known_values
 from .fields import LEVEL_REGIONS
 from .kleene import Truth
+from .lesion_views import FLAT_FACTS
 from .rulebook import Rulebook
 from .scores import ScoreResult, compute
 
@@ -17,8 +19,11 @@ def case_values(case: Case, rulebook: Rulebook) -> tuple[dict[str, Any], dict[st
     return input_values(known_values(case), rulebook)
 
 
-def input_values(values: dict[str, Any], rulebook: Rulebook) -> tuple[dict[str, Any], dict[str, ScoreResult]]:
-    """`case_values` from a case's known values as `known_values` gives them (extended in place)."""
+def input_values(values: dict[str, Any], rulebook: Rulebook, lesion_facts: Mapping[str, Any] | None = None
+                 ) -> tuple[dict[str, Any], dict[str, ScoreResult]]:
+    """`case_values` from a case's known values as `known_values` gives them (extended in place), with the facts
+    over lesions a lesion's view shares (`lesion_facts`; a flat case's when None: engine/lesion_views.py)."""
+    values.update(FLAT_FACTS if lesion_facts is None else lesion_facts)
     levels = values.get("levels")
     if levels:
         regions = {REGION_OF_PREFIX[level[0]] for level in levels}

@@ -103,6 +103,18 @@ def input_specs() -> dict[str, FieldSpec]:
     return specs
 
 
+def lesion_input_specs() -> dict[str, FieldSpec]:
+    """The inputs only a lesion has (`painful`, `prior_cement_at_level`, `causes_deficit`): unknown on a flat case."""
+    from .lesion import LESION_ONLY_FIELDS, Lesion
+
+    specs: dict[str, FieldSpec] = {}
+    for name in LESION_ONLY_FIELDS:
+        spec = _spec_from_model_field(name, Lesion.model_fields[name], "mechanical")
+        if spec is not None:
+            specs[name] = spec
+    return specs
+
+
 LEVEL_REGIONS = ("cervical", "thoracic", "lumbar", "sacral")
 
 
@@ -118,11 +130,39 @@ def computed_specs() -> dict[str, FieldSpec]:
         specs[f"region_{region}"] = FieldSpec(
             f"region_{region}", "bool", f"A {region} level to treat", f"true when some level in `levels` is {region}",
             origin="computed", inputs=levels, group="mechanical")
+    # Facts over the case's lesions (engine/lesion_views.py): a flat case is one lesion not described by level.
+    specs["lesion_form"] = FieldSpec(
+        "lesion_form", "bool", "Levels described one by one",
+        "true when the case gives `lesions`, one entry per vertebra; a flat case says nothing of the fields only a "
+        "lesion has (painful, prior cement, causes the deficit)", origin="computed", group="mechanical")
+    specs["lesion_count"] = FieldSpec(
+        "lesion_count", "int", "Number of lesions", "entries in `lesions` (a flat case is one lesion)",
+        minimum=1, maximum=len(VERTEBRAE), origin="computed", group="mechanical")
+    specs["discrete_compressive_lesions"] = FieldSpec(
+        "discrete_compressive_lesions", "bool", "Discrete compressive lesions",
+        "compression of the cord or cauda equina at two or more places separated by a vertebra that does not "
+        "compress (adjacent compressive levels are one area); unknown while a level's compression decides it",
+        origin="computed", inputs=frozenset({"spinal_cord_compression"}), group="neurologic")
     counts = frozenset({"vertebral_metastases", "extraspinal_bone_metastases"})
     specs["bone_metastases_total"] = FieldSpec(
         "bone_metastases_total", "int", "Bone metastases in all",
         "vertebral plus extraspinal bone metastases (known when both are)", minimum=0, maximum=29 + 1000,
         origin="computed", inputs=counts, group="oncologic")
+    return specs
+
+
+PLAN_OPTION_COUNTS = {"cement": "cement (PVP, TAE_PVP, PVP_ITR, KP)", "surgery": "open surgery (SURGERY)",
+                      "conservative": "no procedure now (CONSERVATIVE)"}
+
+
+def plan_fact_specs() -> dict[str, FieldSpec]:
+    """What plan rules (rules/plan.yaml) may test besides the patient's fields: counts of levels by advice."""
+    specs: dict[str, FieldSpec] = {}
+    for key, words in PLAN_OPTION_COUNTS.items():
+        specs[f"{key}_level_count"] = FieldSpec(
+            f"{key}_level_count", "int", f"Levels advised {words}",
+            f"levels whose advice (their lesion's top option, recommended or appropriate) is {words}",
+            minimum=0, maximum=len(VERTEBRAE), origin="computed", group="mechanical")
     return specs
 
 

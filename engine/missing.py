@@ -21,8 +21,9 @@ from .case import REGION_OF_PREFIX, VERTEBRAE
 from .conditions import Compare, fields_of, leaves
 from .decision import DecisionPlan, _ranks, conditions_inputs
 from .evaluator import RuleEvaluator, input_values
-from .fields import LEVEL_REGIONS, FieldSpec, input_specs
+from .fields import LEVEL_REGIONS, FieldSpec, input_specs, lesion_input_specs
 from .kleene import Truth, compile_condition
+from .lesion_views import FLAT_FACTS
 from .rulebook import Rulebook
 from .whatif import candidate_values
 
@@ -46,7 +47,7 @@ class MissingProbe:
         self._ids = evaluator.rule_ids
         self._index = {rule_id: i for i, rule_id in enumerate(self._ids)}
         inputs = [conditions_inputs(r, catalog) for r in rules]
-        self._specs = specs = input_specs()
+        self._specs = specs = {**input_specs(), **lesion_input_specs()}
         names = [*specs, "levels"]
         self._readers = {n: tuple(i for i, got in enumerate(inputs) if n in got) for n in names}
         # Rules that read the field other than through a derived fact: the only ones to evaluate again when no
@@ -247,7 +248,8 @@ def _level_classes(count_spec: FieldSpec | None, rule_cuts: tuple[float, ...], c
                     if len(chosen) <= count <= len(chosen) + len(spare):
                         levels = sorted(chosen + spare[:count - len(chosen)], key=VERTEBRAE.index)
                         computed, _ = input_values({"levels": levels}, rulebook)
-                        del computed["levels"]
+                        for name in ("levels", *FLAT_FACTS):  # only what rules read of the levels
+                            del computed[name]
                         key = (tuple((count < c, count == c) for c in rule_cuts),
                                tuple(vertebra in s for s in top_sets), regions)
                         found.append((key, (levels, computed)))

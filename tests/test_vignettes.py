@@ -32,6 +32,8 @@ EXCLUDES = {"PVP": ("itr", "tumor removal", "tae", "embolization", "kyphoplasty"
 
 
 def fired_rules(engine, document) -> frozenset[str]:
+    if document.case.lesions:  # every lesion's view goes through durable-rules; the decision lists what fired
+        return frozenset(engine.evaluate(document.case).fired)
     values, _ = case_values(document.case, engine.rulebook)
     return engine.durable.fire(values)
 

@@ -202,6 +202,41 @@ def range_lines(span: Any, width: int, style: Callable[[str, str], str]) -> list
     return lines
 
 
+def plan_lines(decision: Any, titles: dict[str, str], width: int, style: Callable[[str, str], str]) -> list[str]:
+    """A case in lesion form: the plan, then each level's grades, before the patient's summary."""
+    plan = decision.plan
+    out = [style("Plan for the patient", "bold")]
+    for level in plan.levels:
+        signs = [word for flag, word in ((level.fracture, "fracture"), (level.compression, "compression"),
+                                         (level.painful is False, "not a pain generator"),
+                                         (level.causes_deficit, "causes the deficit")) if flag]
+        flag = " (provisional)" if level.provisional else ""
+        extra = f"  [{', '.join(signs)}]" if signs else ""
+        out.append(f"  {level.level:<4} {level.advice:<13}{style(f'{level.status:<16}', level.status)}"
+                   f"{titles[level.advice]}{flag}{extra}")
+    for procedure in plan.procedures:
+        groups = "; ".join("+".join(group) for group in procedure.sessions)
+        unit = "operation" if procedure.option == "SURGERY" else "session"
+        count = len(procedure.sessions)
+        out.append(f"  > {procedure.option} at {', '.join(procedure.levels)}: {count} {unit}"
+                   f"{'s' if count > 1 else ''} ({groups})")
+    if plan.radiotherapy:
+        out.append(f"  > radiotherapy or no procedure now: {', '.join(plan.radiotherapy)}")
+    if plan.weigh:
+        out.append(f"  > for the board to weigh (top option at caution or below): {', '.join(plan.weigh)}")
+    for reason in plan.reasons:
+        maybe = " (may apply: unknown fields decide)" if reason.provisional else ""
+        sources = "; ".join(f"{c.source}, {c.section}: {c.stance_label}" for c in reason.citations)
+        out += textwrap.wrap(f"[{reason.rule}] {', '.join(reason.levels)}{maybe}: {reason.text}"
+                             + style(f"  ({sources})", "dim"), width, initial_indent="  ! ", subsequent_indent="    ")
+    out += ["", style("By level", "bold")]
+    for lesion in decision.lesions:
+        graded = ", ".join(f"{o.option} {o.status}{'?' if o.provisional else ''}" for o in lesion.options)
+        out += textwrap.wrap(f"{lesion.level}: {graded}", width, initial_indent="  ", subsequent_indent="       ")
+    out += ["", style("For the patient: each option at its best level (the levels in brackets)", "bold")]
+    return out + [""]
+
+
 def render_decision(decision: Any, document: Any, rulebook: Any, style: Callable[[str, str], str]) -> str:
     """The decision as a readable table: options best first, reasons with their sources, then what is missing."""
     width = getattr(style, "width", DEFAULT_WIDTH)  # the terminal's (terminal.Style), else 100
@@ -212,11 +247,14 @@ def render_decision(decision: Any, document: Any, rulebook: Any, style: Callable
     out.append(f"Rule base {book.name} {book.version} (sha256 {book.sha256[:16]})")
     out.append("")
     titles = {o.code: o.title for o in rulebook.manifest.options}
+    if decision.plan is not None:
+        out += plan_lines(decision, titles, width, style)
     for rank, option in enumerate(decision.options, start=1):
         number = f"{rank}." if option.option in decision.ranking else "--"
         flag = "  (provisional)" if option.provisional else ""
         status = style(f"{option.status:<16}", option.status)
-        out.append(f"{number:>3} {option.option:<13}{status}{titles[option.option]}{flag}")
+        where = f" [{', '.join(option.levels)}]" if option.levels else ""
+        out.append(f"{number:>3} {option.option:<13}{status}{titles[option.option]}{where}{flag}")
         out += range_lines(option.range, width, style)
         explained: set[str] = set()
         for reason in option.reasons:
@@ -259,7 +297,8 @@ def render_decision(decision: Any, document: Any, rulebook: Any, style: Callable
         specs = rulebook.catalog.specs
         for m in decision.missing:
             title = specs[m.field].title if m.field in specs else m.field
-            out.append(f"  ? {m.field} ({title}): affects {', '.join(m.affects)}")
+            where = f" at {', '.join(m.levels)}" if m.levels else ""
+            out.append(f"  ? {m.field} ({title}){where}: affects {', '.join(m.affects)}")
     scores = [s for s in decision.frameworks.values() if s.kind == "score"]
     shown = [s for s in scores if s.total is not None or len(s.unknown) < len(s.components)]
     if shown:

@@ -15,10 +15,13 @@ from .models import (
                      Manifest,
                      Named,
                      OptionInfo,
+                     PlanNote,
+                     PlanRule,
                      Prefer,
                      Question,
                      Rule,
                      Rulebook,
+                     SessionLimit,
                      Source,
                      effect_key,
                      effect_options,
@@ -27,6 +30,6 @@ from .models import (
 __all__ = [
     "DEFAULT_CASES_DIR", "DEFAULT_RULES_DIR", "LOCATOR_WORDS", "RULE_ID", "Adjunct", "AdviseAgainst", "Conflict",
     "Constraint", "Contraindicate", "Derive", "Effect", "Indicate", "Limit", "Manifest", "Named", "OptionInfo",
-    "Prefer", "Question", "Rule", "Rulebook", "Source", "effect_key", "effect_options", "files_digest", "load_rulebook",
-    "rule_files",
+    "PlanNote", "PlanRule", "Prefer", "Question", "Rule", "Rulebook", "SessionLimit", "Source", "effect_key",
+    "effect_options", "files_digest", "load_rulebook", "rule_files",
 ]

@@ -16,7 +16,7 @@ from .._internal.limits import RULE_FILE
 from .._internal.suggest import did_you_mean
 from ..conditions import Condition, ConditionProblem
 from ..errors import Problem, RulebookError
-from ..fields import FieldCatalog, FieldSpec, computed_specs, input_specs
+from ..fields import FieldCatalog, FieldSpec, computed_specs, input_specs, lesion_input_specs, plan_fact_specs
 from ..frameworks import Framework
 from ..scores import Scale, Score
 from ..vocabulary import OPTIONS, Citation
@@ -33,10 +33,13 @@ from .models import (
     Indicate,
     Limit,
     Manifest,
+    PlanNote,
+    PlanRule,
     Prefer,
     Question,
     Rule,
     Rulebook,
+    SessionLimit,
     Source,
     effect_key,
     effect_options,
@@ -61,7 +64,7 @@ _Where = yamlio.Path_
 # One file's section: file name, its body, its line index and where the body is.
 _Doc = tuple[str, Any, yamlio.LineIndex, _Where]
 
-_SECTIONS = ("rulebook", "sources", "rules", "scores", "scales", "frameworks", "consistency", "questions",
+_SECTIONS = ("rulebook", "sources", "rules", "plan", "scores", "scales", "frameworks", "consistency", "questions",
              "evidence", "invariants")
 
 
@@ -246,6 +249,7 @@ def _build(loader: _Loader, root: Path) -> Rulebook | None:
             scores.append((score, name, index, path))
 
     specs = dict(input_specs())
+    specs.update(lesion_input_specs())
     specs.update(computed_specs())
     for score, name, index, path in scores:
         _check_score(loader, score, specs, name, index, path)
@@ -269,6 +273,7 @@ def _build(loader: _Loader, root: Path) -> Rulebook | None:
     constraints = _build_constraints(loader, catalog)
     catalog = _resolve_fact_inputs(loader, catalog, rules)
     questions = _build_questions(loader, catalog)
+    plan_rules = _build_plan_rules(loader, catalog, sources or {})
     evidence = _build_evidence(loader, sources or {})
     invariants = tuple(item for _, item, _, _ in _listed(loader, "invariants"))
     _check_citations_everywhere(loader, sources or {})
@@ -276,11 +281,11 @@ def _build(loader: _Loader, root: Path) -> Rulebook | None:
     if manifest is None or sources is None or loader.problems:
         return None
     digest = _content_hash(manifest, sources, scores, scales, rules, constraints, evidence, invariants, frameworks,
-                           questions)
+                           questions, plan_rules)
     return Rulebook(manifest=manifest, sources=sources, scores=tuple(s[0] for s in scores), scales=scales,
                     frameworks=frameworks, questions=questions,
                     rules=tuple(sorted(rules, key=lambda r: r.id)), constraints=constraints, evidence=evidence,
-                    invariants=invariants, catalog=catalog, sha256=digest, root=str(root))
+                    invariants=invariants, plan_rules=plan_rules, catalog=catalog, sha256=digest, root=str(root))
 
 
 def _build_scales(loader: _Loader, catalog: FieldCatalog) -> tuple[Scale, ...]:
@@ -557,6 +562,52 @@ def _resolve_fact_inputs(loader: _Loader, catalog: FieldCatalog, rules: list[Rul
     return FieldCatalog(specs)
 
 
+_PLAN_EFFECTS: dict[str, type[BaseModel]] = {"sessions": SessionLimit, "note": PlanNote}
+
+
+def _build_plan_rules(loader: _Loader, catalog: FieldCatalog, sources: dict[str, Source]) -> tuple[PlanRule, ...]:
+    """The patient-level rules of the plan (rules/plan.yaml): conditions over the patient's fields and the plan's
+    facts (plan_fact_specs), effects that split sessions or name levels."""
+    plan_catalog = FieldCatalog({**catalog.specs, **plan_fact_specs()})
+    found: list[PlanRule] = []
+    seen: set[str] = set()
+    for name, item, index, path in _listed(loader, "plan"):
+        if not isinstance(item, dict) or "when" not in item:
+            loader.problem("a plan rule is a mapping with id, title, when, then, text, citations", name, index, path)
+            continue
+        data = dict(item)
+        rule_id = data.get("id") if isinstance(data.get("id"), str) else None
+        if rule_id in seen:
+            loader.problem("duplicate plan rule id", name, index, path, rule=rule_id)
+        seen.add(str(rule_id))
+        when = _parse_condition(loader, data.pop("when"), plan_catalog, name, index, path + ("when",), rule_id)
+        raw = data.pop("then", None)
+        effects: list[BaseModel] = []
+        for i, effect in enumerate(raw if isinstance(raw, list) else []):
+            keys = [k for k in (effect if isinstance(effect, dict) else {}) if k in _PLAN_EFFECTS]
+            if len(keys) != 1:
+                loader.problem(f"a plan effect has exactly one of {', '.join(_PLAN_EFFECTS)}", name, index,
+                               path + ("then", i), rule=rule_id)
+                continue
+            model = loader.model(_PLAN_EFFECTS[keys[0]], effect, name, index, path + ("then", i), rule=rule_id)
+            if model is not None:
+                effects.append(model)
+        if when is None or not effects:
+            if not effects:
+                loader.problem("'then' needs a non-empty list of plan effects", name, index, path, rule=rule_id)
+            continue
+        data.update(when=when, then=tuple(effects), file=name, line=index.line(path))
+        rule = loader.model(PlanRule, data, name, index, path, rule=rule_id)
+        if rule is None:
+            continue
+        for i, citation in enumerate(rule.citations):
+            if citation.source not in sources:
+                loader.problem(f"unknown source '{citation.source}'", name, index, path + ("citations", i),
+                               rule=rule_id)
+        found.append(rule)
+    return tuple(sorted(found, key=lambda r: r.id))
+
+
 def _build_constraints(loader: _Loader, catalog: FieldCatalog) -> tuple[Constraint, ...]:
     constraints = []
     for name, item, index, path in _listed(loader, "consistency"):
@@ -667,7 +718,7 @@ def _content_hash(manifest: Manifest, sources: dict[str, Source],
                   scores: list[tuple[Score, str, yamlio.LineIndex, _Where]], scales: tuple[Scale, ...],
                   rules: list[Rule], constraints: tuple[Constraint, ...], evidence: tuple[dict[Any, Any], ...],
                   invariants: tuple[Any, ...], frameworks: tuple[Framework, ...] = (),
-                  questions: tuple[Question, ...] = ()) -> str:
+                  questions: tuple[Question, ...] = (), plan_rules: tuple[PlanRule, ...] = ()) -> str:
     """Hash of the parsed content, independent of file layout and of the order of rules within files."""
     def key(item: Any) -> str:
         return str(item.get("id", "")) if isinstance(item, dict) else ""
@@ -684,5 +735,7 @@ def _content_hash(manifest: Manifest, sources: dict[str, Source],
         "evidence": sorted(evidence, key=key),
         "invariants": sorted(invariants, key=key),
     }
+    if plan_rules:  # a rule base without plan rules keeps the hash it had before the plan existed
+        content["plan"] = [p.model_dump(mode="json") for p in plan_rules]
     blob = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()

@@ -188,6 +188,52 @@ class Rule(BaseModel):
         return tuple(e.derive for e in self.then if isinstance(e, Derive))
 
 
+class SessionLimit(BaseModel):
+    """How many levels of these options one session treats at most: the plan splits the levels into sessions."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    sessions: tuple[Option, ...] = Field(min_length=1, description="the options whose levels are split")
+    levels_at_most: int = Field(ge=1, le=29, description="levels per session")
+    text: str | None = None
+    _v = field_validator("sessions", mode="before")(_as_tuple)
+
+    def describe(self) -> str:
+        return f"at most {self.levels_at_most} levels of {', '.join(self.sessions)} per session"
+
+
+class PlanNote(BaseModel):
+    """A reason the plan shows, naming the levels it concerns: those compressing the cord or cauda equina, or those
+    whose advice is one of `options`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    note: Literal["compressive", "advised"] = Field(description="which levels the reason names")
+    options: tuple[Option, ...] = Field(default=(), description="with `advised`: the options whose levels it names")
+    text: str | None = None
+    _v = field_validator("options", mode="before")(_as_tuple)
+
+    def describe(self) -> str:
+        return f"note on the {self.note} levels" + (f" ({', '.join(self.options)})" if self.options else "")
+
+
+PlanEffect = SessionLimit | PlanNote
+
+
+class PlanRule(BaseModel):
+    """A patient-level statement about the plan: when its condition (over the patient's fields and the facts of the
+    plan: levels per option, discrete compressions) holds, its effects shape the plan and its reason is shown."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+    id: str = Field(pattern=RULE_ID, description="dotted id, starting plan.")
+    title: str
+    when: Condition
+    then: tuple[PlanEffect, ...] = Field(min_length=1)
+    text: str = Field(description="the reason as the board reads it")
+    citations: tuple[Citation, ...] = Field(min_length=1)
+    evidence_level: int = Field(ge=1, le=5)
+    file: str = Field(default="", exclude=True)
+    line: int | None = Field(default=None, exclude=True)
+
+
 class Constraint(BaseModel):
     """A combination of values that cannot be true of one patient; the case is refused with `message`."""
 
@@ -288,6 +334,7 @@ class Rulebook(BaseModel):
     questions: tuple[Question, ...] = ()
     evidence: tuple[dict[Any, Any], ...] = ()
     invariants: tuple[dict[Any, Any], ...] = ()
+    plan_rules: tuple[PlanRule, ...] = ()
     catalog: FieldCatalog
     sha256: str
     root: str

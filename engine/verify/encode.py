@@ -21,6 +21,7 @@ import z3
 from ..case import REGION_OF_PREFIX, VERTEBRAE, Case
 from ..conditions import AllOf, AnyOf, Compare, Condition, NotOf, Presence
 from ..decision import limits_of
+from ..engine import checks_a_lesion
 from ..fields import LEVEL_REGIONS, FieldSpec
 from ..lesion import LESION_ONLY_FIELDS
 from ..rulebook import Adjunct, Conflict, Contraindicate, Indicate, Limit, Prefer, Rule, Rulebook, effect_options
@@ -34,9 +35,9 @@ LEVEL_MAX = next((m.max_length for m in Case.model_fields["levels"].metadata if 
                  len(VERTEBRAE))
 # The facts over all lesions a lesion's view carries (docs/verification.md, "Lesions").
 LESION_FORM, LESION_COUNT, DISCRETE = "lesion_form", "lesion_count", "discrete_compressive_lesions"
-COMPRESSION = "spinal_cord_compression"  # the finding that makes a lesion compressive (engine/fields.py)
+COMPRESSION = "spinal_cord_compression"  # what makes a lesion compressive (lesion_views.discrete_compressions)
 LESION_MAX = next((m.max_length for m in Case.model_fields["lesions"].metadata
-                   if isinstance(m, annotated_types.MaxLen)), 29)
+                   if isinstance(m, annotated_types.MaxLen)), len(VERTEBRAE))
 REGION_SIZE = {region: sum(1 for v in VERTEBRAE if REGION_OF_PREFIX[v[0]] == region) for region in LEVEL_REGIONS}
 # [start, end) of each region's vertebrae in VERTEBRAE (cranio-caudal order).
 REGION_SPAN = {region: (min(i for i, v in enumerate(VERTEBRAE) if REGION_OF_PREFIX[v[0]] == region),
@@ -84,46 +85,25 @@ class CaseSpace:
         self.level_count = z3.Int(f"{prefix}level_count")
         self.regions = {r: z3.Bool(f"{prefix}region_{r}") for r in LEVEL_REGIONS}
         self.top_level = z3.Int(f"{prefix}top_level")  # index into VERTEBRAE of the most cranial level
-        # The view of one lesion, or a flat case (lesion_form false): free here, tied down by `view_domain`;
-        # a case of several lesions (lesions.py) replaces them by what its lesions compute.
-        self.lesion_form: z3.BoolRef = z3.Bool(f"{prefix}{LESION_FORM}")
-        self.lesion_count: z3.ArithRef = z3.Int(f"{prefix}{LESION_COUNT}")
-        self.discrete_known: z3.BoolRef = z3.Bool(f"{prefix}known:{DISCRETE}")
-        self.discrete: z3.BoolRef = z3.Bool(f"{prefix}{DISCRETE}")
+        # The facts over a case's lesions (engine/lesion_views.py): free within what a lesion's view can hold, so a
+        # proof over this space covers every lesion of every case in lesion form as well as every flat case.
+        self.lesion_form = z3.Bool(f"{prefix}lesion_form")
+        self.lesion_count = z3.Int(f"{prefix}lesion_count")
+        self.discrete_known = z3.Bool(f"{prefix}known:discrete_compressive_lesions")
+        self.discrete = z3.Bool(f"{prefix}discrete_compressive_lesions")
+        self._lesion_only = tuple(n for n in LESION_ONLY_FIELDS if n in self.inputs)
         self._scores = {s.id: s for s in rulebook.scores}
         self._score_memo: dict[str, tuple[z3.BoolRef, z3.ArithRef, z3.ArithRef]] = {}
 
     # --- the domain ---------------------------------------------------------------------------------------
 
     def domain(self) -> list[z3.BoolRef]:
-        """Every view the engine decides: a flat case, or one lesion of a case of up to LESION_MAX lesions."""
-        return self.base_domain() + self.view_domain()
-
-    def view_domain(self) -> list[z3.BoolRef]:
-        """What the facts over all lesions can be in one view, whatever the other lesions are (an
-        over-approximation: every real view satisfies it; lesions.py encodes K lesions exactly).
-        A flat case is one lesion, not in lesion form, and says nothing of the lesion-only inputs; a lesion's
-        view lists its own level only; two discrete compressions, or the doubt of them, need two lesions."""
-        only = [self.known[n] for n in LESION_ONLY_FIELDS if n in self.known]
-        flat = z3.And(self.lesion_count == 1, self.discrete_known, z3.Not(self.discrete), *[z3.Not(k) for k in only])
-        not_false = z3.Not(z3.And(self.discrete_known, z3.Not(self.discrete)))
-        if LESION_FORM not in self.rulebook.catalog.specs:  # a rule base that cannot read lesions: flat cases only
-            return [z3.Not(self.lesion_form), flat]
-        facts = [self.lesion_count >= 1, self.lesion_count <= LESION_MAX,
-                 z3.Implies(z3.Not(self.lesion_form), flat),
-                 z3.Implies(self.lesion_form, z3.And(self.levels_known, self.level_count == 1)),
-                 z3.Implies(not_false, z3.And(self.lesion_form, self.lesion_count >= 2))]
-        if COMPRESSION in self.inputs:
-            # Of two lesions, this one is one of the two compressions: compressive (TRUE), or possibly (UNKNOWN).
-            known, value = self.known[COMPRESSION], self.value[COMPRESSION]
-            facts += [z3.Implies(z3.And(self.lesion_count == 2, self.discrete_known, self.discrete),
-                                 z3.And(known, value == True)),  # noqa: E712 (z3 terms)
-                      z3.Implies(z3.And(self.lesion_count == 2, z3.Not(self.discrete_known)),
-                                 z3.Not(z3.And(known, value == False)))]  # noqa: E712
-        return facts
+        """Every view the engine decides: a flat case, or one lesion of a case in lesion form."""
+        return self.base_domain() + self.lesion_domain()
 
     def base_domain(self) -> list[z3.BoolRef]:
-        """Value ranges (stated whether or not the field is known, which keeps models tidy) and what `levels` can be."""
+        """Value ranges (stated whether or not the field is known, which keeps models tidy) and what `levels` can be;
+        what the facts over lesions can be is `lesion_domain` (a case of several lesions computes them instead)."""
         facts = []
         for name, spec in self.inputs.items():
             v = self.value[name]
@@ -153,6 +133,44 @@ class CaseSpace:
         facts.append(self.level_count <= z3.Sum(below))
         return facts
 
+    def lesion_domain(self) -> list[z3.BoolRef]:
+        """What the facts over lesions can be in one view: a flat case is one lesion not described by level
+        (its lesion-only fields unknown, no discrete compressions); a lesion's view names its one level, and
+        compressions can be discrete, or undecided, only with another lesion beside it."""
+        flat = z3.Not(self.lesion_form)
+        return [self.lesion_count >= 1, self.lesion_count <= len(VERTEBRAE),
+                z3.Implies(flat, z3.And(self.lesion_count == 1, self.discrete_known, z3.Not(self.discrete),
+                                        *[z3.Not(self.known[n]) for n in self._lesion_only])),
+                z3.Implies(self.lesion_form, z3.And(self.levels_known, self.level_count == 1)),
+                z3.Implies(z3.Or(z3.Not(self.discrete_known), self.discrete), self.lesion_count >= 2),
+                *self._realisable()]
+
+    def _realisable(self) -> list[z3.BoolRef]:
+        """What the other lesions of a view must be able to give (verify/witness.py builds them): discrete
+        compressions beside a level that does not compress need two more lesions, as does an undecided answer
+        beside a level known not to compress; and among several lesions a level known not to cause the deficit
+        is read without it (lesion_views.view_values)."""
+        known, value = self.known, self.value
+        compressed_known, compressed = known["spinal_cord_compression"], value["spinal_cord_compression"]
+        not_compressing = z3.And(compressed_known, z3.Not(compressed))
+        no_site = z3.Not(known["compression_site"])
+        no_leak = z3.Not(z3.And(known["symptomatic_cement_leak"], value["symptomatic_cement_leak"]))
+        cause_known, causes = known["causes_deficit"], value["causes_deficit"]
+        cannot_cause = z3.If(cause_known, z3.Not(causes), z3.And(not_compressing, no_site, no_leak))
+        several = z3.And(self.lesion_form, self.lesion_count >= 2)
+        deficit_read_elsewhere = z3.And(several, known["neurological_deficit"], cannot_cause)
+        counted = z3.And(self.lesion_form, known["vertebral_metastases"])
+        return [
+            # the patient's own check: no fewer vertebral metastases than lesions (consistency.yaml)
+            z3.Implies(counted, value["vertebral_metastases"] >= self.lesion_count),
+            z3.Implies(z3.And(self.discrete_known, self.discrete, z3.Not(z3.And(compressed_known, compressed))),
+                       self.lesion_count >= 3),
+            z3.Implies(z3.And(z3.Not(self.discrete_known), not_compressing), self.lesion_count >= 3),
+            z3.Implies(deficit_read_elsewhere, z3.And(
+                z3.Not(value["neurological_deficit"]),
+                *[z3.Not(known[n]) for n in ("asia_grade", "deficit_onset_hours", "deficit_progressing")])),
+        ]
+
     # --- what a condition may read --------------------------------------------------------------------------
 
     def field(self, name: str) -> tuple[z3.BoolRef, z3.ExprRef]:
@@ -161,16 +179,16 @@ class CaseSpace:
             return self.known[name], self.value[name]
         if name == "level_count":
             return self.levels_known, self.level_count
-        if name == LESION_FORM:
-            return z3.BoolVal(True), self.lesion_form
-        if name == LESION_COUNT:
-            return z3.BoolVal(True), self.lesion_count
-        if name == DISCRETE:
-            return self.discrete_known, self.discrete
         if name == "top_level":
             return self.levels_known, self.top_level
         if name.startswith("region_") and name[7:] in self.regions:
             return self.levels_known, self.regions[name[7:]]
+        if name == "lesion_form":
+            return z3.BoolVal(True), self.lesion_form
+        if name == "lesion_count":
+            return z3.BoolVal(True), self.lesion_count
+        if name == "discrete_compressive_lesions":
+            return self.discrete_known, self.discrete
         if name == "bone_metastases_total":  # vertebral plus extraspinal, known when both are
             parts = ("vertebral_metastases", "extraspinal_bone_metastases")
             return z3.And(*(self.known[p] for p in parts)), z3.Sum(*(self.value[p] for p in parts))
@@ -230,16 +248,16 @@ class CaseSpace:
             else:
                 number = Fraction(raw.numerator_as_long(), raw.denominator_as_long())
                 values[name] = int(number) if number.denominator == 1 else float(number)
+        if z3.is_true(model.eval(self.lesion_form, model_completion=True)):
+            values["lesion_form"] = True
+            values["lesion_count"] = model.eval(self.lesion_count, model_completion=True).as_long()
+            if z3.is_true(model.eval(self.discrete_known, model_completion=True)):
+                values["discrete_compressive_lesions"] = z3.is_true(model.eval(self.discrete, model_completion=True))
         if z3.is_true(model.eval(self.levels_known, model_completion=True)):
             count = model.eval(self.level_count, model_completion=True).as_long()
             regions = [r for r in LEVEL_REGIONS if z3.is_true(model.eval(self.regions[r], model_completion=True))]
             top = model.eval(self.top_level, model_completion=True).as_long()
             values["levels"] = levels_for(count, regions, top)
-        if z3.is_true(model.eval(self.lesion_form, model_completion=True)):  # a lesion's view: its facts over all
-            values[LESION_FORM] = True
-            values[LESION_COUNT] = model.eval(self.lesion_count, model_completion=True).as_long()
-            if z3.is_true(model.eval(self.discrete_known, model_completion=True)):
-                values[DISCRETE] = z3.is_true(model.eval(self.discrete, model_completion=True))
         return values
 
     def equals(self, values: dict[str, Any]) -> list[z3.BoolRef]:
@@ -258,14 +276,13 @@ class CaseSpace:
             pinned += [self.regions[r] == (r in regions) for r in LEVEL_REGIONS]
         else:
             pinned.append(z3.Not(self.levels_known))
-        if values.get(LESION_FORM):
-            pinned += [self.lesion_form, self.lesion_count == values[LESION_COUNT]]
-            if DISCRETE in values:
-                pinned += [self.discrete_known, self.discrete == bool(values[DISCRETE])]
-            else:
-                pinned.append(z3.Not(self.discrete_known))
+        # a case given as values is flat unless the values carry the facts over lesions
+        pinned.append(self.lesion_form == bool(values.get("lesion_form", False)))
+        pinned.append(self.lesion_count == int(values.get("lesion_count", 1)))
+        if "discrete_compressive_lesions" in values or not values.get("lesion_form", False):
+            pinned += [self.discrete_known, self.discrete == bool(values.get("discrete_compressive_lesions", False))]
         else:
-            pinned.append(z3.Not(self.lesion_form))
+            pinned.append(z3.Not(self.discrete_known))
         return pinned
 
     def extended_by(self, other: CaseSpace) -> z3.BoolRef:
@@ -274,7 +291,6 @@ class CaseSpace:
         same.append(z3.Implies(self.levels_known, z3.And(
             other.levels_known, other.level_count == self.level_count, other.top_level == self.top_level,
             *[other.regions[r] == self.regions[r] for r in LEVEL_REGIONS])))
-        # The same lesion of the same patient: its form and count stay, a settled discreteness stays.
         same += [other.lesion_form == self.lesion_form, other.lesion_count == self.lesion_count,
                  z3.Implies(self.discrete_known, z3.And(other.discrete_known, other.discrete == self.discrete))]
         return z3.And(*same)
@@ -417,8 +433,12 @@ class Encoding:
 
     @cached_property
     def admissible(self) -> z3.BoolRef:
-        """No consistency check of rules/consistency.yaml is TRUE of the case: the engine would refuse it."""
-        return all_of([z3.Not(self.condition(c.when, NOW).t) for c in self.rulebook.constraints])
+        """No consistency check of rules/consistency.yaml is TRUE of the case: the engine would refuse it. A lesion's
+        view is held to the checks that apply to a lesion (engine.checks_a_lesion): one painless level of a patient
+        whose pain is refractory contradicts nothing."""
+        return all_of([z3.Not(self.condition(c.when, NOW).t) if checks_a_lesion(c.fields)
+                       else z3.Implies(z3.Not(self.case.lesion_form), z3.Not(self.condition(c.when, NOW).t))
+                       for c in self.rulebook.constraints])
 
     def domain(self) -> list[z3.BoolRef]:
         return self.case.domain() + [self.admissible]

@@ -13,10 +13,11 @@ from typing import TYPE_CHECKING, Any
 
 import z3
 
+from ..kleene import Truth
 from ..vocabulary import STATUS_RANK
 from .invariants import Invariant, failed_claims, load_invariants
 from .lesions import LesionCase
-from .prove import Search, case_document, claim_expr, evaluate_data, when_truth
+from .prove import Search, case_document, claim_expr, evaluate_values, when_truth
 
 if TYPE_CHECKING:
     from .structure import CheckResult, StructureProver
@@ -26,7 +27,7 @@ def lesion_search(prover: StructureProver, k: int) -> tuple[LesionCase, Search]:
     """The encoding of a case of 1..k lesions and its solver, built once per prover and bound (both checks use it)."""
     if k not in prover.lesion_searches:
         case = LesionCase(prover.engine.rulebook, k, "lesions:")
-        search = Search(case.slots, extra=tuple(case.domain()), timeout_ms=prover.timeout_ms,
+        search = Search([case.whole, *case.slots], extra=tuple(case.domain()), timeout_ms=prover.timeout_ms,
                         minimize=prover.minimize, domains=False, optional=tuple(case.present[1:]))
         prover.lesion_searches[k] = (case, search)
     return prover.lesion_searches[k]
@@ -69,12 +70,12 @@ def invariants_at_every_lesion(prover: StructureProver, result: CheckResult) -> 
 
 def confirm_at_lesions(prover: StructureProver, inv: Invariant, data: dict[str, Any]) -> tuple[bool, str, Any]:
     """The engine's decision of the case breaks the invariant at some lesion whose view makes `when` TRUE."""
-    outcome = evaluate_data(prover.engine, f"lesions-{inv.id}", data)
+    outcome = evaluate_values(prover.engine, f"lesions-{inv.id}", data)
     if isinstance(outcome, str):
         return False, outcome, data
     built, decision = outcome
     for lesion in decision.lesions or ():
-        if inv.when is not None and when_truth(prover.engine, inv, built, lesion.level) != 1:
+        if inv.when is not None and when_truth(prover.engine, inv, built, lesion.level) != Truth.TRUE:
             continue
         failed = failed_claims(inv, lesion)
         if failed:
@@ -109,7 +110,7 @@ def plan_advice_never_contraindicated(prover: StructureProver, result: CheckResu
         else:
             assert search.model is not None
             data = case.case_from(search.model)
-            run = evaluate_data(prover.engine, f"plan-{option}", data)
+            run = evaluate_values(prover.engine, f"plan-{option}", data)
             says, confirmed, document = (run, False, data) if isinstance(run, str) else _advice_against(run, option)
             result.findings.append(Finding(option, f"the plan advises {option} at a level where it is contraindicated",
                                            Witness([document], confirmed, says)))

@@ -18,6 +18,7 @@ import z3
 
 from ..case import PER_LEVEL_FIELDS, VERTEBRAE
 from ..lesion import LESION_ONLY_FIELDS
+from ..lesion_views import DEFICIT_FIELDS
 from ..rulebook import Contraindicate, Rulebook
 from .encode import COMPRESSION, DISCRETE, LESION_COUNT, LESION_FORM, CaseSpace, Encoding, Truth3, all_of, any_of
 
@@ -34,7 +35,8 @@ def lesion_input_names(rulebook: Rulebook) -> frozenset[str]:
 
 
 class LesionSpace(CaseSpace):
-    """One lesion slot: its own per-level inputs and level; the patient's inputs are the patient space's variables."""
+    """One lesion slot: its own per-level inputs and level; the patient's inputs are the patient space's variables
+    (the deficit's as the lesion's view reads them: `read_deficit`)."""
 
     def __init__(self, rulebook: Rulebook, prefix: str, patient: CaseSpace) -> None:
         super().__init__(rulebook, prefix)
@@ -45,6 +47,22 @@ class LesionSpace(CaseSpace):
         self.levels_known = z3.BoolVal(True)
         self.level_count = z3.IntVal(1)
         self.lesion_form = z3.BoolVal(True)
+
+    def cannot_cause_deficit(self) -> z3.BoolRef:
+        """lesion_views.cannot_cause_deficit: the board says the lesion does not cause it, or (unsaid) nothing at
+        the level compresses: compression known false, no compression site, no symptomatic cement leak."""
+        known, value = self.known, self.value
+        nothing = z3.And(known[COMPRESSION], z3.Not(value[COMPRESSION]), z3.Not(known["compression_site"]),
+                         z3.Not(z3.And(known["symptomatic_cement_leak"], value["symptomatic_cement_leak"])))
+        return z3.If(known["causes_deficit"], z3.Not(value["causes_deficit"]), nothing)
+
+    def read_deficit(self, patient: CaseSpace, several: z3.BoolRef) -> None:
+        """lesion_views.view_values: among several lesions, a level known not to cause the deficit reads
+        neurological_deficit false (when the patient's is known) and the deficit's grade, onset and course unknown."""
+        elsewhere = z3.And(several, patient.known["neurological_deficit"], self.cannot_cause_deficit())
+        self.value["neurological_deficit"] = z3.If(elsewhere, z3.BoolVal(False), patient.value["neurological_deficit"])
+        for name in DEFICIT_FIELDS[1:]:
+            self.known[name] = z3.And(patient.known[name], z3.Not(elsewhere))
 
 
 class LesionCase:
@@ -59,12 +77,27 @@ class LesionCase:
         spaces = [LesionSpace(rulebook, f"{prefix}lesion{j}:", self.patient) for j in range(k)]
         self.slots = [Encoding(rulebook, space=s) for s in spaces]
         self.level = [s.top_level for s in spaces]  # index into VERTEBRAE of each slot's vertebra
-        count = z3.Sum([z3.If(p, 1, 0) for p in self.present])
+        self.count = count = z3.Sum([z3.If(p, 1, 0) for p in self.present])
         self.compressive = [self._compressive(s) for s in self.slots]
         known, discrete = self._discrete()
         for s in spaces:
             s.lesion_count, s.discrete_known, s.discrete = count, known, discrete
-        self.count = count
+            s.read_deficit(self.patient, count >= 2)
+        self.whole = Encoding(rulebook, space=self._whole(spaces))
+
+    def _whole(self, spaces: list[LesionSpace]) -> CaseSpace:
+        """The patient's own check (Engine._evaluate_lesions): the patient's values with `levels` every lesion's,
+        no per-level finding, read as a flat case."""
+        whole = self.patient
+        for name in spaces[0].own:
+            whole.known[name] = z3.BoolVal(False)
+        whole.levels_known, whole.level_count, whole.top_level = z3.BoolVal(True), self.count, self.level[0]
+        for region in whole.regions:
+            whole.regions[region] = z3.Or(*[z3.And(p, s.regions[region]) for p, s in zip(self.present, spaces,
+                                                                                        strict=True)])
+        whole.lesion_form, whole.lesion_count = z3.BoolVal(False), z3.IntVal(1)
+        whole.discrete_known, whole.discrete = z3.BoolVal(True), z3.BoolVal(False)
+        return whole
 
     @staticmethod
     def _compressive(slot: Encoding) -> Truth3:
@@ -89,8 +122,8 @@ class LesionCase:
 
     def domain(self) -> list[z3.BoolRef]:
         """The patient's ranges, each present slot admissible at its own level, slots in cranio-caudal order.
-        The one-view constraints (CaseSpace.view_domain) are NOT asserted: `views_covered` proves them."""
-        facts = self.patient.base_domain()
+        The one-view constraints (CaseSpace.lesion_domain) are NOT asserted: `views_covered` proves them."""
+        facts = [*self.patient.base_domain(), self.whole.admissible]
         for j, slot in enumerate(self.slots):
             facts += slot.case.base_domain()
             facts.append(z3.Implies(self.present[j], slot.admissible))
@@ -101,7 +134,7 @@ class LesionCase:
 
     def views_covered(self) -> z3.BoolRef:
         """Every present slot's view lies in the one-view domain (UNSAT of its negation proves the abstraction)."""
-        return all_of([z3.Implies(self.present[j], all_of(slot.case.view_domain()))
+        return all_of([z3.Implies(self.present[j], all_of(CaseSpace.lesion_domain(slot.case)))
                        for j, slot in enumerate(self.slots)])
 
     # --- the plan's invariants the solver can state ---------------------------------------------------------
@@ -116,9 +149,9 @@ class LesionCase:
 
     def case_from(self, model: z3.ModelRef) -> dict[str, Any]:
         """The case a model describes: the patient's known fields and one lesion per present slot (SINS nested)."""
-        own = self.slots[0].case.own  # type: ignore[attr-defined]
-        first = self.slots[0].case.values_from(model)
-        data: dict[str, Any] = {k: v for k, v in first.items()
+        own = lesion_input_names(self.rulebook)
+        patient = self.patient.values_from(model)  # its per-level fields are unknown: the patient's own values
+        data: dict[str, Any] = {k: v for k, v in patient.items()
                                 if k not in own and k not in ("levels", LESION_FORM, LESION_COUNT, DISCRETE)}
         lesions = []
         for j, slot in enumerate(self.slots):
@@ -140,57 +173,3 @@ def lesion_entry(level: str, values: dict[str, Any]) -> dict[str, Any]:
         entry["sins"] = sins
     return entry
 
-
-# --- a lesion's view as a case ---------------------------------------------------------------------------------
-
-
-def discrete(lesions: list[tuple[str, bool | None]]) -> bool | None:
-    """`discrete_compressive_lesions` of (level, compressive) pairs, three-valued, as `LesionCase` encodes it."""
-    ordered = sorted(lesions, key=lambda lesion: VERTEBRAE.index(lesion[0]))
-    verdicts = []
-    for i, (upper, c_i) in enumerate(ordered):
-        for j in range(i + 1, len(ordered)):
-            lower, c_j = ordered[j]
-            between = [c for _, c in ordered[i + 1:j]]
-            gap: bool | None = True if VERTEBRAE.index(lower) - VERTEBRAE.index(upper) > j - i else \
-                (True if False in between else (None if None in between else False))
-            parts = [c_i, c_j, gap]
-            verdicts.append(False if False in parts else (None if None in parts else True))
-    return True if True in verdicts else (False if all(v is False for v in verdicts) else None)
-
-
-def view_as_case(values: dict[str, Any], own: frozenset[str]) -> tuple[dict[str, Any], str]:
-    """A case in lesion form whose lesion at the view's level has the view's fields and whose other lesions (as few
-    findings as can be: only their compression) give the view's lesion count and discreteness; with its level.
-
-    The other lesions lie as far from the view's level as the count allows, so that their compression decides
-    discreteness as intended; `discrete` checks the result, and the engine's own view is compared by the caller."""
-    level = values["levels"][0]
-    count = values[LESION_COUNT]
-    wanted = values.get(DISCRETE)
-    mine: bool | None = values.get(COMPRESSION)
-    here = VERTEBRAE.index(level)
-    # Other lesions two or more vertebrae from the view's and from each other first (farthest first), so that
-    # their compression alone decides discreteness; the rest anywhere.
-    spaced: list[str] = []
-    for v in sorted((v for v in VERTEBRAE if v != level), key=lambda v: -abs(VERTEBRAE.index(v) - here)):
-        if all(abs(VERTEBRAE.index(v) - VERTEBRAE.index(w)) >= 2 for w in [level, *spaced]):
-            spaced.append(v)
-    places = (spaced + [v for v in VERTEBRAE if v != level and v not in spaced])[:count - 1]
-    n = len(places)
-    rest: list[bool | None] = [False] * n
-    if wanted is False:
-        patterns = [rest]
-    elif wanted is True:
-        patterns = [[True, True, *rest[2:]], [True, *rest[1:]]]
-    else:
-        patterns = [[True, None, *rest[2:]], [None, *rest[1:]], [True, *rest[1:]]]
-
-    def gives(pattern: list[bool | None]) -> bool:
-        return len(pattern) == n and discrete([(level, mine), *zip(places, pattern, strict=True)]) is wanted
-    chosen = next((p for p in patterns if gives(p)), rest)
-    patient = {k: v for k, v in values.items() if k not in own and k not in ("levels", LESION_FORM, LESION_COUNT,
-                                                                             DISCRETE)}
-    entries = [lesion_entry(level, {k: v for k, v in values.items() if k in own})]
-    entries += [lesion_entry(v, {} if c is None else {COMPRESSION: c}) for v, c in zip(places, chosen, strict=True)]
-    return {**patient, "lesions": entries}, level

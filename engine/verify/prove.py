@@ -14,14 +14,14 @@ from typing import Any
 import z3
 from pydantic import ValidationError
 
-from ..case import Case, case_from_values
-from ..decision import Decision
+from ..case import Case
 from ..engine import Engine
 from ..errors import CaseError
-from ..evaluator import case_values
+from ..evaluator import input_values
 from ..kleene import Truth, compile_condition
+from ..lesion_views import facts_over, ordered
 from ..vocabulary import STATUS_RANK
-from .encode import DISCRETE, LESION_COUNT, LESION_FORM, Encoding
+from .encode import Encoding
 from .invariants import (
     AdjunctClaim,
     CitedReasonsClaim,
@@ -34,7 +34,7 @@ from .invariants import (
     TopClaim,
     failed_claims,
 )
-from .lesions import lesion_input_names, view_as_case
+from .witness import view_of, witness_case
 
 DEFAULT_TIMEOUT_MS = 20_000
 
@@ -143,7 +143,6 @@ class Search:
                     trial = kept + [z3.Not(var)]
                     if solver.check(*trial) == z3.sat:
                         kept = trial
-                        model = solver.model()
         solver.check(*kept)
         model = solver.model()
         for enc in self.encodings:
@@ -192,7 +191,7 @@ class Prover:
             return Counterexample(values, {"id": f"cx-{invariant.id}"}, False, outcome)
         case, decision = outcome
         document = case_document(case)
-        level = getattr(decision, "level", None)  # a lesion's decision: its view is the one to read
+        level = witness_level(case, decision)
         if invariant.when is not None and when_truth(self.engine, invariant, case, level) != Truth.TRUE:
             return Counterexample(values, document, False, f"the engine does not find '{invariant.when_text}' TRUE")
         failed = failed_claims(invariant, decision)
@@ -202,45 +201,33 @@ class Prover:
 
 
 def evaluate_values(engine: Engine, case_id: str, values: dict[str, Any]) -> tuple[Case, Any] | str:
-    """The case and the engine's decision for it, or why the case model or the engine refuses it. Values of a
-    lesion's view (encode.py, `lesion_form`) become a case in lesion form (lesions.view_as_case), and the
-    decision is that lesion's, once the engine's own view is seen to carry the model's facts over all lesions."""
-    if not values.get(LESION_FORM):
-        return evaluate_data(engine, case_id, values)
-    data, level = view_as_case(values, lesion_input_names(engine.rulebook))
-    outcome = evaluate_data(engine, case_id, data)
-    if isinstance(outcome, str):
-        return outcome
-    case, decision = outcome
-    view = view_values(engine, case, level)
-    for name in (LESION_COUNT, DISCRETE):
-        if view.get(name) != values.get(name):
-            return f"the case built for the view gives {name} {view.get(name)!r}, not {values.get(name)!r}"
+    """The case and the engine's decision for it (for a lesion's view, that lesion's own decision), or why the case
+    model or the engine refuses it."""
+    try:
+        case, level = witness_case(_slug(case_id), values)
+    except (ValidationError, ValueError) as err:
+        message = err.errors(include_url=False)[0]["msg"] if isinstance(err, ValidationError) else str(err)
+        return f"the case model refuses the case: {message}"
+    try:
+        decision = engine.evaluate(case)
+    except CaseError as err:
+        return f"the engine refuses the case: {err}"
+    if level is None or decision.lesions is None:
+        return case, decision
     return case, next(lesion for lesion in decision.lesions if lesion.level == level)
 
 
-def evaluate_data(engine: Engine, case_id: str, values: dict[str, Any]) -> tuple[Case, Decision] | str:
-    """`evaluate_values` of a case's flat values (`sins.x` keys; `lesions` as mappings)."""
-    try:
-        case = case_from_values(_slug(case_id), values)
-    except ValidationError as err:
-        return f"the case model refuses the case: {err.errors(include_url=False)[0]['msg']}"
-    try:
-        return case, engine.evaluate(case)
-    except CaseError as err:
-        return f"the engine refuses the case: {err}"
-
-
-def view_values(engine: Engine, case: Case, level: str | None = None) -> dict[str, Any]:
-    """What the rules read of the case, or of its lesion at `level`: known inputs, computed values, derived facts."""
-    values, _ = case_values(case, engine.rulebook)
-    _, facts = engine.evaluator.evaluate(values)
-    return {**values, **facts} if level is None else {**values, **facts}
+def witness_level(case: Case, decision: Any) -> str | None:
+    """The level whose view a witness case stands for (None for a flat case)."""
+    return getattr(decision, "level", None) if case.lesions else None
 
 
 def when_truth(engine: Engine, invariant: Invariant, case: Case, level: str | None = None) -> int:
     assert invariant.when is not None  # the callers ask only of invariants with a `when`
-    return compile_condition(invariant.when, engine.rulebook.catalog)(view_values(engine, case, level))
+    shared = facts_over(ordered(case.lesions)) if level is not None and case.lesions else None
+    values, _ = input_values(view_of(case, level), engine.rulebook, shared)
+    _, facts = engine.evaluator.evaluate(values)
+    return compile_condition(invariant.when, engine.rulebook.catalog)({**values, **facts})
 
 
 def case_document(case: Case) -> dict[str, Any]:
@@ -250,8 +237,8 @@ def case_document(case: Case) -> dict[str, Any]:
         value = getattr(case, name)
         if name in ("id", "title", "presentation") or value is None:
             continue
-        if name == "lesions":
-            data[name] = [lesion.model_dump(exclude_none=True) for lesion in value]
+        if isinstance(value, list) and value and hasattr(value[0], "model_dump"):  # lesions
+            data[name] = [item.model_dump(exclude_none=True) for item in value]
         else:
             data[name] = value.model_dump(exclude_none=True) if hasattr(value, "model_dump") else value
     return data

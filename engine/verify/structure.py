@@ -24,13 +24,15 @@ import z3
 from ..conditions import Condition, fields_of
 from ..decision import FLOOR
 from ..engine import Engine
-from ..evaluator import case_values
+from ..evaluator import input_values
+from ..lesion_views import facts_over, ordered
 from ..rulebook import Adjunct, AdviseAgainst, Conflict, Contraindicate, Derive, Indicate, Limit, Prefer, Rule, Rulebook
 from ..vocabulary import STATUS_RANK
 from . import lesion_checks
 from .encode import STATUS_OF_RANK, Encoding
 from .invariants import StructuralCheck
-from .prove import DEFAULT_TIMEOUT_MS, Search, case_document, evaluate_values
+from .prove import DEFAULT_TIMEOUT_MS, Search, case_document, evaluate_values, witness_level
+from .witness import view_of
 
 
 @dataclass
@@ -119,7 +121,9 @@ class StructureProver:
         if isinstance(outcome, str):
             return outcome
         case, decision = outcome
-        known, _ = case_values(case, self.engine.rulebook)
+        level = witness_level(case, decision)
+        shared = facts_over(ordered(case.lesions)) if level is not None and case.lesions else None
+        known, _ = input_values(view_of(case, level), self.engine.rulebook, shared)
         return case, decision, self.engine.evaluator.fired(known)
 
     # --- the checks -----------------------------------------------------------------------------------------

@@ -1,0 +1,180 @@
+"""Cases in lesion form: each lesion decided from its view, the patient's summary, the plan (docs/decision.md, 7)."""
+from __future__ import annotations
+
+import itertools
+import json
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from spinemets import CaseError, case_from_data, evaluate, read_case_file
+from spinemets.case import PER_LEVEL_FIELDS, VERTEBRAE
+from spinemets.lesion import LESION_ONLY_FIELDS
+from spinemets.lesion_views import compressive_blocks, discrete_compressions
+
+from .conftest import CASES_DIR
+
+FLAT = [p for p in sorted(CASES_DIR.glob("*.yaml")) if read_case_file(p).case.lesions is None]
+
+
+def as_one_lesion(data: dict) -> dict:
+    """The flat case written in lesion form: its per-level fields moved into one lesion at its first level."""
+    lesion = {"level": data["levels"][0]}
+    lesion.update({k: v for k, v in data.items() if k in PER_LEVEL_FIELDS})
+    rest = {k: v for k, v in data.items() if k not in PER_LEVEL_FIELDS and k not in ("levels", "board")}
+    return {**rest, "lesions": [lesion]}
+
+
+def flat_data(path) -> dict:
+    case = read_case_file(path).case
+    return case.model_dump(exclude_none=True)
+
+
+@pytest.mark.parametrize("path", [p for p in FLAT if len(read_case_file(p).case.levels or ()) == 1],
+                         ids=lambda p: p.stem)
+def test_a_one_lesion_case_in_lesion_form_is_graded_as_the_flat_case(path):
+    data = flat_data(path)
+    flat = evaluate(data)
+    lesion = evaluate(as_one_lesion(data))
+    assert lesion.statuses() == flat.statuses()
+    assert lesion.ranking == flat.ranking
+    assert lesion.lesions[0].statuses() == flat.statuses()
+    # in lesion form the lesion's own questions (is it a pain generator?) may be asked besides the flat ones
+    assert [m.field for m in lesion.missing if m.field not in LESION_ONLY_FIELDS] == [m.field for m in flat.missing]
+    assert lesion.plan.levels[0].advice == flat.top
+
+
+def test_a_flat_decision_has_no_lesion_keys():
+    data = json.loads(evaluate({"id": "flat", "levels": ["T9"], "primary_tumor": "lung"}).to_json())
+    assert "lesions" not in data and "plan" not in data
+    assert all("levels" not in o for o in data["options"]) and all("levels" not in m for m in data["missing"])
+
+
+CASE = {
+    "id": "three-levels", "primary_tumor": "breast", "age": 64, "karnofsky": 70, "life_expectancy_months": 12,
+    "neurological_deficit": False, "refractory_to_analgesics": True, "coagulopathy": False,
+    "lesions": [
+        {"level": "L1", "pathological_fracture": True, "mechanical_pain": True, "pain_score": 7, "painful": True,
+         "spinal_cord_compression": False},
+        {"level": "T11", "pathological_fracture": True, "mechanical_pain": True, "pain_score": 6, "painful": True,
+         "spinal_cord_compression": False},
+        {"level": "T7", "painful": False, "spinal_cord_compression": False, "pathological_fracture": False},
+    ],
+}
+
+
+def test_each_lesion_is_decided_and_the_plan_follows_each_level_top():
+    decision = evaluate(CASE)
+    assert [lesion.level for lesion in decision.lesions] == ["T7", "T11", "L1"]  # cranial first
+    for lesion, planned in zip(decision.lesions, decision.plan.levels, strict=True):
+        assert planned.level == lesion.level and planned.advice == lesion.top
+        assert planned.status == lesion.option(lesion.top).status
+    t7 = decision.lesions[0]
+    assert t7.option("PVP").status == "not_recommended"  # not a pain generator: no cement for pain
+    assert "ind.conservative.level_not_painful" in t7.fired
+    assert decision.plan.procedures[0].option == "PVP"
+    assert decision.plan.procedures[0].sessions == (("T11", "L1"),)
+
+
+def test_the_patient_summary_is_each_option_at_its_best_level():
+    decision = evaluate(CASE)
+    rank = {"recommended": 4, "appropriate": 3, "caution": 2, "not_recommended": 1, "contraindicated": 0}
+    for option in decision.options:
+        best = max(rank[lesion.option(option.option).status] for lesion in decision.lesions)
+        assert rank[option.status] == best
+        assert option.levels == tuple(lesion.level for lesion in decision.lesions
+                                      if rank[lesion.option(option.option).status] == best)
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.permutations(range(3)))
+def test_the_order_lesions_are_listed_in_changes_nothing(order):
+    shuffled = {**CASE, "lesions": [CASE["lesions"][i] for i in order]}
+    assert evaluate(shuffled).to_json() == evaluate(CASE).to_json()
+
+
+def test_a_level_that_compresses_nothing_does_not_carry_the_deficit():
+    decision = evaluate(read_case_file(CASES_DIR / "teach-multilevel-discrete-compressions-renal.yaml").case)
+    t4, t7, t10 = decision.lesions
+    assert t7.option("PVP").status != "contraindicated"  # the deficit's absolute contraindication is T4's and T10's
+    assert t4.option("PVP").status == "contraindicated"
+    assert t4.option("SURGERY").status == t10.option("SURGERY").status == "caution"
+    assert "caution.surgery.multiple_discrete_compressions" in t4.fired
+    assert [r.rule for r in decision.plan.reasons] == ["plan.surgery.discrete_compressions"]
+    assert decision.plan.reasons[0].levels == ("T4", "T10")
+
+
+def test_more_than_three_cement_levels_are_split_into_sessions():
+    levels = ["T12", "L1", "L2", "L3", "L4"]
+    case = {"id": "myeloma", "primary_tumor": "multiple_myeloma", "histology_confirmed": True,
+            "neurological_deficit": False, "refractory_to_conservative": True, "age": 54,
+            "lesions": [{"level": v, "pathological_fracture": True, "mechanical_pain": True, "painful": True}
+                        for v in levels]}
+    plan = evaluate(case).plan
+    cement = [p for p in plan.procedures if p.option in ("PVP", "KP", "TAE_PVP", "PVP_ITR")]
+    assert cement and all(len(group) <= 3 for p in cement for group in p.sessions)
+    assert [v for p in cement for group in p.sessions for v in group] == levels
+    assert "plan.cement.levels_per_session" in [r.rule for r in plan.reasons]
+
+
+def test_an_unknown_compression_elsewhere_is_asked_at_the_level_it_affects():
+    case = {"id": "open", "primary_tumor": "kidney", "histology_confirmed": True, "neurological_deficit": True,
+            "asia_grade": "D", "deficit_onset_hours": 12, "life_expectancy_months": 12, "karnofsky": 80,
+            "asa_class": 2, "coagulopathy": False, "active_infection": False,
+            "severe_cardiopulmonary_disease": False,
+            "lesions": [{"level": "T4", "spinal_cord_compression": True, "compression_site": "cord",
+                         "bilsky_grade": "3", "prior_radiotherapy_at_level": False},
+                        {"level": "T10"}]}
+    decision = evaluate(case)
+    t4 = decision.lesions[0]
+    asked = [m for m in t4.missing if m.field == "spinal_cord_compression" and m.levels == ("T10",)]
+    assert asked and "SURGERY" in asked[0].affects
+    assert t4.option("SURGERY").provisional
+
+
+@pytest.mark.parametrize("data, field, fragment", [
+    ({"id": "x", "lesions": [{"level": "T9"}, {"level": "T9"}]}, "lesions.1.level", "described twice"),
+    ({"id": "x", "lesions": [{"pain_score": 3}]}, "lesions.0.level", "required"),
+    ({"id": "x", "lesions": [{"level": "T13"}]}, "lesions.0.level", "expected one of"),
+    ({"id": "x", "pain_score": 4, "lesions": [{"level": "T9", "pain_score": 4}, {"level": "L1", "pain_score": 2}]},
+     "lesions.1.pain_score", "give per-level findings in each lesion"),
+    ({"id": "x", "levels": ["T9"], "lesions": [{"level": "T10"}]}, "levels", "the lesions describe T10"),
+    ({"id": "x", "lesions": [{"level": v} for v in VERTEBRAE] + [{"level": "T1"}]}, "lesions",
+     "at most 29"),
+])
+def test_bad_lesions_are_refused_with_the_lesion_and_field(data, field, fragment):
+    with pytest.raises(CaseError) as err:
+        case_from_data(data)
+    problems = {p.field: p.message for p in err.value.problems}
+    assert field in problems, problems
+    assert fragment in problems[field]
+
+
+def test_ten_thousand_lesions_are_refused_by_length():
+    with pytest.raises(CaseError) as err:
+        case_from_data({"id": "x", "lesions": [{"level": "T9"}] * 10_000})
+    assert any(p.field == "lesions" for p in err.value.problems)
+
+
+def test_patient_checks_count_every_lesion():
+    with pytest.raises(CaseError, match="cannot all be true"):
+        evaluate({"id": "x", "vertebral_metastases": 1, "lesions": [{"level": "T9"}, {"level": "L2"}]})
+
+
+# --- discrete compressions, three-valued ------------------------------------------------------------------
+
+
+def brute_force(compressed: dict[str, bool | None]) -> bool | None:
+    unknown = [v for v, c in compressed.items() if c is None]
+    answers = set()
+    for values in itertools.product((True, False), repeat=len(unknown)):
+        filled = {**compressed, **dict(zip(unknown, values, strict=True))}
+        answers.add(len(compressive_blocks([v for v, c in filled.items() if c])) >= 2)
+    return answers.pop() if len(answers) == 1 else None
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.sampled_from(VERTEBRAE[:12]), st.sampled_from([True, False, None]), max_size=7))
+def test_discrete_compressions_agree_with_every_completion(compressed):
+    assert discrete_compressions(compressed) == brute_force(compressed)
