@@ -8,8 +8,14 @@ import pytest
 import z3
 
 from spinemets.case import VERTEBRAE
+from spinemets.lesion_views import discrete_compressions
 from spinemets.verify.encode import COMPRESSION, DISCRETE, LESION_COUNT, LESION_FORM, LESION_MAX
-from spinemets.verify.lesions import LesionCase, discrete, lesion_input_names, view_as_case
+from spinemets.verify.lesions import LesionCase
+from spinemets.verify.witness import witness_case
+
+
+def discrete(lesions: list[tuple[str, bool | None]]) -> bool | None:
+    return discrete_compressions(dict(lesions))
 
 
 def settled(levels: list[str], compression: list[bool | None]) -> bool | None:
@@ -27,7 +33,8 @@ def settled(levels: list[str], compression: list[bool | None]) -> bool | None:
     return seen.pop() if len(seen) == 1 else None
 
 
-def test_kleene_discreteness_is_what_every_completion_says():
+def test_the_engines_discreteness_is_what_every_completion_says():
+    """lesion_views.discrete_compressions, which the encoding of several lesions reads as Kleene's "some pair"."""
     window = VERTEBRAE[10:18]
     checked = 0
     for n in range(1, 6):
@@ -120,7 +127,7 @@ def realizable(count: int, wanted: bool | None, mine: bool | None) -> bool:
     return count > 2 or (wanted is not True or mine is True) and (wanted is not None or mine is not False)
 
 
-VIEWS = [(n, w, m) for n in (1, 2, 3, 5, 12, LESION_MAX) for w in (True, False, None) for m in (True, False, None)
+VIEWS = [(n, w, m) for n in (1, 2, 3, 5, 12, 20, LESION_MAX) for w in (True, False, None) for m in (True, False, None)
          if realizable(n, w, m)]
 
 
@@ -131,9 +138,74 @@ def test_a_view_becomes_a_case_with_its_count_and_discreteness(rulebook, count, 
         values[DISCRETE] = wanted
     if mine is not None:
         values[COMPRESSION] = mine
-    data, level = view_as_case(values, lesion_input_names(rulebook))
-    assert level == "T8" and data["age"] == 70
-    levels = [e["level"] for e in data["lesions"]]
+    case, level = witness_case("view", values)
+    assert level == "T8" and case.age == 70
+    levels = [lesion.level for lesion in case.lesions]
     assert len(set(levels)) == len(levels) == count
-    assert data["lesions"][0] == {"level": "T8", **({} if mine is None else {COMPRESSION: mine})}
-    assert discrete([(e["level"], e.get(COMPRESSION)) for e in data["lesions"]]) is wanted
+    assert discrete([(lesion.level, lesion.spinal_cord_compression) for lesion in case.lesions]) is wanted
+
+
+# --- the encoding of several lesions against the engine --------------------------------------------------------
+
+from hypothesis import given, settings  # noqa: E402
+
+from spinemets.errors import CaseError  # noqa: E402
+from spinemets.verify.encode import STATUS_OF_RANK, _literal  # noqa: E402
+
+from . import strategies as gen  # noqa: E402
+
+
+def pins(case: LesionCase, patient: dict, lesions: list[tuple[str, dict]]) -> list:
+    """Constraints that pin the encoding of several lesions to one concrete case."""
+    book = case.rulebook
+    own = case.slots[0].case.own
+    out = []
+    for name, spec in case.patient.inputs.items():
+        if name in own:
+            continue
+        known, value = case.patient.known[name], case.patient.value[name]
+        out += [known, value == _literal(spec, patient[name])] if name in patient else [z3.Not(known)]
+    ordered = sorted(lesions, key=lambda lesion: VERTEBRAE.index(lesion[0]))
+    for j in range(case.k):
+        if j >= len(ordered):
+            out.append(z3.Not(case.present[j]))
+            continue
+        level, values = ordered[j]
+        space = case.slots[j].case
+        out += [case.present[j], case.level[j] == VERTEBRAE.index(level)]
+        for name in own:
+            spec = book.catalog.specs[name]
+            known, value = space.known[name], space.value[name]
+            out += [known, value == _literal(spec, values[name])] if name in values else [z3.Not(known)]
+    return out
+
+
+@given(parts=gen.lesion_case_parts(max_lesions=4))
+@settings(max_examples=60)
+def test_the_encoding_of_several_lesions_decides_each_lesion_as_the_engine(engine, four, parts):
+    case, solver = four
+    patient, lesions = parts
+    built = gen.lesion_case("pinned", patient, lesions)
+    try:
+        decision = engine.evaluate(built)
+    except CaseError:
+        decision = None
+    solver.push()
+    try:
+        solver.add(*pins(case, patient, lesions))
+        outcome = solver.check()
+        assert (outcome == z3.sat) == (decision is not None), "admissibility differs from the engine's"
+        if decision is None:
+            return
+        model = solver.model()
+        facts = decision.lesions  # cranio-caudal, as the slots
+        for j, lesion in enumerate(facts):
+            slot = case.slots[j]
+            got = {o: STATUS_OF_RANK[model.eval(slot.status[o], model_completion=True).as_long()] for o in slot.options}
+            assert got == lesion.statuses(), lesion.level
+            tops = [o for o in slot.options if z3.is_true(model.eval(slot.top[o], model_completion=True))]
+            assert tops == list(lesion.ranking[:1]), lesion.level
+            fired = {r.id for i, r in enumerate(slot.rules) if z3.is_true(model.eval(slot.fired(i), model_completion=True))}
+            assert fired == set(lesion.fired), lesion.level
+    finally:
+        solver.pop()
