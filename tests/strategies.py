@@ -5,7 +5,6 @@ import json
 from typing import Any
 
 from hypothesis import strategies as st
-
 from spinemets.case import PER_LEVEL_FIELDS, VERTEBRAE, Case, case_from_values
 from spinemets.conditions import AllOf, AnyOf, Compare, NotOf, Presence
 from spinemets.fields import FieldSpec, input_specs
@@ -196,6 +195,13 @@ def _repair(patient: dict[str, Any], lesions: list[tuple[str, dict[str, Any]]]) 
         fixed = []
         for level, own in lesions:
             view = make_consistent({**patient, **own, "levels": [level]})
+            hurts = view.get("pain_score", 0) > 0 or view.get("mechanical_pain") is True or \
+                view.get("sins.pain") in ("mechanical", "occasional")
+            pain_free = view.get("pain_score") == 0 or view.get("sins.pain") == "none"
+            if "painful" in view and hurts and pain_free:  # the pain fields disagree: say nothing of it
+                del view["painful"]
+            elif view.get("painful") is False and hurts or view.get("painful") is True and pain_free:
+                view["painful"] = hurts  # consistency.level_(not_)painful_(with|without)_pain
             patient.update({k: v for k, v in view.items() if k in PATIENT})
             for name in PATIENT:
                 if name not in view:
@@ -221,7 +227,8 @@ def lesion_case_parts(draw, max_lesions: int = 5, complete: bool = False, room: 
         lesions.append((level, own))
     patient, lesions = _repair(patient, lesions)
     if room and "vertebral_metastases" in patient:
-        patient["vertebral_metastases"] = min(patient["vertebral_metastases"] + room, 1000)
+        most = INPUTS["vertebral_metastases"].maximum or len(VERTEBRAE)
+        patient["vertebral_metastases"] = min(patient["vertebral_metastases"] + room, int(most))
     return patient, lesions
 
 

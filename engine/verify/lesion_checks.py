@@ -6,6 +6,8 @@ patient-level invariant of the plan the solver can state.
   exact encoding, each invariant holds at every lesion of every admissible case of 1..K lesions;
 - plan_advice_never_contraindicated: at no lesion of such a case is the top option (the plan's advice at that
   level) contraindicated, nor does an absolute contraindication of it fire there.
+The plan's grouping (sessions, operations) is a property of engine/plan.py, tested over its code
+(tests/test_plan_invariants.py).
 """
 from __future__ import annotations
 
