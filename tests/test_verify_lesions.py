@@ -9,7 +9,7 @@ import z3
 
 from spinemets.case import VERTEBRAE
 from spinemets.lesion_views import discrete_compressions
-from spinemets.verify.encode import COMPRESSION, DISCRETE, LESION_COUNT, LESION_FORM, LESION_MAX
+from spinemets.verify.encode import COMPRESSION, DISCRETE, LESION_COUNT, LESION_FORM, LESION_MAX, Encoding, _literal
 from spinemets.verify.lesions import LesionCase
 from spinemets.verify.witness import witness_case
 
@@ -109,14 +109,48 @@ def test_every_view_of_a_case_of_four_lesions_is_in_the_one_view_domain(four):
     assert solver.check(z3.Not(case.views_covered())) == z3.unsat
 
 
-def test_the_one_view_domain_is_not_vacuous(four):
-    """The constraints the proof over views rests on exclude something: a view with two lesions claiming
-    discrete compressions while its own lesion does not compress is not a view of any case."""
-    case, solver = four
-    space = case.slots[0].case
-    flat_but_two = z3.And(space.lesion_count == 2, space.discrete_known, space.discrete,
-                          space.known[COMPRESSION], space.value[COMPRESSION] == False)  # noqa: E712
-    assert solver.check(flat_but_two) == z3.unsat
+@pytest.fixture(scope="module")
+def one_view(rulebook):
+    enc = Encoding(rulebook, "view:")
+    solver = z3.Solver()
+    solver.add(*enc.domain())
+    return enc, solver
+
+
+def view_is_admitted(one_view, unknown=(), **pinned) -> bool:
+    enc, solver = one_view
+    space = enc.case
+    terms = [z3.Not(space.known[name]) for name in unknown]
+    for name, value in pinned.items():
+        if name == LESION_FORM:
+            terms.append(space.lesion_form == value)
+        elif name == LESION_COUNT:
+            terms.append(space.lesion_count == value)
+        elif name == DISCRETE:
+            terms += [space.discrete_known] + ([space.discrete == value] if value is not None else [])
+            if value is None:
+                terms = [t for t in terms if t is not space.discrete_known] + [z3.Not(space.discrete_known)]
+        else:
+            spec = enc.rulebook.catalog.specs[name]
+            terms += [space.known[name], space.value[name] == _literal(spec, value)]
+    return solver.check(*terms) == z3.sat
+
+
+def test_a_pain_free_level_of_a_patient_in_refractory_pain_is_a_view_not_a_flat_case(one_view):
+    """The engine holds a lesion's view to the checks that apply to a lesion (engine.checks_a_lesion): the proof
+    must range over these views too (it did not: three invariants claimed cement at such a level)."""
+    pain_free = {"pain_score": 0, "refractory_to_analgesics": True}
+    assert view_is_admitted(one_view, **{LESION_FORM: True}, **pain_free)
+    assert not view_is_admitted(one_view, **{LESION_FORM: False}, **pain_free)
+
+
+def test_the_one_view_domain_admits_exactly_the_views_a_case_can_have(one_view):
+    for count, wanted, mine in itertools.product((1, 2, 3), (True, False, None), (True, False, None)):
+        pinned = {LESION_FORM: True, LESION_COUNT: count, DISCRETE: wanted}
+        if mine is not None:
+            pinned[COMPRESSION] = mine
+        unknown = (COMPRESSION,) if mine is None else ()
+        assert view_is_admitted(one_view, unknown, **pinned) is realizable(count, wanted, mine), (count, wanted, mine)
 
 
 def realizable(count: int, wanted: bool | None, mine: bool | None) -> bool:
@@ -150,7 +184,7 @@ def test_a_view_becomes_a_case_with_its_count_and_discreteness(rulebook, count, 
 from hypothesis import given, settings  # noqa: E402
 
 from spinemets.errors import CaseError  # noqa: E402
-from spinemets.verify.encode import STATUS_OF_RANK, _literal  # noqa: E402
+from spinemets.verify.encode import STATUS_OF_RANK  # noqa: E402
 
 from . import strategies as gen  # noqa: E402
 
@@ -209,3 +243,29 @@ def test_the_encoding_of_several_lesions_decides_each_lesion_as_the_engine(engin
             assert fired == set(lesion.fired), lesion.level
     finally:
         solver.pop()
+
+
+def test_dropping_a_lesion_rule_is_caught_at_a_lesion_with_a_case_the_engine_confirms(tmp_path):
+    """Without ind.conservative.level_not_painful, cement is advised at a level that is no pain generator: verify
+    refutes the invariant over views and at a lesion of a case of several lesions, each with a lesion-form case."""
+    import shutil
+
+    import yaml
+
+    from spinemets.rulebook import DEFAULT_RULES_DIR
+    from spinemets.verify import verify
+
+    rules = tmp_path / "rules"
+    shutil.copytree(DEFAULT_RULES_DIR, rules)
+    path = rules / "frame" / "lesions.yaml"
+    data = yaml.safe_load(path.read_text())
+    data["rules"] = [r for r in data["rules"] if r["id"] != "ind.conservative.level_not_painful"]
+    path.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
+    report = verify(rules, only={"inv.lesions.level_not_painful_no_cement", "check.invariants_at_every_lesion"})
+    (result,) = report.invariants
+    assert result.outcome == "violated" and result.counterexample.confirmed
+    assert result.counterexample.case["lesions"][0]["painful"] is False
+    (check,) = report.checks
+    finding = next(f for f in check.findings if f.key == "inv.lesions.level_not_painful_no_cement")
+    assert finding.witness.confirmed and finding.witness.cases[0]["lesions"]
+    assert report.internal_problems == []
