@@ -10,6 +10,7 @@ from spinemets.case import VERTEBRAE, case_from_values
 from spinemets.errors import CaseError
 from spinemets.plan import CEMENT, SCHEDULED, PlanLevel, _operations
 from spinemets.rulebook import SessionLimit
+from spinemets.vocabulary import STATUS_RANK
 
 from . import strategies as gen
 
@@ -69,6 +70,11 @@ def check_plan(decision, caps: dict[str, int]) -> None:
     assert planned == {v for v, a in scheduled.items() if a != "CONSERVATIVE"}
     assert {v for v, a in scheduled.items() if a == "CONSERVATIVE"} <= set(plan.radiotherapy)
     assert set(plan.weigh) == {p.level for p in plan.levels if p.status not in SCHEDULED}
+    for option in decision.options:  # the patient's summary: each option at its best level, which it names
+        best = max(STATUS_RANK[lesion.option(option.option).status] for lesion in decision.lesions)
+        assert STATUS_RANK[option.status] == best, option.option
+        assert set(option.levels or ()) == {lesion.level for lesion in decision.lesions
+                                            if STATUS_RANK[lesion.option(option.option).status] == best}
 
 
 @given(case=gen.lesion_cases(max_lesions=6))
