@@ -40,6 +40,17 @@ def markdown(decision: Decision) -> str:
            f"rule base {_md(book.name)} {_md(book.version)} (sha256 {_md(book.sha256[:16])})", "",
            "| option | status | provisional |", "|---|---|---|"]
     out += [f"| {_md(o.option)} | {_md(o.status)} | {'yes' if o.provisional else ''} |" for o in decision.options]
+    if decision.plan is not None:
+        out += ["", "**Plan** (each level's top option)", "", "| level | advice | status | provisional |",
+                "|---|---|---|---|"]
+        out += [f"| {_md(p.level)} | {_md(p.advice)} | {_md(p.status)} | {'yes' if p.provisional else ''} |"
+                for p in decision.plan.levels]
+        for procedure in decision.plan.procedures:
+            groups = "; ".join(" + ".join(group) for group in procedure.sessions)
+            out.append(f"- {_md(procedure.option)}: {_md(groups)}")
+        for noted in decision.plan.reasons:
+            cited = "; ".join(_md(citation_text(c)) for c in noted.citations)
+            out.append(rf"- \[{_md(noted.rule)}\] {_md(', '.join(noted.levels))}: {_md(noted.text)} ({cited})")
     for option in decision.options:
         if not option.reasons:
             continue
@@ -63,6 +74,15 @@ def to_html(decision: Decision) -> str:
              f"(sha256 {_h(book.sha256[:16])})</small></p>",
              f"<table><thead><tr><th>option</th><th>status</th><th>provisional</th></tr></thead><tbody>{rows}"
              "</tbody></table>"]
+    if decision.plan is not None:
+        planned = "".join(f"<tr><td>{_h(p.level)}</td><td>{_h(p.advice)}</td><td>{_h(p.status)}</td></tr>"
+                          for p in decision.plan.levels)
+        parts.append(f"<p><b>Plan</b> (each level's top option)</p><table><thead><tr><th>level</th><th>advice</th>"
+                     f"<th>status</th></tr></thead><tbody>{planned}</tbody></table>")
+        reasons = "".join(f"<li>[{_h(r.rule)}] {_h(', '.join(r.levels))}: {_h(r.text)}</li>"
+                          for r in decision.plan.reasons)
+        if reasons:
+            parts.append(f"<ul>{reasons}</ul>")
     for option in decision.options:
         if not option.reasons:
             continue

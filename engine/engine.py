@@ -1,15 +1,16 @@
 """The engine: a rule base compiled once, evaluating cases through durable-rules with a three-valued cross-check."""
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from . import kleene
-from .case import PER_LEVEL_FIELDS, Case, input_fields, known_values
+from .case import PER_LEVEL_FIELDS, REGION_OF_PREFIX, Case, input_fields, known_values
 from .case_io import case_from_data
-from .conditions import fields_of
+from .conditions import Compare, fields_of, leaves
 from .decision import Decision, DecisionPlan, DerivationPlan, MissingField
 from .durable_ruleset import DurableRuleset
 from .errors import CaseError, EngineError, Problem
@@ -31,6 +32,7 @@ _LESION_INPUTS = (*_INPUTS, *LESION_ONLY_FIELDS)
 # patient, and one painless level among painful ones does not contradict them.
 _PATIENT_PAIN = frozenset({"refractory_to_analgesics", "refractory_to_conservative"})
 _PER_LEVEL_NAMES = frozenset(PER_LEVEL_FIELDS) | frozenset({"levels", "top_level", "level_count"})
+_LESION_NAMES = frozenset(PER_LEVEL_FIELDS) | frozenset(LESION_ONLY_FIELDS) | frozenset({"sins"})
 
 
 class Engine:
@@ -60,6 +62,7 @@ class Engine:
         self._constraints = tuple((c, kleene.compile_condition(c.when, catalog)) for c in rulebook.constraints)
         self._lesion_constraints = tuple((c, test) for c, test in self._constraints if checks_a_lesion(c.fields))
         self.planner = Planner(rulebook)
+        self._level_sets = _level_sets(rulebook)
         inputs = {name: i for i, name in enumerate(_INPUTS)}
         self._questions = tuple(
             (q.field, kleene.compile_condition(q.ask_when, catalog),
@@ -131,9 +134,19 @@ class Engine:
             raise CaseError(f"case {case.id}: these values cannot all be true of one patient", problems)
         shared = facts_over(lesions)
         decisions = []
+        # Two lesions whose views differ only in vertebrae that nothing tells apart (the same region, the same
+        # side of every set of levels a rule, check, question or framework names) get the same decision: the
+        # level itself appears nowhere in it. Multi-level disease is often the same finding at several levels.
+        decided: dict[Any, Decision] = {}
         for lesion in lesions:
-            decision = self._decide(case.id, view_values(patient, lesion, len(lesions)), shared, _LESION_INPUTS,
-                                    lesion.level)
+            view = view_values(patient, lesion, len(lesions))
+            key = self._view_key(view, lesion.level)
+            decision = decided.get(key)
+            if decision is None:
+                try:
+                    decision = decided[key] = self._decide(case.id, view, shared, _LESION_INPUTS, lesion.level)
+                except CaseError as err:
+                    raise CaseError(str(err), [_located(p, case, lesion) for p in err.problems]) from None
             if "discrete_compressive_lesions" not in shared:
                 decision = self._with_other_levels(patient, lesions, lesion, decision)
             decisions.append(LesionDecision.of(lesion.level, decision))
@@ -141,6 +154,10 @@ class Engine:
         plan = self.planner.plan(patient, shared, lesions, decisions)
         return Decision(case_id=case.id, rulebook=self.plan.ref, **summary, lesions=tuple(decisions),
                         plan=plan)
+
+    def _view_key(self, view: dict[str, Any], level: str) -> Any:
+        items = tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in view.items() if k != "levels"))
+        return items, REGION_OF_PREFIX[level[0]], tuple(level in s for s in self._level_sets)
 
     def _with_other_levels(self, patient: dict[str, Any], lesions: Sequence[Lesion], lesion: Lesion,
                            decision: Decision) -> Decision:
@@ -228,6 +245,28 @@ def checks_a_lesion(fields: Sequence[str] | frozenset[str] | tuple[str, ...]) ->
     """Whether a consistency check with these fields applies to a lesion's view (all apply to a flat case): not one
     pairing the patient's refractory pain with a level's pain (verify/encode.py encodes the same)."""
     return not (_PATIENT_PAIN.intersection(fields) and _reads_a_level(fields))
+
+
+def _level_sets(rulebook: Rulebook) -> tuple[frozenset[str], ...]:
+    """Every set of vertebrae a condition of the rule base compares the most cranial level with."""
+    conds = [r.when for r in rulebook.rules] + [c.when for c in rulebook.constraints]
+    conds += [q.ask_when for q in rulebook.questions] + [p.when for p in rulebook.plan_rules]
+    conds += [o.when for f in rulebook.frameworks for line in f.lines for o in line.outcomes]
+    found: set[frozenset[str]] = set()
+    for cond in conds:
+        for leaf in leaves(cond):
+            if isinstance(leaf, Compare) and leaf.field == "top_level":
+                found.add(frozenset(leaf.value if isinstance(leaf.value, tuple) else (leaf.value,)))
+    return tuple(sorted(found, key=sorted))
+
+
+def _located(problem: Problem, case: Case, lesion: Lesion) -> Problem:
+    """A problem of one lesion's view, named by that lesion's entry when the field is the lesion's."""
+    assert case.lesions is not None
+    if problem.field is None or problem.field.split(".")[0] not in _LESION_NAMES:
+        return problem
+    index = next(i for i, entry in enumerate(case.lesions) if entry.level == lesion.level)
+    return dataclasses.replace(problem, field=f"lesions.{index}.{problem.field}")
 
 
 def _reads_a_level(fields: Sequence[str] | frozenset[str] | tuple[str, ...]) -> bool:

@@ -96,7 +96,15 @@ def patient_summary(lesions: Sequence[LesionDecision], rulebook: Rulebook) -> di
     return {"options": tuple(listed), "ranking": tuple(ranking), "missing": _missing(lesions),
             "conflicts": _gathered(lesions, "conflicts", lambda note: note.rule),
             "adjuncts": _gathered(lesions, "adjuncts", lambda note: (note.rule, note.adjunct)),
-            "frameworks": dict(lesions[0].frameworks), "derived": _derived(lesions), "fired": tuple(fired)}
+            "frameworks": _shared_frameworks(lesions), "derived": _derived(lesions), "fired": tuple(fired)}
+
+
+def _shared_frameworks(lesions: Sequence[LesionDecision]) -> dict[str, Any]:
+    """The scores and summaries that come out the same at every level (the patient's: Tokuhashi, Tomita, ...);
+    those that differ by level (SINS, NOMS) are each lesion's own."""
+    first = lesions[0].frameworks
+    return {name: framework for name, framework in first.items()
+            if all(lesion.frameworks.get(name) == framework for lesion in lesions[1:])}
 
 
 def _each(lesions: Iterable[LesionDecision], code: str) -> list[OptionDecision]:

@@ -119,6 +119,7 @@ class Line:
     record: str        # "record 3, hash 1a2b..." or "not recorded"
     history: str = ""  # "corrects record 2 (Conservative care (CONSERVATIVE))" or ""
     voided: bool = False
+    plan: str = ""     # a case in lesion form: "T11 Percutaneous vertebroplasty (PVP), recommended; ..."
 
 
 def lines(entries: Sequence[Entry], titles: dict[str, str]) -> list[Line]:
@@ -145,8 +146,22 @@ def lines(entries: Sequence[Entry], titles: dict[str, str]) -> list[Line]:
             comment=d.comment or "", attendees=", ".join(d.attendees), meeting=str(d.meeting_date or ""),
             rulebook=f"version {d.rulebook_version}, sha256 {d.rulebook_sha256}",
             record=f"record {record.seq} of the log, {record.recorded_at}, hash {record.hash}" if record
-            else "not recorded in a log (recording was off)", history=history, voided=d.voids))
+            else "not recorded in a log (recording was off)", history=history, voided=d.voids,
+            plan=_plan_words(d.decision.get("plan"), named)))
     return out
+
+
+def _plan_words(plan: Any, named: Any) -> str:
+    """The plan of a case in lesion form in one line: each level's advice and status, then the sessions."""
+    if not isinstance(plan, dict):
+        return ""
+    levels = [f"{p.get('level')} {named(p.get('advice'))}, {status_words(p.get('status'))}"
+              for p in plan.get("levels") or () if isinstance(p, dict)]
+    sessions = [f"{named(p.get('option'))} in {len(p.get('sessions') or ())} "
+                f"{'operation' if p.get('option') == 'SURGERY' else 'session'}(s): "
+                + " / ".join("+".join(group) for group in p.get("sessions") or ())
+                for p in plan.get("procedures") or () if isinstance(p, dict)]
+    return "; ".join(levels) + (". " + "; ".join(sessions) if sessions else "")
 
 
 def _md(text: str) -> str:
@@ -174,6 +189,8 @@ def markdown(entries: Sequence[Entry], titles: dict[str, str], *, pin: Pin | Non
                 f"- Follows the top suggestion: {'yes' if r.follows else 'no'}"]
         if r.voided:
             out[-2:] = ["- Board's decision: withdrawn (the record below voids it)"]
+        if r.plan:
+            out.append(f"- Plan by level: {_md(r.plan)}")
         if r.history:
             out.append(f"- History: this record {_md(r.history)}")
         if r.reason:
@@ -257,6 +274,8 @@ def pdf(entries: Sequence[Entry], titles: dict[str, str], *, pin: Pin | None = N
         doc.ln(1.5)
         text(f"{r.number}. {r.case_id}" + (f": {r.title}" if r.title else ""), 11, "B", 0.8)
         text(f"Engine's top suggestion: {r.tool}", 9, indent=3)
+        if r.plan:
+            text(f"Plan by level: {r.plan}", 9, indent=3)
         if r.voided:
             text("Board's decision: withdrawn (this record voids it)", 9, "B", indent=3)
         else:

@@ -5,11 +5,14 @@ import itertools
 from dataclasses import dataclass
 from typing import Any
 
-from .case import Case, case_from_values, known_values
+from .case import PER_LEVEL_FIELDS, Case, case_from_values, known_values
 from .decision import Decision, conditions_inputs
+from .errors import CaseError
 from .evaluator import input_values
-from .fields import FieldSpec, input_specs
+from .fields import FieldSpec, input_specs, lesion_input_specs
 from .kleene import Truth
+from .lesion import LESION_ONLY_FIELDS, Lesion
+from .lesion_views import lesion_values
 
 _UNKNOWN = object()
 
@@ -31,6 +34,7 @@ class FieldChange:
     top_before: str
     top_after: str
     changes: tuple[StatusChange, ...]
+    level: str | None = None  # a case in lesion form: the lesion whose field it is (None: the patient's)
 
     @property
     def moves_top(self) -> bool:
@@ -51,6 +55,28 @@ def with_value(case: Case, field: str, value: Any) -> Case:
     else:
         values[field] = value
     return case_from_values(case.id, values, title=case.title, presentation=case.presentation)
+
+
+def with_lesion_value(case: Case, level: str, field: str, value: Any) -> Case:
+    """A case in lesion form with one field of one lesion changed (None makes it unknown; `sins.x` for a SINS
+    component)."""
+    assert case.lesions is not None
+    lesions = []
+    for lesion in case.lesions:
+        data = lesion.model_dump(exclude_none=True)
+        if lesion.level == level:
+            if field.startswith("sins."):
+                sins = dict(data.get("sins", {}))
+                component = field.split(".", 1)[1]
+                if value is None:
+                    sins.pop(component, None)
+                else:
+                    sins[component] = value
+                data["sins"] = sins or None
+            else:
+                data[field] = value
+        lesions.append({k: v for k, v in data.items() if v is not None})
+    return case.model_copy(update={"lesions": [Lesion.model_validate(item) for item in lesions]})
 
 
 def candidate_values(spec: FieldSpec, constants: tuple[float, ...]) -> list[Any]:
@@ -86,6 +112,8 @@ def sweep(engine: Any, case: Case, baseline: Decision | None = None) -> list[Fie
     variants are not evaluated at all.
     """
     baseline = baseline or engine.evaluate(case)
+    if case.lesions:
+        return _sweep_lesions(engine, case, baseline)
     rulebook = engine.rulebook
     constants = rulebook.numeric_constants
     current = known_values(case)
@@ -114,4 +142,46 @@ def sweep(engine: Any, case: Case, baseline: Decision | None = None) -> list[Fie
                 found.append(FieldChange(name, current.get(name), value, baseline.top, ranking[0], changes))
     order = {name: i for i, name in enumerate(input_specs())}
     found.sort(key=lambda c: (not c.moves_top, order[c.field]))
+    return found
+
+
+def _sweep_lesions(engine: Any, case: Case, baseline: Decision) -> list[FieldChange]:
+    """The sweep of a case in lesion form, judged on the patient's summary: each patient field, then each
+    lesion's own fields, every variant a whole evaluation (a change at one level can move the facts over all
+    lesions)."""
+    assert case.lesions is not None
+    rulebook = engine.rulebook
+    constants = rulebook.numeric_constants
+    read = frozenset().union(*(conditions_inputs(rule, rulebook.catalog) for rule in rulebook.active_rules))
+    before = baseline.statuses()
+    specs = {**input_specs(), **lesion_input_specs()}
+    per_level = frozenset(PER_LEVEL_FIELDS) | frozenset(LESION_ONLY_FIELDS)
+    found: list[FieldChange] = []
+
+    def judge(name: str, now: Any, value: Any, variant: Case, level: str | None) -> None:
+        try:
+            decision = engine.evaluate(variant)
+        except CaseError:
+            return  # a combination the rule base refuses is not a real alternative
+        changes = tuple(StatusChange(o, before[o], s) for o, s in decision.statuses().items() if before[o] != s)
+        if changes:
+            found.append(FieldChange(name, now, value, baseline.top, decision.top, changes, level))
+
+    patient = known_values(case)
+    for name, spec in input_specs().items():
+        if name not in read or name.split(".")[0] in per_level or name == "levels":
+            continue
+        for value in candidate_values(spec, constants.get(name, ())):
+            if patient.get(name, _UNKNOWN) != value:
+                judge(name, patient.get(name), value, case.model_copy(update={name: value}), None)
+    for lesion in case.lesions:
+        own = lesion_values(lesion)
+        for name, spec in specs.items():
+            if name not in read or name.split(".")[0] not in per_level:
+                continue
+            for value in candidate_values(spec, constants.get(name, ())):
+                if own.get(name, _UNKNOWN) != value:
+                    judge(name, own.get(name), value, with_lesion_value(case, lesion.level, name, value), lesion.level)
+    order = {name: i for i, name in enumerate(specs)}
+    found.sort(key=lambda c: (not c.moves_top, c.level is not None, order[c.field]))
     return found

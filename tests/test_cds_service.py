@@ -95,7 +95,16 @@ def test_patient_view_from_each_vignettes_bundle_tops_as_evaluate_does(client, e
     top = expected["ranking"][0]
     assert card["extension"]["spinemets"]["top"] == top
     assert card["extension"]["spinemets"]["statuses"] == {o["option"]: o["status"] for o in expected["options"]}
-    assert f"({top})" in card["summary"] and len(card["summary"]) < 140
+    assert len(card["summary"]) < 140
+    if "plan" in expected:  # a case in lesion form: the summary is the plan, naming each level and its advice
+        assert card["summary"].startswith("spinemets plan: ")
+        for level in expected["plan"]["levels"]:
+            assert level["level"] in card["summary"] and level["advice"] in card["summary"]
+        assert [row["level"] for row in expected["lesions"]] == [
+            r["level"] for r in card["extension"]["spinemets"]["lesions"]]
+        assert "**Per level**" in card["detail"] and "**Plan for the patient:**" in card["detail"]
+    else:
+        assert f"({top})" in card["summary"]
     assert card["indicator"] == ("warning" if expected["conflicts"] else "info")
     assert expected["rulebook"]["sha256"] in card["source"]["label"]
     assert expected["rulebook"]["version"] in card["source"]["label"]

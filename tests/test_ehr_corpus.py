@@ -48,6 +48,9 @@ ABSOLUTE_FACTS: dict[str, set[str]] = {
     "no-spinal-metastasis": set(),
     "bleeding-disorders-enoxaparin": {"Condition/itp", "MedicationStatement/enox"},
     "blood-cultures-positive-negative-old": {"Observation/bc-pos"},
+    "uscore-breast-three-levels-t11-l1-l3-pmma": {"AllergyIntolerance/pmma"},
+    "ips-snomed-myeloma-t12-l1-l2-pain-per-level": set(),
+    "claims-icd10cm-prostate-t8-t10-fractures": set(),
 }
 
 
@@ -187,6 +190,31 @@ def _regenerate() -> None:
 
 if __name__ == "__main__":
     _regenerate()
+
+
+def test_metastases_coded_per_vertebra_give_a_lesion_per_vertebra_and_single_site_records_stay_flat():
+    lesions = {"uscore-breast-three-levels-t11-l1-l3-pmma": ["T11", "L1", "L3"],
+               "ips-snomed-myeloma-t12-l1-l2-pain-per-level": ["T12", "L1", "L2"],
+               "claims-icd10cm-prostate-t8-t10-fractures": ["T8", "T10"]}
+    for path in BUNDLES:
+        case = bundle_to_document(json.loads(path.read_text()), path.name).case
+        if path.stem in lesions:
+            assert case.lesions is not None and [lesion.level for lesion in case.lesions] == lesions[path.stem]
+            assert case.levels is None
+            golden = json.loads((GOLDEN / f"{path.stem}.expected.json").read_text())
+            assert golden["patient_view"], "a record of spinal metastases in lesion form gets its card"
+        else:
+            assert case.lesions is None, path.stem
+
+
+def test_a_pain_score_that_names_no_vertebra_is_asked_never_put_on_a_level_and_the_pmma_allergy_is_read():
+    path = CORPUS / "uscore-breast-three-levels-t11-l1-l3-pmma.json"
+    document = bundle_to_document(json.loads(path.read_text()), path.name)
+    assert document.case.cement_allergy is True
+    assert [lesion.pain_score for lesion in document.case.lesions] == [None, None, None]
+    assert [lesion.pathological_fracture for lesion in document.case.lesions] == [None, True, None]
+    voided = [n for n in document.record.notes if n.kind == "voided" and n.resource == "Observation/pain"]
+    assert len(voided) == 1 and "T11, L1, L3" in voided[0].message
 
 
 def test_a_recent_positive_blood_culture_is_asked_about_and_a_negative_or_old_one_is_not():

@@ -178,3 +178,30 @@ def brute_force(compressed: dict[str, bool | None]) -> bool | None:
 @given(st.dictionaries(st.sampled_from(VERTEBRAE[:12]), st.sampled_from([True, False, None]), max_size=7))
 def test_discrete_compressions_agree_with_every_completion(compressed):
     assert discrete_compressions(compressed) == brute_force(compressed)
+
+
+def test_what_if_on_a_case_in_lesion_form_names_the_level_of_each_change():
+    from spinemets import get_engine
+    from spinemets.whatif import sweep, with_lesion_value
+
+    engine = get_engine()
+    case = read_case_file(CASES_DIR / "teach-multilevel-discrete-compressions-renal.yaml").case
+    found = sweep(engine, case)
+    assert found and {c.level for c in found} >= {None, "T4"}
+    for change in found[:5]:
+        variant = (with_lesion_value(case, change.level, change.field, change.after) if change.level
+                   else case.model_copy(update={change.field: change.after}))
+        after = engine.evaluate(variant).statuses()
+        assert all(after[s.option] == s.after for s in change.changes)
+
+
+def test_the_minutes_carry_the_plan_by_level(tmp_path):
+    from spinemets.commands.cli import main
+
+    db = tmp_path / "board.sqlite"
+    path = CASES_DIR / "teach-multilevel-discrete-compressions-renal.yaml"
+    assert main(["board", "record", str(path), "--chosen", "CONSERVATIVE", "--db", str(db)]) == 0
+    out = tmp_path / "minutes.md"
+    assert main(["board", "export", "--format", "markdown", "--db", str(db), "--out", str(out)]) == 0
+    text = out.read_text()
+    assert "Plan by level: T4 Conservative care (CONSERVATIVE), recommended; T7" in text

@@ -11,6 +11,7 @@ import yaml
 
 from ..board_log import OVERRIDE_REASONS
 from ..case import VERTEBRAE, Case, Sins
+from ..lesion import LESION_ONLY_FIELDS, Lesion
 from ..vocabulary import OPTIONS
 
 Kind = Literal["identifier", "text", "gender", "boolean", "integer", "quantity", "coded", "present", "tumor",
@@ -68,7 +69,7 @@ class FieldMap:
         """Which part of the field is coded locally, in words for the docs."""
         project = self.project
         if self.kind == "sites":
-            return "the vertebrae (bodySite)"
+            return "a flat case's vertebrae (bodySite; a lesion's are written in SNOMED CT too)"
         if self.kind == "tumor":
             values = [v for v, codes in self.answers.items() if codes[0].system == project]
             return "written for " + ", ".join(values)
@@ -118,17 +119,17 @@ class FieldQuestions:
 
 
 def field_title(name: str) -> str:
-    """The case model's title for a field (`sins.location` included)."""
+    """The case model's title for a field (`sins.location` and a lesion's own fields included)."""
     if name.startswith("sins."):
         return Sins.model_fields[name.split(".", 1)[1]].title or name
-    info = Case.model_fields.get(name)
+    info = Case.model_fields.get(name) or Lesion.model_fields.get(name)
     return (info.title if info is not None else None) or name
 
 
 def field_description(name: str) -> str:
     if name.startswith("sins."):
         return Sins.model_fields[name.split(".", 1)[1]].description or ""
-    info = Case.model_fields.get(name)
+    info = Case.model_fields.get(name) or Lesion.model_fields.get(name)
     return (info.description if info is not None else None) or ""
 
 
@@ -143,11 +144,12 @@ def field_values(name: str) -> tuple[str, ...]:
 
 
 class Mapping:
-    """The loaded mapping: systems, identifiers, extensions, profiles, fields and recognised orders."""
+    """The loaded mapping: systems, identifiers, extensions, profiles, fields, the vertebrae's codes and
+    recognised orders."""
 
     _instance: Mapping | None = None
 
-    def __init__(self, data: dict[str, Any]) -> None:
+    def __init__(self, data: dict[str, Any], vertebrae: dict[str, Any] | None = None) -> None:
         self.systems: dict[str, str] = dict(data["systems"])
         self.project = self.systems["project"]
         self.icd10_family = frozenset(self.systems[a] for a in data.get("icd10_family", ()))
@@ -155,12 +157,33 @@ class Mapping:
         self.extensions: dict[str, str] = dict(data["extensions"])
         self.profiles: dict[str, str] = dict(data["profiles"])
         self.fields: dict[str, FieldMap] = {name: self._field(name, spec) for name, spec in data["fields"].items()}
+        # a lesion's own findings, read and written only for a case in lesion form (a flat case has no such field)
+        self.lesion_fields: dict[str, FieldMap] = {
+            name: self._field(name, spec) for name, spec in (data.get("lesion_fields") or {}).items()}
+        if set(self.lesion_fields) != set(LESION_ONLY_FIELDS):
+            raise ValueError(f"mapping.yaml: lesion_fields must map exactly {', '.join(LESION_ONLY_FIELDS)}")
+        self.vertebra_codes: dict[str, Code] = self._vertebrae(vertebrae or {})
+        self.level_of: dict[tuple[str, str], str] = {
+            **{(c.system, c.code): level for level, c in self.vertebra_codes.items()},
+            **{self.vertebra(level).key(): level for level in VERTEBRAE}}
         self.orders: dict[str, tuple[Code, ...]] = {
             option: tuple(self.code(c) for c in codes) for option, codes in data["orders"].items()}
         self.order_words: dict[str, tuple[str, ...]] = {
             option: tuple(str(w).lower() for w in words) for option, words in (data.get("order_words") or {}).items()}
         self.questions: dict[str, FieldQuestions] = {
             name: self._questions(name, spec) for name, spec in (data.get("questions") or {}).items()}
+
+    def _vertebrae(self, data: dict[str, Any]) -> dict[str, Code]:
+        codes: dict[str, Code] = {}
+        for level, spec in (data.get("vertebrae") or {}).items():
+            if level not in VERTEBRAE:
+                raise ValueError(f"vertebrae.yaml: {level!r} is not a vertebra C1-S5")
+            if not spec.get("verified_in"):
+                raise ValueError(f"vertebrae.yaml: {level}: a code without verified_in is not written")
+            codes[level] = Code(self.systems["snomed"], str(spec["snomed"]), str(spec["display"]))
+        if len({c.code for c in codes.values()}) != len(codes):
+            raise ValueError("vertebrae.yaml: one SNOMED CT code for two vertebrae")
+        return codes
 
     def _questions(self, name: str, spec: dict[str, Any]) -> FieldQuestions:
         if name not in self.fields:
@@ -206,6 +229,9 @@ class Mapping:
             for value in field_values(name):
                 own = Code(self.project, f"{name}:{value}", f"{field_title(name)}: {value}")
                 answers[value] = (own,) + tuple(self.code(c) for c in declared.get(value, ()))
+        elif kind == "integer" and spec.get("answers"):  # a score also coded as LOINC answers (Karnofsky)
+            for value, listed in spec["answers"].items():
+                answers[str(value)] = tuple(self.code(c, f"{field_title(name)}: {value}") for c in listed)
         elif kind == "tumor":
             for value, listed in spec["answers"].items():
                 answers[value] = tuple(self.code(c, f"{field_title(name)}: {value}") for c in listed)
@@ -221,6 +247,11 @@ class Mapping:
 
     def vertebra(self, level: str) -> Code:
         return Code(self.project, f"vertebra:{level}", f"{level} vertebra")
+
+    def vertebra_site(self, level: str) -> dict[str, Any]:
+        """A lesion's bodySite: the vertebra's SNOMED CT code (what a record reads), then the project's."""
+        codings = [c.coding() for c in (self.vertebra_codes.get(level), self.vertebra(level)) if c is not None]
+        return {"coding": codings, "text": level}
 
     def option(self, option: str) -> Code:
         return Code(self.project, f"option:{option}", option)
@@ -260,13 +291,14 @@ class Mapping:
                 concept["concept"] = children
             concepts.append(concept)
 
-        for fmap in self.fields.values():
+        for fmap in [*self.fields.values(), *self.lesion_fields.values()]:
             answer_concepts = [
                 {"code": codes[0].code, "display": codes[0].display or codes[0].code}
                 for codes in fmap.answers.values() if codes and codes[0].system == self.project]
             if fmap.codes:
                 definition = field_description(fmap.name) if fmap.name in Case.model_fields or \
-                    fmap.name.startswith("sins.") else "A teaching case's title and presentation (Basic)"
+                    fmap.name in self.lesion_fields or fmap.name.startswith("sins.") \
+                    else "A teaching case's title and presentation (Basic)"
                 add(fmap.codes[0], definition, answer_concepts or None)
             else:
                 for child in answer_concepts:
@@ -283,5 +315,6 @@ class Mapping:
 @functools.cache
 def load() -> Mapping:
     """The mapping shipped with the package (engine/fhir/mapping.yaml)."""
-    text = resources.files(__package__).joinpath("mapping.yaml").read_text(encoding="utf-8")
-    return Mapping(yaml.safe_load(text))
+    package = resources.files(__package__)
+    return Mapping(yaml.safe_load(package.joinpath("mapping.yaml").read_text(encoding="utf-8")),
+                   yaml.safe_load(package.joinpath("vertebrae.yaml").read_text(encoding="utf-8")))

@@ -67,17 +67,18 @@ def _codes(fmap: FieldMap) -> str:
     if fmap.kind == "coded":
         return _code(fmap.codes[0]) + "; answers spinemets `" + fmap.name + ":<value>`"
     if fmap.kind == "sites":
-        return ", ".join(_code(c) for c in fmap.codes) + "; bodySite spinemets `vertebra:<level>`"
+        return ", ".join(_code(c) for c in fmap.codes) + "; bodySite SNOMED CT body structure of the vertebra " \
+            "(engine/fhir/vertebrae.yaml) and spinemets `vertebra:<level>`"
     return ", ".join(_code(c) for c in fmap.codes) or "-"
 
 
 def mapping_table() -> str:
-    """The mapping as a Markdown table, one row per case field (docs/interoperability.md)."""
+    """The mapping as a Markdown table, one row per case field and lesion-only field (docs/interoperability.md)."""
     mapping = load()
     profiles = {uri: uri.rsplit("/", 1)[-1] for uri in mapping.profiles.values()}
     rows = ["| field | resource (profile) | codes (first written, all read) | value (FHIRPath) | unit | local |",
             "|---|---|---|---|---|---|"]
-    for fmap in mapping.fields.values():
+    for fmap in [*mapping.fields.values(), *mapping.lesion_fields.values()]:
         resource = fmap.resource + (f" ({profiles[fmap.profile]})" if fmap.profile else "")
         unit = fmap.unit or ""
         if fmap.units:

@@ -15,7 +15,7 @@ from typing import Any
 import fhirpathpy
 from pydantic import ValidationError
 
-from ..case import VERTEBRAE, Case
+from ..case import PER_LEVEL_FIELDS, SINS_COMPONENTS, VERTEBRAE, Case
 from ..case_io import case_from_data
 from ..errors import CaseError, Problem
 from ..record import NoteKind, Provenance, RecordNote, RecordReading
@@ -31,6 +31,9 @@ FUTURE_TOLERANCE = dt.timedelta(days=1)  # time zones and clocks: a day ahead is
 OBSERVATION_SKIPPED = frozenset({"entered-in-error", "cancelled", "registered"})
 NOT_PRESENT = frozenset({"inactive", "resolved", "remission"})
 UNSURE = frozenset({"unconfirmed", "provisional", "differential"})
+# The mapping's names of the findings that belong to one vertebra (read per lesion in lesion form).
+PER_LEVEL_NAMES = frozenset(
+    [n for n in PER_LEVEL_FIELDS if n != "sins"] + [f"sins.{c}" for c in SINS_COMPONENTS])
 _CASE_ID_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-")
 
 
@@ -82,7 +85,8 @@ def bundle_to_document(data: dict[str, Any], name: str = "<bundle>", case_id: st
     case_data, reading = _read(data, name, case_id, patient_id, today)
     notes = list(reading.notes)
     provenance = dict(reading.provenance)
-    for _attempt in range(len(case_data) + 1):
+    lesion_values = sum(len(lesion) for lesion in case_data.get("lesions") or ())
+    for _attempt in range(len(case_data) + lesion_values + 1):
         try:
             document = case_from_data(case_data, name)
         except CaseError as err:
@@ -135,6 +139,13 @@ def _read(data: dict[str, Any], name: str, case_id: str | None, patient_id: str 
 
 
 def _drop(values: dict[str, Any], name: str) -> bool:
+    parts = name.split(".", 2)
+    if parts[0] == "lesions" and len(parts) == 3 and parts[1].isdigit():
+        lesions = values.get("lesions")
+        i = int(parts[1])
+        if not isinstance(lesions, list) or i >= len(lesions) or parts[2] == "level":
+            return False
+        return _drop(lesions[i], parts[2])
     if name.startswith("sins.") and isinstance(values.get("sins"), dict):
         return values["sins"].pop(name.split(".", 1)[1], None) is not None
     if name == "sins" or name not in values or name == "id":
@@ -206,6 +217,7 @@ class _Reader:
         self.invalid: dict[int, str] = {}
         self.used: set[int] = set()
         self.voided: set[str] = set()
+        self.capture: list[Entry] | None = None  # the entries whose value is voided, while reading one field
         self.project_codes = mapping.project_codes
         self.now = self._reference_time(today)
         for entry in entries:
@@ -236,6 +248,8 @@ class _Reader:
 
     def void(self, fmap_name: str, message: str, entry: Entry | None = None) -> None:
         self.voided.add(fmap_name)
+        if self.capture is not None and entry is not None:
+            self.capture.append(entry)
         self.note("voided", message, fmap_name, entry)
 
     # --- the patient and whose resources these are ---------------------------------------------------------
@@ -351,7 +365,8 @@ class _Reader:
     def _project_code_problem(self, entry: Entry) -> str | None:
         resource = entry.resource
         places = [resource.get("code"), resource.get("valueCodeableConcept")]
-        places += resource.get("bodySite") or [] if isinstance(resource.get("bodySite"), list) else []
+        body = resource.get("bodySite")
+        places += body if isinstance(body, list) else [body]
         for place in places:
             for coding in _codings(place):
                 if coding.get("system") == self.mapping.project and coding.get("code") not in self.project_codes:
@@ -417,10 +432,23 @@ class _Reader:
     def read(self) -> tuple[dict[str, Any], dict[str, Provenance]]:
         values: dict[str, Any] = {}
         sources: dict[str, Provenance] = {}
+        sites = self.mapping.fields["levels"]
+        # the metastases are read first (whether the record describes lesions decides how the findings are read);
+        # their notes and problems keep their place in the mapping's order
+        notes_at, problems_at = len(self.notes), len(self.problems)
+        sites_found = self._current(sites, self._found(sites))
+        sites_notes, sites_problems = self.notes[notes_at:], self.problems[problems_at:]
+        del self.notes[notes_at:], self.problems[problems_at:]
+        lesion_levels = self._lesion_levels(sites_found)
         for fmap in self.mapping.fields.values():
             if fmap.kind == "identifier":
                 continue
-            found = self._current(fmap, self._found(fmap))
+            if fmap.kind == "sites":
+                self.notes += sites_notes
+                self.problems += sites_problems
+            if lesion_levels is not None and (fmap.kind == "sites" or fmap.name in PER_LEVEL_NAMES):
+                continue
+            found = sites_found if fmap.kind == "sites" else self._current(fmap, self._found(fmap))
             chosen = self._resolve(fmap, found) if found and fmap.name not in self.voided else None
             if chosen is None:
                 continue
@@ -429,6 +457,8 @@ class _Reader:
             label = ", ".join(dict.fromkeys(f.entry.label for f in found)) if fmap.kind == "sites" \
                 else chosen.entry.label
             sources[fmap.name] = Provenance(resource=label, date=chosen.when.isoformat() if chosen.when else None)
+        if lesion_levels is not None:
+            self._read_lesions(values, sources, lesion_levels, sites_found)
         self._age_from_birth_date(values, sources)
         for name in self.voided:
             if _take(values, name):
@@ -436,6 +466,129 @@ class _Reader:
         self._ask(values, sources)
         self._list_ignored()
         return values, sources
+
+    # --- lesions: one per vertebra, when the record describes its vertebrae one by one ----------------------
+
+    def _lesion_levels(self, sites_found: list[Found]) -> list[str] | None:
+        """The lesions' levels (in the order the record first names them) when the record describes its
+        vertebrae one by one; None for a record read as one lesion (today's flat case).
+
+        Lesions when the vertebrae are two or more and either each metastasis Condition names one vertebra, or a
+        per-level finding names its vertebra (bodySite, or focus on a metastasis); and whenever a lesion's own
+        finding (painful, prior cement, causes the deficit) is recorded. One Condition listing several vertebrae
+        with findings that name none is one description of them all: a flat case, as before."""
+        if "levels" in self.voided or not sites_found:
+            return None
+        levels = list(dict.fromkeys(lv for f in sites_found for lv in f.value))
+        if any(self._coded(f.resource, f.codes) for f in self.mapping.lesion_fields.values()):
+            return levels
+        if len(levels) < 2:
+            return None
+        if len(sites_found) >= 2 and all(len(f.value) == 1 for f in sites_found):
+            return levels
+        condition_levels = self._condition_levels(sites_found)
+        for fmap in self.mapping.fields.values():
+            if fmap.name in PER_LEVEL_NAMES:
+                for entry in self._coded(fmap.resource, fmap.codes):
+                    named, _ = self._entry_sites(entry, condition_levels)
+                    if named & set(levels):
+                        return levels
+        return None
+
+    @staticmethod
+    def _condition_levels(sites_found: list[Found]) -> dict[int, set[str]]:
+        return {f.entry.index: set(f.value) for f in sites_found}
+
+    def _codeable_levels(self, concept: Any) -> set[str]:
+        """The vertebrae one CodeableConcept names (SNOMED CT or the project's codes)."""
+        return {self.mapping.level_of[(c["system"], c["code"])] for c in _codings(concept)
+                if isinstance(c.get("system"), str) and isinstance(c.get("code"), str)
+                and (c["system"], c["code"]) in self.mapping.level_of}
+
+    def _entry_sites(self, entry: Entry, condition_levels: dict[int, set[str]]) -> tuple[set[str], str | None]:
+        """The vertebrae a finding names, and why it cannot be placed when its elements disagree.
+
+        A Condition's bodySite may list several vertebrae (a fracture at each); an Observation has one bodySite
+        and may have `focus` on a metastasis Condition: both must name the same vertebra."""
+        resource = entry.resource
+        body = resource.get("bodySite")
+        if isinstance(body, list):
+            named = [self._codeable_levels(c) for c in body]
+        else:
+            named = [self._codeable_levels(body)] if body is not None else []
+        for levels in named:
+            if len(levels) > 1:
+                return set(), f"its bodySite codes name {_levels_text(levels)} at once"
+        at = set().union(*named) if named else set()
+        focus: set[str] = set()
+        for ref in resource.get("focus") or [] if isinstance(resource.get("focus"), list) else []:
+            reference = ref.get("reference") if isinstance(ref, dict) else None
+            target = self.by_reference.get(reference) if isinstance(reference, str) else None
+            if target is not None and target.index in condition_levels:
+                focus |= condition_levels[target.index]
+        if at and focus and not at <= focus:
+            return set(), (f"its bodySite names {_levels_text(at)} but its focus is the metastasis at "
+                           f"{_levels_text(focus)}")
+        if at:
+            return at, None
+        return (focus, None) if len(focus) == 1 else (set(), None)
+
+    def _read_lesions(self, values: dict[str, Any], sources: dict[str, Provenance], levels: list[str],
+                      sites_found: list[Found]) -> None:
+        """Each per-level finding on the lesion of its vertebra; duplicates, newer and stale statements resolved
+        per lesion. A finding that names no vertebra belongs to the one lesion of a one-lesion record; with
+        several it is not read, never put on a level of the reader's choosing."""
+        lesions: list[dict[str, Any]] = [{"level": lv} for lv in levels]
+        index = {lv: i for i, lv in enumerate(levels)}
+        for lv, i in index.items():
+            stating = [f for f in sites_found if lv in f.value]
+            dates = [f.when for f in stating if f.when is not None]
+            labels = ", ".join(dict.fromkeys(f.entry.label for f in stating))
+            sources[f"lesions.{i}.level"] = Provenance(resource=labels, date=max(dates).isoformat() if dates else None)
+        condition_levels = self._condition_levels(sites_found)
+        findings = [f for f in self.mapping.fields.values() if f.name in PER_LEVEL_NAMES]
+        for fmap in [*findings, *self.mapping.lesion_fields.values()]:
+            self.capture = []
+            found = self._current(fmap, self._found(fmap))
+            unreadable, self.capture = self.capture, None
+            self.voided.discard(fmap.name)  # a statement that cannot be read voids the field at its own level
+            spoiled: set[str] = set()
+            for entry in unreadable:
+                named, _ = self._entry_sites(entry, condition_levels)
+                spoiled |= named or set(levels)  # a value that cannot be placed: unknown everywhere
+            by_level: dict[str, list[Found]] = {lv: [] for lv in levels}
+            for f in found:
+                named, why = self._entry_sites(f.entry, condition_levels)
+                if why is not None:
+                    self.note("voided", f"{f.entry.label} ({fmap.name} {_show(f.value)}): {why}; not read for "
+                              "any level", fmap.name, f.entry)
+                    continue
+                if not named:
+                    if len(levels) == 1:
+                        named = {levels[0]}
+                    else:
+                        self.note("voided", f"{f.entry.label} ({fmap.name} {_show(f.value)}) names no vertebra "
+                                  f"(no bodySite, no focus on one metastasis) and the record holds lesions at "
+                                  f"{_levels_text(levels)}: which level's is it? Not read", fmap.name, f.entry)
+                        continue
+                outside = named - set(levels)
+                if outside:
+                    self.note("ignored", f"{f.entry.label} ({fmap.name} {_show(f.value)}) is at "
+                              f"{_levels_text(outside)}, where the record holds no spinal metastasis: not read "
+                              "there", fmap.name, f.entry)
+                for lv in named & set(levels):
+                    by_level[lv].append(f)
+            for lv, stated in by_level.items():
+                if not stated or lv in spoiled:
+                    continue
+                key = f"lesions.{index[lv]}.{fmap.name}"
+                chosen = self._resolve(fmap, stated, key)
+                if chosen is None:
+                    continue
+                _put(lesions[index[lv]], fmap.name, chosen.value)
+                sources[key] = Provenance(resource=chosen.entry.label,
+                                          date=chosen.when.isoformat() if chosen.when else None)
+        values["lesions"] = lesions
 
     def _found(self, fmap: FieldMap) -> list[Found]:
         if fmap.kind == "gender":
@@ -510,16 +663,18 @@ class _Reader:
     def _project_coded(self, fmap: FieldMap, entry: Entry) -> bool:
         return any(c.get("system") == self.mapping.project for c in _codings(entry.resource.get("code")))
 
-    def _resolve(self, fmap: FieldMap, found: list[Found]) -> Found | None:
+    def _resolve(self, fmap: FieldMap, found: list[Found], key: str | None = None) -> Found | None:
         """One value from several statements: equal values agree; the newest of differing values wins when every
-        statement is dated and one is newest; otherwise the field is unknown and the two that disagree named."""
+        statement is dated and one is newest; otherwise the field is unknown and the two that disagree named.
+        `key` names the field in notes (a lesion's: `lesions.0.height_loss_percent`)."""
+        name = key or fmap.name
         if fmap.kind == "sites":
             levels = sorted({lv for f in found for lv in f.value}, key=VERTEBRAE.index)
             dates = [f.when for f in found if f.when is not None]
             return Found(levels, found[0].entry, max(dates) if dates else None)
         distinct = {_key(f.value) for f in found}
         if len(distinct) == 1:
-            self._others(fmap, found, found[0], "agrees with")
+            self._others(fmap, found, found[0], "agrees with", name)
             return found[0]
         dated = [f for f in found if f.when is not None]
         # two active cancers can coexist: the newer diagnosis does not replace the older one
@@ -527,29 +682,29 @@ class _Reader:
             newest = max(f.when for f in dated)  # type: ignore[type-var]
             latest = [f for f in dated if f.when == newest]
             if len({_key(f.value) for f in latest}) == 1:
-                self._others(fmap, found, latest[0], "is older than")
+                self._others(fmap, found, latest[0], "is older than", name)
                 return latest[0]
         a = found[0]
         b = next(f for f in found if _key(f.value) != _key(a.value))
         for f in found[1:]:  # each statement of the conflict is named with its resource
             self.note("voided", f"{f.entry.label} says {_show(f.value)}: one of the statements that disagree on "
-                      f"{fmap.name}", fmap.name, f.entry)
+                      f"{name}", name, f.entry)
         if fmap.kind == "tumor":
-            self.void(fmap.name, f"{a.entry.label} and {b.entry.label} are both active primary cancers "
+            self.void(name, f"{a.entry.label} and {b.entry.label} are both active primary cancers "
                       f"({_show(a.value)}, {_show(b.value)}): which one do the spinal metastases come from? "
-                      f"{fmap.name} is unknown until the board says", a.entry)
+                      f"{name} is unknown until the board says", a.entry)
             return None
-        self.void(fmap.name, f"{a.entry.label} says {_show(a.value)} but {b.entry.label} says {_show(b.value)}: "
-                  f"{fmap.name} is unknown until the record is corrected (or both dated: the newer one counts)",
+        self.void(name, f"{a.entry.label} says {_show(a.value)} but {b.entry.label} says {_show(b.value)}: "
+                  f"{name} is unknown until the record is corrected (or both dated: the newer one counts)",
                   a.entry)
         return None
 
-    def _others(self, fmap: FieldMap, found: list[Found], chosen: Found, relation: str) -> None:
+    def _others(self, fmap: FieldMap, found: list[Found], chosen: Found, relation: str, name: str) -> None:
         for f in found:
             if f is not chosen and f.entry is not chosen.entry:
                 same = "agrees with" if _key(f.value) == _key(chosen.value) else relation
-                self.note("ignored", f"{f.entry.label} ({fmap.name} {_show(f.value)}) {same} {chosen.entry.label}, "
-                          "which is read", fmap.name, f.entry)
+                self.note("ignored", f"{f.entry.label} ({name} {_show(f.value)}) {same} {chosen.entry.label}, "
+                          "which is read", name, f.entry)
 
     def _age_from_birth_date(self, values: dict[str, Any], sources: dict[str, Provenance]) -> None:
         if "age" in values or "age" in self.voided or self.patient is None or self.patient.index in self.invalid:
@@ -809,10 +964,11 @@ class _Reader:
                 for site in entry.resource.get("bodySite") or [] if isinstance(entry.resource.get("bodySite"),
                                                                                   list) else []:
                     for coding in _codings(site):
-                        if coding.get("system") != self.mapping.project:
+                        if (coding.get("system"), coding.get("code")) not in self.mapping.level_of:
                             self.note("ignored", f"{entry.label}: bodySite {coding.get('system')}|"
-                                      f"{coding.get('code')} is not read (the mapping reads the vertebra from the "
-                                      "project's vertebra codes only)", "levels", entry)
+                                      f"{coding.get('code')} is not read (the mapping reads the vertebra from "
+                                      "SNOMED CT body structures of vertebrae and the project's vertebra codes)",
+                                      "levels", entry)
 
     # --- one reader per kind, each strict about the JSON type of what it reads ------------------------------
 
@@ -840,6 +996,13 @@ class _Reader:
             if number != number.to_integral_value():
                 raise _Refused(f"expected a whole number for {fmap.name}, got {raw}")
             return int(number)
+        if fmap.answers and "valueCodeableConcept" in entry.resource:  # the score as a coded answer (LOINC LA...)
+            concept = entry.resource["valueCodeableConcept"]
+            codings = concept.get("coding") if isinstance(concept, dict) else None
+            if not isinstance(codings, list):
+                raise _Refused("valueCodeableConcept must hold a coding list")
+            answer = self._coded_value(fmap, entry, codings)
+            return int(answer) if answer is not None else None
         self._expect_value(entry, "valueInteger")
         return None
 
@@ -899,11 +1062,15 @@ class _Reader:
         return values.pop() if values else None
 
     def _sites(self, fmap: FieldMap, entry: Entry, got: list[Any]) -> list[str] | None:
-        prefix = "vertebra:"
-        levels = {c.get("code", "")[len(prefix):] for c in got
-                  if isinstance(c, dict) and c.get("system") == self.mapping.project
-                  and isinstance(c.get("code"), str) and c["code"].startswith(prefix)}
-        levels = {lv for lv in levels if lv in VERTEBRAE}
+        """The vertebrae of the bodySite, from SNOMED CT body structures (engine/fhir/vertebrae.yaml) or the
+        project's codes; one bodySite whose codings name two vertebrae is refused, never read as both."""
+        body = entry.resource.get("bodySite")
+        levels: set[str] = set()
+        for concept in body if isinstance(body, list) else []:
+            named = self._codeable_levels(concept)
+            if len(named) > 1:
+                raise _Refused(f"one bodySite's codes name {_levels_text(named)} at once")
+            levels |= named
         return sorted(levels, key=VERTEBRAE.index) or None
 
     def _text(self, fmap: FieldMap, entry: Entry, got: list[Any]) -> str | None:
@@ -1002,6 +1169,10 @@ def _model_class(resource_type: str) -> Any:
 def _is_int_field(name: str) -> bool:
     info = Case.model_fields.get(name)
     return info is not None and int in typing.get_args(info.annotation)
+
+
+def _levels_text(levels: Any) -> str:
+    return ", ".join(sorted(levels, key=VERTEBRAE.index))
 
 
 def _key(value: Any) -> Any:

@@ -5,10 +5,14 @@ import json
 import uuid
 from typing import Any, Literal
 
-from ..case import Case, known_values
+from ..case import PER_LEVEL_FIELDS, SINS_COMPONENTS, Case, known_values
+from ..lesion import Lesion
 from .mapping import FieldMap, Mapping, load
 
 BundleType = Literal["collection", "transaction"]
+# The mapping's names of the findings that belong to one vertebra (a SINS component each on its own).
+PER_LEVEL_NAMES = frozenset(
+    [n for n in PER_LEVEL_FIELDS if n != "sins"] + [f"sins.{c}" for c in SINS_COMPONENTS])
 # Fixed, so that the same case always gives the same Bundle (golden files, diffs between exports).
 _NAMESPACE = uuid.UUID("6f1d3c52-6a8e-4f5e-9b0e-2f9d0c7d9a31")
 CONDITION_CLINICAL = "http://terminology.hl7.org/CodeSystem/condition-clinical"
@@ -64,10 +68,30 @@ class _Writer:
         text = self.case_text()
         if text is not None:
             out.append(text)
+        lesions = self.case.lesions or []
         for fmap in self.mapping.fields.values():
             if fmap.kind in ("identifier", "text", "gender") or fmap.name not in self.values:
                 continue
+            if lesions and (fmap.kind == "sites" or fmap.name in PER_LEVEL_NAMES):
+                continue  # in lesion form the levels and their findings are the lesions' own
             out.append(self.resource(fmap, self.values[fmap.name]))
+        for lesion in lesions:
+            out += self.lesion_resources(lesion)
+        return out
+
+    def lesion_resources(self, lesion: Lesion) -> list[dict[str, Any]]:
+        """One lesion: the metastasis Condition at its vertebra, then each known finding on that vertebra (an
+        Observation's `focus` is the lesion's Condition, as mCODE ties a tumour's Observations to it)."""
+        level = lesion.level
+        prefix = level.lower()
+        condition = self.condition(self.mapping.fields["levels"], f"{prefix}-metastasis", [level], level)
+        focus = self.url("Condition", condition["id"])
+        out = [condition]
+        findings = [f for f in self.mapping.fields.values() if f.name in PER_LEVEL_NAMES]
+        for fmap in [*findings, *self.mapping.lesion_fields.values()]:
+            value = _lesion_value(lesion, fmap.name)
+            if value is not None:
+                out.append(self.resource(fmap, value, level=level, focus=focus))
         return out
 
     def case_text(self) -> dict[str, Any] | None:
@@ -80,14 +104,21 @@ class _Writer:
         return {"resourceType": "Basic", "id": "case-text", "extension": extensions,
                 "code": {"coding": [code.coding()], "text": code.display}, "subject": self.subject()}
 
-    def resource(self, fmap: FieldMap, value: Any) -> dict[str, Any]:
+    def resource(self, fmap: FieldMap, value: Any, level: str | None = None,
+                 focus: str | None = None) -> dict[str, Any]:
         rid = fmap.name.replace("_", "-").replace(".", "-")
+        if level is not None:
+            rid = f"{level.lower()}-{rid}"
         if fmap.kind in ("present", "tumor", "sites"):
-            return self.condition(fmap, rid, value)
+            return self.condition(fmap, rid, value, level)
         code = fmap.codes[0]
         observation: dict[str, Any] = {"resourceType": "Observation", "id": rid, "status": "final",
                                        "code": {"coding": [code.coding()], "text": fmap.title},
                                        "subject": self.subject()}
+        if focus is not None:
+            observation["focus"] = [{"reference": focus}]
+        if level is not None:
+            observation["bodySite"] = self.mapping.vertebra_site(level)
         if fmap.kind == "boolean":
             observation["valueBoolean"] = value
         elif fmap.kind == "integer":
@@ -102,7 +133,7 @@ class _Writer:
             raise AssertionError(f"no writer for kind {fmap.kind}")
         return observation
 
-    def condition(self, fmap: FieldMap, rid: str, value: Any) -> dict[str, Any]:
+    def condition(self, fmap: FieldMap, rid: str, value: Any, level: str | None = None) -> dict[str, Any]:
         is_allergy = fmap.resource == "AllergyIntolerance"
         resource: dict[str, Any] = {"resourceType": fmap.resource, "id": rid}
         if fmap.profile:
@@ -121,11 +152,21 @@ class _Writer:
             resource["code"] = {"coding": [answer.coding()], "text": f"Primary tumour: {value}"}
         elif fmap.kind == "sites":
             resource["category"] = [{"coding": [{"system": CONDITION_CATEGORY, "code": "problem-list-item"}]}]
-            resource["code"] = {"coding": [c.coding() for c in fmap.codes], "text": "Spinal metastases to treat"}
-            resource["bodySite"] = [{"coding": [self.mapping.vertebra(level).coding()], "text": level}
-                                    for level in value]
+            text = f"Spinal metastasis at {level}" if level is not None else "Spinal metastases to treat"
+            resource["code"] = {"coding": [c.coding() for c in fmap.codes], "text": text}
+            # a flat case's levels keep the project's codes alone (its Bundles are unchanged since issue 12)
+            resource["bodySite"] = [self.mapping.vertebra_site(level)] if level is not None else \
+                [{"coding": [self.mapping.vertebra(lv).coding()], "text": lv} for lv in value]
         else:
             code = fmap.codes[0]
             resource["code"] = {"coding": [code.coding()], "text": fmap.title}
+            if level is not None:
+                resource["bodySite"] = [self.mapping.vertebra_site(level)]
         resource["patient" if is_allergy else "subject"] = self.subject()
         return resource
+
+
+def _lesion_value(lesion: Lesion, name: str) -> Any:
+    if name.startswith("sins."):
+        return getattr(lesion.sins, name.split(".", 1)[1]) if lesion.sins is not None else None
+    return getattr(lesion, name)

@@ -14,6 +14,7 @@ from ..fhir.mapping import field_title
 from ..record import RecordReading
 from ..rulebook import Rulebook
 from ..rulebook.models import Contraindicate
+from .levels import LevelStatus, OrderAtLevels, order_at_levels, ordered_levels, plan_summary
 from .models import Action, Card, Coding, Link, Source, Suggestion
 
 SUMMARY_MAX = 139  # the CDS Hooks card summary is "<140 characters"
@@ -30,6 +31,7 @@ class DraftOrder:
     option: str
     resource: dict[str, Any]
     by_text: bool = False  # recognised from the words of its code, not from a code the mapping lists
+    levels: tuple[str, ...] = ()  # the vertebrae its bodySite names, cranio-caudal
 
 
 @dataclass(frozen=True)
@@ -107,6 +109,9 @@ class CardMaker:
         }
         if ordered:
             data["ordered"] = ordered
+        if decision.lesions:
+            data["lesions"] = [{"level": lesion.level, "top": lesion.ranking[0] if lesion.ranking else None,
+                                "statuses": lesion.statuses()} for lesion in decision.lesions]
         if reading is not None:
             data["record"] = reading.model_dump(mode="json")
         return {"spinemets": data}
@@ -144,6 +149,7 @@ class CardMaker:
             flag = (f"provisional: {_word(option.range.best)} at best, {_word(option.range.worst)} at worst"
                     if option.range else "")
             out.append(f"| {number} | {self.titles[option.option]} (`{option.option}`) | {option.status} | {flag} |")
+        out += self._levels(decision, first)
         order = [first] if first else []
         order += [o.option for o in decision.options if o.option not in order]
         for code in order:
@@ -176,6 +182,40 @@ class CardMaker:
         out += ["", f"_{DISCLAIMER}_"]
         return "\n".join(out)
 
+    def _levels(self, decision: Decision, first: str | None) -> list[str]:
+        """For a patient with lesions: each level's top option (and the ordered option's status there), then the
+        plan. The graded options above are the patient's: each at the best status it reaches at any level."""
+        if not decision.lesions:
+            return []
+        head = "| level | top option | status |" + (f" {self.titles[first]} (`{first}`) |" if first else "")
+        out = ["", "**Per level** (each lesion's own decision; the table above gives each option's best level):", "",
+               head, "|---|---|---|" + ("---|" if first else "")]
+        for lesion in decision.lesions:
+            top = lesion.option(lesion.ranking[0]) if lesion.ranking else None
+            row = f"| {lesion.level} | {self.titles[top.option] if top else '-'} | " \
+                  f"{(top.status + (', provisional' if top.provisional else '')) if top else '-'} |"
+            if first:
+                row += f" {lesion.option(first).status} |"
+            out.append(row)
+        plan = decision.plan
+        if plan is None:
+            return out
+        out += ["", "**Plan for the patient:** " + _md(plan_summary(plan.levels))]
+        for procedure in plan.procedures:
+            sessions = "; ".join(", ".join(session) for session in procedure.sessions)
+            out.append(f"- {self.titles[procedure.option]} (`{procedure.option}`) at {', '.join(procedure.levels)}"
+                       + (f", sessions: {sessions}" if sessions else ""))
+        if plan.radiotherapy:
+            out.append(f"- radiotherapy or local tumour control: {', '.join(plan.radiotherapy)}")
+        if plan.weigh:
+            out.append(f"- for the board to weigh (advice at caution or below): {', '.join(plan.weigh)}")
+        for reason in plan.reasons:
+            cited = "; ".join(self._citation(c) for c in reason.citations)
+            flag = " (provisional)" if reason.provisional else ""
+            where = f" ({', '.join(reason.levels)})" if reason.levels else ""
+            out.append(f"- {_md(reason.text)}{flag}{where}" + (f" ({_md(cited)})" if cited else ""))
+        return out
+
     def _record(self, reading: RecordReading) -> list[str]:
         """Questions and voided values first (they bear on the advice), then provenance, then what was not read."""
         out: list[str] = []
@@ -195,22 +235,28 @@ class CardMaker:
         return out
 
     def has_spinal_metastasis(self, reading: RecordReading | None) -> bool:
-        """Whether the record speaks of a spinal metastasis: its levels were read, or a bone-metastasis
-        Condition was found whose vertebrae could not be read or that was invalid (a card, not silence)."""
+        """Whether the record speaks of a spinal metastasis: its levels (or its lesions') were read, or a
+        bone-metastasis Condition was found whose vertebrae could not be read or that was invalid (a card, not
+        silence)."""
         if reading is None:
             return True
-        return "levels" in reading.provenance or any(n.field == "levels" and n.kind in ("question", "voided")
-                                                     for n in reading.notes)
+        return "levels" in reading.provenance or any(f.startswith("lesions.") for f in reading.provenance) \
+            or any(n.field == "levels" and n.kind in ("question", "voided") for n in reading.notes)
 
     def _title(self, name: str) -> str:
         specs = self.rulebook.catalog.specs
         return specs[name].title if name in specs else field_title(name)
 
-    def unknown_absolute(self, decision: Decision, option: str) -> list[str]:
-        """Fields whose unknown value leaves open an absolute contraindication of the option."""
+    def unknown_absolute(self, decision: Decision, option: str, levels: tuple[str, ...] = ()) -> list[str]:
+        """Fields whose unknown value leaves open an absolute contraindication of the option (at the given
+        levels' own decisions, for a patient with lesions)."""
         rules = self.rulebook.rule_by_id
-        fields = []
-        for missing in decision.missing:
+        fields: list[str] = []
+        gathered = [m for lesion in decision.lesions or () if lesion.level in levels for m in lesion.missing] \
+            if levels else list(decision.missing)
+        for missing in gathered:
+            if missing.field in fields:
+                continue
             if option not in missing.affects:
                 continue
             for rule_id in missing.rules:
@@ -227,6 +273,8 @@ class CardMaker:
         top = decision.option(decision.ranking[0])
         flag = ", provisional" if top.provisional else ""
         summary = f"spinemets: {self.titles[top.option]} ({top.option}) {_word(top.status)}{flag}"
+        if decision.plan is not None:  # a patient with lesions: the plan's advice, level by level
+            summary = f"spinemets plan: {plan_summary(decision.plan.levels)}"
         voided = reading is not None and bool(reading.of("voided"))  # the record needs correcting
         return Card(uuid=str(uuid.uuid4()), summary=_fit(summary),
                     indicator="warning" if decision.conflicts or voided else "info",
@@ -240,10 +288,22 @@ class CardMaker:
         top = decision.option(decision.ranking[0])
         contraindicated = ordered.status == "contraindicated"
         indicator: Literal["info", "warning", "critical"]
-        unknown = [] if contraindicated else self.unknown_absolute(decision, draft.option)
+        at = self.at_levels(decision, draft)
+        if at is not None:
+            contraindicated = at.everywhere
+            top = self.top_at(decision, at.concerned) or top
+        unknown = [] if contraindicated else \
+            self.unknown_absolute(decision, draft.option, at.concerned if at is not None else ())
         if contraindicated:
-            summary = f"{self.titles[draft.option]} is contraindicated; spinemets' top option: " \
+            where = f" at {', '.join(at.concerned)}" if at is not None else ""
+            summary = f"{self.titles[draft.option]} is contraindicated{where}; spinemets' top option: " \
                       f"{self.titles[top.option]} ({_word(top.status)})"
+            indicator = "critical"
+        elif at is not None and at.contraindicated:
+            # contraindicated at a level the order names, or (naming none) could be meant for: the level is
+            # said first, and no replacement is offered for the levels where it is advised
+            unnamed = " (the order names no level)" if at.unnamed else ""
+            summary = f"{self.titles[draft.option]}: {at.contraindicated_first}{unnamed}"
             indicator = "critical"
         elif unknown:
             # an absolute contraindication the record leaves open: the card names the question, those the
@@ -253,11 +313,18 @@ class CardMaker:
             names = ", ".join(self._title(f) + (" (see the record)" if f in asked else "") for f in unknown)
             summary = f"{self.titles[draft.option]}: rule out first: {names}"
             indicator = "warning"
+        elif at is not None:
+            summary = f"{self.titles[draft.option]} ordered: {at.phrase}"
+            conflicts = [c for c in decision.conflicts if c.levels is None or set(c.levels) & set(at.concerned)]
+            indicator = "warning" if conflicts else "info"
         else:
             same = " (the top option)" if top.option == draft.option else \
                 f"; top: {self.titles[top.option]} ({_word(top.status)})"
             summary = f"{self.titles[draft.option]} ordered: {_word(ordered.status)}{same}"
             indicator = "warning" if decision.conflicts else "info"
+        if at is not None and at.elsewhere:  # ordered at a vertebra the record holds no lesion at
+            summary = f"{summary}; no lesion recorded at {', '.join(at.elsewhere)}"
+            indicator = "warning" if indicator == "info" else indicator
         if draft.by_text:  # the order's code is not one the mapping lists: say how it was recognised
             summary = f"{summary} (order recognised from its text)" if len(summary) < 100 else \
                 f"(by its text) {summary}"
@@ -269,10 +336,28 @@ class CardMaker:
                     overrideReasons=self.override_reasons, links=self.links(decision, [draft.option, top.option]),
                     extension=self.extension(decision, ordered=draft.option, reading=reading))
 
+    @staticmethod
+    def top_at(decision: Decision, levels: tuple[str, ...]) -> OptionDecision | None:
+        """The top option the levels share (graded at the level when there is one); None when they differ."""
+        lesions = [lesion for lesion in decision.lesions or () if lesion.level in levels and lesion.ranking]
+        tops = {lesion.ranking[0] for lesion in lesions}
+        if len(tops) != 1:
+            return None
+        code = tops.pop()
+        return lesions[0].option(code) if len(lesions) == 1 else decision.option(code)
+
+    @staticmethod
+    def at_levels(decision: Decision, draft: DraftOrder) -> OrderAtLevels | None:
+        """The ordered option level by level, for a patient with lesions (None for a flat case)."""
+        if not decision.lesions:
+            return None
+        statuses = [LevelStatus(lesion.level, lesion.option(draft.option).status) for lesion in decision.lesions]
+        return order_at_levels(statuses, draft.levels)
+
     def replacement(self, draft: DraftOrder, top: str, patient_id: str) -> list[Suggestion]:
         remove = Action(type="delete", description=f"Withdraw the draft order for {self.titles[draft.option]}",
                         resourceId=draft.reference)
-        if top == "CONSERVATIVE":
+        if top in ("CONSERVATIVE", draft.option):
             return [Suggestion(label=_fit(f"Withdraw the {draft.option} order (top option: conservative care)", 80),
                                uuid=str(uuid.uuid4()), isRecommended=True, actions=[remove])]
         codes = load().orders[top]
@@ -322,11 +407,11 @@ def recognised_orders(draft_orders: dict[str, Any], selections: list[str] | None
                    if isinstance(c, dict)] if isinstance(codings, list) else []
         option = next((o for o in options if o is not None), None)
         if option is not None:
-            found.append(DraftOrder(reference, option, resource))
+            found.append(DraftOrder(reference, option, resource, levels=ordered_levels(resource)))
             continue
         worded = _option_from_words(code, mapping.order_words)
         if worded is not None:
-            found.append(DraftOrder(reference, worded, resource, by_text=True))
+            found.append(DraftOrder(reference, worded, resource, by_text=True, levels=ordered_levels(resource)))
     return found
 
 

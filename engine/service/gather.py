@@ -30,7 +30,8 @@ def prefetch_templates() -> dict[str, str]:
     """The FHIR queries a client should prefetch: the patient, their conditions, allergies and medications, and
     the observations of the codes the mapping reads (fields and questions: labs, ECOG), newest first."""
     mapping = load()
-    codes = {f"{c.system}|{c.code}" for f in mapping.fields.values() if f.resource == "Observation" for c in f.codes}
+    codes = {f"{c.system}|{c.code}" for f in [*mapping.fields.values(), *mapping.lesion_fields.values()]
+             if f.resource == "Observation" for c in f.codes}
     for spec in mapping.questions.values():
         codes |= {f"{c.system}|{c.code}" for lab in spec.labs for c in lab.codes}
         codes |= {f"{c.system}|{c.code}" for c in spec.ecog + spec.cultures}
