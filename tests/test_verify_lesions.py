@@ -269,3 +269,34 @@ def test_dropping_a_lesion_rule_is_caught_at_a_lesion_with_a_case_the_engine_con
     finding = next(f for f in check.findings if f.key == "inv.lesions.level_not_painful_no_cement")
     assert finding.witness.confirmed and finding.witness.cases[0]["lesions"]
     assert report.internal_problems == []
+
+
+@given(parts=gen.lesion_case_parts(max_lesions=5))
+@settings(max_examples=60)
+def test_the_one_view_encoding_decides_every_lesions_view_as_the_engine(engine, one_view, parts):
+    """Each lesion's view of a case the engine accepts lies in the one-view domain, and the encoding pinned to it
+    gives that lesion's statuses and top option."""
+    from spinemets.lesion_views import facts_over, ordered
+    from spinemets.verify.witness import view_of
+
+    enc, solver = one_view
+    patient, lesions = parts
+    built = gen.lesion_case("view", patient, lesions)
+    try:
+        decision = engine.evaluate(built)
+    except CaseError:
+        return
+    shared = facts_over(ordered(built.lesions))
+    for lesion in decision.lesions:
+        values = {**view_of(built, lesion.level), **shared}
+        solver.push()
+        try:
+            solver.add(*enc.case.equals(values))
+            assert solver.check() == z3.sat, f"the view of {lesion.level} is outside the one-view domain"
+            model = solver.model()
+            got = {o: STATUS_OF_RANK[model.eval(enc.status[o], model_completion=True).as_long()] for o in enc.options}
+            assert got == lesion.statuses(), lesion.level
+            tops = [o for o in enc.options if z3.is_true(model.eval(enc.top[o], model_completion=True))]
+            assert tops == list(lesion.ranking[:1]), lesion.level
+        finally:
+            solver.pop()
