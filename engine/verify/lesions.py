@@ -23,11 +23,6 @@ from ..rulebook import Contraindicate, Rulebook
 from .encode import COMPRESSION, DISCRETE, LESION_COUNT, LESION_FORM, CaseSpace, Encoding, Truth3, all_of, any_of
 
 
-def lesion_inputs(space: CaseSpace) -> frozenset[str]:
-    """The inputs that belong to one vertebra (lesion_input_names) of the space's rule base."""
-    return lesion_input_names(space.rulebook)
-
-
 def lesion_input_names(rulebook: Rulebook) -> frozenset[str]:
     """The per-level case fields (SINS by component) and the lesion-only ones, as the rule base's inputs."""
     inputs = [n for n, s in rulebook.catalog.specs.items() if s.origin == "input"]
@@ -40,7 +35,7 @@ class LesionSpace(CaseSpace):
 
     def __init__(self, rulebook: Rulebook, prefix: str, patient: CaseSpace) -> None:
         super().__init__(rulebook, prefix)
-        self.own = lesion_inputs(self)
+        self.own = lesion_input_names(rulebook)
         for name in self.inputs:
             if name not in self.own:
                 self.known[name], self.value[name] = patient.known[name], patient.value[name]
