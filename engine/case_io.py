@@ -12,7 +12,7 @@ from ._internal import limits, reading, yamlio
 from ._internal.suggest import did_you_mean
 from .case import Case, Sins, mixing_problems
 from .errors import CaseError, Problem
-from .vignette import Board, CaseDocument
+from .vignette import Board, CaseDocument, board_problems
 
 VIGNETTE_KEYS = frozenset({"board"})
 _NUMBER_WORDS = {"float_type": "a number", "int_type": "a whole number", "bool_type": "true or false",
@@ -80,6 +80,10 @@ def case_from_data(data: Any, name: str = "<case>", index: yamlio.LineIndex | No
     board = None
     if data.get("board") is not None:
         board = _validate(Board, data["board"], ("board",), name, index, problems)
+    if case is not None and board is not None:
+        for field, message in board_problems(case, board):
+            path = tuple(field.split("."))
+            problems.append(Problem(message, file=name, line=index.line(path), field=field))
     if problems:
         raise CaseError(f"{name}: the case does not match the data dictionary", problems)
     return CaseDocument(case=case, board=board, path=None if name.startswith("<") else name)

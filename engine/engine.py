@@ -150,7 +150,8 @@ class Engine:
             if "discrete_compressive_lesions" not in shared:
                 decision = self._with_other_levels(patient, lesions, lesion, decision)
             decisions.append(LesionDecision.of(lesion.level, decision))
-        summary = patient_summary(decisions, self.rulebook)
+        summary = patient_summary(decisions, self.rulebook,
+                                  frozenset(lesion.level for lesion in lesions if lesion.painful is False))
         plan = self.planner.plan(patient, shared, lesions, decisions)
         return Decision(case_id=case.id, rulebook=self.plan.ref, **summary, lesions=tuple(decisions),
                         plan=plan)

@@ -71,7 +71,8 @@ class LesionDecision(BaseModel):
         return {o.option: o.status for o in self.options}
 
 
-def patient_summary(lesions: Sequence[LesionDecision], rulebook: Rulebook) -> dict[str, Any]:
+def patient_summary(lesions: Sequence[LesionDecision], rulebook: Rulebook,
+                    not_painful: frozenset[str] = frozenset()) -> dict[str, Any]:
     """The decision's top-level keys for the patient: per option the best status over the levels."""
     order: list[str] = [o.code for o in rulebook.manifest.options]
     options: dict[str, OptionDecision] = {}
@@ -86,8 +87,7 @@ def patient_summary(lesions: Sequence[LesionDecision], rulebook: Rulebook) -> di
             "range": _range_over(graded) if provisional else None})
     statuses: dict[str, str] = {code: o.status for code, o in options.items()}
     fired = sorted({rule for lesion in lesions for rule in lesion.fired})
-    preferences = [(e.prefer, other) for rule_id in fired for e in rulebook.rule_by_id[rule_id].then
-                   if isinstance(e, Prefer) for other in e.over]
+    preferences = _preferences(lesions, statuses, rulebook, not_painful)
     spans: dict[str, tuple[int, int]] = {
         code: (min(_worst(o) for o in _each(lesions, code)), max(_best(o) for o in _each(lesions, code)))
         for code in order}
@@ -105,6 +105,39 @@ def _shared_frameworks(lesions: Sequence[LesionDecision]) -> dict[str, Any]:
     first = lesions[0].frameworks
     return {name: framework for name, framework in first.items()
             if all(lesion.frameworks.get(name) == framework for lesion in lesions[1:])}
+
+
+# The derived fact that a level carries the neurological deficit (rules/frame/neurologic.yaml).
+DEFICIT_FACT = "neurological_deficit_present"
+
+
+def _preferences(lesions: Sequence[LesionDecision], statuses: dict[str, str], rulebook: Rulebook,
+                 not_painful: frozenset[str]) -> list[tuple[str, str]]:
+    """Orderings among options of equal status for the patient. A preference fired at one level orders two
+    options only where both reach their patient status at that level: one level's reasons do not order another
+    level's options. Among what is left equal, the top option of a level that carries the neurological deficit
+    comes first (NOMS: the neurological assessment leads), whatever the manifest order of the options; then the
+    options of levels that hurt or compress come before those reached only at levels the board marks as no pain
+    generator and that carry no deficit."""
+    found: list[tuple[str, str]] = []
+    for lesion in lesions:
+        reached = {code for code, status in statuses.items() if lesion.option(code).status == status}
+        found += [(e.prefer, other) for rule_id in lesion.fired for e in rulebook.rule_by_id[rule_id].then
+                  if isinstance(e, Prefer) and e.prefer in reached for other in e.over if other in reached]
+    stated = set(found)
+    for lesion in lesions:
+        if lesion.ranking and any(d.fact == DEFICIT_FACT for d in lesion.derived):
+            top = lesion.top
+            if lesion.option(top).status == statuses[top]:
+                found += [(top, other) for other in statuses if other != top and (other, top) not in stated]
+    quiet = {lesion.level for lesion in lesions
+             if lesion.level in not_painful and not any(d.fact == DEFICIT_FACT for d in lesion.derived)}
+    if quiet:
+        reached_at = {code: {lesion.level for lesion in lesions if lesion.option(code).status == status}
+                      for code, status in statuses.items()}
+        only_quiet = {code for code, levels in reached_at.items() if levels <= quiet}
+        found += [(code, other) for code in statuses if code not in only_quiet for other in only_quiet]
+    return found
 
 
 def _each(lesions: Iterable[LesionDecision], code: str) -> list[OptionDecision]:

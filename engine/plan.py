@@ -26,7 +26,10 @@ _OUT = ConfigDict(frozen=True)
 CEMENT: tuple[str, ...] = ("PVP", "TAE_PVP", "PVP_ITR", "KP")
 # The statuses at which a level's advice is a procedure the plan schedules; below them the board weighs it.
 SCHEDULED: tuple[str, ...] = ("recommended", "appropriate")
-RADIOTHERAPY_ADJUNCTS = frozenset({"local_tumour_control", "radiotherapy_conventional", "radiotherapy_stereotactic"})
+# Adjuncts that name radiotherapy itself; local tumour control (radiotherapy, ablation or other) counts at a level
+# not already irradiated.
+RADIOTHERAPY_ADJUNCTS = frozenset({"radiotherapy_conventional", "radiotherapy_stereotactic"})
+LOCAL_CONTROL_ADJUNCT = "local_tumour_control"
 
 
 class PlanLevel(BaseModel):
@@ -76,9 +79,9 @@ class Plan(BaseModel):
     levels: tuple[PlanLevel, ...] = Field(title="Levels", description="every lesion's advice, cranial first")
     procedures: tuple[PlanProcedure, ...] = Field(title="Procedures", description="the procedures to schedule, "
                                                   "with the levels each session or operation treats")
-    radiotherapy: tuple[str, ...] = Field(title="Radiotherapy", description="levels whose advice is no procedure "
-                                          "now (radiotherapy, systemic, supportive care) or that carry a "
-                                          "radiotherapy or local tumour control adjunct")
+    radiotherapy: tuple[str, ...] = Field(title="Radiotherapy", description="levels a radiotherapy adjunct names; "
+                                          "and, at levels not already irradiated, those advised local tumour "
+                                          "control, or no procedure now where the level hurts or compresses")
     weigh: tuple[str, ...] = Field(title="For the board to weigh", description="levels whose advice is at caution "
                                    "or below: nothing is scheduled there until the board decides")
     reasons: tuple[PlanReason, ...] = Field(title="Reasons", description="patient-level reasons from plan rules")
@@ -123,7 +126,7 @@ class Planner:
                 elif isinstance(effect, SessionLimit):
                     named += [p.level for p in levels if p.advice in effect.sessions and p.status in SCHEDULED]
                 elif isinstance(effect, PlanNote):
-                    named += _noted(effect, levels)
+                    named += _noted(effect, levels, certain=truth == Truth.TRUE)
             reasons.append(PlanReason(rule=rule.id, text=rule.text, levels=tuple(dict.fromkeys(named)),
                                       provisional=truth != Truth.TRUE, citations=rule.citations))
         procedures = []
@@ -138,11 +141,25 @@ class Planner:
                 sessions = (tuple(at),)
             procedures.append(PlanProcedure(option=code, levels=tuple(at), sessions=sessions))
         radiotherapy = tuple(d.level for d, p in zip(decisions, levels, strict=True)
-                             if (p.advice == "CONSERVATIVE" and p.status in SCHEDULED)
-                             or any(a.adjunct in RADIOTHERAPY_ADJUNCTS for a in d.adjuncts))
+                             if _radiotherapy_covers(findings[d.level], p, d))
         weigh = tuple(p.level for p in levels if p.status not in SCHEDULED)
         return Plan(levels=levels, procedures=tuple(procedures), radiotherapy=radiotherapy, weigh=weigh,
                     reasons=tuple(reasons))
+
+
+def _radiotherapy_covers(lesion: Lesion, planned: PlanLevel, decision: LesionDecision) -> bool:
+    """Whether the level belongs in the radiotherapy field: an adjunct names radiotherapy there; or, at a level not
+    known to be irradiated already, local tumour control is advised or no procedure now is the advice for a level
+    that hurts or compresses (a level marked as no pain generator that compresses nothing is only watched)."""
+    adjuncts = {a.adjunct for a in decision.adjuncts}
+    if adjuncts & RADIOTHERAPY_ADJUNCTS:
+        return True
+    if lesion.prior_radiotherapy_at_level is True:
+        return False  # irradiating again is the board's question, not the plan's default
+    if LOCAL_CONTROL_ADJUNCT in adjuncts:
+        return True
+    quiet = lesion.painful is False and lesion.spinal_cord_compression is not True
+    return planned.advice == "CONSERVATIVE" and planned.status in SCHEDULED and not quiet
 
 
 def _plan_level(lesion: Lesion, decision: LesionDecision) -> PlanLevel:
@@ -155,8 +172,8 @@ def _plan_level(lesion: Lesion, decision: LesionDecision) -> PlanLevel:
 def _operations(run: Sequence[str], levels: Sequence[PlanLevel]) -> list[tuple[str, ...]]:
     """A run of adjacent levels for open surgery as operations that never hold two separate compressions: a new
     operation starts at a compressive level when the current one already has a compression and, after it, a
-    level known not to compress (the trial excluded multiple discrete compressive lesions; `verify`,
-    check.plan_never_joins_discrete_compressions)."""
+    level known not to compress (the trial excluded multiple discrete compressive lesions; checked exhaustively
+    by tests/test_plan_invariants.py)."""
     compression = {p.level: p.compression for p in levels}
     operations: list[list[str]] = []
     compressed = separated = False
@@ -173,7 +190,7 @@ def _operations(run: Sequence[str], levels: Sequence[PlanLevel]) -> list[tuple[s
     return [tuple(op) for op in operations]
 
 
-def _noted(note: PlanNote, levels: Sequence[PlanLevel]) -> list[str]:
-    if note.note == "compressive":
-        return [p.level for p in levels if p.compression is True]
+def _noted(note: PlanNote, levels: Sequence[PlanLevel], certain: bool) -> list[str]:
+    if note.note == "compressive":  # while the rule may apply, the levels whose compression is not ruled out
+        return [p.level for p in levels if p.compression is True or (not certain and p.compression is None)]
     return [p.level for p in levels if p.advice in note.options]

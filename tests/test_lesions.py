@@ -205,3 +205,29 @@ def test_the_minutes_carry_the_plan_by_level(tmp_path):
     assert main(["board", "export", "--format", "markdown", "--db", str(db), "--out", str(out)]) == 0
     text = out.read_text()
     assert "Plan by level: T4 Conservative care (CONSERVATIVE), recommended; T7" in text
+
+
+def test_one_level_preferences_do_not_order_another_level_and_a_painless_level_does_not_lead():
+    import yaml
+
+    data = yaml.safe_load((CASES_DIR / "teach-multilevel-painless-level-breast-l1-l4.yaml").read_text())
+    data.pop("board")
+    for lesion in data["lesions"]:
+        if lesion.get("painful") is False:
+            lesion.pop("pain_score", None)  # the level's pain left to `painful: false` alone
+    decision = evaluate(data)
+    painful = next(lesion for lesion in decision.lesions if lesion.level == "L1")
+    assert decision.top == painful.top
+
+
+def test_the_level_carrying_the_deficit_leads_among_equals():
+    decision = evaluate(read_case_file(CASES_DIR / "teach-multilevel-compression-beside-fractures-lung-t8-l1.yaml"
+                                       ).case)
+    t8 = next(lesion for lesion in decision.lesions if lesion.level == "T8")
+    assert decision.top == t8.top == "SURGERY"
+    assert decision.option("SURGERY").status == decision.option("PVP").status
+
+
+def test_radiotherapy_covers_the_compressed_levels_not_the_quiet_one():
+    decision = evaluate(read_case_file(CASES_DIR / "teach-multilevel-discrete-compressions-renal.yaml").case)
+    assert decision.plan.radiotherapy == ("T4", "T10")

@@ -59,6 +59,59 @@ def test_vignette_matches_its_board(engine, path):
         assert decision.option(option).status == status, option
     listed = {a.adjunct for a in decision.adjuncts}
     assert set(board.adjuncts) <= listed, f"adjuncts listed: {sorted(listed)}"
+    assert level_problems(board, decision) == []
+    assert plan_problems(board, decision) == []
+
+
+def level_problems(board, decision) -> list[str]:
+    """Where the engine's advice at a level differs from what the board expects there (empty when it agrees)."""
+    if not board.levels:
+        return []
+    decided = {lesion.level: lesion for lesion in decision.lesions or ()}
+    problems = []
+    for level, expected in board.levels.items():
+        lesion = decided.get(level)
+        if lesion is None:
+            problems.append(f"{level}: no decision at this level")
+            continue
+        if expected.top is not None and lesion.top != expected.top:
+            problems.append(f"{level}: top {lesion.top}, expected {expected.top} ({lesion.statuses()})")
+        problems += [f"{level}: {option} {lesion.option(option).status}, expected {status}"
+                     for option, status in expected.statuses.items() if lesion.option(option).status != status]
+        listed = {a.adjunct for a in lesion.adjuncts}
+        problems += [f"{level}: adjunct {a} not listed ({sorted(listed)})" for a in expected.adjuncts if a not in listed]
+    return problems
+
+
+def plan_problems(board, decision) -> list[str]:
+    """Where the patient's plan differs from the board's plan expectation (empty when it agrees)."""
+    expected = board.plan
+    if expected is None:
+        return []
+    plan = decision.plan
+    if plan is None:
+        return ["the decision has no plan"]
+    problems = []
+    if expected.procedures is not None:
+        given = {p.option: p for p in plan.procedures}
+        if set(given) != set(expected.procedures):
+            problems.append(f"procedures {sorted(given)}, expected {sorted(expected.procedures)}")
+        for option, want in expected.procedures.items():
+            got = given.get(option)
+            if got is None:
+                continue
+            if tuple(got.levels) != want.levels:
+                problems.append(f"{option} at {list(got.levels)}, expected {list(want.levels)}")
+            if want.sessions is not None and len(got.sessions) != want.sessions:
+                problems.append(f"{option} in {len(got.sessions)} sessions {got.sessions}, expected {want.sessions}")
+    if expected.radiotherapy is not None and tuple(plan.radiotherapy) != expected.radiotherapy:
+        problems.append(f"radiotherapy at {list(plan.radiotherapy)}, expected {list(expected.radiotherapy)}")
+    if expected.weigh is not None and tuple(plan.weigh) != expected.weigh:
+        problems.append(f"levels to weigh {list(plan.weigh)}, expected {list(expected.weigh)}")
+    given_reasons = {r.rule for r in plan.reasons}
+    problems += [f"plan reason {r} not given ({sorted(given_reasons)})" for r in expected.reasons
+                 if r not in given_reasons]
+    return problems
 
 
 def test_at_least_15_vignettes():
@@ -107,6 +160,16 @@ def test_knowledge_base_document_is_generated_from_the_rules(engine):
     expected = render(engine.rulebook, vignette_firings(engine, CASES_DIR))
     committed = (CASES_DIR.parent / "docs" / "knowledge-base.md").read_text()
     assert committed == expected, "run: spinemets knowledge-base --out docs/knowledge-base.md"
+
+
+def test_the_knowledge_base_credits_a_rule_to_the_lesion_vignette_whose_level_fires_it(engine):
+    """A rule read only in a lesion's view (lesion_form, painful) fires in no flat reading of the case."""
+    from spinemets.commands.knowledge_base import vignette_firings
+
+    firings = vignette_firings(engine, CASES_DIR)
+    assert "teach-multilevel-painless-level-breast-l1-l4" in firings["ind.conservative.level_not_painful"]
+    assert "teach-multilevel-two-discrete-compressions-lung-t4-t10" in firings[
+        "caution.surgery.multiple_discrete_compressions"]
 
 
 def _squash(text: str) -> str:
@@ -185,3 +248,82 @@ def test_engine_top_records_only_an_explained_disagreement_on_a_reported_case(ch
     data = read_case_file(CASES_DIR / "danish-fig1b-cll-l1-wall-defect.yaml").board.model_dump()
     with pytest.raises(ValidationError, match=message):
         Board.model_validate({**data, **change})
+
+
+LESION_FORM = [p for p in VIGNETTES if read_case_file(p).case.lesions]
+CEMENT = {"PVP", "KP", "TAE_PVP", "PVP_ITR"}
+
+
+@pytest.mark.parametrize("path", LESION_FORM, ids=lambda p: p.stem)
+def test_a_vignette_in_lesion_form_says_what_it_expects_at_every_level_and_of_the_plan(path):
+    document = read_case_file(path)
+    board = document.board
+    assert set(board.levels) == {lesion.level for lesion in document.case.lesions}
+    assert all(expected.top is not None for expected in board.levels.values())
+    assert board.plan is not None and board.plan.procedures is not None
+    # the expected advice rests on a passage a paper states or on a declared external source, never on nothing
+    assert any(c.stance == "states" for c in board.citations)
+
+
+def _vertebra_gaps(levels) -> list[int]:
+    from spinemets.case import VERTEBRAE
+
+    ordered = sorted(VERTEBRAE.index(level) for level in levels)
+    return [b - a for a, b in zip(ordered, ordered[1:])]
+
+
+def test_the_multilevel_vignettes_cover_the_situations_of_issue_19(library):
+    documents = [doc for doc, _, _ in library.values() if doc.case.lesions]
+    lesions = [doc.case.lesions for doc in documents]
+    compressive = [[lesion.level for lesion in case if lesion.spinal_cord_compression] for case in lesions]
+    procedures = [p for doc in documents for option, p in (doc.board.plan.procedures or {}).items()
+                  if option in CEMENT]
+    situations = {
+        "eight teaching vignettes": sum(doc.case.id.startswith("teach-multilevel-") for doc in documents) >= 8,
+        "a reported patient cemented at several levels": any(
+            doc.board.kind == "reported" and len(doc.case.lesions) >= 3 for doc in documents),
+        "contiguous levels": any(1 in _vertebra_gaps(lesion.level for lesion in case) for case in lesions),
+        "a skipped level": any(any(g > 1 for g in _vertebra_gaps(lesion.level for lesion in case)) for case in lesions),
+        "two discrete compressions": any(any(g > 1 for g in _vertebra_gaps(levels)) for levels in compressive),
+        "one area of compression over contiguous levels": any(
+            len(levels) >= 2 and set(_vertebra_gaps(levels)) == {1} for levels in compressive),
+        "a compressive level beside painful non-compressive ones": any(
+            levels and any(lesion.painful and lesion.spinal_cord_compression is False for lesion in case)
+            for levels, case in zip(compressive, lesions)),
+        "a painless level beside painful ones": any(
+            {lesion.painful for lesion in case} >= {True, False} for case in lesions),
+        "a cervical level": any(lesion.level.startswith("C") for case in lesions for lesion in case),
+        "an upper thoracic level": any(lesion.level in ("T1", "T2", "T3", "T4") for case in lesions for lesion in case),
+        "cement at several levels in one session": any(len(p.levels) >= 2 and p.sessions == 1 for p in procedures),
+        "cement in two sessions": any(p.sessions is not None and p.sessions >= 2 for p in procedures),
+    }
+    assert [name for name, covered in situations.items() if not covered] == []
+
+
+def test_a_plan_or_level_expectation_is_refused_on_a_flat_case_and_for_a_level_not_described():
+    from spinemets.case_io import parse_case_text
+    from spinemets.errors import CaseError
+
+    flat = yaml.safe_load((CASES_DIR / "barbanti-fig3-myeloma-multilevel.yaml").read_text())
+    flat["board"]["levels"] = {"T12": {"top": "PVP"}}
+    with pytest.raises(CaseError) as err:
+        parse_case_text(yaml.safe_dump(flat), "flat.yaml")
+    assert [p.field for p in err.value.problems] == ["board.levels"]
+    assert "lesion form" in err.value.problems[0].message
+
+    lesion_form = yaml.safe_load((CASES_DIR / "barbanti-fig3-myeloma-multilevel-lesions.yaml").read_text())
+    lesion_form["board"]["levels"]["T11"] = {"top": "PVP"}
+    lesion_form["board"]["plan"]["radiotherapy"] = ["L5"]
+    with pytest.raises(CaseError) as err:
+        parse_case_text(yaml.safe_dump(lesion_form), "lesions.yaml")
+    assert sorted(p.field for p in err.value.problems) == ["board.levels.T11", "board.plan.radiotherapy"]
+    assert all(p.line is not None for p in err.value.problems)
+
+
+@pytest.mark.parametrize("path", VIGNETTES, ids=lambda p: p.stem)
+def test_what_a_trainee_reads_holds_no_maintainers_note(path):
+    """Notes about the project's own history (an issue, a review) go in YAML comments, not in the texts shown."""
+    document = read_case_file(path)
+    board = document.board
+    shown = [document.case.title, document.case.presentation, board.management, board.reasoning, board.engine_note]
+    assert [t for t in shown if t and re.search(r"\bissue \d+|vignette review|maintainer", t, re.IGNORECASE)] == []

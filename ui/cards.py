@@ -8,6 +8,7 @@ PubMed link, as ui/citations.py renders them elsewhere. Every text from the rule
 from __future__ import annotations
 
 from html import escape
+from typing import Any
 
 from spinemets import Decision, Rulebook
 from spinemets.decision import OptionDecision, Reason
@@ -42,12 +43,14 @@ def _vars(status: str) -> str:
     return f"--c:{style.colour};--t:{style.tint}"
 
 
-def top_card(rulebook: Rulebook, decision: Decision) -> str:
+def top_card(rulebook: Rulebook, decision: Decision, heading: str = "Top suggestion", level: str | None = None) -> str:
+    """The top suggestion of a decision, or (`level`) of the decision at one level."""
     top = decision.option(decision.top)
     style = labels.STATUS_STYLES[top.status]
     provisional = " (provisional: unknown fields could change it)" if top.provisional else ""
-    return (f"{STYLE}<div class='sm-top' data-option='{escape(top.option)}' style='{_vars(top.status)}'>"
-            f"<div class='sm-k'>Top suggestion</div>"
+    at = f" data-level='{escape(level)}'" if level else ""
+    return (f"{STYLE}<div class='sm-top' data-option='{escape(top.option)}'{at} style='{_vars(top.status)}'>"
+            f"<div class='sm-k'>{escape(heading)}</div>"
             f"<div class='sm-h'>{escape(labels.option_title(rulebook, top.option))}"
             f"<span class='sm-code'>{escape(top.option)}</span></div>"
             f"<div class='sm-st'>{style.icon} {escape(style.label)}{escape(provisional)}</div></div>")
@@ -99,11 +102,16 @@ def citation(rulebook: Rulebook, cite: Citation) -> str:
     return f"<details class='sm-cite'><summary>{escape(label)}</summary>{''.join(body)}</details>"
 
 
+def rests_on(decision: Any, rule: str) -> tuple[Any, ...]:
+    """The derived facts a fired rule's condition used (Decision.rests_on), of a decision or of one level's."""
+    return tuple(d for d in decision.derived if rule in d.used_by)
+
+
 def _reason(rulebook: Rulebook, reason: Reason, decision: Decision) -> str:
     rests = "".join(
         f"<div class='sm-small'>Rests on an earlier conclusion: <i>{escape(d.title)}</i>, from "
         + "; ".join(escape(labels.rule_title(rulebook, b.rule)) for b in d.because) + "</div>"
-        for d in decision.rests_on(reason.rule))
+        for d in rests_on(decision, reason.rule))
     rule = (f"<span class='sm-small' title='rule {escape(reason.rule)}'> - rule: "
             f"{escape(labels.rule_title(rulebook, reason.rule))}</span>")
     cites = "".join(citation(rulebook, c) for c in reason.citations)

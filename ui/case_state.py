@@ -64,23 +64,31 @@ def ensure(state: State, specs: dict[str, FieldSpec]) -> None:
 
 
 def load(state: State, specs: dict[str, FieldSpec], case: Case) -> None:
-    """Fill the form from a case: every field the case leaves out becomes unknown, none is left over."""
+    """Fill the form from a case: every field the case leaves out becomes unknown, none is left over; a case with
+    lesions opens in per-level entry."""
     known = known_values(case)
     identity = {"id": case.id, "title": case.title or "", "presentation": case.presentation or ""}
     for name in field_names():
         spec = specs.get(name)
         value = identity[name] if name in identity else known.get(name)
         state[key(name)] = widget_value(name, spec, value)
+    lesion_state.restore(state, specs, lesion_state.from_case(specs, case.lesions))
 
 
 def clear(state: State, specs: dict[str, FieldSpec]) -> None:
     for name in field_names():
         state[key(name)] = blank_value(name, specs.get(name))
+    lesion_state.restore(state, specs, {})
+
+
+# The snapshot's own entries beside the fields: per-level entry and the lesions (ui/lesion_state.py).
+STRUCTURE = ("per_level", "lesions")
 
 
 def snapshot(state: State) -> dict[str, Any]:
-    """Every form value as the widgets hold it (a copy: later edits do not change it)."""
-    return {name: _copy(state.get(key(name))) for name in field_names() if key(name) in state}
+    """Every form value as the widgets hold it (a copy: later edits do not change it), the lesions with them."""
+    values = {name: _copy(state.get(key(name))) for name in field_names() if key(name) in state}
+    return {**values, **lesion_state.snapshot(state)}
 
 
 def _copy(value: Any) -> Any:
@@ -91,19 +99,21 @@ def restore(state: State, specs: dict[str, FieldSpec], values: dict[str, Any]) -
     """Put a snapshot back into the form; a field the snapshot lacks becomes unknown."""
     for name in field_names():
         state[key(name)] = _copy(values.get(name, blank_value(name, specs.get(name))))
+    lesion_state.restore(state, specs, values)
 
 
 def from_case(specs: dict[str, FieldSpec], case: Case) -> dict[str, Any]:
     """A case as a snapshot of the form."""
     scratch: dict[str, Any] = {}
     load(scratch, specs, case)
-    return {name[len(PREFIX):]: value for name, value in scratch.items()}
+    return snapshot(scratch)
 
 
 def is_blank(values: dict[str, Any], specs: dict[str, FieldSpec]) -> bool:
-    """Nothing entered: every clinical field unknown and no title or presentation typed."""
-    return all(values.get(name, blank_value(name, specs.get(name))) == blank_value(name, specs.get(name))
-               for name in field_names() if name != "id")
+    """Nothing entered: every clinical field unknown, no lesion and no title or presentation typed."""
+    return not values.get("lesions") and all(
+        values.get(name, blank_value(name, specs.get(name))) == blank_value(name, specs.get(name))
+        for name in field_names() if name != "id")
 
 
 UNDO = "undo.stack"
@@ -120,12 +130,17 @@ class Undo:
 
 def replace(state: State, specs: dict[str, FieldSpec], values: dict[str, Any], what: str) -> None:
     """Replace the form, keeping what it held on the undo stack when anything had been entered."""
+    remember(state, specs, what)
+    restore(state, specs, values)
+
+
+def remember(state: State, specs: dict[str, FieldSpec], what: str) -> None:
+    """Put the form as it is on the undo stack (when anything has been entered), before `what` changes it."""
     before = snapshot(state)
     if not is_blank(before, specs):
         stack: list[Undo] = state.setdefault(UNDO, [])
         stack.append(Undo(what, before))
         del stack[:-_UNDO_DEPTH]
-    restore(state, specs, values)
 
 
 def undo(state: State, specs: dict[str, FieldSpec]) -> None:
@@ -139,6 +154,9 @@ def last_undo(state: State) -> Undo | None:
     return stack[-1] if stack else None
 
 
+KEPT_FOCUS = "form.lesion_focus"
+
+
 def keep(state: State, *, clinical_only: bool = False) -> None:
     """Streamlit forgets a widget's value on a run where the widget is not drawn (another page, another group of
     the form); writing each value back to session state makes it the app's own, so it survives. A fragment's
@@ -146,6 +164,8 @@ def keep(state: State, *, clinical_only: bool = False) -> None:
     skip = {key(n) for n in IDENTITY} if clinical_only else set()
     for name in [k for k in state if isinstance(k, str) and k.startswith(PREFIX) and k not in skip]:
         state[name] = state[name]
+    if KEPT_FOCUS in state:  # the level in focus, whose switcher is drawn only on the case page
+        state[KEPT_FOCUS] = state[KEPT_FOCUS]
 
 
 @dataclass
@@ -178,7 +198,10 @@ def read(state: State, specs: dict[str, FieldSpec]) -> Reading:
     """The case data the form holds now; unknown fields are left out, exactly as in a case file."""
     reading = Reading(data={})
     sins: dict[str, Any] = {}
+    hidden = lesion_state.FLAT_PER_LEVEL if lesion_state.on(state) else frozenset()
     for name in field_names():
+        if name in hidden:
+            continue
         raw = state.get(key(name), blank_value(name, specs.get(name)))
         spec = specs.get(name)
         if name in IDENTITY:
@@ -188,7 +211,7 @@ def read(state: State, specs: dict[str, FieldSpec]) -> Reading:
             elif name == "id":
                 reading.problems[name] = "required: a short label for the case (no patient names)"
             continue
-        value = _value_of(name, spec, raw, reading)
+        value = value_of(name, spec, raw, reading)
         if value is None:
             if name not in reading.problems:
                 reading.unknown.append(name)
@@ -199,10 +222,13 @@ def read(state: State, specs: dict[str, FieldSpec]) -> Reading:
             reading.data[name] = value
     if sins:
         reading.data["sins"] = sins
+    lesion_state.read(state, specs, reading)
     return reading
 
 
-def _value_of(name: str, spec: FieldSpec | None, raw: Any, reading: Reading) -> Any:
+def value_of(name: str, spec: FieldSpec | None, raw: Any, reading: Reading, problem: str | None = None) -> Any:
+    """One widget's value as case data (None: unknown); a value that does not read is noted in `reading` under
+    `problem` (default: the field's name)."""
     if name == LEVELS:
         return list(raw) or None
     if spec is None:
@@ -210,12 +236,15 @@ def _value_of(name: str, spec: FieldSpec | None, raw: Any, reading: Reading) -> 
     if spec.numeric:
         if not str(raw).strip():
             return None
-        value, problem = parse_number(str(raw), spec)
-        if problem:
-            reading.problems[name] = problem
+        value, message = parse_number(str(raw), spec)
+        if message:
+            reading.problems[problem or name] = message
         return value
     if raw == UNKNOWN or raw is None:
         return None
     if spec.kind == "bool":
         return raw == YES
     return raw
+
+
+from . import lesion_state  # noqa: E402  (it builds on this module's values and widgets: imported after them)

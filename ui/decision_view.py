@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from html import escape
+from typing import Any
 
 import streamlit as st
 from spinemets import Case, Decision, Engine, Rulebook
 from spinemets.vocabulary import Citation
 
-from . import cards, labels, missing_rank
+from . import cards, labels, missing_rank, plan_view
 from .form import score_line
 from .text import md
 
@@ -20,10 +21,21 @@ _PROMPTS = 8   # answer boxes drawn under "still to find out"; the rest are list
 
 def render(rulebook: Rulebook, decision: Decision, *, ask: Callable[[str], None] | None = None,
            engine: Engine | None = None, case: Case | None = None, blocked: dict[str, list[str]] | None = None,
-           findings: str = "", after_top: Callable[[], None] | None = None, top_card: bool = True) -> None:
+           findings: str = "", after_top: Callable[[], None] | None = None, top_card: bool = True,
+           focus: str | None = None, on_focus: Callable[[str], None] | None = None,
+           ask_at: Callable[[str, str], None] | None = None) -> None:
     """`ask(field)`, when given, draws an answer widget beside each unknown field that could change the advice;
     `blocked` names, per option, fields at fault in the form that could change it; `findings` (HTML) shows the
-    case as entered under the top suggestion; `after_top()` draws what goes right under the top suggestion."""
+    case as entered under the top suggestion; `after_top()` draws what goes right under the top suggestion.
+    A case with lesions is shown as its plan and the decision at each level (ui/lesion_view.py): `focus` names the
+    level to open, `on_focus(level)` is told when the reader opens another, and `ask_at(field, level)` draws the
+    answer widget for a finding of that level."""
+    if plan_view.lesion_decisions(decision):
+        from . import lesion_view  # it draws each level with this module's views
+
+        lesion_view.render(rulebook, decision, ask=ask_at, findings=findings, after_top=after_top, focus=focus,
+                           on_focus=on_focus)
+        return
     if after_top is None:
         st.markdown(cards.top_card(rulebook, decision) + glance_html(rulebook, decision) + findings,
                     unsafe_allow_html=True)
@@ -32,6 +44,15 @@ def render(rulebook: Rulebook, decision: Decision, *, ask: Callable[[str], None]
         st.markdown(cards.top_card(rulebook, decision) if top_card else cards.STYLE, unsafe_allow_html=True)
         after_top()
         st.markdown(glance_html(rulebook, decision) + findings, unsafe_allow_html=True)  # STYLE came with the top
+    views(rulebook, decision, ask, engine=engine, case=case, blocked=blocked)
+    scores(rulebook, decision)
+    footer(decision)
+
+
+def views(rulebook: Rulebook, decision: Any, ask: Callable[[str], None] | None = None, *,
+          engine: Engine | None = None, case: Case | None = None, blocked: dict[str, list[str]] | None = None) -> None:
+    """The switch between the options, what is still to find out, where the papers disagree and the adjuncts, and
+    the chosen one drawn (of a decision, or of one level's decision)."""
     state = st.session_state
     if state.get(VIEW_KEY) not in VIEWS:
         state[VIEW_KEY] = VIEWS[0]
@@ -51,8 +72,6 @@ def render(rulebook: Rulebook, decision: Decision, *, ask: Callable[[str], None]
         adjuncts(rulebook, decision)
     else:
         st.html(cards.option_cards(rulebook, decision, blocked))  # STYLE came with the top card
-    scores(rulebook, decision)
-    footer(decision)
 
 
 def glance_html(rulebook: Rulebook, decision: Decision) -> str:
@@ -88,9 +107,13 @@ def missing(rulebook: Rulebook, decision: Decision, ask: Callable[[str], None] |
     else:
         asks = [missing_rank.Ask(m.field, m.affects) for m in decision.missing]
         order = "Unknown fields that could change the advice once known, in data-dictionary order."
+    # at one level of a case with lesions: a field of another level (its compression, say) names that level
+    elsewhere: dict[str, tuple[str, ...]] = {m.field: tuple(m.levels or ()) for m in decision.missing
+                                             if getattr(m, "levels", None)}
     st.caption(order + (" Answer here or in the case form." if ask else ""))
     for i, item in enumerate(asks):
-        title = labels.field_title(rulebook, item.field)
+        title = labels.field_title(rulebook, item.field) + (
+            f" at {', '.join(elsewhere[item.field])}" if item.field in elsewhere else "")
         group = labels.GROUP_TITLES.get(labels.field_group(rulebook, item.field), "")
         text = f"**{md(title)}?** {_could_change(rulebook, item)}" + (f" :gray[({group})]" if group else "")
         if ask is None or i >= _PROMPTS:

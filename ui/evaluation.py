@@ -6,6 +6,7 @@ no field at all leaves no decision.
 """
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import MutableMapping
 from dataclasses import dataclass, field
@@ -14,7 +15,7 @@ from typing import Any
 
 from spinemets import Case, CaseError, Decision, Engine, case_from_data
 
-from . import case_state
+from . import case_state, lesion_state
 
 
 @dataclass
@@ -64,6 +65,10 @@ def widget_fields(engine: Engine, problem_fields: tuple[str, ...]) -> list[str]:
     names = case_state.field_names()
     found: list[str] = []
     for part in problem_fields:
+        lesion_field = _lesion_field(part)
+        if lesion_field is not None:
+            found.append(lesion_field)
+            continue
         if part in names:
             found.append(part)
             continue
@@ -74,6 +79,18 @@ def widget_fields(engine: Engine, problem_fields: tuple[str, ...]) -> list[str]:
         inputs = engine.rulebook.catalog.inputs_of(part)
         found += sorted((n for n in inputs if n in names), key=names.index)
     return list(dict.fromkeys(found))
+
+
+def _lesion_field(part: str) -> str | None:
+    """'lesions.1.sins.location' -> that lesion's SINS location widget; 'lesions.1' -> its level."""
+    head, _, rest = part.partition(".")
+    index, _, name = rest.partition(".")
+    if head != "lesions" or not index.isdigit():
+        return None
+    if name in lesion_state.FIELDS:
+        return lesion_state.name_at(int(index), name)
+    owner = next((f for f in lesion_state.FIELDS if name.startswith(f + ".")), None)
+    return lesion_state.name_at(int(index), owner or lesion_state.LEVEL)
 
 
 def evaluate_form(engine: Engine, state: MutableMapping[Any, Any]) -> Outcome:
@@ -89,7 +106,7 @@ def evaluate_form(engine: Engine, state: MutableMapping[Any, Any]) -> Outcome:
     try:
         outcome.case, outcome.decision = _evaluate(engine, data)
     except CaseError as err:
-        _attach(engine, outcome, err)
+        _attach(engine, outcome, err, data)
     if outcome.decision is None and outcome.field_problems and not outcome.general_problems:
         # Evaluate without the fields at fault, so the rest of the decision (and its downloads) stays in view.
         blocked = tuple(outcome.field_problems)
@@ -105,9 +122,25 @@ def evaluate_form(engine: Engine, state: MutableMapping[Any, Any]) -> Outcome:
 
 
 def _without(data: dict[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
-    kept = {k: v for k, v in data.items() if k not in names}
+    kept = _drop(data, names)
     if "id" in names:
         kept["id"] = case_state.DEFAULT_ID
+    if isinstance(kept.get("lesions"), list):
+        lesions = []
+        for index, lesion in enumerate(kept["lesions"]):
+            prefix = f"lesions.{index}."
+            if prefix + lesion_state.LEVEL in names:
+                continue  # a lesion whose level is at fault is left out whole
+            lesions.append(_drop(lesion, tuple(n[len(prefix):] for n in names if n.startswith(prefix))))
+        if lesions:
+            kept["lesions"] = lesions
+        else:
+            kept.pop("lesions")
+    return kept
+
+
+def _drop(data: dict[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
+    kept = {k: v for k, v in data.items() if k not in names}
     if isinstance(kept.get("sins"), dict):
         sins = {k: v for k, v in kept["sins"].items() if f"sins.{k}" not in names}
         if sins:
@@ -122,11 +155,21 @@ def _evaluate(engine: Engine, data: dict[str, Any]) -> tuple[Case, Decision]:
     return case, engine.evaluate(case)
 
 
-def _attach(engine: Engine, outcome: Outcome, err: CaseError) -> None:
+_LESION_OF = re.compile(r", lesion ([A-Z][0-9]{1,2}):")
+
+
+def _attach(engine: Engine, outcome: Outcome, err: CaseError, data: dict[str, Any]) -> None:
+    # A check on one lesion's view names plain fields and says the lesion in its summary ("case x, lesion T5:
+    # ..."): its per-level fields are that lesion's widgets, its patient fields the patient's.
+    found = _LESION_OF.search(err.summary)
+    levels = [str(lesion.get("level")) for lesion in data.get("lesions") or []]
+    index = levels.index(found.group(1)) if found and found.group(1) in levels else None
     if not err.problems:
         outcome.general_problems.append(err.summary)
     for problem in err.problems:
-        targets = widget_fields(engine, problem.fields)
+        fields = problem.fields if index is None else tuple(
+            lesion_state.name_at(index, f) if f in lesion_state.FIELDS else f for f in problem.fields)
+        targets = widget_fields(engine, fields)
         if not targets:
             outcome.general_problems.append(problem.message)
         for name in targets:

@@ -6,6 +6,7 @@ arrow keys move the focus without committing every value they pass (a radio woul
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from html import escape
 from typing import Any
 
@@ -15,7 +16,7 @@ from spinemets.case import GROUPS, VERTEBRAE
 from spinemets.fields import FieldSpec
 from spinemets.scores import ScoreResult
 
-from . import case_state, labels, sins_link
+from . import case_state, labels, lesion_form, lesion_state, sins_link
 from .evaluation import Outcome, input_specs
 from .text import md
 
@@ -28,11 +29,21 @@ _AFTER = {"compression_site": "spinal_cord_compression", "deficit_onset_hours": 
           "deficit_progressing": "deficit_onset_hours"}
 
 
-def render(engine: Engine, outcome: Outcome, links: dict[str, sins_link.Link]) -> None:
+def render(engine: Engine, outcome: Outcome, links: dict[str, sins_link.Link],
+           lesion_links: dict[int, dict[str, sins_link.Link]] | None = None) -> None:
     specs = input_specs(engine)
     _problem_summary(engine, outcome)
-    groups = fields_by_group(engine)
     state = st.session_state
+    st.toggle("Describe the levels one by one", key=lesion_state.PER_LEVEL, on_change=lesion_form.switched,
+              args=(state, specs),
+              help="On: each involved vertebra gets its own findings (fracture, compression, SINS, pain, prior "
+                   "treatment), the engine advises at each level and plans for the patient. Off: one set of "
+                   "findings for the levels to treat, read as one lesion. What is typed in either stays when you "
+                   "switch.")
+    if lesion_state.on(state):
+        lesion_form.render(engine, specs, outcome, lesion_links or {})
+        st.markdown("**The patient**")
+    groups = fields_by_group(engine)
     if state.get(GROUP_KEY) not in GROUPS:
         state[GROUP_KEY] = GROUPS[0]
     st.segmented_control("Findings", GROUPS, key=GROUP_KEY, required=True, width="stretch", wrap=True,
@@ -76,6 +87,10 @@ def _problem_summary(engine: Engine, outcome: Outcome) -> None:
         return
     lines = []
     for name, messages in outcome.field_problems.items():
+        lesion_title = lesion_form.problem_title(engine, st.session_state, name)
+        if lesion_title is not None:
+            lines += [f"- **{md(lesion_title)}**: {md(m)}" for m in messages]
+            continue
         group = labels.field_group(engine.rulebook, name)
         where = f" ({labels.GROUP_TITLES.get(group, group)})" if group else ""
         lines += [f"- **{md(labels.field_title(engine.rulebook, name))}**{where}: {md(m)}" for m in messages]
@@ -86,9 +101,11 @@ def _problem_summary(engine: Engine, outcome: Outcome) -> None:
 
 
 def fields_by_group(engine: Engine) -> dict[str, list[str]]:
+    """The flat form's fields by group; while the levels are described one by one, the patient's alone."""
     groups: dict[str, list[str]] = {g: [] for g in GROUPS}
+    hidden = lesion_state.FLAT_PER_LEVEL if lesion_state.on(st.session_state) else frozenset()
     for name in case_state.field_names():
-        if name in case_state.IDENTITY:
+        if name in case_state.IDENTITY or name in hidden:
             continue
         groups.setdefault(labels.field_group(engine.rulebook, name), []).append(name)
     for names in groups.values():
@@ -111,8 +128,10 @@ def _buttons(rulebook: Rulebook, spec: FieldSpec, name: str) -> bool:
                                    and not name.startswith("sins."))
 
 
-def _grid(engine: Engine, specs: dict[str, FieldSpec], names: list[str], outcome: Outcome) -> None:
-    """Narrow fields two by two in one pair of columns, a wide field on its own row: few layout blocks to send."""
+def _grid(engine: Engine, specs: dict[str, FieldSpec], names: list[str], outcome: Outcome,
+          key_of: Callable[[str], str] = case_state.key, problem_of: Callable[[str], str] = str) -> None:
+    """Narrow fields two by two in one pair of columns, a wide field on its own row: few layout blocks to send.
+    A lesion's fields: `key_of` names their widgets and `problem_of` their problems."""
     blocks: list[list[str]] = []
     for name in names:
         wide = _wide(engine.rulebook, specs.get(name), name)
@@ -122,14 +141,14 @@ def _grid(engine: Engine, specs: dict[str, FieldSpec], names: list[str], outcome
             blocks[-1].append(name)
     for block in blocks:
         if _is_wide_block(engine, specs, block):
-            field_widget(engine, specs, block[0])
-            _problems(outcome.problems_for(block[0]))
+            field_widget(engine, specs, block[0], widget_key=key_of(block[0]))
+            _problems(outcome.problems_for(problem_of(block[0])))
             continue
         columns = st.columns(2)
         for i, name in enumerate(block):
             with columns[i % 2]:
-                field_widget(engine, specs, name)
-                _problems(outcome.problems_for(name))
+                field_widget(engine, specs, name, widget_key=key_of(name))
+                _problems(outcome.problems_for(problem_of(name)))
 
 
 def _is_wide_block(engine: Engine, specs: dict[str, FieldSpec], block: list[str]) -> bool:
@@ -165,7 +184,8 @@ def field_widget(engine: Engine, specs: dict[str, FieldSpec], name: str, *, widg
     rulebook = engine.rulebook
     spec = specs.get(name)
     k = widget_key or case_state.key(name)
-    title = title or labels.field_title(rulebook, name)
+    title = title or (spec.title if spec is not None and rulebook.catalog.get(name) is None
+                      else labels.field_title(rulebook, name))
     if name == case_state.LEVELS:
         return st.multiselect(title, VERTEBRAE, key=k, placeholder="unknown - choose the levels to treat",
                               help="Symptomatic vertebral levels to treat; leave empty while unknown.", **options)
@@ -186,10 +206,13 @@ def field_widget(engine: Engine, specs: dict[str, FieldSpec], name: str, *, widg
                                                                                                 long=True), **options)
 
 
-def prompt(engine: Engine, name: str) -> None:
-    """A second widget for an unknown field, beside the advice it could change; answering it fills the form."""
-    prompt_key, form_key = "prompt." + name, case_state.key(name)
-    specs = input_specs(engine)
+def prompt(engine: Engine, name: str, *, form_key: str | None = None,
+           specs: dict[str, FieldSpec] | None = None) -> None:
+    """A second widget for an unknown field, beside the advice it could change; answering it fills the form (at
+    `form_key`: a lesion's widget, whose `specs` are the lesion's)."""
+    form_key = form_key or case_state.key(name)
+    prompt_key = "prompt." + form_key.removeprefix(case_state.PREFIX)
+    specs = specs or input_specs(engine)
     # Always start from the form's value, so this widget can never hold anything the form does not.
     st.session_state[prompt_key] = st.session_state.get(form_key, case_state.blank_value(name, specs.get(name)))
     field_widget(engine, specs, name, widget_key=prompt_key, label_visibility="collapsed",
@@ -201,12 +224,17 @@ def _copy(source: str, target: str) -> None:
 
 
 def _sins(engine: Engine, specs: dict[str, FieldSpec], names: list[str], outcome: Outcome,
-          links: dict[str, sins_link.Link]) -> None:
+          links: dict[str, sins_link.Link], key_of: Callable[[str], str] = case_state.key,
+          problem_of: Callable[[str], str] = str, frameworks: Any = None) -> None:
+    """The score's components; a lesion's: `key_of` names their widgets, `problem_of` their problems, and
+    `frameworks` are that lesion's results (None: the decision's own)."""
     rulebook = engine.rulebook
     score = next((s for s in rulebook.scores if {c.input for c in s.components} <= set(names)), None)
     if score is None:
         return
-    result = outcome.decision.frameworks.get(score.id) if outcome.decision else None
+    if frameworks is None:
+        frameworks = outcome.decision.frameworks if outcome.decision else {}
+    result = frameworks.get(score.id)
     assert result is None or isinstance(result, ScoreResult)  # a score's id names its result, not a summary
     st.markdown(f"**{md(score.title)}**: " + score_words(rulebook, result), help=score.description or None)
     st.caption("Entered once: a component that another field of the case already says is filled from it, and "
@@ -225,8 +253,8 @@ def _sins(engine: Engine, specs: dict[str, FieldSpec], names: list[str], outcome
                 continue
             allowed = link.allowed if link is not None and link.known else None
             field_widget(engine, specs, component, allowed=allowed, on_change=sins_link.fill_partners,
-                         args=(st.session_state, engine, specs, component))
-            _problems(outcome.problems_for(component))
+                         args=(st.session_state, engine, specs, component, key_of), widget_key=key_of(component))
+            _problems(outcome.problems_for(problem_of(component)))
 
 
 def score_words(rulebook: Rulebook, result: ScoreResult | None) -> str:
@@ -266,6 +294,12 @@ def findings(rulebook: Rulebook, data: dict[str, Any]) -> str:
             words = "; ".join(f"{escape(labels.field_title(rulebook, n))}: "
                               f"<b>{escape(labels.value_words(rulebook, n, v))}</b>" for n, v in items)
             rows.append(f"<div><span style='color:#555'>{labels.GROUP_TITLES[group]}:</span> {words}</div>")
+    for lesion in sorted(data.get("lesions") or [], key=lambda found: VERTEBRAE.index(found["level"])):
+        items = [(n, v) for n, v in sins_link.flat(lesion).items() if n != lesion_state.LEVEL]
+        words = "; ".join(f"{escape(lesion_state.field_title(rulebook, n))}: "
+                          f"<b>{escape(labels.value_words(rulebook, n, v))}</b>" for n, v in items) or "no finding"
+        rows.append(f"<div data-level='{escape(lesion['level'])}'><span style='color:#555'>"
+                    f"{escape(lesion['level'])}:</span> {words}</div>")
     body = "".join(rows) or "<div>No finding entered.</div>"
     return f"<details class='sm-findings' open><summary>The case as entered</summary>{body}</details>"
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from spinemets import STATUSES, Rulebook
-from spinemets.case import GROUPS, Case
+from spinemets.case import GROUPS, VERTEBRAE, Case
 from spinemets.decision import Reason
 
 
@@ -153,7 +153,8 @@ def neutral_title(rulebook: Rulebook, number: int, case: Case) -> str:
     """'Vignette 7: breast; T10': what a board would say before discussing a vignette, never its title (which
     often gives the answer away). The trainee page and `spinemets cases` both name vignettes this way."""
     hints = [value_words(rulebook, "primary_tumor", case.primary_tumor)] if case.primary_tumor else []
-    hints += [", ".join(case.levels)] if case.levels else []
+    levels = case.levels or sorted((lesion.level for lesion in case.lesions or []), key=VERTEBRAE.index)
+    hints += [", ".join(levels)] if levels else []
     return f"Vignette {number}" + (f": {'; '.join(hints)}" if hints else "")
 
 
@@ -194,7 +195,11 @@ def fact_title(rulebook: Rulebook, fact: str) -> str:
 
 def rule_title(rulebook: Rulebook, rule_id: str) -> str:
     rule = rulebook.rule_by_id.get(rule_id)
-    return rule.title if rule is not None else rule_id
+    if rule is not None:
+        return rule.title
+    # a plan rule (rules/plan.yaml) reasons about the patient's plan, not an option
+    plan_rule = next((p for p in rulebook.plan_rules if p.id == rule_id), None)
+    return plan_rule.title if plan_rule is not None else rule_id
 
 
 def band_titles(rulebook: Rulebook, score_id: str) -> dict[str, str]:

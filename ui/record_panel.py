@@ -20,7 +20,7 @@ import streamlit as st
 from spinemets import Engine, InputError, Rulebook
 from spinemets.board_log import OVERRIDE_REASONS, BoardDecision, make_decision_record
 
-from . import case_state, labels, session
+from . import case_state, labels, plan_view, session
 from .evaluation import Outcome
 from .text import md
 
@@ -89,6 +89,10 @@ def _restate_top(rulebook: Rulebook, outcome: Outcome) -> None:
     title = md(labels.option_title(rulebook, top.option))
     st.markdown(f"**The board's decision** · the engine's top suggestion: **{title}** "
                 f"({md(labels.status_label(top.status).lower())}" + (", provisional" if top.provisional else "") + ")")
+    plan = plan_view.plan_of(decision)
+    if plan is not None:
+        # a case with lesions: the record keeps every level's decision and the plan, named here
+        st.caption("The plan recorded with it: " + md("; ".join(plan_view.lines(rulebook, plan))) + ".")
 
 
 def _case_id(state: Any) -> str:

@@ -3,12 +3,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from spinemets import Case, Decision, Rulebook
 from spinemets.case import GROUPS, input_fields, known_values
+from spinemets.lesion import Lesion
 from spinemets.vocabulary import Citation
 
-from . import citations, labels
+from . import cards, citations, labels, lesion_state, plan_view
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,16 @@ class Note:
 
 
 @dataclass
+class LevelLine:
+    """The decision at one level of a case with lesions: its findings, its top suggestion, its options."""
+
+    level: str
+    findings: list[tuple[str, str]]
+    top: str
+    options: list[OptionLine]
+
+
+@dataclass
 class Summary:
     case_id: str
     case_title: str | None
@@ -70,6 +82,9 @@ class Summary:
     rulebook: str = ""
     sha256: str = ""
     disclaimer: str = labels.DISCLAIMER
+    plan: list[str] = field(default_factory=list)          # the plan for the patient, one sentence a line
+    plan_reasons: list[Note] = field(default_factory=list)
+    levels: list[LevelLine] = field(default_factory=list)   # a case with lesions: the decision at each level
 
 
 class _References:
@@ -103,15 +118,7 @@ def build(rulebook: Rulebook, case: Case, decision: Decision, when: datetime | N
         by_group.setdefault(group, []).append((labels.field_title(rulebook, name), labels.value_label(value)))
     findings = [(labels.GROUP_TITLES.get(g, g), items) for g, items in by_group.items() if items]
 
-    options = []
-    for i, o in enumerate(decision.options, start=1):
-        reasons = [ReasonLine(labels.reason_heading(rulebook, r), r.text, r.rule,
-                              refs.cite(r.citations),
-                              [f"{d.title} ({', '.join(b.rule for b in d.because)})"
-                               for d in decision.rests_on(r.rule)])
-                   for r in o.reasons]
-        options.append(OptionLine(o.option, labels.option_title(rulebook, o.option), labels.status_label(o.status),
-                                  o.provisional, i if o.option in decision.ranking else None, reasons))
+    options = _options(rulebook, refs, decision)
     conflicts = [Note("The papers disagree about " + labels.options_in_words(rulebook, c.options)
                       + (" (each at most caution)" if c.caution else ""), c.text, c.rule, refs.cite(c.citations))
                  for c in decision.conflicts]
@@ -128,6 +135,11 @@ def build(rulebook: Rulebook, case: Case, decision: Decision, when: datetime | N
         if result.kind == "summary":
             scores += [f"{result.title}, {line.title}: {line.text}" for line in result.lines]
     ref = decision.rulebook
+    plan = plan_view.plan_of(decision)
+    lesions = {lesion.level: lesion for lesion in case.lesions or []}
+    levels = [LevelLine(d.level, _lesion_findings(rulebook, lesions.get(d.level)),
+                        f"{d.top} - {labels.option_title(rulebook, d.top)}", _options(rulebook, refs, d))
+              for d in plan_view.lesion_decisions(decision)]
     return Summary(
         case_id=case.id, case_title=case.title, presentation=case.presentation,
         generated=when.strftime("%Y-%m-%d %H:%M %Z").strip(), findings=findings,
@@ -135,5 +147,33 @@ def build(rulebook: Rulebook, case: Case, decision: Decision, when: datetime | N
         top=f"{decision.top} - {labels.option_title(rulebook, decision.top)}", options=options, missing=missing,
         conflicts=conflicts, adjuncts=adjuncts, scores=scores, references=refs.items,
         sources=list(refs.sources.values()),
-        rulebook=f"{ref.name} {ref.version}", sha256=ref.sha256)
+        rulebook=f"{ref.name} {ref.version}", sha256=ref.sha256,
+        plan=plan_view.lines(rulebook, plan) if plan is not None else [],
+        plan_reasons=[Note(labels.rule_title(rulebook, r.rule) + (f" ({', '.join(r.levels)})" if r.levels else ""),
+                           r.text, r.rule, refs.cite(r.citations)) for r in (plan.reasons if plan is not None else ())],
+        levels=levels)
+
+
+def _options(rulebook: Rulebook, refs: _References, decision: Any) -> list[OptionLine]:
+    """The options of a decision (or of the decision at one level), best first, with their reasons."""
+    options = []
+    for i, o in enumerate(decision.options, start=1):
+        reasons = [ReasonLine(labels.reason_heading(rulebook, r), r.text, r.rule,
+                              refs.cite(r.citations),
+                              [f"{d.title} ({', '.join(b.rule for b in d.because)})"
+                               for d in cards.rests_on(decision, r.rule)])
+                   for r in o.reasons]
+        options.append(OptionLine(o.option, labels.option_title(rulebook, o.option), labels.status_label(o.status),
+                                  o.provisional, i if o.option in decision.ranking else None, reasons))
+    return options
+
+
+def _lesion_findings(rulebook: Rulebook, lesion: Lesion | None) -> list[tuple[str, str]]:
+    if lesion is None:
+        return []
+    data = lesion.model_dump(exclude_none=True)
+    data.pop("level")
+    sins = data.pop("sins", None) or {}
+    data.update({f"sins.{k}": v for k, v in sins.items()})
+    return [(lesion_state.field_title(rulebook, name), labels.value_label(value)) for name, value in data.items()]
 

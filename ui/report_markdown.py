@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import re
 
-from .report_content import Summary
+from .report_content import OptionLine, Summary
 
 
 def _refs(numbers: list[int]) -> str:
@@ -20,6 +20,28 @@ def _escape(text: str) -> str:
     return _LONE_UNDERSCORE.sub(r"\\_", text)
 
 
+def _option_table(options: list[OptionLine]) -> list[str]:
+    out = ["| # | option | status | provisional |", "|---|---|---|---|"]
+    for o in options:
+        provisional = "yes" if o.provisional else ""
+        out.append(f"| {o.rank or '-'} | {o.code} - {_escape(o.title)} | {o.status} | {provisional} |")
+    return [*out, ""]
+
+
+def _reasons(options: list[OptionLine], heading: str) -> list[str]:
+    out = []
+    for o in options:
+        out.append(f"{heading} {_escape(o.title)} ({o.code}): {o.status}" + (" (provisional)" if o.provisional else ""))
+        out.append("")
+        if not o.reasons:
+            out.append("- No rule applies to this option for this case.")
+        for r in o.reasons:
+            out.append(f"- **{_escape(r.effect)}**: {_escape(r.text)}{_refs(r.refs)} (rule `{r.rule}`)"
+                       + "".join(f"; rests on {_escape(fact)}" for fact in r.rests_on))
+        out.append("")
+    return out
+
+
 def render(s: Summary) -> str:
     out = [f"# Tumor board summary: {_escape(s.case_title or s.case_id)}", "",
            f"> **{_escape(s.disclaimer)}**", "",
@@ -32,23 +54,24 @@ def render(s: Summary) -> str:
     for group, items in s.findings:
         out.append(f"**{group}:** " + "; ".join(f"{_escape(t)}: {_escape(v)}" for t, v in items))
         out.append("")
+    for level in s.levels:
+        out.append(f"**{level.level}:** " + ("; ".join(f"{_escape(t)}: {_escape(v)}" for t, v in level.findings)
+                                              or "no finding entered"))
+        out.append("")
     out += [f"{s.unknown_count} fields not assessed (unknown).", ""]
-    out += ["## Decision", "", f"**Top suggestion: {_escape(s.top)}**", "",
-            "| # | option | status | provisional |", "|---|---|---|---|"]
-    for o in s.options:
-        provisional = "yes" if o.provisional else ""
-        out.append(f"| {o.rank or '-'} | {o.code} - {_escape(o.title)} | {o.status} | {provisional} |")
-    out.append("")
-    out += ["## Reasons", ""]
-    for o in s.options:
-        out.append(f"### {_escape(o.title)} ({o.code}): {o.status}" + (" (provisional)" if o.provisional else ""))
+    if s.plan or s.plan_reasons:
+        out += ["## Plan for the patient", ""] + [f"- {_escape(line)}" for line in s.plan]
+        out += [f"- **{_escape(n.heading)}**: {_escape(n.text)}{_refs(n.refs)} (rule `{n.rule}`)"
+                for n in s.plan_reasons]
         out.append("")
-        if not o.reasons:
-            out.append("- No rule applies to this option for this case.")
-        for r in o.reasons:
-            out.append(f"- **{_escape(r.effect)}**: {_escape(r.text)}{_refs(r.refs)} (rule `{r.rule}`)"
-                       + "".join(f"; rests on {_escape(fact)}" for fact in r.rests_on))
-        out.append("")
+    for level in s.levels:
+        out += [f"## Decision at {level.level}", "", f"**Top suggestion at {level.level}: {_escape(level.top)}**", ""]
+        out += _option_table(level.options) + _reasons(level.options, "####")
+    out += ["## Decision for the patient (each option at the best status it reaches at any level)" if s.levels
+            else "## Decision", "", f"**Top suggestion: {_escape(s.top)}**", "",
+    ]
+    out += _option_table(s.options)
+    out += ["## Reasons", ""] + _reasons(s.options, "###")
     if s.conflicts:
         out += ["## Conflicts between papers", ""]
         out += [f"- **{_escape(n.heading)}**: {_escape(n.text)}{_refs(n.refs)} (rule `{n.rule}`)" for n in s.conflicts]

@@ -14,7 +14,7 @@ from pathlib import Path
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 
-from .report_content import Summary
+from .report_content import OptionLine, Summary
 
 FONTS = Path(__file__).resolve().parent / "fonts"
 FAMILY = "DejaVu"
@@ -95,18 +95,35 @@ def render(s: Summary) -> bytes:
     heading("Case")
     for group, items in s.findings:
         text(f"{group}: " + "; ".join(f"{t}: {v}" for t, v in items), 8, gap=0.3)
+    for level in s.levels:
+        text(f"{level.level}: " + ("; ".join(f"{t}: {v}" for t, v in level.findings) or "no finding entered"), 8,
+             gap=0.3)
     text(f"{s.unknown_count} fields not assessed (unknown).", 7.5, "I", colour=(80, 80, 80))
 
+    def options(found: list[OptionLine]) -> None:
+        for o in found:
+            rank = f"{o.rank}. " if o.rank else "   "
+            flag = " (provisional)" if o.provisional else ""
+            text(f"{rank}{o.code} - {o.title}: {o.status}{flag}", 9, "B", 0.2)
+            for r in o.reasons:
+                refs = " [" + ", ".join(map(str, r.refs)) + "]" if r.refs else ""
+                text(f"{r.effect}: {r.text}{refs}" + "".join(f"; rests on {fact}" for fact in r.rests_on), 8,
+                     gap=0.2, indent=5)
+            pdf.ln(0.6)
+
+    if s.plan or s.plan_reasons:
+        heading("Plan for the patient")
+        for line in s.plan:
+            text(line, 8.5, gap=0.2)
+        for n in s.plan_reasons:
+            text(f"{n.heading}: {n.text} [" + ", ".join(map(str, n.refs)) + "]", 8, gap=0.2)
+    for level in s.levels:
+        heading(f"Decision at {level.level} - top suggestion: {level.top}")
+        options(level.options)
     heading(f"Top suggestion: {s.top}")
-    for o in s.options:
-        rank = f"{o.rank}. " if o.rank else "   "
-        flag = " (provisional)" if o.provisional else ""
-        text(f"{rank}{o.code} - {o.title}: {o.status}{flag}", 9, "B", 0.2)
-        for r in o.reasons:
-            refs = " [" + ", ".join(map(str, r.refs)) + "]" if r.refs else ""
-            text(f"{r.effect}: {r.text}{refs}" + "".join(f"; rests on {fact}" for fact in r.rests_on), 8, gap=0.2,
-                 indent=5)
-        pdf.ln(0.6)
+    if s.levels:
+        text("For the patient: each option at the best status it reaches at any level.", 8, "I")
+    options(s.options)
     if s.conflicts:
         heading("Conflicts between papers")
         for n in s.conflicts:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from spinemets.board_log import DECISION, BoardDecision, BoardLog, LogRecord, default_path, fallback_path, standing
+from spinemets.case import VERTEBRAE
 from spinemets.errors import InputError
 from spinemets.fields import FieldSpec
 
@@ -46,6 +47,16 @@ class Item:
     @property
     def case_id(self) -> str:
         return str((self.values or {}).get("id") or self.source)
+
+    @property
+    def levels(self) -> list[str]:
+        """The vertebrae the case describes: its lesions' levels when entered one by one, else its levels."""
+        values = self.values or {}
+        if values.get("per_level"):
+            found = [str(lesion.get("level")) for lesion in values.get("lesions") or []]
+        else:
+            found = [str(level) for level in values.get("levels") or []]
+        return sorted(found, key=lambda v: VERTEBRAE.index(v) if v in VERTEBRAE else len(VERTEBRAE))
 
     @property
     def label(self) -> str:

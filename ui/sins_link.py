@@ -9,6 +9,7 @@ unknown when only one of its values agrees. So the form can never hold a SINS th
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -81,31 +82,34 @@ def flat(reading_data: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
-def settle(state: case_state.State, engine: Engine, specs: dict[str, FieldSpec]) -> dict[str, Link]:
-    """Narrow every linked component to what its partners allow (before the widgets are drawn)."""
-    data = flat(case_state.read(state, specs).data)
+def settle(state: case_state.State, engine: Engine, specs: dict[str, FieldSpec],
+           key_of: Callable[[str], str] = case_state.key, data: dict[str, Any] | None = None) -> dict[str, Link]:
+    """Narrow every linked component to what its partners allow (before the widgets are drawn). A lesion's
+    components: `key_of` names its widgets and `data` is that lesion's data (flat, as `flat` gives it)."""
+    data = flat(case_state.read(state, specs).data) if data is None else data
     links = {}
     for component in partners(engine):
         found = link(engine, specs, component, data)
         links[component] = found
-        current = state.get(case_state.key(component))
+        current = state.get(key_of(component))
         if found.determined is not None:
-            state[case_state.key(component)] = found.determined
+            state[key_of(component)] = found.determined
         elif current not in (None, case_state.UNKNOWN) and current not in found.allowed:
-            state[case_state.key(component)] = case_state.UNKNOWN
+            state[key_of(component)] = case_state.UNKNOWN
     return links
 
 
-def fill_partners(state: case_state.State, engine: Engine, specs: dict[str, FieldSpec], component: str) -> None:
+def fill_partners(state: case_state.State, engine: Engine, specs: dict[str, FieldSpec], component: str,
+                  key_of: Callable[[str], str] = case_state.key) -> None:
     """After a component is chosen: an unknown coded or yes/no partner with one agreeing value gets that value."""
-    code = state.get(case_state.key(component))
+    code = state.get(key_of(component))
     if code in (None, case_state.UNKNOWN):
         return
     for partner in partners(engine).get(component, ()):
         spec = specs.get(partner)
-        if spec is None or spec.numeric or state.get(case_state.key(partner)) not in (None, case_state.UNKNOWN):
+        if spec is None or spec.numeric or state.get(key_of(partner)) not in (None, case_state.UNKNOWN):
             continue
         candidates = [True, False] if spec.kind == "bool" else list(spec.values)
         agreeing = [v for v in candidates if _agrees(engine, ((component, code), (partner, v)), component)]
         if len(agreeing) == 1:
-            state[case_state.key(partner)] = case_state.widget_value(partner, spec, agreeing[0])
+            state[key_of(partner)] = case_state.widget_value(partner, spec, agreeing[0])

@@ -46,8 +46,12 @@ def vignette_firings(engine: Any, cases_dir: Path) -> dict[str, list[str]]:
     fired: dict[str, list[str]] = defaultdict(list)
     for path in sorted(cases_dir.glob("*.y*ml")):
         document = read_case_file(path)
-        values, _ = case_values(document.case, engine.rulebook)
-        for rule_id in engine.durable.fire(values):
+        if document.case.lesions:  # each lesion's view goes through durable-rules; the decision lists them all
+            rule_ids: frozenset[str] = frozenset(engine.evaluate(document.case).fired)
+        else:
+            values, _ = case_values(document.case, engine.rulebook)
+            rule_ids = frozenset(engine.durable.fire(values))
+        for rule_id in sorted(rule_ids):
             fired[rule_id].append(path.stem)
     return fired
 
@@ -71,6 +75,7 @@ def render(rulebook: Rulebook, fired_in: dict[str, list[str]]) -> str:
     out += _adjuncts_section(rulebook, rules)
     out += _strength_section(rules)
     out += _questions_section(rulebook)
+    out += _plan_section(rulebook)
     out += _facts_section(rulebook, rules)
     out += _scores_section(rulebook)
     out += _frameworks_section(rulebook)
@@ -174,6 +179,21 @@ def _questions_section(rulebook: Rulebook) -> list[str]:
            "`missing` when they themselves change a status (docs/decision.md, 4).", "",
            "| field | asked when | because |", "|---|---|---|"]
     out += [f"| `{q.field}` | `{_cell(to_text(q.ask_when))}` | {_cell(q.because)} |" for q in rulebook.questions]
+    return out + [""]
+
+
+def _plan_section(rulebook: Rulebook) -> list[str]:
+    if not rulebook.plan_rules:
+        return []
+    out = ["## The patient's plan (cases in lesion form)", "",
+           "Each level's advice is its lesion's top option; these rules, read once for the patient after every "
+           "lesion is decided, group the levels and add the patient-level reasons (docs/decision.md, 7).", "",
+           "| rule | when | effect | sources |", "|---|---|---|---|"]
+    for rule in rulebook.plan_rules:
+        effects = "; ".join(e.describe() for e in rule.then)
+        sources = "; ".join(sorted({c.source for c in rule.citations}))
+        out.append(f"| `{rule.id}` {_cell(rule.title)} | `{_cell(to_text(rule.when))}` | {_cell(effects)} | "
+                   f"{_cell(sources)} |")
     return out + [""]
 
 

@@ -21,6 +21,8 @@ from spinemets.ui import (
     form,
     imports,
     labels,
+    lesion_form,
+    lesion_state,
     record_panel,
     resources,
     session,
@@ -160,6 +162,7 @@ def case_and_decision() -> None:
     started = time.perf_counter()
     case_state.keep(state, clinical_only=True)
     links = sins_link.settle(state, engine, specs)
+    lesion_links = lesion_form.settle(state, engine, specs)
     outcome = evaluation.evaluate_form(engine, state)
     if presenting:
         # The form out of the way: the decision alone, the top suggestion first and large (cards.PRESENT_STYLE).
@@ -170,7 +173,7 @@ def case_and_decision() -> None:
     left, right = st.columns([5, 6], gap="large")
     with left:
         st.subheader("Case")
-        form.render(engine, outcome, links)
+        form.render(engine, outcome, links, lesion_links)
         _save_buttons(outcome.reading.data)
     with right:
         st.subheader("Decision")
@@ -185,7 +188,9 @@ def case_and_decision() -> None:
 def _decision(outcome: evaluation.Outcome, present: bool = False) -> None:
     rulebook = engine.rulebook
     if outcome.decision is None:
-        st.error("No decision: " + "; ".join(md(m) for m in outcome.general_problems), icon=":material/error:")
+        st.error("No decision: " + ("; ".join(md(m) for m in outcome.general_problems)
+                                    or "some values cannot be used together (marked in the form)."),
+                 icon=":material/error:")
         return
     if outcome.empty:
         st.markdown(cards.empty_card(), unsafe_allow_html=True)
@@ -213,9 +218,27 @@ def _decision(outcome: evaluation.Outcome, present: bool = False) -> None:
         with st.popover("The board's decision", icon=":material/how_to_vote:", width="stretch"):
             record_panel.render(engine, outcome, lambda: evaluation.evaluate_form(engine, state))
 
-    decision_view.render(rulebook, outcome.decision, ask=lambda name: form.prompt(engine, name), engine=engine,
-                         case=outcome.case, blocked=blocked, findings=findings(rulebook, outcome.reading.data),
-                         after_top=board_decision, top_card=not present)
+    decision_view.render(rulebook, outcome.decision, ask=_ask, engine=engine, case=outcome.case, blocked=blocked,
+                         findings=findings(rulebook, outcome.reading.data), after_top=board_decision,
+                         top_card=not present, focus=lesion_form.focus_level(state), on_focus=_focus_level,
+                         ask_at=_ask)
+
+
+def _ask(name: str, level: str | None = None) -> None:
+    """An answer box for an unknown field: while the levels are described one by one, a finding of one level is
+    asked of that level (the decision shown is that level's, or it names another level)."""
+    slot = next((s for s in lesion_state.slots(state) if lesion_state.level_of(state, s) == level), None) \
+        if lesion_state.on(state) else None
+    if slot is not None and name in lesion_state.FIELDS:
+        form.prompt(engine, name, form_key=lesion_state.key(slot, name), specs=lesion_state.specs_for(specs))
+    else:
+        form.prompt(engine, name)
+
+
+def _focus_level(level: str) -> None:
+    slot = next((s for s in lesion_state.slots(state) if lesion_state.level_of(state, s) == level), None)
+    if slot is not None:
+        state[lesion_form.FOCUS] = slot
 
 
 case_and_decision()

@@ -81,7 +81,9 @@ for number, item in enumerate(items, start=1):
                                               for d in done)) if done else \
                 "decision withdrawn" if item.decided else "not decided yet"
             mark = " · open now" if state.get(session.CURRENT) == item.key else ""
-            text.markdown(f"**{number}. {md(item.label)}**{mark}  \n:gray[{md(item.source)} · {md(status)}]")
+            where = f" · {len(item.levels)} level{'s' if len(item.levels) != 1 else ''}: {', '.join(item.levels)}" \
+                if item.levels else ""
+            text.markdown(f"**{number}. {md(item.label)}**{mark}  \n:gray[{md(item.source)} · {md(status)}{md(where)}]")
             open_col.button("Open", key=f"open.{item.key}", on_click=_open, args=(item.key,),
                             icon=":material/open_in_new:", width="stretch")
         remove_col.button("Remove", key=f"remove.{item.key}", on_click=_remove, args=(item.key,),

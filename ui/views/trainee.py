@@ -11,8 +11,18 @@ from __future__ import annotations
 
 import streamlit as st
 from spinemets import CaseDocument
-from spinemets.case import known_values
-from spinemets.ui import case_state, citations, decision_view, evaluation, labels, resources, session, trainee_score
+from spinemets.case import VERTEBRAE, known_values
+from spinemets.ui import (
+    case_state,
+    citations,
+    decision_view,
+    evaluation,
+    labels,
+    lesion_state,
+    resources,
+    session,
+    trainee_score,
+)
 from spinemets.ui.text import md
 
 engine = resources.engine()
@@ -99,6 +109,11 @@ st.markdown(md(case.presentation) if case.presentation else "*No presentation te
 with st.expander("Findings as entered in the case", expanded=not case.presentation):
     rows = [{"finding": labels.field_title(rulebook, n), "value": labels.value_words(rulebook, n, v)}
             for n, v in known_values(case).items()]
+    for lesion in sorted(case.lesions or [], key=lambda found: VERTEBRAE.index(found.level)):
+        values = lesion.model_dump(exclude_none=True)
+        values.update({f"sins.{k}": v for k, v in (values.pop("sins", None) or {}).items()})
+        rows += [{"finding": f"{lesion.level}: {lesion_state.field_title(rulebook, n)}",
+                  "value": labels.value_words(rulebook, n, v)} for n, v in values.items() if n != "level"]
     st.dataframe(rows, hide_index=True)
     st.caption("Every other field is unknown.")
 
