@@ -8,7 +8,7 @@ import itertools
 from hypothesis import assume, given, settings
 from spinemets.case import VERTEBRAE, case_from_values
 from spinemets.errors import CaseError
-from spinemets.plan import CEMENT, SCHEDULED, PlanLevel, _operations
+from spinemets.plan import CEMENT, LOCAL_CONTROL_ADJUNCT, RADIOTHERAPY_ADJUNCTS, SCHEDULED, PlanLevel, _operations
 from spinemets.rulebook import SessionLimit
 from spinemets.vocabulary import STATUS_RANK
 
@@ -68,7 +68,13 @@ def check_plan(decision, caps: dict[str, int]) -> None:
                 assert len(session) <= caps[procedure.option], session
     planned = {v for procedure in plan.procedures for v in procedure.levels}
     assert planned == {v for v, a in scheduled.items() if a != "CONSERVATIVE"}
-    assert {v for v, a in scheduled.items() if a == "CONSERVATIVE"} <= set(plan.radiotherapy)
+    for p in plan.levels:  # radiotherapy: every level an adjunct names it at, and only where something asks for it
+        adjuncts = {a.adjunct for a in lesions[p.level].adjuncts}
+        if adjuncts & RADIOTHERAPY_ADJUNCTS:
+            assert p.level in plan.radiotherapy, p.level
+        if p.level in plan.radiotherapy:
+            assert adjuncts & {*RADIOTHERAPY_ADJUNCTS, LOCAL_CONTROL_ADJUNCT} or \
+                (p.advice == "CONSERVATIVE" and p.status in SCHEDULED), p.level
     assert set(plan.weigh) == {p.level for p in plan.levels if p.status not in SCHEDULED}
     for option in decision.options:  # the patient's summary: each option at its best level, which it names
         best = max(STATUS_RANK[lesion.option(option.option).status] for lesion in decision.lesions)
