@@ -54,7 +54,8 @@ DESELECT = ["tests/test_vignettes.py::test_knowledge_base_document_is_generated_
 # survival by the 3-month step the papers' cut-offs differ by, Karnofsky by one grade of its 10-point scale,
 # kyphosis and height loss by 10 (degrees, percent), ASA by one class, levels by one, SINS by one point.
 STEPS = {"life_expectancy_months": 3, "karnofsky": 10, "kyphosis_degrees": 10, "height_loss_percent": 10,
-         "asa_class": 1, "level_count": 1, "sins_total": 1, "tokuhashi_total": 1, "tomita_total": 1, "age": 10}
+         "asa_class": 1, "level_count": 1, "lesion_count": 1, "sins_total": 1, "tokuhashi_total": 1, "tomita_total": 1,
+         "age": 10, "cement_level_count": 1, "surgery_level_count": 1, "conservative_level_count": 1}
 COMPARISON = re.compile(r"\b([a-z_][a-z_.]*)\s*(<=|>=|<|>)\s*(-?\d+(?:\.\d+)?)")
 
 
@@ -77,11 +78,12 @@ class Mutant:
 
 
 def rule_files(rules: Path) -> dict[str, Any]:
-    """Every rule-base file holding `rules:` or `scores:`, parsed (invariants and the rest are never mutated)."""
+    """Every rule-base file holding `rules:`, `scores:` or `plan:` (the patient's plan rules), parsed (invariants
+    and the rest are never mutated)."""
     out = {}
     for path in sorted(rules.rglob("*.yaml")):
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        if isinstance(data, dict) and ("rules" in data or "scores" in data):
+        if isinstance(data, dict) and ("rules" in data or "scores" in data or "plan" in data):
             out[str(path.relative_to(rules))] = data
     return out
 
@@ -105,8 +107,52 @@ def _set(tree: dict[str, Any], path: tuple[Any, ...], value: Any) -> None:
     node[path[-1]] = value
 
 
-def _rule(data: Any, rule_id: str) -> dict[str, Any]:
-    return next(r for r in data["rules"] if r["id"] == rule_id)
+def _rule(data: Any, rule_id: str, key: str = "rules") -> dict[str, Any]:
+    return next(r for r in data[key] if r["id"] == rule_id)
+
+
+def _shifts(rule: dict[str, Any], rid: str, file: str, key: str) -> Iterator[Mutant]:
+    """A threshold of the rule's condition moved by its clinical step, both ways."""
+    for path, text in _strings(rule.get("when")):
+        for match in COMPARISON.finditer(text):
+            name, op, number = match.groups()
+            step = STEPS.get(name.split(".")[-1])
+            if step is None:
+                continue
+            for sign in (-1, 1):
+                value = float(number) + sign * step
+                shown = str(int(value)) if value == int(value) else str(value)
+                new = text[:match.start(3)] + shown + text[match.end(3):]
+
+                def shift(d: Any, rid: str = rid, path: tuple[Any, ...] = path, new: str = new) -> None:
+                    rule = _rule(d, rid, key)
+                    if path:
+                        _set(rule, ("when", *path), new)
+                    else:
+                        rule["when"] = new
+                yield Mutant(f"shift:{rid}:{name}{op}{shown}", "shift a threshold",
+                             f"{rid}: {name} {op} {number} -> {shown}", file, shift)
+
+
+def _plan_mutants(file: str, data: Any) -> Iterator[Mutant]:
+    """The patient's plan rules: one dropped, a session cap moved by one level either way, a threshold shifted."""
+    for rule in data.get("plan", []):
+        rid = rule["id"]
+        yield Mutant(f"drop:{rid}", "drop a rule", f"plan rule {rid} removed", file,
+                     lambda d, rid=rid: d["plan"].remove(_rule(d, rid, "plan")))
+        for n, effect in enumerate(rule.get("then", [])):
+            if "levels_at_most" not in effect:
+                continue
+            for sign in (-1, 1):
+                cap = effect["levels_at_most"] + sign
+                if cap < 1:
+                    continue
+
+                def recap(d: Any, rid: str = rid, n: int = n, cap: int = cap) -> None:
+                    _rule(d, rid, "plan")["then"][n]["levels_at_most"] = cap
+                yield Mutant(f"cap:{rid}:{cap}", "move a session cap", f"{rid}: at most {cap} levels per session",
+                             file, recap)
+        yield from _shifts(rule, rid, file, "plan")
 
 
 def mutants(rules: Path) -> list[Mutant]:
@@ -150,25 +196,8 @@ def mutants(rules: Path) -> list[Mutant]:
                             e["over"], e["prefer"] = [e["prefer"]], other
                         out.append(Mutant(f"invert:{rid}:{other}", "invert a preference",
                                           f"{rid}: {other} preferred over {effect['prefer']} instead", file, invert))
-            for path, text in _strings(rule.get("when")):
-                for match in COMPARISON.finditer(text):
-                    name, op, number = match.groups()
-                    step = STEPS.get(name.split(".")[-1])
-                    if step is None:
-                        continue
-                    for sign in (-1, 1):
-                        value = float(number) + sign * step
-                        shown = str(int(value)) if value == int(value) else str(value)
-                        new = text[:match.start(3)] + shown + text[match.end(3):]
-
-                        def shift(d: Any, rid: str = rid, path: tuple[Any, ...] = path, new: str = new) -> None:
-                            rule = _rule(d, rid)
-                            if path:
-                                _set(rule, ("when", *path), new)
-                            else:
-                                rule["when"] = new
-                        out.append(Mutant(f"shift:{rid}:{name}{op}{shown}", "shift a threshold",
-                                          f"{rid}: {name} {op} {number} -> {shown}", file, shift))
+            out += _shifts(rule, rid, file, "rules")
+        out += _plan_mutants(file, data)
         for score in data.get("scores", []):
             bands = score.get("bands") or []
             for i in range(len(bands) - 1):
@@ -199,7 +228,8 @@ def write_mutant(mutant: Mutant, rules: Path, target: Path) -> Path:
 
 
 def decisions(rules: Path) -> dict[str, Any]:
-    """Each vignette's statuses and ranking under a rule base (an error is a decision too: it changes)."""
+    """Each vignette's statuses and ranking under a rule base, and on a case in lesion form each lesion's and the
+    plan (an error is a decision too: it changes)."""
     from spinemets import InputError, get_engine, read_case_file
     from spinemets.errors import SpinemetsError
 
@@ -208,7 +238,10 @@ def decisions(rules: Path) -> dict[str, Any]:
     for path in sorted(CASES.glob("*.yaml")):
         try:
             d = engine.evaluate(read_case_file(path).case)
-            out[path.stem] = ({o.option: o.status for o in d.options}, list(d.ranking))
+            lesions = [(le.level, le.statuses(), list(le.ranking)) for le in getattr(d, "lesions", None) or ()]
+            plan = getattr(d, "plan", None)
+            out[path.stem] = ({o.option: o.status for o in d.options}, list(d.ranking), lesions,
+                              plan.to_dict() if plan is not None else None)
         except (InputError, SpinemetsError) as err:
             out[path.stem] = f"error: {err}"
     return out

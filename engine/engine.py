@@ -60,9 +60,7 @@ class Engine:
         self._derivations = DerivationPlan(rulebook)
         catalog = rulebook.catalog
         self._constraints = tuple((c, kleene.compile_condition(c.when, catalog)) for c in rulebook.constraints)
-        self._lesion_constraints = tuple((c, test) for c, test in self._constraints
-                                         if not (_PATIENT_PAIN.intersection(c.fields)
-                                                 and _reads_a_level(c.fields)))
+        self._lesion_constraints = tuple((c, test) for c, test in self._constraints if checks_a_lesion(c.fields))
         self.planner = Planner(rulebook)
         self._level_sets = _level_sets(rulebook)
         inputs = {name: i for i, name in enumerate(_INPUTS)}
@@ -254,6 +252,12 @@ class Engine:
                 f"durable-rules and the three-valued evaluator disagree on case {case_id}: "
                 f"only durable fired {sorted(fired - expected)}, only Kleene fired {sorted(expected - fired)}")
         return fired
+
+
+def checks_a_lesion(fields: Sequence[str] | frozenset[str] | tuple[str, ...]) -> bool:
+    """Whether a consistency check with these fields applies to a lesion's view (all apply to a flat case): not one
+    pairing the patient's refractory pain with a level's pain (verify/encode.py encodes the same)."""
+    return not (_PATIENT_PAIN.intersection(fields) and _reads_a_level(fields))
 
 
 def _level_sets(rulebook: Rulebook) -> tuple[frozenset[str], ...]:

@@ -134,7 +134,7 @@ class Planner:
             if not at or code == "CONSERVATIVE":
                 continue
             if code == "SURGERY":
-                sessions = tuple(tuple(run) for run in compressive_blocks(at))
+                sessions = tuple(op for run in compressive_blocks(at) for op in _operations(run, levels))
             elif code in CEMENT and cap is not None:
                 sessions = tuple(tuple(at[i:i + cap]) for i in range(0, len(at), cap))
             else:
@@ -167,6 +167,27 @@ def _plan_level(lesion: Lesion, decision: LesionDecision) -> PlanLevel:
     return PlanLevel(level=decision.level, advice=top.option, status=top.status, provisional=top.provisional,
                      fracture=lesion.pathological_fracture, compression=lesion.spinal_cord_compression,
                      painful=lesion.painful, causes_deficit=lesion.causes_deficit)
+
+
+def _operations(run: Sequence[str], levels: Sequence[PlanLevel]) -> list[tuple[str, ...]]:
+    """A run of adjacent levels for open surgery as operations that never hold two separate compressions: a new
+    operation starts at a compressive level when the current one already has a compression and, after it, a
+    level known not to compress (the trial excluded multiple discrete compressive lesions; checked exhaustively
+    by tests/test_plan_invariants.py)."""
+    compression = {p.level: p.compression for p in levels}
+    operations: list[list[str]] = []
+    compressed = separated = False
+    for level in run:
+        if operations and not (compression[level] is True and separated):
+            operations[-1].append(level)
+        else:
+            operations.append([level])
+            compressed = separated = False
+        if compression[level] is True:
+            compressed = True
+        elif compression[level] is False and compressed:
+            separated = True
+    return [tuple(op) for op in operations]
 
 
 def _noted(note: PlanNote, levels: Sequence[PlanLevel], certain: bool) -> list[str]:

@@ -11,16 +11,16 @@ import pytest
 import z3
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
-
 from spinemets.case import case_from_values
 from spinemets.conditions import AllOf, AnyOf, Compare, NotOf, Presence, nnf
 from spinemets.decision import decide
 from spinemets.evaluator import RuleEvaluator, case_values
 from spinemets.kleene import Truth
+from spinemets.lesion import LESION_ONLY_FIELDS
 from spinemets.verify import verify
 from spinemets.verify.encode import STATUS_OF_RANK, Encoding
 from spinemets.verify.invariants import failed_claims, load_invariants
-from spinemets.verify.prove import claim_expr, when_truth
+from spinemets.verify.prove import claim_expr, evaluate_values, when_truth, witness_level
 
 from . import strategies as gen
 from .test_agreement import generated_rulebook, random_rule_bases
@@ -145,6 +145,10 @@ def steer(values: dict[str, Any], cond, catalog) -> dict[str, Any]:
             values.pop(cond.field, None)
         return values
     assert isinstance(cond, Compare) and not isinstance(cond, NotOf)
+    if cond.field in LESION_NAMES:  # a lesion's view: verify/witness.py builds the case around it
+        values[cond.field] = cond.value if cond.op == "==" else not cond.value
+        values.setdefault("lesion_form", True)
+        return values
     spec = gen.INPUTS.get(cond.field)
     if spec is None:
         return values  # computed values, scores and facts are steered through their inputs only by chance
@@ -170,11 +174,39 @@ def _satisfying(spec, op: str, target: Any) -> Any:
     return candidate if lo <= candidate <= hi else None
 
 
+LESION_NAMES = frozenset({"lesion_form", "discrete_compressive_lesions", *LESION_ONLY_FIELDS})
+
+
+def as_view(values: dict[str, Any]) -> dict[str, Any]:
+    """Steered values naming a lesion's facts or lesion-only fields, as the values of one lesion's view: one level,
+    and enough lesions for discrete compressions (and vertebral metastases for them)."""
+    if not values.get("lesion_form"):
+        return {k: v for k, v in values.items() if k not in LESION_NAMES}
+    view = {**values, "levels": values.get("levels", ["T8"])[:1]}
+    view["lesion_count"] = 3 if view.get("discrete_compressive_lesions") else 1
+    if view["lesion_count"] == 1:
+        view["discrete_compressive_lesions"] = False
+    if "vertebral_metastases" in view:
+        view["vertebral_metastases"] = max(view["vertebral_metastases"], view["lesion_count"])
+    return view
+
+
+def steered_decision(engine, values: dict[str, Any]):
+    """(case, decision of the case or of the view's lesion, the lesion's level) or None when refused."""
+    outcome = evaluate_values(engine, "steered", as_view(values))
+    if isinstance(outcome, str):
+        return None
+    case, decision = outcome
+    return case, decision, witness_level(case, decision)
+
+
 def test_steering_makes_every_invariant_condition_reachable(engine, invariants):
     for inv in invariants:
         values = steer({}, inv.when, engine.rulebook.catalog)
-        case = case_from_values("steered", values)
-        assert inv.when is None or when_truth(engine, inv, case) == Truth.TRUE, inv.id
+        steered = steered_decision(engine, values)
+        assert steered is not None, inv.id
+        case, _, level = steered
+        assert inv.when is None or when_truth(engine, inv, case, level) == Truth.TRUE, inv.id
 
 
 @given(gen.case_values())
@@ -182,12 +214,13 @@ def test_steering_makes_every_invariant_condition_reachable(engine, invariants):
 def test_proved_invariants_hold_on_generated_cases(engine, proved, values):
     for inv in proved:
         steered = steer(dict(values), inv.when, engine.rulebook.catalog)
-        case = case_from_values("generated", steered)
-        if engine.check(case):
+        decided = steered_decision(engine, steered)
+        if decided is None:
             continue
-        if inv.when is not None and when_truth(engine, inv, case) != Truth.TRUE:
+        case, decision, level = decided
+        if inv.when is not None and when_truth(engine, inv, case, level) != Truth.TRUE:
             continue
-        assert failed_claims(inv, engine.evaluate(case)) == [], (inv.id, steered)
+        assert failed_claims(inv, decision) == [], (inv.id, steered)
 
 
 @given(gen.case_values())

@@ -57,7 +57,7 @@ def test_the_shipped_rule_base_is_verified_fast_and_every_verdict_is_trustworthy
     report, seconds = shipped_report
     assert len(report.invariants) >= 15 and {c.check.check for c in report.checks} == {
         "rules_can_fire", "no_shadowed_rules", "every_option_can_lead", "no_undeclared_contradictions",
-        "provisional_is_sound", "range_is_sound"}
+        "provisional_is_sound", "range_is_sound", "invariants_at_every_lesion", "plan_advice_never_contraindicated"}
     # Whether every invariant holds is the CI's `spinemets verify` step; here: no proof is in doubt.
     assert report.internal_problems == []
     assert all(r.outcome in ("proved", "violated") for r in report.invariants)

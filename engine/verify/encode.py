@@ -21,6 +21,7 @@ import z3
 from ..case import REGION_OF_PREFIX, VERTEBRAE, Case
 from ..conditions import AllOf, AnyOf, Compare, Condition, NotOf, Presence
 from ..decision import limits_of
+from ..engine import checks_a_lesion
 from ..fields import LEVEL_REGIONS, FieldSpec
 from ..lesion import LESION_ONLY_FIELDS
 from ..rulebook import Adjunct, Conflict, Contraindicate, Indicate, Limit, Prefer, Rule, Rulebook, effect_options
@@ -32,6 +33,11 @@ RECOMMENDED, APPROPRIATE, CAUTION, NOT_RECOMMENDED, CONTRAINDICATED = (
 STATUS_OF_RANK = {rank: status for status, rank in STATUS_RANK.items()}
 LEVEL_MAX = next((m.max_length for m in Case.model_fields["levels"].metadata if isinstance(m, annotated_types.MaxLen)),
                  len(VERTEBRAE))
+# The facts over all lesions a lesion's view carries (docs/verification.md, "Lesions").
+LESION_FORM, LESION_COUNT, DISCRETE = "lesion_form", "lesion_count", "discrete_compressive_lesions"
+COMPRESSION = "spinal_cord_compression"  # what makes a lesion compressive (lesion_views.discrete_compressions)
+LESION_MAX = next((m.max_length for m in Case.model_fields["lesions"].metadata
+                   if isinstance(m, annotated_types.MaxLen)), len(VERTEBRAE))
 REGION_SIZE = {region: sum(1 for v in VERTEBRAE if REGION_OF_PREFIX[v[0]] == region) for region in LEVEL_REGIONS}
 # [start, end) of each region's vertebrae in VERTEBRAE (cranio-caudal order).
 REGION_SPAN = {region: (min(i for i, v in enumerate(VERTEBRAE) if REGION_OF_PREFIX[v[0]] == region),
@@ -92,7 +98,12 @@ class CaseSpace:
     # --- the domain ---------------------------------------------------------------------------------------
 
     def domain(self) -> list[z3.BoolRef]:
-        """Value ranges (stated whether or not the field is known, which keeps models tidy) and what `levels` can be."""
+        """Every view the engine decides: a flat case, or one lesion of a case in lesion form."""
+        return self.base_domain() + self.lesion_domain()
+
+    def base_domain(self) -> list[z3.BoolRef]:
+        """Value ranges (stated whether or not the field is known, which keeps models tidy) and what `levels` can be;
+        what the facts over lesions can be is `lesion_domain` (a case of several lesions computes them instead)."""
         facts = []
         for name, spec in self.inputs.items():
             v = self.value[name]
@@ -120,7 +131,6 @@ class CaseSpace:
             span = z3.If(top <= start, end - start, z3.If(top < end, end - top, 0))
             below.append(z3.If(self.regions[region], span, 0))
         facts.append(self.level_count <= z3.Sum(below))
-        facts += self.lesion_domain()
         return facts
 
     def lesion_domain(self) -> list[z3.BoolRef]:
@@ -334,9 +344,9 @@ class OptionEffects:
 class Encoding:
     """The decision of docs/decision.md for every case of one `CaseSpace`, as z3 expressions."""
 
-    def __init__(self, rulebook: Rulebook, prefix: str = "") -> None:
+    def __init__(self, rulebook: Rulebook, prefix: str = "", space: CaseSpace | None = None) -> None:
         self.rulebook = rulebook
-        self.case = CaseSpace(rulebook, prefix)
+        self.case = space if space is not None else CaseSpace(rulebook, prefix)
         self.rules: tuple[Rule, ...] = rulebook.active_rules
         self.options: tuple[str, ...] = rulebook.option_order
         self.derivers: dict[str, list[int]] = {}
@@ -423,8 +433,12 @@ class Encoding:
 
     @cached_property
     def admissible(self) -> z3.BoolRef:
-        """No consistency check of rules/consistency.yaml is TRUE of the case: the engine would refuse it."""
-        return all_of([z3.Not(self.condition(c.when, NOW).t) for c in self.rulebook.constraints])
+        """No consistency check of rules/consistency.yaml is TRUE of the case: the engine would refuse it. A lesion's
+        view is held to the checks that apply to a lesion (engine.checks_a_lesion): one painless level of a patient
+        whose pain is refractory contradicts nothing."""
+        return all_of([z3.Not(self.condition(c.when, NOW).t) if checks_a_lesion(c.fields)
+                       else z3.Implies(z3.Not(self.case.lesion_form), z3.Not(self.condition(c.when, NOW).t))
+                       for c in self.rulebook.constraints])
 
     def domain(self) -> list[z3.BoolRef]:
         return self.case.domain() + [self.admissible]

@@ -265,7 +265,9 @@ class Invariant(BaseModel):
 
 
 CheckName = Literal["rules_can_fire", "no_shadowed_rules", "every_option_can_lead", "no_undeclared_contradictions",
-                    "provisional_is_sound", "range_is_sound"]
+                    "provisional_is_sound", "range_is_sound", "invariants_at_every_lesion",
+                    "plan_advice_never_contraindicated"]
+DEFAULT_LESIONS = 4  # the bound of the checks over a case of several lesions (docs/verification.md, "Lesions")
 
 
 class Allowance(BaseModel):
@@ -287,6 +289,8 @@ class StructuralCheck(BaseModel):
     basis: Literal["semantics"] = "semantics"
     see: str
     allow: tuple[Allowance, ...] = ()
+    lesions: int = Field(default=DEFAULT_LESIONS, ge=1, le=29,
+                         description="the checks over a case of several lesions: every case of 1 to this many lesions")
     notes: str | None = None
     file: str = Field(default="", exclude=True)
     line: int | None = Field(default=None, exclude=True)

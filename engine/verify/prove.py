@@ -90,14 +90,19 @@ class Search:
     """One solver over one or more encodings (each with its domain); each query is pushed and popped."""
 
     def __init__(self, encodings: list[Encoding], extra: tuple[Any, ...] = (), timeout_ms: int = DEFAULT_TIMEOUT_MS,
-                 minimize: bool = True) -> None:
+                 minimize: bool = True, domains: bool = True, optional: tuple[z3.BoolRef, ...] = ()) -> None:
+        """`domains=False` leaves each encoding's domain to `extra` (a case of several lesions states its own);
+        `optional` are Bools a counterexample had better leave false (lesion slots beyond the first)."""
         self.encodings = encodings
         self.solver = z3.Solver()
         self.solver.set("timeout", timeout_ms)
-        for enc in encodings:
-            self.solver.add(*enc.domain())
+        if domains:
+            for enc in encodings:
+                self.solver.add(*enc.domain())
         self.solver.add(*extra)
         self.minimize = minimize
+        self.optional = optional
+        self.model: z3.ModelRef | None = None  # of the last satisfiable `find`
 
     def find(self, *formulas: z3.BoolRef, simplify: bool = True) -> tuple[str, list[dict[str, Any]]]:
         """('unsat', []), ('unknown', []) or ('sat', the case values of each encoding) for cases satisfying
@@ -112,7 +117,7 @@ class Search:
                 return "unknown", []
             if self.minimize and simplify:
                 self._simplify()
-            model = self.solver.model()
+            model = self.model = self.solver.model()
             return "sat", [enc.case.values_from(model) for enc in self.encodings]
         finally:
             self.solver.pop()
@@ -126,9 +131,14 @@ class Search:
         solver = self.solver
         model = solver.model()
         kept: list[z3.BoolRef] = []
+        seen: set[int] = set()  # the patient's fields are shared by the lesions of one case: tried once
         for enc in self.encodings:
             space = enc.case
-            for var in [*space.known.values(), space.levels_known]:
+            # A flat case before a lesion's view, fewer lesions before more, then as few known fields as can be.
+            for var in [*reversed(self.optional), space.lesion_form, *space.known.values(), space.levels_known]:
+                if z3.is_true(var) or z3.is_false(var) or var.get_id() in seen:
+                    continue
+                seen.add(var.get_id())
                 if z3.is_true(model.eval(var, model_completion=True)):
                     trial = kept + [z3.Not(var)]
                     if solver.check(*trial) == z3.sat:

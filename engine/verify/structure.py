@@ -28,6 +28,7 @@ from ..evaluator import input_values
 from ..lesion_views import facts_over, ordered
 from ..rulebook import Adjunct, AdviseAgainst, Conflict, Contraindicate, Derive, Indicate, Limit, Prefer, Rule, Rulebook
 from ..vocabulary import STATUS_RANK
+from . import lesion_checks
 from .encode import STATUS_OF_RANK, Encoding
 from .invariants import StructuralCheck
 from .prove import DEFAULT_TIMEOUT_MS, Search, case_document, evaluate_values, witness_level
@@ -72,6 +73,7 @@ class StructureProver:
         self._may_not_fire: dict[int, bool] = {}
         self._groups: dict[int, frozenset[str]] = {}
         self._group = _field_groups(engine.rulebook, self._inputs)
+        self.lesion_searches: dict[int, tuple[Any, Search]] = {}  # lesion_checks: a case of 1..k lesions, by k
 
     def run(self, check: StructuralCheck) -> CheckResult:
         start = time.perf_counter()
@@ -125,6 +127,12 @@ class StructureProver:
         return case, decision, self.engine.evaluator.fired(known)
 
     # --- the checks -----------------------------------------------------------------------------------------
+
+    def _invariants_at_every_lesion(self, result: CheckResult) -> None:
+        lesion_checks.invariants_at_every_lesion(self, result)
+
+    def _plan_advice_never_contraindicated(self, result: CheckResult) -> None:
+        lesion_checks.plan_advice_never_contraindicated(self, result)
 
     def _rules_can_fire(self, result: CheckResult) -> None:
         for i, rule in enumerate(self.rules):

@@ -42,6 +42,8 @@ def _other_lesions(level: str, compressed: bool | None, count: int, discrete: bo
     unless the facts need them to, and are known not to cause the deficit."""
     free = [v for i, v in enumerate(VERTEBRAE) if abs(i - VERTEBRAE.index(level)) >= 2]
     spaced = free[::2]  # every other free vertebra: no two of them adjacent
+    # the lesions known not to compress decide nothing, wherever they are: after the spaced ones, any vertebra
+    spaced += [v for v in VERTEBRAE if v != level and v not in spaced]
     wanted: list[bool | None] = []
     if discrete is True:
         wanted = [True] if compressed is True else [True, True]
@@ -52,7 +54,7 @@ def _other_lesions(level: str, compressed: bool | None, count: int, discrete: bo
     wanted += [False] * (count - 1 - len(wanted))
     return [{"level": at, "spinal_cord_compression": state, "painful": False, "causes_deficit": False}
             if state is not None else {"level": at, "painful": False, "causes_deficit": False}
-            for at, state in zip(spaced, wanted, strict=False)]
+            for at, state in zip(spaced, wanted, strict=False)]  # count - 1 <= 28 places: every one placed
 
 
 def view_of(case: Case, level: str | None) -> dict[str, Any]:
