@@ -19,7 +19,7 @@ from .frameworks import CompiledFramework, Summary
 from .kleene import Truth
 from .lesion import LESION_ONLY_FIELDS, Lesion
 from .lesion_decision import LesionDecision, patient_summary
-from .lesion_views import facts_over, ordered, patient_values, view_values
+from .lesion_views import deficit_elsewhere, facts_over, ordered, patient_values, view_values
 from .missing import MissingProbe
 from .plan import Planner
 from .rulebook import Rulebook, files_digest, load_rulebook
@@ -87,7 +87,8 @@ class Engine:
         problems = self.check_values(values)
         shared = facts_over(lesions)
         for lesion in lesions:
-            values, _ = input_values(view_values(patient, lesion, len(lesions)), self.rulebook, shared)
+            view = view_values(patient, lesion, deficit_elsewhere(lesions, lesion))
+            values, _ = input_values(view, self.rulebook, shared)
             problems += [_located(p, case, lesion) for p in self._check(values, lesion.level)]
         return problems
 
@@ -151,7 +152,7 @@ class Engine:
         # level itself appears nowhere in it. Multi-level disease is often the same finding at several levels.
         decided: dict[Any, Decision] = {}
         for lesion in lesions:
-            view = view_values(patient, lesion, len(lesions))
+            view = view_values(patient, lesion, deficit_elsewhere(lesions, lesion))
             key = self._view_key(view, lesion.level)
             decision = decided.get(key)
             if decision is None:
@@ -177,7 +178,7 @@ class Engine:
         """`missing` of one lesion when whether compressions are discrete is open: each level whose unknown
         compression, answered alone, changes a status here (found by trying both answers)."""
         before = decision.statuses()
-        known = view_values(patient, lesion, len(lesions))
+        known = view_values(patient, lesion, deficit_elsewhere(lesions, lesion))
         found: dict[str, set[str]] = {}
         for other in lesions:
             if other.spinal_cord_compression is not None:

@@ -107,16 +107,22 @@ def cannot_cause_deficit(lesion: Lesion) -> bool:
             and lesion.symptomatic_cement_leak is not True)
 
 
-def view_values(patient: dict[str, Any], lesion: Lesion, lesion_count: int = 1) -> dict[str, Any]:
+def deficit_elsewhere(lesions: Sequence[Lesion], lesion: Lesion) -> bool:
+    """Whether another of the case's lesions can cause the deficit (is not known not to)."""
+    return any(other.level != lesion.level and not cannot_cause_deficit(other) for other in lesions)
+
+
+def view_values(patient: dict[str, Any], lesion: Lesion, elsewhere: bool = False) -> dict[str, Any]:
     """The known inputs of one lesion's view: the patient's values and the lesion's own.
 
-    Among several lesions, the deficit (data dictionary: symptomatic compression) is read at the levels that can
-    cause it; a level known not to is read as a level without symptomatic compression (`neurological_deficit`
-    false, the deficit's grade, onset and course left to the levels that cause it), so that a contraindication
-    or an operation meant for the compressing level does not land on a level that compresses nothing. A single
-    lesion is read as the flat case is."""
+    The deficit (data dictionary: symptomatic compression) is read at the levels that can cause it: a level known
+    not to, while another lesion can (`elsewhere`), is read as a level without symptomatic compression
+    (`neurological_deficit` false, the deficit's grade, onset and course left to the levels that cause it), so that
+    a contraindication or an operation meant for the compressing level does not land on a level that compresses
+    nothing. When no described lesion can cause it (a single lesion, or none compressing), every level keeps it,
+    as the flat case does: its source is then not among the levels described."""
     values = {**patient, **lesion_values(lesion)}
-    if lesion_count >= 2 and values.get("neurological_deficit") is not None and cannot_cause_deficit(lesion):
+    if elsewhere and values.get("neurological_deficit") is not None and cannot_cause_deficit(lesion):
         for name in DEFICIT_FIELDS:
             values.pop(name, None)
         values["neurological_deficit"] = False

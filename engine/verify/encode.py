@@ -148,17 +148,12 @@ class CaseSpace:
     def _realisable(self) -> list[z3.BoolRef]:
         """What the other lesions of a view must be able to give (verify/witness.py builds them): discrete
         compressions beside a level that does not compress need two more lesions, as does an undecided answer
-        beside a level known not to compress; and among several lesions a level known not to cause the deficit
-        is read without it (lesion_views.view_values)."""
+        beside a level known not to compress. (A level known not to cause the deficit is read without it while
+        another lesion can cause it, and with it otherwise (lesion_views.view_values): either reading is a view, so
+        the deficit fields stay free here.)"""
         known, value = self.known, self.value
         compressed_known, compressed = known["spinal_cord_compression"], value["spinal_cord_compression"]
         not_compressing = z3.And(compressed_known, z3.Not(compressed))
-        no_site = z3.Not(known["compression_site"])
-        no_leak = z3.Not(z3.And(known["symptomatic_cement_leak"], value["symptomatic_cement_leak"]))
-        cause_known, causes = known["causes_deficit"], value["causes_deficit"]
-        cannot_cause = z3.If(cause_known, z3.Not(causes), z3.And(not_compressing, no_site, no_leak))
-        several = z3.And(self.lesion_form, self.lesion_count >= 2)
-        deficit_read_elsewhere = z3.And(several, known["neurological_deficit"], cannot_cause)
         counted = z3.And(self.lesion_form, known["vertebral_metastases"])
         return [
             # the patient's own check: no fewer vertebral metastases than lesions (consistency.yaml)
@@ -166,9 +161,6 @@ class CaseSpace:
             z3.Implies(z3.And(self.discrete_known, self.discrete, z3.Not(z3.And(compressed_known, compressed))),
                        self.lesion_count >= 3),
             z3.Implies(z3.And(z3.Not(self.discrete_known), not_compressing), self.lesion_count >= 3),
-            z3.Implies(deficit_read_elsewhere, z3.And(
-                z3.Not(value["neurological_deficit"]),
-                *[z3.Not(known[n]) for n in ("asia_grade", "deficit_onset_hours", "deficit_progressing")])),
         ]
 
     # --- what a condition may read --------------------------------------------------------------------------

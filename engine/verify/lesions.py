@@ -51,10 +51,10 @@ class LesionSpace(CaseSpace):
                          z3.Not(z3.And(known["symptomatic_cement_leak"], value["symptomatic_cement_leak"])))
         return z3.If(known["causes_deficit"], z3.Not(value["causes_deficit"]), nothing)
 
-    def read_deficit(self, patient: CaseSpace, several: z3.BoolRef) -> None:
-        """lesion_views.view_values: among several lesions, a level known not to cause the deficit reads
+    def read_deficit(self, patient: CaseSpace, other_can_cause: z3.BoolRef) -> None:
+        """lesion_views.view_values: a level known not to cause the deficit, while another lesion can, reads
         neurological_deficit false (when the patient's is known) and the deficit's grade, onset and course unknown."""
-        elsewhere = z3.And(several, patient.known["neurological_deficit"], self.cannot_cause_deficit())
+        elsewhere = z3.And(other_can_cause, patient.known["neurological_deficit"], self.cannot_cause_deficit())
         self.value["neurological_deficit"] = z3.If(elsewhere, z3.BoolVal(False), patient.value["neurological_deficit"])
         for name in DEFICIT_FIELDS[1:]:
             self.known[name] = z3.And(patient.known[name], z3.Not(elsewhere))
@@ -75,9 +75,10 @@ class LesionCase:
         self.count = count = z3.Sum([z3.If(p, 1, 0) for p in self.present])
         self.compressive = [self._compressive(s) for s in self.slots]
         known, discrete = self._discrete()
-        for s in spaces:
+        able = [z3.And(p, z3.Not(s.cannot_cause_deficit())) for p, s in zip(self.present, spaces, strict=True)]
+        for j, s in enumerate(spaces):
             s.lesion_count, s.discrete_known, s.discrete = count, known, discrete
-            s.read_deficit(self.patient, count >= 2)
+            s.read_deficit(self.patient, any_of([a for i, a in enumerate(able) if i != j]))
         self.whole = Encoding(rulebook, space=self._whole(spaces))
 
     def _whole(self, spaces: list[LesionSpace]) -> CaseSpace:
