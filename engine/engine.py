@@ -19,7 +19,7 @@ from .frameworks import CompiledFramework, Summary
 from .kleene import Truth
 from .lesion import LESION_ONLY_FIELDS, Lesion
 from .lesion_decision import LesionDecision, patient_summary
-from .lesion_views import deficit_elsewhere, facts_over, ordered, patient_values, view_values
+from .lesion_views import facts_over, lesion_view, ordered, patient_values
 from .missing import MissingProbe
 from .plan import Planner
 from .rulebook import Rulebook, files_digest, load_rulebook
@@ -87,7 +87,7 @@ class Engine:
         problems = self.check_values(values)
         shared = facts_over(lesions)
         for lesion in lesions:
-            view = view_values(patient, lesion, deficit_elsewhere(lesions, lesion))
+            view = lesion_view(patient, lesions, lesion)
             values, _ = input_values(view, self.rulebook, shared)
             problems += [_located(p, case, lesion) for p in self._check(values, lesion.level)]
         return problems
@@ -152,7 +152,7 @@ class Engine:
         # level itself appears nowhere in it. Multi-level disease is often the same finding at several levels.
         decided: dict[Any, Decision] = {}
         for lesion in lesions:
-            view = view_values(patient, lesion, deficit_elsewhere(lesions, lesion))
+            view = lesion_view(patient, lesions, lesion)
             key = self._view_key(view, lesion.level)
             decision = decided.get(key)
             if decision is None:
@@ -178,15 +178,16 @@ class Engine:
         """`missing` of one lesion when whether compressions are discrete is open: each level whose unknown
         compression, answered alone, changes a status here (found by trying both answers)."""
         before = decision.statuses()
-        known = view_values(patient, lesion, deficit_elsewhere(lesions, lesion))
         found: dict[str, set[str]] = {}
         for other in lesions:
             if other.spinal_cord_compression is not None:
                 continue
             for answer in (True, False):
-                shared = facts_over(lesions, {other.level: answer})
-                view = {**known, "spinal_cord_compression": answer} if other.level == lesion.level else known
-                values, _ = input_values(dict(view), self.rulebook, shared)
+                # the answer moves the facts over lesions and, through whose deficit it can be, this level's view
+                trial = [entry.model_copy(update={"spinal_cord_compression": answer}) if entry.level == other.level
+                         else entry for entry in lesions]
+                this = next(entry for entry in trial if entry.level == lesion.level)
+                values, _ = input_values(lesion_view(patient, trial, this), self.rulebook, facts_over(trial))
                 if self._check(values, lesion.level):
                     continue
                 statuses, _ = self.plan.ranking(self.evaluator.fired(values))

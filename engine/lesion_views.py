@@ -112,8 +112,29 @@ def deficit_elsewhere(lesions: Sequence[Lesion], lesion: Lesion) -> bool:
     return any(other.level != lesion.level and not cannot_cause_deficit(other) for other in lesions)
 
 
-def view_values(patient: dict[str, Any], lesion: Lesion, elsewhere: bool = False) -> dict[str, Any]:
+# The patient's fields that say the pain resists treatment: read at a level only when that level hurts.
+REFRACTORY_FIELDS = ("refractory_to_analgesics", "refractory_to_conservative")
+
+
+def known_painless(lesion: Lesion) -> bool:
+    """Whether the lesion is known not to hurt: the board marks it as no pain generator, its pain score is 0, or its
+    SINS pain component says pain-free."""
+    return (lesion.painful is False or lesion.pain_score == 0
+            or (lesion.sins is not None and lesion.sins.pain == "none"))
+
+
+def pain_elsewhere(lesions: Sequence[Lesion], lesion: Lesion) -> bool:
+    """Whether another of the case's lesions may hurt (is not known painless)."""
+    return any(other.level != lesion.level and not known_painless(other) for other in lesions)
+
+
+def view_values(patient: dict[str, Any], lesion: Lesion, elsewhere: bool = False,
+                hurts_elsewhere: bool = False) -> dict[str, Any]:
     """The known inputs of one lesion's view: the patient's values and the lesion's own.
+
+    The patient's refractory pain is the pain of the levels that hurt: at a level known painless, while another
+    level may hurt (`hurts_elsewhere`), the pain the patient's refractory fields describe is not this level's, and
+    they read false there, so no reason claims at a painless level a pain that resists treatment.
 
     The deficit (data dictionary: symptomatic compression) is read at the levels that can cause it: a level known
     not to, while another lesion can (`elsewhere`), is read as a level without symptomatic compression
@@ -126,4 +147,13 @@ def view_values(patient: dict[str, Any], lesion: Lesion, elsewhere: bool = False
         for name in DEFICIT_FIELDS:
             values.pop(name, None)
         values["neurological_deficit"] = False
+    if hurts_elsewhere and known_painless(lesion):
+        for name in REFRACTORY_FIELDS:
+            if name in values:
+                values[name] = False
     return values
+
+
+def lesion_view(patient: dict[str, Any], lesions: Sequence[Lesion], lesion: Lesion) -> dict[str, Any]:
+    """`view_values` for one of the case's lesions, with what the other lesions say of the deficit and the pain."""
+    return view_values(patient, lesion, deficit_elsewhere(lesions, lesion), pain_elsewhere(lesions, lesion))

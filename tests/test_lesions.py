@@ -231,3 +231,14 @@ def test_the_level_carrying_the_deficit_leads_among_equals():
 def test_radiotherapy_covers_the_compressed_levels_not_the_quiet_one():
     decision = evaluate(read_case_file(CASES_DIR / "teach-multilevel-discrete-compressions-renal.yaml").case)
     assert decision.plan.radiotherapy == ("T4", "T10")
+
+
+def test_no_reason_claims_refractory_pain_at_a_level_known_painless():
+    decision = evaluate({**CASE, "lesions": [
+        {"level": "L1", "pathological_fracture": True, "mechanical_pain": True, "pain_score": 7, "painful": True},
+        {"level": "L4", "pathological_fracture": True, "pain_score": 0, "painful": False,
+         "prior_radiotherapy_at_level": False, "lesion_type": "lytic"}]})
+    l1, l4 = decision.lesions
+    assert "derive.pain.refractory_to_analgesics" in l1.fired
+    assert not any(rule.startswith("derive.pain.refractory") for rule in l4.fired)
+    assert "ind.pvp.refractory_painful_fracture" not in l4.fired

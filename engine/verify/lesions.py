@@ -18,7 +18,7 @@ import z3
 
 from ..case import PER_LEVEL_FIELDS, VERTEBRAE
 from ..lesion import LESION_ONLY_FIELDS
-from ..lesion_views import DEFICIT_FIELDS
+from ..lesion_views import DEFICIT_FIELDS, REFRACTORY_FIELDS
 from ..rulebook import Contraindicate, Rulebook
 from .encode import COMPRESSION, DISCRETE, LESION_COUNT, LESION_FORM, CaseSpace, Encoding, Truth3, all_of, any_of
 
@@ -51,6 +51,21 @@ class LesionSpace(CaseSpace):
                          z3.Not(z3.And(known["symptomatic_cement_leak"], value["symptomatic_cement_leak"])))
         return z3.If(known["causes_deficit"], z3.Not(value["causes_deficit"]), nothing)
 
+    def known_painless(self) -> z3.BoolRef:
+        """lesion_views.known_painless: marked as no pain generator, pain score 0, or SINS pain none."""
+        known, value = self.known, self.value
+        none = self.rulebook.catalog.specs["sins.pain"].values.index("none")
+        return z3.Or(z3.And(known["painful"], z3.Not(value["painful"])),
+                     z3.And(known["pain_score"], value["pain_score"] == 0),
+                     z3.And(known["sins.pain"], value["sins.pain"] == none))
+
+    def read_pain(self, patient: CaseSpace, other_may_hurt: z3.BoolRef) -> None:
+        """lesion_views.view_values: at a level known painless, while another lesion may hurt, the patient's
+        refractory pain fields read false."""
+        quiet = z3.And(other_may_hurt, self.known_painless())
+        for name in REFRACTORY_FIELDS:
+            self.value[name] = z3.If(quiet, z3.BoolVal(False), patient.value[name])
+
     def read_deficit(self, patient: CaseSpace, other_can_cause: z3.BoolRef) -> None:
         """lesion_views.view_values: a level known not to cause the deficit, while another lesion can, reads
         neurological_deficit false (when the patient's is known) and the deficit's grade, onset and course unknown."""
@@ -76,9 +91,11 @@ class LesionCase:
         self.compressive = [self._compressive(s) for s in self.slots]
         known, discrete = self._discrete()
         able = [z3.And(p, z3.Not(s.cannot_cause_deficit())) for p, s in zip(self.present, spaces, strict=True)]
+        hurts = [z3.And(p, z3.Not(s.known_painless())) for p, s in zip(self.present, spaces, strict=True)]
         for j, s in enumerate(spaces):
             s.lesion_count, s.discrete_known, s.discrete = count, known, discrete
             s.read_deficit(self.patient, any_of([a for i, a in enumerate(able) if i != j]))
+            s.read_pain(self.patient, any_of([h for i, h in enumerate(hurts) if i != j]))
         self.whole = Encoding(rulebook, space=self._whole(spaces))
 
     def _whole(self, spaces: list[LesionSpace]) -> CaseSpace:

@@ -60,11 +60,11 @@ def _other_lesions(level: str, compressed: bool | None, count: int, discrete: bo
 def view_of(case: Case, level: str | None) -> dict[str, Any]:
     """The known inputs the engine reads for the witness: the case's own, or the witness lesion's view."""
     from ..case import known_values
-    from ..lesion_views import deficit_elsewhere, ordered, patient_values, view_values
+    from ..lesion_views import lesion_view, ordered, patient_values
 
     if level is None or not case.lesions:
         return known_values(case)
     lesions = ordered(case.lesions)
     lesion = next(lesion for lesion in lesions if lesion.level == level)
-    return view_values(patient_values(case), lesion, deficit_elsewhere(lesions, lesion))
+    return lesion_view(patient_values(case), lesions, lesion)
 
