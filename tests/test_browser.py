@@ -345,7 +345,11 @@ def test_evidence_charts_are_readable(server, page, shots, width):
     open_app(page, server)
     nav(page, "Evidence")
     charts = page.locator("[data-testid='stVegaLiteChart']")
-    charts.first.locator("svg text").first.wait_for()
+    # Vega draws the chart after the element appears; the first text node may be an empty one, so wait for the
+    # chart in view and its text in the page, then judge what is drawn
+    charts.first.wait_for()
+    charts.first.scroll_into_view_if_needed()
+    charts.first.locator("svg text").first.wait_for(state="attached", timeout=60_000)
     readers = {citations.short_name(rulebook, str(item["study"])) for item in rulebook.evidence}
     titles = {o.title: o.code for o in rulebook.manifest.options}
     ids = {str(item["study"]) for item in rulebook.evidence}
@@ -353,7 +357,9 @@ def test_evidence_charts_are_readable(server, page, shots, width):
     for i in range(charts.count()):
         chart = charts.nth(i)
         chart.scroll_into_view_if_needed()
-        chart.locator("svg text").first.wait_for()
+        chart.locator("svg text").first.wait_for(state="attached", timeout=60_000)
+        page.wait_for_function("el => [...el.querySelectorAll('svg text')].some(t => t.textContent.trim())",
+                               arg=chart.element_handle(), timeout=60_000)
         box = chart.bounding_box()
         assert box and box["height"] >= 120 and box["width"] >= width * 0.45, (i, box)
         texts = chart.locator("svg text").evaluate_all(
