@@ -150,16 +150,7 @@ def _complete_case(rng: random.Random, case_id: str) -> dict[str, Any]:
     c["refractory_to_analgesics"] = c["refractory_to_conservative"] or rng.random() < 0.3
     c["prior_radiotherapy_at_level"] = rng.random() < (0.5 if c["refractory_to_conservative"] else 0.2)
 
-    kps_weights = [w * (1.6 ** i if not deficit else 1.6 ** -i) for i, w in enumerate(KARNOFSKY_WEIGHTS)]
-    karnofsky = rng.choices(KARNOFSKY, weights=kps_weights)[0]
-    c["karnofsky"] = karnofsky
-    median = survival * math.exp((karnofsky - 70) / 25) * (0.6 if c["visceral_metastases"] == "unremovable" else 1)
-    c["life_expectancy_months"] = float(max(1, min(120, round(rng.lognormvariate(math.log(median), 0.5)))))
-    c["asa_class"] = max(1, min(5, 2 + (karnofsky <= 50) + (c["age"] >= 75) + rng.choice((-1, 0, 0, 1))))
-    c["coagulopathy"] = rng.random() < (0.03 + 0.05 * (primary in ("liver", "leukemia", "multiple_myeloma")))
-    c["active_infection"] = rng.random() < 0.02
-    c["cement_allergy"] = rng.random() < 0.005
-    c["severe_cardiopulmonary_disease"] = rng.random() < (0.04 + 0.06 * (c["age"] >= 75) + 0.04 * (primary == "lung"))
+    _fitness(rng, c, primary, survival, deficit)
 
     collapse = ("over_50" if height > 50 else "under_50" if height > 0
                 else "none_over_50_involved" if rng.random() < 0.4 else "none")
@@ -323,16 +314,7 @@ def _complete_lesion_case(rng: random.Random, case_id: str, count: int | None = 
     c["refractory_to_conservative"] = worst_pain > 0 and rng.random() < (0.7 if worst_pain >= 7 else 0.4)
     c["refractory_to_analgesics"] = c["refractory_to_conservative"] or (worst_pain > 0 and rng.random() < 0.3)
 
-    kps_weights = [w * (1.6 ** i if not deficit else 1.6 ** -i) for i, w in enumerate(KARNOFSKY_WEIGHTS)]
-    karnofsky = rng.choices(KARNOFSKY, weights=kps_weights)[0]
-    c["karnofsky"] = karnofsky
-    median = survival * math.exp((karnofsky - 70) / 25) * (0.6 if c["visceral_metastases"] == "unremovable" else 1)
-    c["life_expectancy_months"] = float(max(1, min(120, round(rng.lognormvariate(math.log(median), 0.5)))))
-    c["asa_class"] = max(1, min(5, 2 + (karnofsky <= 50) + (c["age"] >= 75) + rng.choice((-1, 0, 0, 1))))
-    c["coagulopathy"] = rng.random() < (0.03 + 0.05 * (primary in ("liver", "leukemia", "multiple_myeloma")))
-    c["active_infection"] = rng.random() < 0.02
-    c["cement_allergy"] = rng.random() < 0.005
-    c["severe_cardiopulmonary_disease"] = rng.random() < (0.04 + 0.06 * (c["age"] >= 75) + 0.04 * (primary == "lung"))
+    _fitness(rng, c, primary, survival, deficit)
     c["lesions"] = lesions
     c["title"] = f"synthetic {primary.replace('_', ' ')}, {_spans(levels)}"
     return c
@@ -545,3 +527,18 @@ def _format_of(path: str | None) -> str:
     if path and path.lower().endswith((".jsonl", ".ndjson")):
         return "jsonl"
     return "csv"
+
+
+def _fitness(rng: random.Random, c: dict[str, Any], primary: str, survival: float, deficit: bool) -> None:
+    """Performance status, survival, ASA class and the systemic contraindications, drawn alike for flat and lesion
+    cases (in this order: the draws of a seed stay the same)."""
+    kps_weights = [w * (1.6 ** i if not deficit else 1.6 ** -i) for i, w in enumerate(KARNOFSKY_WEIGHTS)]
+    karnofsky = rng.choices(KARNOFSKY, weights=kps_weights)[0]
+    c["karnofsky"] = karnofsky
+    median = survival * math.exp((karnofsky - 70) / 25) * (0.6 if c["visceral_metastases"] == "unremovable" else 1)
+    c["life_expectancy_months"] = float(max(1, min(120, round(rng.lognormvariate(math.log(median), 0.5)))))
+    c["asa_class"] = max(1, min(5, 2 + (karnofsky <= 50) + (c["age"] >= 75) + rng.choice((-1, 0, 0, 1))))
+    c["coagulopathy"] = rng.random() < (0.03 + 0.05 * (primary in ("liver", "leukemia", "multiple_myeloma")))
+    c["active_infection"] = rng.random() < 0.02
+    c["cement_allergy"] = rng.random() < 0.005
+    c["severe_cardiopulmonary_disease"] = rng.random() < (0.04 + 0.06 * (c["age"] >= 75) + 0.04 * (primary == "lung"))
