@@ -23,7 +23,6 @@ from .rulebook import PlanNote, PlanRule, Rulebook, SessionLimit
 from .vocabulary import Citation, Option, Status
 
 _OUT = ConfigDict(frozen=True)
-CEMENT: tuple[str, ...] = ("PVP", "TAE_PVP", "PVP_ITR", "KP")
 # The statuses at which a level's advice is a procedure the plan schedules; below them the board weighs it.
 SCHEDULED: tuple[str, ...] = ("recommended", "appropriate")
 # Adjuncts that name radiotherapy itself; local tumour control (radiotherapy, ablation or other) counts at a level
@@ -96,6 +95,8 @@ class Planner:
 
     def __init__(self, rulebook: Rulebook) -> None:
         catalog = FieldCatalog({**rulebook.catalog.specs, **plan_fact_specs()})
+        # which options inject cement is the rule base's (rulebook.yaml, options[].cement), not the plan's
+        self._cement = frozenset(o.code for o in rulebook.manifest.options if o.cement)
         self._rules: tuple[tuple[PlanRule, kleene.Evaluate], ...] = tuple(
             (rule, kleene.compile_condition(rule.when, catalog)) for rule in rulebook.plan_rules)
 
@@ -109,7 +110,7 @@ class Planner:
             code: [p.level for p in levels if p.advice == code and p.status in SCHEDULED]
             for code in dict.fromkeys(p.advice for p in levels)}
         scope = {**patient, **facts}
-        scope["cement_level_count"] = sum(len(scheduled.get(code, [])) for code in CEMENT)
+        scope["cement_level_count"] = sum(len(scheduled.get(code, [])) for code in self._cement)
         scope["surgery_level_count"] = len(scheduled.get("SURGERY", []))
         scope["conservative_level_count"] = len(scheduled.get("CONSERVATIVE", []))
         cap: int | None = None
@@ -135,7 +136,7 @@ class Planner:
                 continue
             if code == "SURGERY":
                 sessions = tuple(op for run in compressive_blocks(at) for op in _operations(run, levels))
-            elif code in CEMENT and cap is not None:
+            elif code in self._cement and cap is not None:
                 sessions = tuple(tuple(at[i:i + cap]) for i in range(0, len(at), cap))
             else:
                 sessions = (tuple(at),)

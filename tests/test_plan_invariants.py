@@ -8,11 +8,14 @@ import itertools
 from hypothesis import assume, given, settings
 from spinemets.case import VERTEBRAE, case_from_values
 from spinemets.errors import CaseError
-from spinemets.plan import CEMENT, LOCAL_CONTROL_ADJUNCT, RADIOTHERAPY_ADJUNCTS, SCHEDULED, PlanLevel, _operations
+from spinemets import load_rulebook
+from spinemets.plan import LOCAL_CONTROL_ADJUNCT, RADIOTHERAPY_ADJUNCTS, SCHEDULED, PlanLevel, _operations
 from spinemets.rulebook import SessionLimit
 from spinemets.vocabulary import STATUS_RANK
 
 from . import strategies as gen
+
+CEMENT = frozenset(o.code for o in load_rulebook().manifest.options if o.cement)
 
 
 def decided(engine, case):
