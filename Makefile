@@ -58,8 +58,11 @@ node_modules/.package-lock.json: package.json package-lock.json
 	@if command -v npm >/dev/null 2>&1; then npm ci --no-audit --no-fund --silent; \
 	  else echo "npm not found: the FHIR validator and accessibility tests will be skipped" >&2; fi
 
+# The tests run on every core (pytest-xdist; at most 4 workers, each within its memory budget), each worker taking
+# the next test as it frees up. TEST_WORKERS=0 runs them in this one process (`pytest tests/x.py` alone does too).
+TEST_WORKERS ?= auto
 test: lint $(if $(shell command -v npm),node_modules/.package-lock.json)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest --numprocesses $(TEST_WORKERS) --maxprocesses 4 --dist worksteal
 
 # Re-resolve both lock files from pyproject.toml's ranges, keeping every pin that still fits (after adding a
 # dependency to pyproject.toml, this is the one command). UPGRADE=1 moves every pin to the newest allowed.

@@ -43,6 +43,15 @@ def engine(rulebook):
     return get_engine(rulebook)
 
 
+@pytest.fixture(scope="session")
+def shipped_verify_report():
+    """`spinemets verify` on the built-in rule base, once per test process: every proof test reads this one report
+    (a full run takes about 9 s; the proofs are deterministic, which test_properties checks against a second run)."""
+    from spinemets.verify import verify
+
+    return verify(None)
+
+
 def vocabulary_files(target: Path) -> Path:
     """A rule base folder with the built-in manifest, sources, scores and consistency checks, but no rules."""
     target.mkdir(parents=True, exist_ok=True)

@@ -112,9 +112,13 @@ def nav(page, title: str) -> None:
 
 
 def load_first_vignette(page) -> None:
+    from playwright.sync_api import expect
+
     page.get_by_role("button", name="Load into the form").click()
     wait_for_app_run(page)
-    page.locator(".sm-top").wait_for()
+    # the empty form has a .sm-top too ("Enter the case"): wait for the decision itself, which a loaded machine
+    # may draw after the run indicator has come and gone
+    expect(page.locator(".sm-top")).to_contain_text("Top suggestion")
 
 
 def option_title(code: str) -> str:

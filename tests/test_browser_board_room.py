@@ -52,6 +52,8 @@ def _stop(process) -> None:
 
 def test_spinemets_app_started_far_from_the_checkout_renders_a_decision(playwright_api, browser, tmp_path):
     """The command passes the settings file as flags; a list passed as one string refused every websocket."""
+    from playwright.sync_api import expect
+
     port = free_port()
     process, url = _started([CLI, "app", "--port", str(port)], tmp_path, tmp_path / "app.log", port)
     try:
@@ -59,7 +61,8 @@ def test_spinemets_app_started_far_from_the_checkout_renders_a_decision(playwrig
         page.set_default_timeout(TIMEOUT_MS)
         open_app(page, url)
         load_first_vignette(page)
-        assert "Top suggestion" in page.locator(".sm-top").inner_text()
+        # waits for the decision: under load the page may still show the empty form when the vignette is chosen
+        expect(page.locator(".sm-top")).to_contain_text("Top suggestion")
         page.close()
     finally:
         _stop(process)

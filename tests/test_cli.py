@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -129,6 +130,7 @@ def test_usage_errors_exit_2():
 
 
 @pytest.mark.skipif(not (SHARED / "tools" / "check_contract.py").exists(), reason="../shared is not beside the project")
+@pytest.mark.skipif(bool(os.environ.get("CI")), reason=".ci/run runs the contract checker itself, after the tests")
 def test_the_shared_contract_checker_passes():
     out = subprocess.run([sys.executable, str(SHARED / "tools" / "check_contract.py"), "--cli", CLI[0]]
                          if SCRIPT.exists() else [sys.executable, "-c", "print('no script')"],

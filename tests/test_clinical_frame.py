@@ -158,8 +158,8 @@ MUTANTS = [
 
 
 @pytest.fixture(scope="module")
-def shipped():
-    return verify(None)
+def shipped(shipped_verify_report):
+    return shipped_verify_report
 
 
 def test_every_frame_invariant_holds_on_the_shipped_rule_base(shipped):

@@ -122,14 +122,16 @@ def _rss_kb() -> int:
         return next(int(line.split()[1]) for line in status if line.startswith("VmRSS:"))
 
 
-def test_memory_stays_flat_over_20000_evaluations(engine):
+def test_memory_stays_flat_over_6000_evaluations(engine):
     case = case_from_values("mem", {"pathological_fracture": True, "refractory_to_conservative": True,
                                     "neurological_deficit": False, "bilsky_grade": "2",
                                     "epidural_involvement": True, "spinal_cord_compression": True})
-    for _ in range(2000):  # warm caches and allocator pools
+    for _ in range(1000):  # warm caches and allocator pools
         engine.evaluate(case)
     before = _rss_kb()
-    for _ in range(20000):
+    for _ in range(6000):
         engine.evaluate(case)
     growth_mb = (_rss_kb() - before) / 1024
-    assert growth_mb < 5, f"RSS grew {growth_mb:.1f} MB over 20,000 evaluations"
+    # 1.5 MB over 6,000 evaluations: a leak of 260 bytes per evaluation (one retained fact or session) fails;
+    # measured growth once warm is 0 to 0.1 MB.
+    assert growth_mb < 1.5, f"RSS grew {growth_mb:.1f} MB over 6,000 evaluations"

@@ -46,8 +46,8 @@ def read_case_file_from(data: dict):
 
 
 @pytest.fixture(scope="module")
-def shipped_report():
-    return verify()
+def shipped_report(shipped_verify_report):
+    return shipped_verify_report
 
 
 def test_the_shipped_rule_base_is_verified_and_every_verdict_is_trustworthy(shipped_report):
