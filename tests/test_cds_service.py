@@ -28,6 +28,7 @@ from spinemets.service.app import Settings, create_app
 from spinemets.service.auth import Issuer, Trust, load_trust
 from spinemets.service.gather import prefetch_templates
 from spinemets.service.outbound import NOT_FETCHED
+from spinemets.vocabulary import STATUS_RANK
 
 from .cds_support import SERVICE, Signer, draft_orders, hook_request, prefetch_from_bundle, validate
 from .conftest import CASES_DIR, ROOT
@@ -177,10 +178,66 @@ def test_an_order_coded_otherwise_is_recognised_from_its_words_and_the_card_says
     body = hook_request("order-sign", prefetch=prefetch, context={"draftOrders": orders})
     (card,) = _post(client, "/cds-services/spinemets-order-sign", body).json()["cards"]
     assert card["indicator"] == "critical" and "contraindicated" in card["summary"] and "text" in card["summary"]
-    both = draft_orders(("o2", "http://snomed.info/sct", "000000001"))
-    both["entry"][0]["resource"]["code"]["text"] = "vertebroplasty or kyphoplasty"  # names two: not guessed
-    body = hook_request("order-sign", prefetch=prefetch, context={"draftOrders": both})
+    # text naming both procedures, or cement augmentation in general: graded as the less favourable of the two
+    for text in ("vertebroplasty or kyphoplasty", "Vertebral augmentation T11"):
+        either = draft_orders(("o2", "http://snomed.info/sct", "000000001"))
+        either["entry"][0]["resource"]["code"]["text"] = text
+        body = hook_request("order-sign", prefetch=prefetch, context={"draftOrders": either})
+        (card,) = _post(client, "/cds-services/spinemets-order-sign", body).json()["cards"]
+        assert card["indicator"] == "critical" and "Cement augmentation (graded as" in card["summary"]
+    other = draft_orders(("o3", "http://snomed.info/sct", "000000002"))
+    other["entry"][0]["resource"]["code"]["text"] = "vertebroplasty, then open decompression"  # another kind
+    other["entry"][0]["resource"]["code"]["coding"][0]["display"] = "Laminectomy"
+    body = hook_request("order-sign", prefetch=prefetch, context={"draftOrders": other})
+    (card,) = _post(client, "/cds-services/spinemets-order-sign", body).json()["cards"]
+    assert card["extension"]["spinemets"]["ordered"] == "PVP"  # the one procedure it names
+
+
+ICD10PCS = "http://www.cms.gov/Medicare/Coding/ICD10"
+
+
+def test_an_icd10pcs_cement_order_is_graded_as_the_less_favourable_of_vertebroplasty_and_kyphoplasty(client):
+    # ICD-10-PCS codes cement in a vertebra (0QU03JZ: Supplement Lumbar Vertebra with Synthetic Substitute,
+    # Percutaneous Approach) without saying which technique: here PVP is recommended and KP appropriate
+    prefetch = _prefetch("barbanti-fig1-breast-l3.yaml")
+    body = hook_request("order-select", prefetch=prefetch, context={
+        "draftOrders": draft_orders(("a1", ICD10PCS, "0QU03JZ")), "selections": ["ServiceRequest/a1"]})
+    (card,) = _post(client, "/cds-services/spinemets-order-select", body).json()["cards"]
+    # the record leaves the absolute contraindications open: the card asks them first (a warning in any case)
+    assert card["summary"].startswith("Cement augmentation (graded as balloon kyphoplasty): rule out first:")
+    assert card["indicator"] == "warning"
+    assert card["extension"]["spinemets"]["ordered"] == "KP"
+    assert "does not say which procedure" in card["detail"] and "percutaneous vertebroplasty: recommended" in \
+        card["detail"]
+    # a thoracic code on a patient for whom cement is contraindicated: critical, with a replacement
+    prefetch = _prefetch("gu-fig2-prostate-t11-neuro.yaml")
+    body = hook_request("order-sign", prefetch=prefetch,
+                        context={"draftOrders": draft_orders(("a2", ICD10PCS, "0PU43JZ"))})
+    (card,) = _post(client, "/cds-services/spinemets-order-sign", body).json()["cards"]
+    assert card["indicator"] == "critical" and "contraindicated" in card["summary"] and card["suggestions"]
+    # another ICD-10-PCS code (Supplement Sternum) is no spinal procedure: no card
+    body = hook_request("order-sign", prefetch=prefetch,
+                        context={"draftOrders": draft_orders(("a3", ICD10PCS, "0PU03JZ"))})
     assert _post(client, "/cds-services/spinemets-order-sign", body).json() == {"cards": []}
+
+
+@pytest.mark.parametrize("path", VIGNETTES, ids=lambda p: p.stem)
+def test_a_cement_order_of_unspecified_technique_never_hides_either_procedures_contraindication(path, engine,
+                                                                                                 client):
+    # The safety property of grading by the less favourable reading, on every vignette: the order is graded as
+    # the procedure whose worst status over the levels it could be meant for (every lesion: it names none) is
+    # lowest, so whenever vertebroplasty or kyphoplasty is contraindicated everywhere, the card is critical.
+    decision = engine.evaluate(read_case_file(path))
+    where = decision.lesions or [decision]
+    worst = {o: min(STATUS_RANK[place.option(o).status] for place in where) for o in ("PVP", "KP")}
+    body = hook_request("order-sign", prefetch=_prefetch(path.name),
+                        context={"draftOrders": draft_orders(("u1", ICD10PCS, "0PU43JZ"))})
+    (card,) = _post(client, "/cds-services/spinemets-order-sign", body).json()["cards"]
+    ordered = card["extension"]["spinemets"]["ordered"]
+    assert worst[ordered] == min(worst.values()), (ordered, worst)
+    if any(all(place.option(o).status == "contraindicated" for place in where) for o in ("PVP", "KP")):
+        assert card["indicator"] == "critical", card["summary"]
+    assert card["summary"].startswith("Cement augmentation (graded as")
 
 
 def test_an_indicated_order_is_info_or_warning_without_suggestions(client):
@@ -618,3 +675,20 @@ def test_the_running_service_listens_on_loopback_only():
     finally:
         process.terminate()
         process.wait(timeout=20)
+
+
+def test_a_cement_order_of_unspecified_technique_warns_when_the_two_readings_differ(engine):
+    from spinemets.service.cards import CardMaker, DraftOrder
+
+    decision = engine.evaluate(read_case_file(CASES_DIR / "teach-myeloma-mechanical-fracture-t9.yaml"))
+    assert (decision.option("PVP").status, decision.option("KP").status) == ("recommended", "appropriate")
+    # without its conflict notes (which make every order card a warning) the decision gives an info card
+    decision = decision.model_copy(update={"conflicts": ()})
+    maker = CardMaker(engine.rulebook, None)
+    resource = {"resourceType": "ServiceRequest", "id": "c1"}
+    either = maker.order(decision, DraftOrder("ServiceRequest/c1", "PVP", resource, could_be=("PVP", "KP")), "p")
+    named = maker.order(decision, DraftOrder("ServiceRequest/c1", "PVP", resource), "p")
+    assert named.indicator == "info" and named.summary.startswith("Percutaneous vertebroplasty ordered: recommended")
+    assert either.indicator == "warning" and either.extension["spinemets"]["ordered"] == "KP"
+    assert either.summary.startswith("Cement augmentation (graded as balloon kyphoplasty) ordered: appropriate")
+    assert "balloon kyphoplasty: appropriate" in either.detail and "(PVP)" not in either.summary

@@ -143,6 +143,16 @@ def field_values(name: str) -> tuple[str, ...]:
     raise ValueError(f"{name} is not a coded field")
 
 
+@dataclass(frozen=True)
+class AugmentationOrders:
+    """Orders for cement in a vertebra that do not tell which of `options` is meant (ICD-10-PCS, "vertebral
+    augmentation"): the order is graded as the least favourable of them."""
+
+    options: tuple[str, ...]
+    codes: tuple[Code, ...]
+    words: tuple[str, ...]
+
+
 class Mapping:
     """The loaded mapping: systems, identifiers, extensions, profiles, fields, the vertebrae's codes and
     recognised orders."""
@@ -170,8 +180,19 @@ class Mapping:
             option: tuple(self.code(c) for c in codes) for option, codes in data["orders"].items()}
         self.order_words: dict[str, tuple[str, ...]] = {
             option: tuple(str(w).lower() for w in words) for option, words in (data.get("order_words") or {}).items()}
+        self.augmentation = self._augmentation(data.get("augmentation_orders") or {})
         self.questions: dict[str, FieldQuestions] = {
             name: self._questions(name, spec) for name, spec in (data.get("questions") or {}).items()}
+
+    def _augmentation(self, data: dict[str, Any]) -> AugmentationOrders:
+        options = tuple(str(o) for o in data.get("options", ()))
+        if data and (len(options) < 2 or not set(options) <= set(self.orders)):
+            raise ValueError("mapping.yaml: augmentation_orders.options must name two or more ordered options")
+        codes = tuple(self.code(c) for c in data.get("codes", ()))
+        taken = {(c.system, c.code) for listed in self.orders.values() for c in listed}
+        if any((c.system, c.code) in taken for c in codes):
+            raise ValueError("mapping.yaml: an augmentation_orders code is also one option's order code")
+        return AugmentationOrders(options, codes, tuple(str(w).lower() for w in data.get("words", ())))
 
     def _vertebrae(self, data: dict[str, Any]) -> dict[str, Code]:
         codes: dict[str, Code] = {}

@@ -37,7 +37,7 @@ from ..errors import CaseError, InputError, Problem
 from ..fhir import bundle_to_document, load
 from ..record import RecordReading
 from .auth import Trust, Unauthorized
-from .cards import CardMaker, IssuedCard, recognised_orders
+from .cards import CardMaker, IssuedCard, graded, recognised_orders
 from .gather import BadRequest, Insufficient, gather, prefetch_templates
 from .models import (
     CdsRequest,
@@ -337,7 +337,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 cards.append(card)
         else:
             decision, reading = outcome
-            for draft in drafts:
+            for recognised in drafts:
+                draft = graded(decision, recognised)
                 card = maker.order(decision, draft, context.patientId, reading)
                 remember(hook, card, decision, draft.option)
                 cards.append(card)

@@ -3,17 +3,18 @@ links, suggestions that replace a contraindicated order, and the reasons a clini
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from ..board_log import OVERRIDE_REASONS
 from ..decision import Decision, OptionDecision
 from ..errors import Problem
 from ..fhir import load
-from ..fhir.mapping import field_title
+from ..fhir.mapping import AugmentationOrders, field_title
 from ..record import RecordReading
 from ..rulebook import Rulebook
 from ..rulebook.models import Contraindicate
+from ..vocabulary import STATUS_RANK
 from .levels import LevelStatus, OrderAtLevels, order_at_levels, ordered_levels, plan_summary
 from .models import Action, Card, Coding, Link, Source, Suggestion
 
@@ -32,6 +33,29 @@ class DraftOrder:
     resource: dict[str, Any]
     by_text: bool = False  # recognised from the words of its code, not from a code the mapping lists
     levels: tuple[str, ...] = ()  # the vertebrae its bodySite names, cranio-caudal
+    # the options the order could be (an ICD-10-PCS cement code, "vertebral augmentation"): `option` is the least
+    # favourable of them for the patient, set by `graded` once the decision is known
+    could_be: tuple[str, ...] = ()
+
+
+def graded(decision: Decision, draft: DraftOrder) -> DraftOrder:
+    """The order as the option it is graded as: itself, or for an order that could be several options, the least
+    favourable of them at the levels it names (at every lesion when it names none), the first listed on a tie.
+
+    Grading an unspecified cement order by its worse reading means a contraindication of either procedure is never
+    hidden behind the other's advice."""
+    if not draft.could_be:
+        return draft
+
+    def standing(option: str) -> int:
+        if not decision.lesions:
+            return STATUS_RANK[decision.option(option).status]
+        statuses = [LevelStatus(lesion.level, lesion.option(option).status) for lesion in decision.lesions]
+        at = order_at_levels(statuses, draft.levels)
+        return min(STATUS_RANK[s.status] for s in statuses if s.level in at.concerned)
+
+    worst = min(draft.could_be, key=standing)  # min keeps the first listed on a tie
+    return replace(draft, option=worst)
 
 
 @dataclass(frozen=True)
@@ -284,7 +308,11 @@ class CardMaker:
 
     def order(self, decision: Decision, draft: DraftOrder, patient_id: str,
               reading: RecordReading | None = None) -> Card:
+        draft = graded(decision, draft)
         ordered = decision.option(draft.option)
+        name = self.titles[draft.option]
+        if draft.could_be:  # the code does not say which procedure: the summary says what it was graded as
+            name = f"Cement augmentation (graded as {name.lower()})"
         top = decision.option(decision.ranking[0])
         contraindicated = ordered.status == "contraindicated"
         indicator: Literal["info", "warning", "critical"]
@@ -296,14 +324,14 @@ class CardMaker:
             self.unknown_absolute(decision, draft.option, at.concerned if at is not None else ())
         if contraindicated:
             where = f" at {', '.join(at.concerned)}" if at is not None else ""
-            summary = f"{self.titles[draft.option]} is contraindicated{where}; spinemets' top option: " \
+            summary = f"{name} is contraindicated{where}; spinemets' top option: " \
                       f"{self.titles[top.option]} ({_word(top.status)})"
             indicator = "critical"
         elif at is not None and at.contraindicated:
             # contraindicated at a level the order names, or (naming none) could be meant for: the level is
             # said first, and no replacement is offered for the levels where it is advised
             unnamed = " (the order names no level)" if at.unnamed else ""
-            summary = f"{self.titles[draft.option]}: {at.contraindicated_first}{unnamed}"
+            summary = f"{name}: {at.contraindicated_first}{unnamed}"
             indicator = "critical"
         elif unknown:
             # an absolute contraindication the record leaves open: the card names the question, those the
@@ -311,16 +339,16 @@ class CardMaker:
             asked = {n.field for n in reading.notes if n.kind in ("question", "voided")} if reading else set()
             unknown.sort(key=lambda f: f not in asked)
             names = ", ".join(self._title(f) + (" (see the record)" if f in asked else "") for f in unknown)
-            summary = f"{self.titles[draft.option]}: rule out first: {names}"
+            summary = f"{name}: rule out first: {names}"
             indicator = "warning"
         elif at is not None:
-            summary = f"{self.titles[draft.option]} ordered: {at.phrase}"
+            summary = f"{name} ordered: {at.phrase}"
             conflicts = [c for c in decision.conflicts if c.levels is None or set(c.levels) & set(at.concerned)]
             indicator = "warning" if conflicts else "info"
         else:
             same = " (the top option)" if top.option == draft.option else \
                 f"; top: {self.titles[top.option]} ({_word(top.status)})"
-            summary = f"{self.titles[draft.option]} ordered: {_word(ordered.status)}{same}"
+            summary = f"{name} ordered: {_word(ordered.status)}{same}"
             indicator = "warning" if decision.conflicts else "info"
         if at is not None and at.elsewhere:  # ordered at a vertebra the record holds no lesion at
             summary = f"{summary}; no lesion recorded at {', '.join(at.elsewhere)}"
@@ -329,12 +357,25 @@ class CardMaker:
             summary = f"{summary} (order recognised from its text)" if len(summary) < 100 else \
                 f"(by its text) {summary}"
             indicator = "warning" if indicator == "info" else indicator
+        detail = self.detail(decision, first=draft.option, reading=reading)
+        if draft.could_be:
+            detail = self.could_be_note(decision, draft) + "\n\n" + detail
+            if len({decision.option(o).status for o in draft.could_be}) > 1:  # which one is meant changes the advice
+                indicator = "warning" if indicator == "info" else indicator
         suggestions = self.replacement(draft, top.option, patient_id) if contraindicated else None
         return Card(uuid=str(uuid.uuid4()), summary=_fit(summary), indicator=indicator,
-                    detail=self.detail(decision, first=draft.option, reading=reading), source=self.source(),
+                    detail=detail, source=self.source(),
                     suggestions=suggestions, selectionBehavior="at-most-one" if suggestions else None,
                     overrideReasons=self.override_reasons, links=self.links(decision, [draft.option, top.option]),
                     extension=self.extension(decision, ordered=draft.option, reading=reading))
+
+    def could_be_note(self, decision: Decision, draft: DraftOrder) -> str:
+        """Why a cement order is graded as one procedure: its code or text does not say which it is."""
+        graded_as = self.titles[draft.option].lower()
+        each = "; ".join(f"{self.titles[o].lower()}: {_word(decision.option(o).status)}" for o in draft.could_be)
+        return (f"**The order does not say which procedure it is** (its code or text names cement in a vertebra, as "
+                f"an ICD-10-PCS code does, not the technique): it is graded as {graded_as}, the least favourable of "
+                f"them for this patient ({each}). Name the procedure on the order to grade it as itself.")
 
     @staticmethod
     def top_at(decision: Decision, levels: tuple[str, ...]) -> OptionDecision | None:
@@ -393,6 +434,8 @@ def recognised_orders(draft_orders: dict[str, Any], selections: list[str] | None
     """The drafted ServiceRequests whose code is one of the options' order codes (mapping.yaml `orders`)."""
     mapping = load()
     by_code = {(c.system, c.code): option for option, codes in mapping.orders.items() for c in codes}
+    augmentation = mapping.augmentation
+    unspecified = {(c.system, c.code) for c in augmentation.codes}
     found: list[DraftOrder] = []
     for entry in draft_orders.get("entry") or []:
         resource = entry.get("resource") if isinstance(entry, dict) else None
@@ -406,20 +449,32 @@ def recognised_orders(draft_orders: dict[str, Any], selections: list[str] | None
         options = [by_code.get((str(c.get("system")), str(c.get("code")))) for c in codings or []
                    if isinstance(c, dict)] if isinstance(codings, list) else []
         option = next((o for o in options if o is not None), None)
+        levels = ordered_levels(resource)
         if option is not None:
-            found.append(DraftOrder(reference, option, resource, levels=ordered_levels(resource)))
+            found.append(DraftOrder(reference, option, resource, levels=levels))
             continue
-        worded = _option_from_words(code, mapping.order_words)
-        if worded is not None:
-            found.append(DraftOrder(reference, worded, resource, by_text=True, levels=ordered_levels(resource)))
+        if isinstance(codings, list) and any(isinstance(c, dict) and (str(c.get("system")), str(c.get("code")))
+                                             in unspecified for c in codings):
+            found.append(DraftOrder(reference, augmentation.options[0], resource, levels=levels,
+                                    could_be=augmentation.options))
+            continue
+        worded = _options_from_words(code, mapping.order_words, augmentation)
+        if len(worded) == 1:
+            found.append(DraftOrder(reference, worded[0], resource, by_text=True, levels=levels))
+        elif worded and set(worded) <= set(augmentation.options):
+            found.append(DraftOrder(reference, augmentation.options[0], resource, by_text=True, levels=levels,
+                                    could_be=augmentation.options))
     return found
 
 
-def _option_from_words(code: Any, words: dict[str, tuple[str, ...]]) -> str | None:
-    """The one option whose words the code's text or displays name (None when none, or several)."""
+def _options_from_words(code: Any, words: dict[str, tuple[str, ...]], augmentation: AugmentationOrders) -> list[str]:
+    """The options the code's text or displays name: one when it names one procedure, several when it names
+    several, and the augmentation options when it names cement augmentation in general and no procedure."""
     if not isinstance(code, dict):
-        return None
+        return []
     texts = [code.get("text")] + [c.get("display") for c in code.get("coding") or [] if isinstance(c, dict)]
     text = " ".join(t for t in texts if isinstance(t, str)).lower()
-    named = {option for option, listed in words.items() if any(w in text for w in listed)}
-    return named.pop() if len(named) == 1 else None
+    named = [option for option, listed in words.items() if any(w in text for w in listed)]
+    if not named and any(w in text for w in augmentation.words):
+        return list(augmentation.options)
+    return named
