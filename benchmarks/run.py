@@ -39,6 +39,10 @@ try:
     from spinemets.lesion_views import facts_over, ordered, patient_values, view_values  # noqa: E402
 except ImportError:  # before lesions (issue 19): section 1c is then skipped
     input_values = None  # type: ignore[assignment]
+try:
+    from spinemets.lesion_views import adjacent_levels  # noqa: E402
+except ImportError:  # before the per-lesion run of adjacent levels
+    adjacent_levels = None  # type: ignore[assignment]
 from spinemets.kleene import Truth  # noqa: E402
 from spinemets.commands.synth import synthetic_cases  # noqa: E402
 from spinemets.commands.batch import usable_cores  # noqa: E402
@@ -182,8 +186,10 @@ def lesion_floor_of(engine, case) -> None:
     lesions = ordered(case.lesions)
     patient = patient_values(case)
     shared = facts_over(lesions)
+    runs = adjacent_levels(lesions) if adjacent_levels is not None else {}
     for lesion in lesions:
-        values, _ = input_values(view_values(patient, lesion, len(lesions)), engine.rulebook, shared)
+        facts = {**shared, "adjacent_levels": runs[lesion.level]} if runs else shared
+        values, _ = input_values(view_values(patient, lesion, len(lesions)), engine.rulebook, facts)
         engine.evaluator.evaluate(values)
         engine.evaluator.evaluate(values, settled=True)
 

@@ -19,7 +19,7 @@ from .frameworks import CompiledFramework, Summary
 from .kleene import Truth
 from .lesion import LESION_ONLY_FIELDS, Lesion
 from .lesion_decision import LesionDecision, patient_summary
-from .lesion_views import facts_over, lesion_view, ordered, patient_values
+from .lesion_views import adjacent_levels, facts_at, facts_over, lesion_view, ordered, patient_values
 from .missing import MissingProbe
 from .plan import Planner
 from .rulebook import Rulebook, files_digest, load_rulebook
@@ -85,10 +85,10 @@ class Engine:
         patient = patient_values(case)
         values, _ = input_values({**patient, "levels": [lesion.level for lesion in lesions]}, self.rulebook)
         problems = self.check_values(values)
-        shared = facts_over(lesions)
+        shared, runs = facts_over(lesions), adjacent_levels(lesions)
         for lesion in lesions:
             view = lesion_view(patient, lesions, lesion)
-            values, _ = input_values(view, self.rulebook, shared)
+            values, _ = input_values(view, self.rulebook, facts_at(shared, runs, lesion))
             problems += [_located(p, case, lesion) for p in self._check(values, lesion.level)]
         return problems
 
@@ -146,6 +146,7 @@ class Engine:
         if problems:
             raise CaseError(f"case {case.id}: these values cannot all be true of one patient", problems)
         shared = facts_over(lesions)
+        runs = adjacent_levels(lesions)
         decisions = []
         # Two lesions whose views differ only in vertebrae that nothing tells apart (the same region, the same
         # side of every set of levels a rule, check, question or framework names) get the same decision: the
@@ -153,11 +154,12 @@ class Engine:
         decided: dict[Any, Decision] = {}
         for lesion in lesions:
             view = lesion_view(patient, lesions, lesion)
-            key = self._view_key(view, lesion.level)
+            facts = facts_at(shared, runs, lesion)
+            key = self._view_key(view, lesion.level), facts["adjacent_levels"]
             decision = decided.get(key)
             if decision is None:
                 try:
-                    decision = decided[key] = self._decide(case.id, view, shared, _LESION_INPUTS, lesion.level)
+                    decision = decided[key] = self._decide(case.id, view, facts, _LESION_INPUTS, lesion.level)
                 except CaseError as err:
                     raise CaseError(err.summary, [_located(p, case, lesion) for p in err.problems]) from None
             if "discrete_compressive_lesions" not in shared:
@@ -187,7 +189,8 @@ class Engine:
                 trial = [entry.model_copy(update={"spinal_cord_compression": answer}) if entry.level == other.level
                          else entry for entry in lesions]
                 this = next(entry for entry in trial if entry.level == lesion.level)
-                values, _ = input_values(lesion_view(patient, trial, this), self.rulebook, facts_over(trial))
+                values, _ = input_values(lesion_view(patient, trial, this), self.rulebook,
+                                         facts_at(facts_over(trial), adjacent_levels(trial), this))
                 if self._check(values, lesion.level):
                     continue
                 statuses, _ = self.plan.ranking(self.evaluator.fired(values))

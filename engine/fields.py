@@ -138,6 +138,11 @@ def computed_specs() -> dict[str, FieldSpec]:
     specs["lesion_count"] = FieldSpec(
         "lesion_count", "int", "Number of lesions", "entries in `lesions` (a flat case is one lesion)",
         minimum=1, maximum=len(VERTEBRAE), origin="computed", group="mechanical")
+    specs["adjacent_levels"] = FieldSpec(
+        "adjacent_levels", "int", "Adjacent involved levels",
+        "the lesion's vertebra and the vertebrae above and below it that are lesions of the case too, in one "
+        "unbroken run (C7-T1, T12-L1 and L5-S1 adjacent); 1 for a flat case, whose `levels` give `level_count`",
+        minimum=1, maximum=len(VERTEBRAE), origin="computed", group="mechanical")
     specs["discrete_compressive_lesions"] = FieldSpec(
         "discrete_compressive_lesions", "bool", "Discrete compressive lesions",
         "compression of the cord or cauda equina at two or more places separated by a vertebra that does not "

@@ -2,7 +2,8 @@
 
 Each lesion of a case in lesion form is decided from its *view*: the case's patient-level values, the lesion's own
 per-level values, `levels: [its level]`, and the values computed over every lesion (`lesion_form`,
-`lesion_count`, `discrete_compressive_lesions`). A flat case is one view with `lesion_form` false and one lesion,
+`lesion_count`, `discrete_compressive_lesions`), with the one fact that differs between lesions, `adjacent_levels`
+(facts_at). A flat case is one view with `lesion_form` false and one lesion,
 so the rules that need several lesions never fire on it and its decision is the one it always had.
 """
 from __future__ import annotations
@@ -14,7 +15,8 @@ from .case import PER_LEVEL_FIELDS, SINS_COMPONENTS, VERTEBRAE, Case, known_valu
 from .lesion import LESION_ONLY_FIELDS, Lesion
 
 # The values a flat case gives the facts over lesions: one lesion, not described level by level.
-FLAT_FACTS: dict[str, Any] = {"lesion_form": False, "lesion_count": 1, "discrete_compressive_lesions": False}
+FLAT_FACTS: dict[str, Any] = {"lesion_form": False, "lesion_count": 1, "adjacent_levels": 1,
+                               "discrete_compressive_lesions": False}
 _PER_LEVEL_VALUES = frozenset(name for name in PER_LEVEL_FIELDS if name != "sins") | frozenset(
     f"sins.{component}" for component in SINS_COMPONENTS)
 
@@ -91,6 +93,25 @@ def facts_over(lesions: Sequence[Lesion], overrides: dict[str, bool] | None = No
     if discrete is not None:
         facts["discrete_compressive_lesions"] = discrete
     return facts
+
+
+def adjacent_levels(lesions: Sequence[Lesion]) -> dict[str, int]:
+    """Each lesion's level -> the length of the run of adjacent lesion levels that holds it.
+
+    >>> adjacent_levels([Lesion(level="T5"), Lesion(level="T6"), Lesion(level="T7"), Lesion(level="L1")])
+    {'T5': 3, 'T6': 3, 'T7': 3, 'L1': 1}
+    """
+    return {level: len(run) for run in compressive_blocks([lesion.level for lesion in lesions]) for level in run}
+
+
+def facts_at(shared: dict[str, Any], runs: dict[str, int], lesion: Lesion) -> dict[str, Any]:
+    """The facts one lesion's view reads: those over all lesions, and the length of its run of adjacent levels."""
+    return {**shared, "adjacent_levels": runs[lesion.level]}
+
+
+def view_facts(lesions: Sequence[Lesion], level: str) -> dict[str, Any]:
+    """`facts_at` for the lesion at `level`, computed from the case's lesions (for a single view)."""
+    return {**facts_over(lesions), "adjacent_levels": adjacent_levels(lesions)[level]}
 
 
 # The fields that describe the patient's neurological deficit: read at a level only when that level can cause it.

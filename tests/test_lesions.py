@@ -242,3 +242,45 @@ def test_no_reason_claims_refractory_pain_at_a_level_known_painless():
     assert "derive.pain.refractory_to_analgesics" in l1.fired
     assert not any(rule.startswith("derive.pain.refractory") for rule in l4.fired)
     assert "ind.pvp.refractory_painful_fracture" not in l4.fired
+
+
+# --- an area of adjacent levels reads as a flat case's levels ----------------------------------------------------
+
+CONTIGUOUS_COMPRESSION = {
+    "id": "t5-t7", "age": 61, "primary_tumor": "kidney", "histology_confirmed": True, "karnofsky": 80,
+    "asa_class": 2, "life_expectancy_months": 12, "coagulopathy": False, "active_infection": False,
+    "cement_allergy": False, "severe_cardiopulmonary_disease": False, "neurological_deficit": True,
+    "asia_grade": "D", "deficit_onset_hours": 24, "deficit_progressing": False,
+    "epidural_involvement": True, "bilsky_grade": "3", "spinal_cord_compression": True, "compression_site": "cord",
+    "prior_radiotherapy_at_level": False, "pathological_fracture": False,
+}
+
+
+def test_an_area_of_three_adjacent_levels_gets_the_multilevel_caution_entered_either_way():
+    flat = evaluate({**CONTIGUOUS_COMPRESSION, "levels": ["T5", "T6", "T7"]})
+    per_level = {k: v for k, v in CONTIGUOUS_COMPRESSION.items() if k in PER_LEVEL_FIELDS}
+    patient = {k: v for k, v in CONTIGUOUS_COMPRESSION.items() if k not in PER_LEVEL_FIELDS}
+    lesions = evaluate({**patient, "lesions": [{"level": lv, **per_level} for lv in ("T5", "T6", "T7")]})
+    fired = {r.rule for r in flat.option("SURGERY").reasons}
+    assert "caution.surgery.multilevel" in fired
+    for lesion in lesions.lesions:
+        assert lesion.option("SURGERY").status == flat.option("SURGERY").status, lesion.level
+        assert "caution.surgery.multilevel" in {r.rule for r in lesion.option("SURGERY").reasons}
+    # two adjacent levels, or three levels apart, are no such area
+    for levels in (("T5", "T6"), ("T5", "T7", "T9")):
+        apart = evaluate({**patient, "lesions": [{"level": lv, **per_level} for lv in levels]})
+        assert all("caution.surgery.multilevel" not in {r.rule for r in lesion.option("SURGERY").reasons}
+                   for lesion in apart.lesions), levels
+
+
+@given(st.sets(st.sampled_from(VERTEBRAE), min_size=1, max_size=12))
+def test_adjacent_levels_is_the_length_of_each_levels_unbroken_run(levels):
+    from spinemets.lesion import Lesion
+    from spinemets.lesion_views import adjacent_levels
+
+    runs = adjacent_levels([Lesion(level=lv) for lv in levels])
+    for level in levels:
+        i = VERTEBRAE.index(level)
+        up = next(k for k in range(i + 1) if i - k - 1 < 0 or VERTEBRAE[i - k - 1] not in levels)
+        down = next(k for k in range(len(VERTEBRAE)) if i + k + 1 >= len(VERTEBRAE) or VERTEBRAE[i + k + 1] not in levels)
+        assert runs[level] == 1 + up + down

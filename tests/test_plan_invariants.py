@@ -110,9 +110,20 @@ def test_operations_never_join_separate_compressions_and_split_only_where_they_m
                 assert separate_compressions((*before, after[0]), compression), (pattern, operations)
 
 
-def test_the_operation_verify_found_across_two_compressions_is_split(engine):
+def test_the_operation_verify_found_across_two_compressions_is_split(rules_copy):
     """`verify` found this case (L1 and L3 compressing, L2 not, open surgery advised at each): the plan made
-    L1-L3 one operation although its own reason says it never joins separate compressions."""
+    L1-L3 one operation although its own reason says it never joins separate compressions. The shipped rule base
+    now cautions surgery over three adjacent levels (caution.surgery.multilevel), so the planner is tried on the
+    rule base without that caution, where surgery is still advised at all three."""
+    import yaml
+
+    from spinemets import get_engine, load_rulebook
+
+    cautions = rules_copy / "cautions.yaml"
+    data = yaml.safe_load(cautions.read_text())
+    data["rules"] = [r for r in data["rules"] if r["id"] != "caution.surgery.multilevel"]
+    cautions.write_text(yaml.safe_dump(data, sort_keys=False))
+    engine = get_engine(load_rulebook(rules_copy))
     case = case_from_values("joined", {
         "life_expectancy_months": 3.0, "histology_confirmed": True, "neurological_deficit": True, "asia_grade": "B",
         "refractory_to_conservative": True, "refractory_to_analgesics": True,

@@ -8,7 +8,7 @@ import pytest
 import z3
 
 from spinemets.case import VERTEBRAE
-from spinemets.lesion_views import discrete_compressions
+from spinemets.lesion_views import adjacent_levels, discrete_compressions
 from spinemets.verify.encode import COMPRESSION, DISCRETE, LESION_COUNT, LESION_FORM, LESION_MAX, Encoding, _literal
 from spinemets.verify.lesions import LesionCase
 from spinemets.verify.witness import witness_case
@@ -167,7 +167,9 @@ VIEWS = [(n, w, m) for n in (1, 2, 3, 5, 12, 20, LESION_MAX) for w in (True, Fal
 
 @pytest.mark.parametrize(("count", "wanted", "mine"), VIEWS)
 def test_a_view_becomes_a_case_with_its_count_and_discreteness(rulebook, count, wanted, mine):
-    values = {"levels": ["T8"], LESION_FORM: True, LESION_COUNT: count, "age": 70}
+    # 29 lesions are every vertebra: one run of adjacent levels (a lone level leaves its neighbours free)
+    adjacent = LESION_MAX if count == LESION_MAX else 1
+    values = {"levels": ["T8"], LESION_FORM: True, LESION_COUNT: count, "adjacent_levels": adjacent, "age": 70}
     if wanted is not None:
         values[DISCRETE] = wanted
     if mine is not None:
@@ -177,6 +179,7 @@ def test_a_view_becomes_a_case_with_its_count_and_discreteness(rulebook, count, 
     levels = [lesion.level for lesion in case.lesions]
     assert len(set(levels)) == len(levels) == count
     assert discrete([(lesion.level, lesion.spinal_cord_compression) for lesion in case.lesions]) is wanted
+    assert adjacent_levels(case.lesions)["T8"] == adjacent
 
 
 # --- the encoding of several lesions against the engine --------------------------------------------------------
@@ -276,7 +279,7 @@ def test_dropping_a_lesion_rule_is_caught_at_a_lesion_with_a_case_the_engine_con
 def test_the_one_view_encoding_decides_every_lesions_view_as_the_engine(engine, one_view, parts):
     """Each lesion's view of a case the engine accepts lies in the one-view domain, and the encoding pinned to it
     gives that lesion's statuses and top option."""
-    from spinemets.lesion_views import facts_over, ordered
+    from spinemets.lesion_views import ordered, view_facts
     from spinemets.verify.witness import view_of
 
     enc, solver = one_view
@@ -286,9 +289,8 @@ def test_the_one_view_encoding_decides_every_lesions_view_as_the_engine(engine, 
         decision = engine.evaluate(built)
     except CaseError:
         return
-    shared = facts_over(ordered(built.lesions))
     for lesion in decision.lesions:
-        values = {**view_of(built, lesion.level), **shared}
+        values = {**view_of(built, lesion.level), **view_facts(ordered(built.lesions), lesion.level)}
         solver.push()
         try:
             solver.add(*enc.case.equals(values))

@@ -89,6 +89,7 @@ class CaseSpace:
         # proof over this space covers every lesion of every case in lesion form as well as every flat case.
         self.lesion_form = z3.Bool(f"{prefix}lesion_form")
         self.lesion_count = z3.Int(f"{prefix}lesion_count")
+        self.adjacent = z3.Int(f"{prefix}adjacent_levels")
         self.discrete_known = z3.Bool(f"{prefix}known:discrete_compressive_lesions")
         self.discrete = z3.Bool(f"{prefix}discrete_compressive_lesions")
         self._lesion_only = tuple(n for n in LESION_ONLY_FIELDS if n in self.inputs)
@@ -139,6 +140,14 @@ class CaseSpace:
         compressions can be discrete, or undecided, only with another lesion beside it."""
         flat = z3.Not(self.lesion_form)
         return [self.lesion_count >= 1, self.lesion_count <= len(VERTEBRAE),
+                # a run of adjacent levels within the lesions; lesions outside it leave a vertebra free beside it
+                self.adjacent >= 1, self.adjacent <= self.lesion_count,
+                z3.Implies(self.adjacent < self.lesion_count, self.lesion_count <= len(VERTEBRAE) - 1),
+                z3.Implies(flat, self.adjacent == 1),
+                # lesions all in one run are separate compressions (or may be) only across a lesion between them
+                z3.Implies(z3.And(self.adjacent == self.lesion_count, z3.Or(z3.Not(self.discrete_known),
+                                                                             self.discrete)),
+                           self.lesion_count >= 3),
                 z3.Implies(flat, z3.And(self.lesion_count == 1, self.discrete_known, z3.Not(self.discrete),
                                         *[z3.Not(self.known[n]) for n in self._lesion_only])),
                 z3.Implies(self.lesion_form, z3.And(self.levels_known, self.level_count == 1)),
@@ -179,6 +188,8 @@ class CaseSpace:
             return z3.BoolVal(True), self.lesion_form
         if name == "lesion_count":
             return z3.BoolVal(True), self.lesion_count
+        if name == "adjacent_levels":
+            return z3.BoolVal(True), self.adjacent
         if name == "discrete_compressive_lesions":
             return self.discrete_known, self.discrete
         if name == "bone_metastases_total":  # vertebral plus extraspinal, known when both are
@@ -243,6 +254,7 @@ class CaseSpace:
         if z3.is_true(model.eval(self.lesion_form, model_completion=True)):
             values["lesion_form"] = True
             values["lesion_count"] = model.eval(self.lesion_count, model_completion=True).as_long()
+            values["adjacent_levels"] = model.eval(self.adjacent, model_completion=True).as_long()
             if z3.is_true(model.eval(self.discrete_known, model_completion=True)):
                 values["discrete_compressive_lesions"] = z3.is_true(model.eval(self.discrete, model_completion=True))
         if z3.is_true(model.eval(self.levels_known, model_completion=True)):
@@ -271,6 +283,7 @@ class CaseSpace:
         # a case given as values is flat unless the values carry the facts over lesions
         pinned.append(self.lesion_form == bool(values.get("lesion_form", False)))
         pinned.append(self.lesion_count == int(values.get("lesion_count", 1)))
+        pinned.append(self.adjacent == int(values.get("adjacent_levels", 1)))
         if "discrete_compressive_lesions" in values or not values.get("lesion_form", False):
             pinned += [self.discrete_known, self.discrete == bool(values.get("discrete_compressive_lesions", False))]
         else:
@@ -284,6 +297,7 @@ class CaseSpace:
             other.levels_known, other.level_count == self.level_count, other.top_level == self.top_level,
             *[other.regions[r] == self.regions[r] for r in LEVEL_REGIONS])))
         same += [other.lesion_form == self.lesion_form, other.lesion_count == self.lesion_count,
+                 other.adjacent == self.adjacent,
                  z3.Implies(self.discrete_known, z3.And(other.discrete_known, other.discrete == self.discrete))]
         return z3.And(*same)
 

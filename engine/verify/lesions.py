@@ -92,8 +92,10 @@ class LesionCase:
         known, discrete = self._discrete()
         able = [z3.And(p, z3.Not(s.cannot_cause_deficit())) for p, s in zip(self.present, spaces, strict=True)]
         hurts = [z3.And(p, z3.Not(s.known_painless())) for p, s in zip(self.present, spaces, strict=True)]
+        runs = self._runs()
         for j, s in enumerate(spaces):
             s.lesion_count, s.discrete_known, s.discrete = count, known, discrete
+            s.adjacent = runs[j]
             s.read_deficit(self.patient, any_of([a for i, a in enumerate(able) if i != j]))
             s.read_pain(self.patient, any_of([h for i, h in enumerate(hurts) if i != j]))
         self.whole = Encoding(rulebook, space=self._whole(spaces))
@@ -108,7 +110,7 @@ class LesionCase:
         for region in whole.regions:
             whole.regions[region] = z3.Or(*[z3.And(p, s.regions[region]) for p, s in zip(self.present, spaces,
                                                                                         strict=True)])
-        whole.lesion_form, whole.lesion_count = z3.BoolVal(False), z3.IntVal(1)
+        whole.lesion_form, whole.lesion_count, whole.adjacent = z3.BoolVal(False), z3.IntVal(1), z3.IntVal(1)
         whole.discrete_known, whole.discrete = z3.BoolVal(True), z3.BoolVal(False)
         return whole
 
@@ -116,6 +118,17 @@ class LesionCase:
     def _compressive(slot: Encoding) -> Truth3:
         known, value = slot.case.field(COMPRESSION)
         return Truth3(z3.And(known, value == True), z3.And(known, value == False))  # noqa: E712 (z3 terms)
+
+    def _runs(self) -> list[z3.ArithRef]:
+        """Each slot's run of adjacent lesion levels (lesion_views.adjacent_levels): itself, and the present slots
+        above and below it whose vertebrae follow one another without a gap (slots are in cranio-caudal order)."""
+        link = [z3.And(self.present[i + 1], self.level[i + 1] == self.level[i] + 1) for i in range(self.k - 1)]
+        runs = []
+        for j in range(self.k):
+            above = [z3.If(all_of(link[j - m:j]), 1, 0) for m in range(1, j + 1)]
+            below = [z3.If(all_of(link[j:j + m]), 1, 0) for m in range(1, self.k - j)]
+            runs.append(z3.Sum([z3.IntVal(1), *above, *below]))
+        return runs
 
     def _discrete(self) -> tuple[z3.BoolRef, z3.BoolRef]:
         """Kleene over every pair of present lesions: both compressive, and a vertebra between them that is not

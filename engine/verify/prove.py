@@ -19,7 +19,7 @@ from ..engine import Engine
 from ..errors import CaseError
 from ..evaluator import input_values
 from ..kleene import Truth, compile_condition
-from ..lesion_views import facts_over, ordered
+from ..lesion_views import ordered, view_facts
 from ..vocabulary import STATUS_RANK
 from .encode import Encoding
 from .invariants import (
@@ -224,7 +224,7 @@ def witness_level(case: Case, decision: Any) -> str | None:
 
 def when_truth(engine: Engine, invariant: Invariant, case: Case, level: str | None = None) -> int:
     assert invariant.when is not None  # the callers ask only of invariants with a `when`
-    shared = facts_over(ordered(case.lesions)) if level is not None and case.lesions else None
+    shared = view_facts(ordered(case.lesions), level) if level is not None and case.lesions else None
     values, _ = input_values(view_of(case, level), engine.rulebook, shared)
     _, facts = engine.evaluator.evaluate(values)
     return compile_condition(invariant.when, engine.rulebook.catalog)({**values, **facts})

@@ -25,7 +25,7 @@ from ..conditions import Condition, fields_of
 from ..decision import FLOOR
 from ..engine import Engine
 from ..evaluator import input_values
-from ..lesion_views import facts_over, ordered
+from ..lesion_views import ordered, view_facts
 from ..rulebook import Adjunct, AdviseAgainst, Conflict, Contraindicate, Derive, Indicate, Limit, Prefer, Rule, Rulebook
 from ..vocabulary import STATUS_RANK
 from . import lesion_checks
@@ -122,7 +122,7 @@ class StructureProver:
             return outcome
         case, decision = outcome
         level = witness_level(case, decision)
-        shared = facts_over(ordered(case.lesions)) if level is not None and case.lesions else None
+        shared = view_facts(ordered(case.lesions), level) if level is not None and case.lesions else None
         known, _ = input_values(view_of(case, level), self.engine.rulebook, shared)
         return case, decision, self.engine.evaluator.fired(known)
 
