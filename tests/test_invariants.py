@@ -145,6 +145,9 @@ def steer(values: dict[str, Any], cond, catalog) -> dict[str, Any]:
             values.pop(cond.field, None)
         return values
     assert isinstance(cond, Compare) and not isinstance(cond, NotOf)
+    if cond.field == "adjacent_levels":  # a run of more than one level is a case in lesion form (as_view)
+        values[cond.field] = {">": cond.value + 1, ">=": cond.value, "==": cond.value}.get(cond.op, 1)
+        return values
     if cond.field in LESION_NAMES:  # a lesion's view: verify/witness.py builds the case around it
         values[cond.field] = cond.value if cond.op == "==" else not cond.value
         values.setdefault("lesion_form", True)
@@ -174,16 +177,20 @@ def _satisfying(spec, op: str, target: Any) -> Any:
     return candidate if lo <= candidate <= hi else None
 
 
-LESION_NAMES = frozenset({"lesion_form", "discrete_compressive_lesions", *LESION_ONLY_FIELDS})
+LESION_NAMES = frozenset({"lesion_form", "discrete_compressive_lesions", "adjacent_levels", *LESION_ONLY_FIELDS})
 
 
 def as_view(values: dict[str, Any]) -> dict[str, Any]:
     """Steered values naming a lesion's facts or lesion-only fields, as the values of one lesion's view: one level,
-    and enough lesions for discrete compressions (and vertebral metastases for them)."""
+    and enough lesions for discrete compressions and the run of adjacent levels (and vertebral metastases for
+    them). A run of more than one level is a case described level by level."""
+    if values.get("adjacent_levels", 1) > 1:
+        values = {**values, "lesion_form": True}
     if not values.get("lesion_form"):
         return {k: v for k, v in values.items() if k not in LESION_NAMES}
     view = {**values, "levels": values.get("levels", ["T8"])[:1]}
-    view["lesion_count"] = 3 if view.get("discrete_compressive_lesions") else 1
+    view.setdefault("adjacent_levels", 1)
+    view["lesion_count"] = (3 if view.get("discrete_compressive_lesions") else 1) + view["adjacent_levels"] - 1
     if view["lesion_count"] == 1:
         view["discrete_compressive_lesions"] = False
     if "vertebral_metastases" in view:

@@ -302,3 +302,18 @@ def test_the_one_view_encoding_decides_every_lesions_view_as_the_engine(engine, 
             assert tops == list(lesion.ranking[:1]), lesion.level
         finally:
             solver.pop()
+
+
+def test_dropping_the_multilevel_caution_is_caught_with_a_case_the_engine_confirms(rules_copy):
+    # the caution reads a flat case's levels and, described level by level, a run of adjacent levels: without it
+    # the invariant is violated, by a flat case or a lesion's view that the engine confirms
+    import yaml as _yaml
+
+    from spinemets.verify import verify
+
+    cautions = rules_copy / "cautions.yaml"
+    data = _yaml.safe_load(cautions.read_text())
+    data["rules"] = [r for r in data["rules"] if r["id"] != "caution.surgery.multilevel"]
+    cautions.write_text(_yaml.safe_dump(data, sort_keys=False))
+    (result,) = verify(rules_copy, only={"inv.surgery.multilevel_caution"}).invariants
+    assert result.outcome == "violated" and result.counterexample.confirmed, result.counterexample.engine_says
