@@ -284,3 +284,15 @@ def test_adjacent_levels_is_the_length_of_each_levels_unbroken_run(levels):
         up = next(k for k in range(i + 1) if i - k - 1 < 0 or VERTEBRAE[i - k - 1] not in levels)
         down = next(k for k in range(len(VERTEBRAE)) if i + k + 1 >= len(VERTEBRAE) or VERTEBRAE[i + k + 1] not in levels)
         assert runs[level] == 1 + up + down
+
+
+def test_a_progressing_deficit_over_three_adjacent_levels_is_decompressed_first_entered_either_way():
+    # the multilevel caution does not hold back a decompression that is urgent
+    urgent = {**CONTIGUOUS_COMPRESSION, "deficit_progressing": True}
+    flat = evaluate({**urgent, "levels": ["T5", "T6", "T7"]})
+    per_level = {k: v for k, v in urgent.items() if k in PER_LEVEL_FIELDS}
+    patient = {k: v for k, v in urgent.items() if k not in PER_LEVEL_FIELDS}
+    lesions = evaluate({**patient, "lesions": [{"level": lv, **per_level} for lv in ("T5", "T6", "T7")]})
+    assert flat.top == "SURGERY" and flat.option("SURGERY").status == "recommended"
+    for lesion in lesions.lesions:
+        assert lesion.ranking[0] == "SURGERY" and lesion.option("SURGERY").status == "recommended", lesion.level
