@@ -90,8 +90,10 @@ def floor_of(engine, case) -> None:
     engine.evaluator.evaluate(values, settled=True)
 
 
-def time_decisions(engine, cases: list, repeat: int) -> tuple[list[float], list[float]]:
-    """Per-call wall time (ms) of evaluate and of the floor, interleaved so that drift hits both alike."""
+def time_decisions(engine, cases: list, repeat: int, floor_fn=None) -> tuple[list[float], list[float]]:
+    """Per-call wall time (ms) of evaluate and of the floor (`floor_fn`, default floor_of), interleaved so that
+    drift hits both alike."""
+    floor_fn = floor_fn or floor_of
     api, floor = [], []
     clock = time.perf_counter_ns
     for _ in range(repeat):
@@ -100,7 +102,7 @@ def time_decisions(engine, cases: list, repeat: int) -> tuple[list[float], list[
             engine.evaluate(case)
             api.append((clock() - t) / 1e6)
             t = clock()
-            floor_of(engine, case)
+            floor_fn(engine, case)
             floor.append((clock() - t) / 1e6)
     return api, floor
 
@@ -200,20 +202,11 @@ def section_lesions(engine, samples: int, repeat: int) -> dict:
         print("  skipped: this engine has no lesions")
         return {}
     medians: dict[int, float] = {}
-    clock = time.perf_counter_ns
     for count in LESION_COUNTS:
         cases = [case_from_data(c).case for c in synthetic_cases(samples, 7, engine, lesion_count=count)]
         for case in cases[:50]:
             engine.evaluate(case)  # warm caches
-        api, floor = [], []
-        for _ in range(repeat):
-            for case in cases:
-                t = clock()
-                engine.evaluate(case)
-                api.append((clock() - t) / 1e6)
-                t = clock()
-                lesion_floor_of(engine, case)
-                floor.append((clock() - t) / 1e6)
+        api, floor = time_decisions(engine, cases, repeat, lesion_floor_of)
         m_api, p_api, m_floor, p_floor = (statistics.median(api), pct(api, 0.99),
                                           statistics.median(floor), pct(floor, 0.99))
         medians[count] = m_api

@@ -14,6 +14,7 @@ from typing import Any
 
 from ..case import PER_LEVEL_FIELDS, VERTEBRAE, Case, case_from_values
 from ..lesion import LESION_ONLY_FIELDS, Lesion
+from ..lesion_views import adjacent_levels, discrete_compressions
 
 FACTS = ("lesion_form", "lesion_count", "adjacent_levels", "discrete_compressive_lesions")
 _LESION_NAMES = frozenset(n for n in PER_LEVEL_FIELDS if n != "sins") | frozenset(LESION_ONLY_FIELDS)
@@ -44,8 +45,6 @@ def _other_lesions(level: str, compressed: bool | None, count: int, discrete: bo
     (and the first two of them from each other), whose compression together with the witness's makes compressions
     discrete (True), not (False) or undecided (None). They neither hurt nor compress unless the facts need them
     to, and are known not to cause the deficit. Raises ValueError when no such lesions exist."""
-    from ..lesion_views import adjacent_levels, discrete_compressions
-
     at = VERTEBRAE.index(level)
     for first in range(max(0, at - adjacent + 1), min(at, len(VERTEBRAE) - adjacent) + 1):
         run = [VERTEBRAE[i] for i in range(first, first + adjacent) if i != at]
