@@ -105,8 +105,24 @@ def screenshot(page, folder: Path, name: str, height: int = 1150, width: int = 1
     page.set_viewport_size({"width": width, "height": height})
 
 
+# The pages' URL paths (ui/app.py: each page's file name); the default page has none.
+PAGE_PATHS = {"Board session": "session", "What-if": "whatif", "Vignettes (trainees)": "trainee",
+              "Rule base": "rule_base", "Concordance": "concordance", "Evidence": "evidence"}
+
+
 def nav(page, title: str) -> None:
-    page.get_by_test_id("stSidebarNav").get_by_text(re.compile(f"^{re.escape(title)}$")).click()
+    link = page.get_by_test_id("stSidebarNav").get_by_text(re.compile(f"^{re.escape(title)}$"))
+    path = PAGE_PATHS.get(title)
+    for _ in range(3):  # a rerun finishing just after the click can drop it: click until the page's URL shows
+        wait_for_app_run(page)
+        link.click()
+        if path is None:
+            break
+        try:
+            page.wait_for_url(re.compile(f"/{path}(\\?.*)?$"), timeout=5000)
+            break
+        except Exception:  # noqa: BLE001 - Playwright's timeout; retried
+            continue
     wait_for_app_run(page)
     page.locator("[data-testid='stMainBlockContainer'] h1").first.wait_for()
 
