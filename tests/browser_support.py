@@ -88,6 +88,22 @@ def choice(page: Any, field_title: str) -> Any:
     return page.get_by_role("radiogroup", name=field_title, exact=True).first
 
 
+def pick(page: Any, field_title: str, answer: str) -> None:
+    """Click `answer` of a form field's one-click choice until the page shows it chosen and the run it started
+    has finished: a rerun finishing just after a click can drop the click, and a reload straight after a click
+    can come before the server has the value."""
+    radio = choice(page, field_title).get_by_role("radio", name=answer, exact=True)
+    for _ in range(5):
+        wait_for_app_run(page)
+        if radio.get_attribute("aria-checked") != "true":
+            radio.click()
+        page.wait_for_timeout(300)
+        wait_for_app_run(page)
+        if radio.get_attribute("aria-checked") == "true":
+            return
+    raise AssertionError(f"{field_title}: the choice {answer!r} is not shown chosen after five clicks")
+
+
 def open_group(page: Any, group_title: str) -> None:
     """Show a group of the case form (its switcher button reads 'Systemic 3/9')."""
     import re

@@ -19,8 +19,8 @@ import pytest
 
 from spinemets import get_engine
 from spinemets.board_log import BoardLog
-from tests.browser_support import (CHROMIUM, TIMEOUT_MS, choice, launch, open_app, open_group, streamlit_server,
-                                   wait_for_app_run)
+from tests.browser_support import (CHROMIUM, TIMEOUT_MS, choice, launch, open_app, open_group, pick,
+                                   streamlit_server, wait_for_app_run)
 from tests.ui_apptest import ROOT, document, vignette_files
 from spinemets.ui import citations
 
@@ -205,12 +205,9 @@ def test_values_survive_switching_groups_of_the_form_and_arrow_keys_do_not_commi
 
     open_app(page, server)
     open_group(page, "Systemic")
-    choice(page, "Uncorrectable coagulopathy").get_by_role("radio", name="no", exact=True).click()
-    wait_for_app_run(page)
+    pick(page, "Uncorrectable coagulopathy", "no")
     open_group(page, "Neurologic")
-    deficit = choice(page, "Neurological deficit")
-    deficit.get_by_role("radio", name="yes", exact=True).click()
-    wait_for_app_run(page)
+    pick(page, "Neurological deficit", "yes")
     open_group(page, "Systemic")
     expect(choice(page, "Uncorrectable coagulopathy").get_by_role("radio", name="no", exact=True)).to_have_attribute(
         "aria-checked", "true")
@@ -288,8 +285,7 @@ def test_a_board_session_imports_an_agenda_records_survives_a_reload_and_the_log
     karnofsky.fill("60")
     karnofsky.press("Enter")
     wait_for_app_run(page)
-    choice(page, "Severe cardio-respiratory disease").get_by_role("radio", name="no", exact=True).click()
-    wait_for_app_run(page)
+    pick(page, "Severe cardio-respiratory disease", "no")
     page.reload()
     wait_for_app_run(page)
     expect(page.get_by_role("textbox", name="Case id", exact=True)).to_have_value(cases[0].id)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from tests.browser_support import choice, open_app, wait_for_app_run
+from tests.browser_support import open_app, pick, wait_for_app_run
 from tests.test_browser_a11y import _report, _serious, axe
 from tests.test_browser import (board_db, browser, no_exception, page, playwright_api,  # noqa: F401
                                 screenshot, server, shots)
@@ -44,16 +44,7 @@ def _findings(page, group: str) -> None:
 
 
 def _yes(page, field_title: str) -> None:
-    yes = choice(page, field_title).get_by_role("radio", name="yes", exact=True)
-    for _ in range(5):  # a rerun finishing just after the click can drop it: click until the choice is shown
-        wait_for_app_run(page)
-        yes.click()
-        wait_for_app_run(page)
-        try:
-            yes.and_(page.locator("[aria-checked='true']")).wait_for(timeout=3000)
-            return
-        except Exception:  # noqa: BLE001 - Playwright's timeout; retried
-            continue
+    pick(page, field_title, "yes")
 
 
 def test_a_three_level_case_entered_level_by_level_shows_the_spine_and_the_plan(server, page, shots):
