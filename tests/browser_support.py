@@ -88,20 +88,44 @@ def choice(page: Any, field_title: str) -> Any:
     return page.get_by_role("radiogroup", name=field_title, exact=True).first
 
 
-def pick(page: Any, field_title: str, answer: str) -> None:
-    """Click `answer` of a form field's one-click choice until the page shows it chosen and the run it started
-    has finished: a rerun finishing just after a click can drop the click, and a reload straight after a click
-    can come before the server has the value."""
-    radio = choice(page, field_title).get_by_role("radio", name=answer, exact=True)
-    for _ in range(5):
+_WATCH_RUNS = """() => {
+    const app = document.querySelector("[data-testid='stApp']");
+    window.__spinemetsRuns = 0;
+    if (window.__spinemetsRunWatch) window.__spinemetsRunWatch.disconnect();
+    window.__spinemetsRunWatch = new MutationObserver((records) => { window.__spinemetsRuns += records.length; });
+    window.__spinemetsRunWatch.observe(app, {attributes: true, attributeFilter: ["data-test-script-state"]});
+}"""
+
+
+def click_and_wait_for_run(page: Any, target: Any, tries: int = 5, start_ms: int = 5000) -> None:
+    """Click `target` and wait for the app run that click starts to finish.
+
+    Waiting for "not running" straight after a click can return before the run has even begun (the change is
+    still on its way to the server: a reload then loses it), and a rerun finishing just as the click lands can
+    drop the click. So the script-state attribute is watched from before the click: a run has begun when it
+    changes; when none begins within `start_ms`, the click went nowhere and is made again."""
+    for _ in range(tries):
         wait_for_app_run(page)
-        if radio.get_attribute("aria-checked") != "true":
-            radio.click()
-        page.wait_for_timeout(300)
+        page.evaluate(_WATCH_RUNS)
+        target.click()
+        try:
+            page.wait_for_function("() => window.__spinemetsRuns > 0", timeout=start_ms)
+        except Exception:  # noqa: BLE001, S112 - Playwright's timeout: no run began, the click is made again
+            continue
+        wait_for_app_run(page)
+        return
+    raise AssertionError(f"no app run began after {tries} clicks on {target}")
+
+
+def pick(page: Any, field_title: str, answer: str) -> None:
+    """Choose `answer` of a form field's one-click choice, and see it shown chosen once its run has finished."""
+    radio = choice(page, field_title).get_by_role("radio", name=answer, exact=True)
+    for _ in range(3):
         wait_for_app_run(page)
         if radio.get_attribute("aria-checked") == "true":
             return
-    raise AssertionError(f"{field_title}: the choice {answer!r} is not shown chosen after five clicks")
+        click_and_wait_for_run(page, radio)
+    raise AssertionError(f"{field_title}: the choice {answer!r} is not shown chosen")
 
 
 def open_group(page: Any, group_title: str) -> None:

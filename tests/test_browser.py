@@ -19,8 +19,8 @@ import pytest
 
 from spinemets import get_engine
 from spinemets.board_log import BoardLog
-from tests.browser_support import (CHROMIUM, TIMEOUT_MS, choice, launch, open_app, open_group, pick,
-                                   streamlit_server, wait_for_app_run)
+from tests.browser_support import (CHROMIUM, TIMEOUT_MS, choice, click_and_wait_for_run, launch, open_app, open_group,
+                                   pick, streamlit_server, wait_for_app_run)
 from tests.ui_apptest import ROOT, document, vignette_files
 from spinemets.ui import citations
 
@@ -130,8 +130,7 @@ def nav(page, title: str) -> None:
 def load_first_vignette(page) -> None:
     from playwright.sync_api import expect
 
-    page.get_by_role("button", name="Load into the form").click()
-    wait_for_app_run(page)
+    click_and_wait_for_run(page, page.get_by_role("button", name="Load into the form"))
     # the empty form has a .sm-top too ("Enter the case"): wait for the decision itself, which a loaded machine
     # may draw after the run indicator has come and gone
     expect(page.locator(".sm-top")).to_contain_text("Top suggestion")
@@ -174,8 +173,8 @@ def test_a_board_loads_a_vignette_reads_the_advice_and_a_citation_and_downloads_
     assert pdf.startswith(b"%PDF-") and b"%%EOF" in pdf[-32:]
 
     if decision.missing:
-        page.get_by_role("radiogroup", name="Show").get_by_role("radio", name=re.compile("^Still to find out")).click()
-        wait_for_app_run(page)
+        show = page.get_by_role("radiogroup", name="Show")
+        click_and_wait_for_run(page, show.get_by_role("radio", name=re.compile("^Still to find out")))
         expect(page.get_by_text("could move the top suggestion").first).to_be_visible()
         open_group(page, "Mechanical")
         screenshot(page, shots, "still-to-find-out", 1300)
@@ -271,11 +270,9 @@ def test_a_board_session_imports_an_agenda_records_survives_a_reload_and_the_log
     nav(page, "Board session")
     _upload(page, "Case files", paths)
     expect(page.get_by_text("3 patients added to the agenda")).to_be_visible()
-    page.get_by_text("Record the board's decisions in the board log").click()
-    wait_for_app_run(page)
+    click_and_wait_for_run(page, page.get_by_text("Record the board's decisions in the board log"))
     expect(page.get_by_text(f"decisions go to {board_db}")).to_be_visible()
-    page.get_by_role("button", name="Open").first.click()
-    wait_for_app_run(page)
+    click_and_wait_for_run(page, page.get_by_role("button", name="Open").first)
     page.locator("[data-testid='stMainBlockContainer'] h1").filter(has_text="Case and decision").wait_for()
     expect(page.get_by_role("textbox", name="Case id", exact=True)).to_have_value(cases[0].id)
 
@@ -303,21 +300,18 @@ def test_a_board_session_imports_an_agenda_records_survives_a_reload_and_the_log
     page.keyboard.press("Escape")
     _choose(page, "If the main choice is not the top suggestion, why", "Patient preference")
     page.get_by_role("textbox", name="Comment for the minutes (no patient names)").fill("prefers to wait")
-    page.get_by_role("button", name="Record the board's decision").click()
-    wait_for_app_run(page)
+    click_and_wait_for_run(page, page.get_by_role("button", name="Record the board's decision"))
     expect(page.get_by_text("record 1 of the board log")).to_be_visible()
     screenshot(page, shots, "board-decision", 1300)
 
     # The second patient: the board follows the top suggestion.
-    page.get_by_role("button", name="Next").click()
-    wait_for_app_run(page)
+    click_and_wait_for_run(page, page.get_by_role("button", name="Next"))
     expect(page.get_by_role("textbox", name="Case id", exact=True)).to_have_value(cases[1].id)
     top = engine.evaluate(cases[1]).top
     _open_board_decision(page)
     _choose(page, "Chosen option(s), the main one first", f"{option_title(top)} ({top})")
     page.keyboard.press("Escape")
-    page.get_by_role("button", name="Record the board's decision").click()
-    wait_for_app_run(page)
+    click_and_wait_for_run(page, page.get_by_role("button", name="Record the board's decision"))
     expect(page.get_by_text("record 2 of the board log")).to_be_visible()
 
     nav(page, "Board session")
@@ -355,8 +349,7 @@ def test_every_view_renders_in_the_browser(server, page, shots, view, title, nam
     expect(page.locator("[data-testid='stMainBlockContainer'] h1").first).to_have_text(title)
     if view == "Vignettes (trainees)":
         page.get_by_text(re.compile(r"^Conservative care \(")).first.click()
-        page.get_by_role("button", name="Commit and reveal").click()
-        wait_for_app_run(page)
+        click_and_wait_for_run(page, page.get_by_role("button", name="Commit and reveal"))
         expect(page.get_by_text("Score this session:")).to_contain_text("of 1")
     no_exception(page)
     screenshot(page, shots, name, 1300)

@@ -17,7 +17,7 @@ import pytest
 from spinemets import get_engine
 from spinemets.commands import app as app_command
 from spinemets.ui import labels
-from tests.browser_support import (TIMEOUT_MS, free_port, healthy, open_app, wait_for_app_run)
+from tests.browser_support import TIMEOUT_MS, click_and_wait_for_run, free_port, healthy, open_app, wait_for_app_run
 from tests.test_browser import (_choose, board_db, browser, load_first_vignette, nav, no_exception,  # noqa: F401
                                 option_title, page, playwright_api, server, shots)
 from tests.ui_apptest import document, vignette_files
@@ -97,8 +97,7 @@ def test_an_error_shows_no_link_out_and_no_traceback(playwright_api, browser, tm
 def _commit(page, option_code: str) -> None:
     page.get_by_role("radiogroup").filter(has_text="Conservative care").get_by_text(
         re.compile(f"^{re.escape(option_title(option_code))} \\(")).first.click()
-    page.get_by_role("button", name="Commit and reveal").click()
-    wait_for_app_run(page)
+    click_and_wait_for_run(page, page.get_by_role("button", name="Commit and reveal"))
 
 
 def test_a_trainee_answers_tries_again_on_the_same_vignette_keeps_the_score_and_moves_on(server, page):
@@ -115,16 +114,14 @@ def test_a_trainee_answers_tries_again_on_the_same_vignette_keeps_the_score_and_
     expect(heading).to_have_text(re.compile("^Vignette 1"))
     _commit(page, wrong)
     expect(page.get_by_text("Score this session:")).to_contain_text("0 of 1")
-    page.get_by_role("button", name="Try this vignette again").click()
-    wait_for_app_run(page)
+    click_and_wait_for_run(page, page.get_by_role("button", name="Try this vignette again"))
     expect(heading).to_have_text(re.compile("^Vignette 1"))   # the same vignette, still named neutrally
     expect(page.get_by_text("Score this session:")).to_contain_text("0 of 1")
     expect(page.get_by_text(first.board.management[:40])).to_have_count(0)
     _commit(page, first.board.top)
     expect(page.get_by_text("practice attempt would have earned full credit").first).to_be_visible()
     expect(page.get_by_text("Score this session:")).to_contain_text("0 of 1")
-    page.get_by_role("button", name="Next vignette").first.click()
-    wait_for_app_run(page)
+    click_and_wait_for_run(page, page.get_by_role("button", name="Next vignette").first)
     no_exception(page)
     expect(heading).to_have_text(re.compile("^Vignette 2"))
     expect(page.get_by_role("button", name="Commit and reveal")).to_be_visible()
@@ -203,8 +200,7 @@ def test_no_entry_of_the_boards_decision_is_lost_and_a_record_can_be_corrected(s
         "prefers to wait")
     expect(panel).to_contain_text(option_title(other))
     # an override without a reason: refused in words, in sight at 1366x768, and nothing entered is lost
-    panel.get_by_role("button", name="Record the board's decision").click()
-    wait_for_app_run(page)
+    click_and_wait_for_run(page, panel.get_by_role("button", name="Record the board's decision"))
     panel = _panel(page)
     alert = panel.get_by_role("alert").filter(has_text="is not the top suggestion")
     expect(alert).to_be_in_viewport()
@@ -230,8 +226,7 @@ def test_no_entry_of_the_boards_decision_is_lost_and_a_record_can_be_corrected(s
     page.keyboard.press("Escape")
     panel = _panel(page)
     expect(panel.get_by_role("checkbox", name=re.compile("^Correct the decision recorded above"))).to_be_checked()
-    panel.get_by_role("button", name="Record the board's decision").click()
-    wait_for_app_run(page)
+    click_and_wait_for_run(page, panel.get_by_role("button", name="Record the board's decision"))
     panel = _panel(page)
     expect(panel.locator("[data-testid='stAlert']").filter(has_text="it corrects minutes entry 1")).to_be_visible()
     page.keyboard.press("Escape")
@@ -262,8 +257,7 @@ def test_the_presentation_view_fills_the_upper_half_of_a_projected_screen_in_lar
     r, g, b = _rgb(selected.evaluate("e => getComputedStyle(e).color"))
     assert not (r > 150 and r > g + 60 and r > b + 60), (r, g, b)
     decision = engine.evaluate(document(vignette_files()[0]).case)
-    page.get_by_text("Presentation view (projector)").click()
-    wait_for_app_run(page)
+    click_and_wait_for_run(page, page.get_by_text("Presentation view (projector)"))
     card = page.locator(".sm-present")
     expect(card).to_contain_text(option_title(decision.top))
     expect(page.get_by_role("radiogroup", name="Findings", exact=True)).to_have_count(0)  # the form is away
@@ -279,8 +273,7 @@ def test_the_presentation_view_fills_the_upper_half_of_a_projected_screen_in_lar
     expect(card).to_contain_text(labels.rule_title(engine.rulebook, first_reason.rule))
     page.wait_for_timeout(300)
     page.screenshot(path=str(shots / "presentation-1920.png"))  # the projector only: the view is made for it
-    page.get_by_text("Presentation view (projector)").click()
-    wait_for_app_run(page)
+    click_and_wait_for_run(page, page.get_by_text("Presentation view (projector)"))
     no_exception(page)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from tests.browser_support import open_app, pick, wait_for_app_run
+from tests.browser_support import click_and_wait_for_run, open_app, pick, wait_for_app_run
 from tests.test_browser_a11y import _report, _serious, axe
 from tests.test_browser import (board_db, browser, no_exception, page, playwright_api,  # noqa: F401
                                 screenshot, server, shots)
@@ -24,8 +24,7 @@ def _add_level(page, level: str) -> None:
             page.keyboard.press("Escape")
     wanted.click()
     wait_for_app_run(page)
-    page.get_by_role("button", name="Add", exact=True).click()
-    wait_for_app_run(page)
+    click_and_wait_for_run(page, page.get_by_role("button", name="Add", exact=True))
     # the new level is the one in focus
     focus = page.get_by_role("radiogroup", name="Level in focus", exact=True)
     focus.get_by_role("radio", name=re.compile(f"^{level} ")).and_(
@@ -51,8 +50,7 @@ def test_a_three_level_case_entered_level_by_level_shows_the_spine_and_the_plan(
     from playwright.sync_api import expect
 
     open_app(page, server)
-    page.get_by_text("Describe the levels one by one").click()
-    wait_for_app_run(page)
+    click_and_wait_for_run(page, page.get_by_text("Describe the levels one by one"))
     expect(page.get_by_text("No level described yet")).to_be_visible()
 
     _add_level(page, "T11")
@@ -89,8 +87,7 @@ def test_a_three_level_case_entered_level_by_level_shows_the_spine_and_the_plan(
     assert plan.bounding_box()["y"] < level_switch.bounding_box()["y"]
 
     # opening T11's decision moves the focus: the picture and the form follow
-    level_switch.get_by_role("radio", name=re.compile("^T11 ")).click()
-    wait_for_app_run(page)
+    click_and_wait_for_run(page, level_switch.get_by_role("radio", name=re.compile("^T11 ")))
     expect(picture.locator("g[data-focus='true']")).to_have_attribute("data-level", "T11")
     expect(page.locator(".sm-top[data-level='T11']")).to_be_visible()
     expect(page.get_by_role("radiogroup", name="Level in focus", exact=True).get_by_role(
