@@ -8,7 +8,8 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+import weakref
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -76,6 +77,7 @@ def wait_for_app_run(page: Any) -> None:
 
 
 def open_app(page: Any, url: str, path: str = "") -> None:
+    watch_runs(page)
     page.goto(f"{url}/{path}")
     page.locator("[data-testid='stAppViewContainer']").wait_for(state="attached")
     wait_for_app_run(page)
@@ -88,33 +90,116 @@ def choice(page: Any, field_title: str) -> Any:
     return page.get_by_role("radiogroup", name=field_title, exact=True).first
 
 
-_WATCH_RUNS = """() => {
-    const app = document.querySelector("[data-testid='stApp']");
-    window.__spinemetsRuns = 0;
-    if (window.__spinemetsRunWatch) window.__spinemetsRunWatch.disconnect();
-    window.__spinemetsRunWatch = new MutationObserver((records) => { window.__spinemetsRuns += records.length; });
-    window.__spinemetsRunWatch.observe(app, {attributes: true, attributeFilter: ["data-test-script-state"]});
-}"""
+class AppRuns:
+    """The app's runs as its websocket carries them, so that a test waits for the run its own action started.
+
+    The page's `data-test-script-state` is not enough: a wait read straight after a click can end before the
+    click's run has begun (a reload then loses the change), and a quick run can come and go between two of
+    React's renders without the attribute ever changing. The socket says it exactly: the browser sends a
+    `rerun_script` BackMsg for each widget change, and the server answers each run with a `script_finished`
+    ForwardMsg (a run cut short by a newer request finishes "early for rerun" and does not count)."""
+
+    def __init__(self) -> None:
+        self._clock = 0
+        self.requested = -1  # the clock when the latest run was asked for
+        self.finished = -1   # the clock when the latest run finished
+
+    def watch(self, socket: Any) -> None:
+        socket.on("framesent", self._sent)
+        socket.on("framereceived", self._received)
+
+    def _sent(self, payload: bytes | str) -> None:
+        from streamlit.proto.BackMsg_pb2 import BackMsg
+
+        message = BackMsg()
+        if isinstance(payload, bytes) and _parses(message, payload) and message.WhichOneof("type") == "rerun_script":
+            self._clock += 1
+            self.requested = self._clock
+
+    def _received(self, payload: bytes | str) -> None:
+        from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+        message = ForwardMsg()
+        if (isinstance(payload, bytes) and _parses(message, payload)
+                and message.WhichOneof("type") == "script_finished"
+                and message.script_finished in (ForwardMsg.FINISHED_SUCCESSFULLY,
+                                                ForwardMsg.FINISHED_FRAGMENT_RUN_SUCCESSFULLY)):
+            self._clock += 1
+            self.finished = self._clock
+
+    def mark(self) -> int:
+        return self._clock
+
+    def asked_since(self, mark: int) -> bool:
+        return self.requested > mark
+
+    def settled_since(self, mark: int) -> bool:
+        """A run was asked for after `mark`, and the latest run asked for has finished."""
+        return self.requested > mark and self.finished > self.requested
 
 
-def click_and_wait_for_run(page: Any, target: Any, tries: int = 5, start_ms: int = 5000) -> None:
-    """Click `target` and wait for the app run that click starts to finish.
+def _parses(message: Any, payload: bytes) -> bool:
+    from google.protobuf.message import DecodeError
 
-    Waiting for "not running" straight after a click can return before the run has even begun (the change is
-    still on its way to the server: a reload then loses it), and a rerun finishing just as the click lands can
-    drop the click. So the script-state attribute is watched from before the click: a run has begun when it
-    changes; when none begins within `start_ms`, the click went nowhere and is made again."""
+    try:
+        message.ParseFromString(payload)
+    except DecodeError:
+        return False
+    return True
+
+
+_RUNS: weakref.WeakKeyDictionary[Any, AppRuns] = weakref.WeakKeyDictionary()
+
+
+def watch_runs(page: Any) -> None:
+    """Follow the app's runs on this page, its reloads included (before the page opens the app)."""
+    if page not in _RUNS:
+        runs = _RUNS[page] = AppRuns()
+        page.on("websocket", runs.watch)
+
+
+def _until(page: Any, ready: Callable[[], bool], ms: int) -> bool:
+    deadline = time.monotonic() + ms / 1000
+    while not ready():
+        if time.monotonic() > deadline:
+            return False
+        page.wait_for_timeout(50)  # Playwright delivers the socket's frames while it waits
+    return True
+
+
+def act_and_wait_for_run(page: Any, act: Callable[[], None], what: str, tries: int = 5,
+                         start_ms: int = 5000) -> None:
+    """Do `act` (a click, a committed text) and wait until the run it asks for has finished. When no run is
+    asked for within `start_ms`, the action went nowhere (a rerun redrawing the widget under the click) and is
+    done again."""
+    runs = _RUNS.get(page)
+    if runs is None:
+        raise AssertionError("open the app with open_app(), which follows its runs, before acting on it")
     for _ in range(tries):
         wait_for_app_run(page)
-        page.evaluate(_WATCH_RUNS)
-        target.click()
-        try:
-            page.wait_for_function("() => window.__spinemetsRuns > 0", timeout=start_ms)
-        except Exception:  # noqa: BLE001, S112 - Playwright's timeout: no run began, the click is made again
+        mark = runs.mark()
+        act()
+        if not _until(page, lambda: runs.asked_since(mark), start_ms):
             continue
+        if not _until(page, lambda: runs.settled_since(mark), TIMEOUT_MS):
+            raise AssertionError(f"{what}: the app's run did not finish within {TIMEOUT_MS} ms")
         wait_for_app_run(page)
         return
-    raise AssertionError(f"no app run began after {tries} clicks on {target}")
+    raise AssertionError(f"{what}: no app run was asked for after {tries} tries")
+
+
+def click_and_wait_for_run(page: Any, target: Any) -> None:
+    """Click `target` and wait for the run the click starts (see act_and_wait_for_run)."""
+    act_and_wait_for_run(page, target.click, f"click on {target}")
+
+
+def enter_text(page: Any, box: Any, text: str) -> None:
+    """Type `text` into a text box, commit it with Enter and wait for the run it starts; `text` must differ from
+    the box's committed value, or no run would be asked for."""
+    def commit() -> None:
+        box.fill(text)
+        box.press("Enter")
+    act_and_wait_for_run(page, commit, f"committing {text!r}", tries=3)
 
 
 def pick(page: Any, field_title: str, answer: str) -> None:

@@ -19,8 +19,8 @@ import pytest
 
 from spinemets import get_engine
 from spinemets.board_log import BoardLog
-from tests.browser_support import (CHROMIUM, TIMEOUT_MS, choice, click_and_wait_for_run, launch, open_app, open_group,
-                                   pick, streamlit_server, wait_for_app_run)
+from tests.browser_support import (CHROMIUM, TIMEOUT_MS, choice, click_and_wait_for_run, enter_text, launch, open_app,
+                                   open_group, pick, streamlit_server, wait_for_app_run)
 from tests.ui_apptest import ROOT, document, vignette_files
 from spinemets.ui import citations
 
@@ -188,8 +188,7 @@ def test_a_bad_value_is_explained_kept_and_the_rest_of_the_decision_stays(server
     load_first_vignette(page)
     open_group(page, "Systemic")
     field = page.get_by_role("textbox", name="Karnofsky performance status", exact=True)
-    field.fill("170")
-    field.press("Enter")
+    enter_text(page, field, "170")
     # Streamlit's Markdown prints "<=" as "≤"
     expect(page.get_by_role("alert").filter(has_text=re.compile("must be (<=|≤) 100, got 170"))).to_have_count(2)
     wait_for_app_run(page)
@@ -279,9 +278,7 @@ def test_a_board_session_imports_an_agenda_records_survives_a_reload_and_the_log
     # Mid-entry: a value typed and a choice clicked, then the page is reloaded.
     open_group(page, "Systemic")
     karnofsky = page.get_by_role("textbox", name="Karnofsky performance status", exact=True)
-    karnofsky.fill("60")
-    karnofsky.press("Enter")
-    wait_for_app_run(page)
+    enter_text(page, karnofsky, "60")
     pick(page, "Severe cardio-respiratory disease", "no")
     page.reload()
     wait_for_app_run(page)

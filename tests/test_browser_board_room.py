@@ -17,7 +17,8 @@ import pytest
 from spinemets import get_engine
 from spinemets.commands import app as app_command
 from spinemets.ui import labels
-from tests.browser_support import TIMEOUT_MS, click_and_wait_for_run, free_port, healthy, open_app, wait_for_app_run
+from tests.browser_support import (TIMEOUT_MS, click_and_wait_for_run, enter_text, free_port, healthy, open_app,
+                                   wait_for_app_run)
 from tests.test_browser import (_choose, board_db, browser, load_first_vignette, nav, no_exception,  # noqa: F401
                                 option_title, page, playwright_api, server, shots)
 from tests.ui_apptest import document, vignette_files
@@ -187,10 +188,7 @@ def test_no_entry_of_the_boards_decision_is_lost_and_a_record_can_be_corrected(s
     page.keyboard.press("Escape")
     panel = _panel(page)
     comment = panel.get_by_role("textbox", name="Comment for the minutes (no patient names)")
-    comment.fill("prefers to wait")
-    comment.press("Enter")
-    page.wait_for_timeout(800)  # the committed text reruns the page a moment later; the reload must come after
-    wait_for_app_run(page)
+    enter_text(page, comment, "prefers to wait")  # the reload must come after the run the text starts
     # a reload keeps the unsaved choice and comment
     page.reload()
     wait_for_app_run(page)
@@ -292,17 +290,13 @@ def test_the_rule_base_reads_in_words_folds_by_group_and_finds_a_rule_by_field_o
     expect(main.get_by_text(re.compile(r"^Indications \(\d+\)$"))).to_be_visible()
     # a field's title finds the rules that test it, shown open, their conditions in words
     search = page.get_by_role("textbox", name="Search")
-    search.fill("histology confirmed")
-    search.press("Enter")
-    wait_for_app_run(page)
+    enter_text(page, search, "histology confirmed")
     expect(main.get_by_text("is not known (unknown)").first).to_be_visible()
     text = main.inner_text()
     assert "unknown(" not in text and "histology_confirmed" not in text.replace("`", ""), text[:400]
     # an option's name finds the rules about it, with the option's name rather than its code
     tae = next(o.title for o in rulebook.manifest.options if o.code == "TAE_PVP")
-    search.fill(tae.lower())
-    search.press("Enter")
-    wait_for_app_run(page)
+    enter_text(page, search, tae.lower())
     expect(main.get_by_text(re.compile(r"\d+ of \d+ rules"))).not_to_have_text(re.compile(r"^0 of"))
     assert "with TAE_PVP" not in main.inner_text()
     no_exception(page)
