@@ -71,7 +71,11 @@ def launch(api: Any) -> Any:
 
 
 def wait_for_app_run(page: Any) -> None:
-    """The app is connected and its script has finished (Streamlit publishes both on the root element)."""
+    """The app is connected and its script has finished (Streamlit publishes both on the root element); on a page
+    opened with open_app, also the latest run the socket has asked for (see AppRuns)."""
+    runs = _RUNS.get(page)
+    if runs is not None:  # a run that never reports success (a compile error) is left to the page's own state
+        _until(page, lambda: runs.finished > runs.requested, TIMEOUT_MS)
     page.locator("[data-testid='stApp'][data-test-connection-state='CONNECTED']").wait_for(state="attached")
     page.locator("[data-testid='stApp'][data-test-script-state='notRunning']").wait_for(state="attached")
 
