@@ -610,11 +610,11 @@ def test_no_patient_data_is_logged(tmp_path, caplog):
 
 
 def test_an_internal_error_is_a_bare_500_logged_by_type_only(caplog, monkeypatch):
-    from spinemets.service import app as app_module
+    from spinemets.service import deciding
 
     def explode(*args, **kwargs):
         raise ValueError("Sentinel-Patient-0042 broke it")
-    monkeypatch.setattr(app_module, "bundle_to_document", explode)
+    monkeypatch.setattr(deciding, "bundle_to_document", explode)
     caplog.set_level(logging.DEBUG)
     with TestClient(create_app(Settings(board_db=None)), raise_server_exceptions=False) as c:
         response = c.post(SERVICE, json=hook_request(prefetch=_prefetch("teach-sepsis-breast-l1.yaml")))

@@ -44,6 +44,9 @@ def register(sub: Any) -> None:
     p.add_argument("--cors-origin", action="append", default=[], metavar="ORIGIN",
                    help="let a browser-based CDS client at ORIGIN (e.g. https://ehr.hospital.example) call the "
                         "service; repeat for several (default: none, no CORS headers)")
+    p.add_argument("--decide-workers", metavar="N", type=int, default=0,
+                   help="read records and decide in N worker processes beside the server's, for a busy EHR on "
+                        "several cores (default 0: in the server's own process); each loads the rule base once")
     rules_arg(p)
     p.set_defaults(run=_cmd_serve)
 
@@ -64,6 +67,8 @@ def _cmd_serve(args: argparse.Namespace) -> int:
                         ("--fhir-budget", args.fhir_budget)):
         if not value > 0:
             raise InputError(f"{flag} {value}: expected a number above 0")
+    if not 0 <= args.decide_workers <= 64:
+        raise InputError(f"--decide-workers {args.decide_workers}: expected 0-64")
     config = load_service_file(args.issuers) if args.issuers else ServiceFile(Trust())
     if not config.trust.required and not _loopback(args.host):
         # without issuers every caller is anonymous: only this machine's own processes may call
@@ -72,6 +77,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     servers = (*args.fhir_server, *os.environ.get(FHIR_SERVERS_ENV, "").split(), *config.fhir_servers)
     settings = Settings(rules=args.rules, trust=config.trust, app_url=args.app_url or None, fhir_servers=servers,
                         max_body=args.max_body, cors_origins=tuple(args.cors_origin),
+                        decide_workers=args.decide_workers,
                         limits=Limits(max_bytes=args.fhir_max_bytes, budget=args.fhir_budget))
     if args.board_db:
         settings.board_db = Path(args.board_db)

@@ -31,13 +31,12 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from .. import __version__
 from ..board_log import OVERRIDE_REASONS, BoardLog, CdsFeedback, default_path
-from ..decision import Decision
 from ..engine import get_engine
-from ..errors import CaseError, InputError, Problem
-from ..fhir import bundle_to_document, load
-from ..record import RecordReading
+from ..errors import InputError
+from ..fhir import load
 from .auth import Trust, Unauthorized
-from .cards import CardMaker, IssuedCard, graded, recognised_orders
+from .cards import IssuedCard, recognised_orders
+from .deciding import Answer, Call, Decider, DecidingPool, InProcess, Responder
 from .gather import BadRequest, Insufficient, gather, prefetch_templates
 from .models import (
     CdsRequest,
@@ -102,6 +101,7 @@ class Settings:
     transport: httpx.AsyncBaseTransport | None = None  # tests hand in a fake FHIR server here
     today: dt.date | None = None  # the day staleness is judged on (None: today); tests fix it
     cors_origins: tuple[str, ...] = ()  # browser-based clients allowed to call (none by default: no CORS headers)
+    decide_workers: int = 0  # processes that read records and decide beside the server's (0: in its own process)
 
 
 class _Service(FastAPI):
@@ -230,7 +230,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for noisy in ("httpx", "httpcore"):  # they log request URLs, which carry the patient's id
         logging.getLogger(noisy).setLevel(logging.WARNING)
     engine = get_engine(settings.rules)
-    maker = CardMaker(engine.rulebook, settings.app_url)
+    decider: Decider = (
+        DecidingPool(settings.decide_workers, settings.rules, engine.sha256, settings.app_url, settings.today)
+        if settings.decide_workers else InProcess(Responder(engine, settings.app_url, settings.today)))
     issued: OrderedDict[str, IssuedCard] = OrderedDict()
     fetcher = Fetcher(servers, settings.limits, settings.transport)
     holder: dict[str, httpx.AsyncClient] = {}
@@ -250,7 +252,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                  "to the board log" if settings.board_db and settings.trust.required else
                  "not recorded (no board log)" if not settings.board_db else "not recorded (no JWT required)",
                  len(servers))
-        yield
+        await decider.start()
+        if settings.decide_workers:
+            log.info("records are read and decided in %d worker process(es)", settings.decide_workers)
+        try:
+            yield
+        finally:
+            await decider.stop()
         if "client" in holder:
             await holder["client"].aclose()
         await fetcher.aclose()
@@ -260,6 +268,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                   description="CDS Hooks 2.0 services for painful spinal metastases. Decision support, not a "
                               "medical device.")
     app.max_body, app.body_seconds = settings.max_body, settings.body_seconds
+    app.state.decider = decider  # where calls are decided (tests look at the deciding pool's workers)
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors_origins), allow_methods=["GET", "POST"],
                            allow_headers=["Authorization", "Content-Type"], allow_credentials=False)
@@ -291,19 +300,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return Discovery(services=[CdsService(hook=h.hook, id=h.id, title=h.title, description=h.description,
                                               prefetch=templates) for h in HOOKS])
 
-    def decide(bundle: dict[str, Any], patient_id: str) -> tuple[Decision, RecordReading | None] | list[Problem]:
-        try:
-            document = bundle_to_document(bundle, "the record", case_id="cds-hooks", patient_id=patient_id,
-                                          today=settings.today)
-            return engine.evaluate(document.case), document.record
-        except CaseError as err:
-            return err.problems or [Problem(err.summary)]
-
-    def remember(hook: Hook, card: Any, decision: Decision | None, ordered: str | None = None) -> None:
-        issued[card.uuid] = IssuedCard(
-            service=hook.id, hook=hook.hook, top=decision.ranking[0] if decision and decision.ranking else None,
-            ordered=ordered, indicator=card.indicator, rulebook_version=engine.rulebook.version,
-            rulebook_sha256=engine.sha256, suggestions=tuple(s.uuid for s in card.suggestions or ()))
+    def remember(answer: Answer) -> None:
+        for uuid, card in answer.issued:
+            issued[uuid] = card
         while len(issued) > MAX_REMEMBERED_CARDS:
             issued.popitem(last=False)
 
@@ -323,29 +322,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             return _refusal(400, str(err))
         except Insufficient as err:
             return _refusal(412, str(err))
-        outcome = decide(record, context.patientId)
-        cards = []
-        if isinstance(outcome, list):
-            card = maker.unreadable(outcome, hook.hook)
-            remember(hook, card, None)
-            cards.append(card)
-        elif hook.hook == "patient-view":
-            decision, reading = outcome
-            if maker.has_spinal_metastasis(reading):
-                card = maker.patient_view(decision, reading)
-                remember(hook, card, decision)
-                cards.append(card)
-        else:
-            decision, reading = outcome
-            for recognised in drafts:
-                draft = graded(decision, recognised)
-                card = maker.order(decision, draft, context.patientId, reading)
-                remember(hook, card, decision, draft.option)
-                cards.append(card)
-        response = CdsResponse(cards=cards)
-        log.info("%s: %d card(s) [%s] in %.1f ms", hook.id, len(cards), ",".join(c.indicator for c in cards),
-                 (time.perf_counter() - started) * 1000)
-        return JSONResponse(response.model_dump(mode="json", exclude_none=True))
+        answered = await decider.answer(Call(hook.id, hook.hook, record, context.patientId, tuple(drafts)))
+        remember(answered)
+        log.info("%s: %d card(s) [%s] in %.1f ms", hook.id, len(answered.cards),
+                 ",".join(card.indicator for _, card in answered.issued), (time.perf_counter() - started) * 1000)
+        return JSONResponse({"cards": list(answered.cards)})
 
     async def feedback(hook: Hook, body: FeedbackRequest) -> JSONResponse:
         project = load().project
