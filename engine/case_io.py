@@ -87,7 +87,9 @@ def case_from_data(data: Any, name: str = "<case>", index: yamlio.LineIndex | No
             problems.append(Problem(message, file=name, line=index.line(path), field=field))
     if problems:
         raise CaseError(f"{name}: the case does not match the data dictionary", problems)
-    return CaseDocument(case=case, board=board, path=None if name.startswith("<") else name)
+    lines = {".".join(str(p) for p in path): line for path, line in index.lines.items()
+             if path and "<key>" not in path}
+    return CaseDocument(case=case, board=board, path=None if name.startswith("<") else name, lines=lines)
 
 
 def _drop_nulls(data: dict[str, Any]) -> dict[str, Any]:

@@ -133,3 +133,21 @@ class CaseDocument(BaseModel):
     path: str | None = None
     # read from a FHIR Bundle: each field's resource and date, and what was voided, asked or ignored
     record: RecordReading | None = None
+    # the line each field starts on in the file (`sins.pain`, `lesions.1.level`): a problem found later, by the
+    # engine's consistency checks, is told with its line as a schema problem is
+    lines: dict[str, int] = Field(default_factory=dict, exclude=True, repr=False)
+
+    def line_of(self, *fields: str | None) -> int | None:
+        """The line of the first of `fields` the file has; else that of the nearest entry enclosing the first (a
+        lesion's absent field: the lesion's line); None when the file says nothing of them or the case came from
+        elsewhere."""
+        for field in fields:
+            if field and field in self.lines:
+                return self.lines[field]
+        parts = fields[0].split(".") if fields and fields[0] else []
+        while parts:
+            found = self.lines.get(".".join(parts))
+            if found is not None:
+                return found
+            parts.pop()
+        return None

@@ -119,6 +119,16 @@ def test_a_folder_of_case_files_in_name_order(tmp_path, engine):
     assert out.read_text().splitlines() == expected
 
 
+def test_a_case_file_of_a_folder_the_engine_refuses_is_named_with_the_line_of_its_field(tmp_path):
+    folder = tmp_path / "cases"
+    folder.mkdir()
+    (folder / "a.yaml").write_text("id: a\nprimary_tumor: breast\n")
+    (folder / "b.yaml").write_text("id: b\nage: 60\nbilsky_grade: '0'\nepidural_involvement: true\n")
+    result = batch(str(folder), "--out", str(tmp_path / "d.jsonl"))
+    assert result.returncode == 2, result.stderr
+    assert f"rejected {folder / 'b.yaml'}:3, rule consistency.bilsky_zero_with_epidural" in result.stderr
+
+
 def test_output_is_identical_across_runs_worker_counts_and_destinations(tmp_path, engine):
     """Workers write a file's decisions into it at offsets; a pipe gets them through the main process. Either way
     the bytes are those of one process, in input order, starting where the stream stood."""

@@ -65,6 +65,10 @@ def test_stdin_is_read_with_a_dash():
     ("", "empty"),
     ("\x00\x01\x02\xff", "binary"),
     ("id: x\nbilsky_grade: '0'\nepidural_involvement: true\n", "cannot all be true"),
+    # a consistency problem found by the engine names the line of its field, as a schema problem does
+    ("id: x\nage: 60\nbilsky_grade: '0'\nepidural_involvement: true\n", "case.yaml:3, rule consistency.bilsky_zero"),
+    ("id: x\nlesions:\n  - level: T11\n  - level: T12\n    painful: false\n    pain_score: 5\n",
+     "case.yaml:6, rule consistency.level_not_painful_with_pain"),
     # lesions (issue 19): each names the lesion by its index and the field
     ("id: x\nlesions:\n  - level: T11\n  - level: T12\n  - level: T11\n",
      "field 'lesions.2.level': T11 is described twice (also lesions.0)"),

@@ -27,6 +27,7 @@ from .._internal import output
 from .._internal.printable import printable
 from ..errors import CaseError, EngineError, InputError, Problem
 from ..registry_io import FORMATS, Registry, Row, open_registry, parse_row
+from ..vignette import CaseDocument
 from ..vocabulary import OPTIONS, STATUSES, Citation
 from .batch_workers import FileWriter, WorkerPool, placed_output
 
@@ -234,8 +235,10 @@ def evaluate_chunk(chunk: Chunk) -> ChunkResult:
                 raise parsed
             decision = engine.evaluate(parsed.case)
         except CaseError as err:
-            where = {"file": payload} if folder and isinstance(payload, str) else {"file": chunk.name, "line": line}
-            rejections.append(tuple(p if p.file else replace(p, **where) for p in err.problems)
+            one_file = folder and isinstance(payload, str)
+            where = {"file": payload} if one_file else {"file": chunk.name, "line": line}
+            rejections.append(tuple(p if p.file else replace(p, **where, line=_line_in(parsed, p))
+                                    if one_file else replace(p, **where) for p in err.problems)
                               or (Problem(err.summary, **where),))
             summary.add_rejected()
             continue
@@ -249,6 +252,11 @@ def evaluate_chunk(chunk: Chunk) -> ChunkResult:
             pieces += (data, b"\n")
             length += len(data) + 1
     return ChunkResult(pieces, summary, rejections, ids, chunk.position, length)
+
+
+def _line_in(parsed: Any, problem: Problem) -> int | None:
+    """A case file of a folder: the line of the problem's field in that file, as `evaluate` gives it."""
+    return parsed.line_of(problem.field, *problem.also) if isinstance(parsed, CaseDocument) else None
 
 
 def _parse(chunk: Chunk, line: int, payload: Any) -> Any:

@@ -74,7 +74,8 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         decision = get_engine(args.rules).evaluate(document.case)
     except CaseError as err:
         where = "<stdin>" if args.case == "-" else args.case
-        raise CaseError(f"{where}: {err.summary}", [replace(p, file=where) for p in err.problems]) from None
+        raise CaseError(f"{where}: {err.summary}", [
+            replace(p, file=where, line=p.line or document.line_of(p.field, *p.also)) for p in err.problems]) from None
     if document.record is not None:
         _tell_record(document.record, "<stdin>" if args.case == "-" else args.case, explain=False)
     if args.json:
