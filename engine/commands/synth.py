@@ -107,22 +107,12 @@ def _complete_case(rng: random.Random, case_id: str) -> dict[str, Any]:
     c["lesion_type"] = lesion
     c["hypervascular_tumor"] = rng.random() < hypervascular
 
-    fracture = rng.random() < (0.35 if lesion == "blastic" else 0.7)
-    c["pathological_fracture"] = fracture
-    height = round(min(90.0, rng.gammavariate(2.0, 14.0)), 0) if fracture else 0.0
-    c["height_loss_percent"] = height
-    c["kyphosis_degrees"] = round(min(60.0, height / 3 + rng.uniform(0, 8)), 0)
+    fracture = _fracture(rng, c, lesion)
+    height = c["height_loss_percent"]
     c["severe_osteoporosis"] = rng.random() < (0.25 if c["age"] >= 70 else 0.08)
-    c["posterior_wall_defect"] = rng.random() < (0.45 if lesion != "blastic" else 0.15)
-    pedicle = rng.random() < (0.35 if lesion != "blastic" else 0.1)
-    c["pedicle_lysis"] = pedicle
-    c["paravertebral_extension"] = rng.random() < (0.3 + 0.2 * c["hypervascular_tumor"])
+    pedicle = _walls(rng, c, lesion)
 
-    epidural = rng.random() < (0.25 + 0.3 * c["posterior_wall_defect"])
-    c["epidural_involvement"] = epidural
-    grade = rng.choices(("1a", "1b", "1c", "2", "3"), weights=(30, 25, 15, 18, 12))[0] if epidural else "0"
-    c["bilsky_grade"] = grade
-    c["spinal_cord_compression"] = grade in ("2", "3") or (grade == "1c" and rng.random() < 0.3)
+    epidural, grade = _epidural(rng, c, 0.25)
     deficit_chance = {"0": 0.01, "1a": 0.03, "1b": 0.08, "1c": 0.2, "2": 0.45, "3": 0.75}[grade]
     deficit = rng.random() < deficit_chance
     c["neurological_deficit"] = deficit
@@ -221,26 +211,47 @@ def _compression_site(level: str) -> str:
     return "cord" if at < VERTEBRAE.index("T12") else "conus" if at <= VERTEBRAE.index("L1") else "cauda_equina"
 
 
+# The draws a flat case and a lesion share, in the order each makes them: the same seed gives the same registry
+# as before these helpers (a flat case draws its osteoporosis between the fracture and the walls).
+
+def _fracture(rng: random.Random, d: dict[str, Any], kind: str) -> bool:
+    fracture = rng.random() < (0.35 if kind == "blastic" else 0.7)
+    d["pathological_fracture"] = fracture
+    height = round(min(90.0, rng.gammavariate(2.0, 14.0)), 0) if fracture else 0.0
+    d["height_loss_percent"] = height
+    d["kyphosis_degrees"] = round(min(60.0, height / 3 + rng.uniform(0, 8)), 0)
+    return fracture
+
+
+def _walls(rng: random.Random, d: dict[str, Any], kind: str) -> bool:
+    """The posterior wall, the pedicles and the paravertebral space; True when a pedicle is lysed."""
+    d["posterior_wall_defect"] = rng.random() < (0.45 if kind != "blastic" else 0.15)
+    pedicle = rng.random() < (0.35 if kind != "blastic" else 0.1)
+    d["pedicle_lysis"] = pedicle
+    d["paravertebral_extension"] = rng.random() < (0.3 + 0.2 * d["hypervascular_tumor"])
+    return pedicle
+
+
+def _epidural(rng: random.Random, d: dict[str, Any], base: float) -> tuple[bool, str]:
+    """Epidural tumour (more likely through a broken wall), its Bilsky grade and whether it compresses."""
+    epidural = rng.random() < (base + 0.3 * d["posterior_wall_defect"])
+    d["epidural_involvement"] = epidural
+    grade = rng.choices(("1a", "1b", "1c", "2", "3"), weights=(30, 25, 15, 18, 12))[0] if epidural else "0"
+    d["bilsky_grade"] = grade
+    d["spinal_cord_compression"] = grade in ("2", "3") or (grade == "1c" and rng.random() < 0.3)
+    return epidural, grade
+
+
 def _lesion(rng: random.Random, level: str, primary: str, usual: str) -> dict[str, Any]:
     """One vertebra's findings, each drawn for this level; the patient's primary sets the odds."""
     _, _, lesion_weights, hypervascular, _, _ = PRIMARIES[primary]
     # most of a patient's lesions look alike; some differ (a blastic level beside lytic ones after treatment)
     kind = usual if rng.random() < 0.8 else rng.choices(LESIONS, weights=lesion_weights)[0]
     e: dict[str, Any] = {"level": level, "lesion_type": kind, "hypervascular_tumor": rng.random() < hypervascular}
-    fracture = rng.random() < (0.35 if kind == "blastic" else 0.7)
-    e["pathological_fracture"] = fracture
-    height = round(min(90.0, rng.gammavariate(2.0, 14.0)), 0) if fracture else 0.0
-    e["height_loss_percent"] = height
-    e["kyphosis_degrees"] = round(min(60.0, height / 3 + rng.uniform(0, 8)), 0)
-    e["posterior_wall_defect"] = rng.random() < (0.45 if kind != "blastic" else 0.15)
-    pedicle = rng.random() < (0.35 if kind != "blastic" else 0.1)
-    e["pedicle_lysis"] = pedicle
-    e["paravertebral_extension"] = rng.random() < (0.3 + 0.2 * e["hypervascular_tumor"])
-    epidural = rng.random() < (0.2 + 0.3 * e["posterior_wall_defect"])
-    e["epidural_involvement"] = epidural
-    grade = rng.choices(("1a", "1b", "1c", "2", "3"), weights=(30, 25, 15, 18, 12))[0] if epidural else "0"
-    e["bilsky_grade"] = grade
-    e["spinal_cord_compression"] = grade in ("2", "3") or (grade == "1c" and rng.random() < 0.3)
+    fracture = _fracture(rng, e, kind)
+    height = e["height_loss_percent"]
+    pedicle = _walls(rng, e, kind)
+    epidural, _ = _epidural(rng, e, 0.2)
     e["radicular_pain"] = rng.random() < (0.45 if epidural else 0.15)
     if e["spinal_cord_compression"]:
         e["compression_site"] = _compression_site(level)
