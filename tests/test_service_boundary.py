@@ -23,6 +23,7 @@ from spinemets.board_log import BoardLog
 from spinemets.commands.cli import main
 from spinemets.errors import InputError
 from spinemets.service import app as app_module
+from spinemets.service import deciding
 from spinemets.service.app import Settings, create_app
 from spinemets.service.auth import Issuer, Trust
 from spinemets.service.outbound import NOT_FETCHED, Limits
@@ -529,7 +530,7 @@ def test_every_response_says_no_store_and_nosniff(monkeypatch):
 
     def explode(*args, **kwargs):
         raise ValueError("boom")
-    monkeypatch.setattr(app_module, "bundle_to_document", explode)
+    monkeypatch.setattr(deciding, "bundle_to_document", explode)
     with TestClient(create_app(Settings(board_db=None)), raise_server_exceptions=False) as c:
         responses[500] = c.post(SERVICE, json=hook_request(prefetch=_prefetch()))
     assert {code: r.status_code for code, r in responses.items()} == {**{c: c for c in responses}, 201: 200}
