@@ -61,7 +61,8 @@ def test_workers_give_the_cards_the_servers_own_process_gives(pooled, in_process
 
 
 def test_calls_at_once_are_each_answered_for_their_own_patient(pooled):
-    """Two workers, eight calls in flight together: each card is its own patient's (the top of its own case)."""
+    """Two workers, a call per vignette of the spread in flight together: each card is its own patient's (the top of
+    its own case)."""
     import httpx
 
     engine = get_engine()
