@@ -77,7 +77,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     servers = (*args.fhir_server, *os.environ.get(FHIR_SERVERS_ENV, "").split(), *config.fhir_servers)
     settings = Settings(rules=args.rules, trust=config.trust, app_url=args.app_url or None, fhir_servers=servers,
                         max_body=args.max_body, cors_origins=tuple(args.cors_origin),
-                        decide_workers=args.decide_workers,
+                        decide_workers=args.decide_workers, settle_memory=True,
                         limits=Limits(max_bytes=args.fhir_max_bytes, budget=args.fhir_budget))
     if args.board_db:
         settings.board_db = Path(args.board_db)

@@ -36,7 +36,7 @@ from ..errors import InputError
 from ..fhir import load
 from .auth import Trust, Unauthorized
 from .cards import IssuedCard, recognised_orders
-from .deciding import Answer, Call, Decider, DecidingPool, InProcess, Responder
+from .deciding import Answer, Call, Decider, DecidingPool, InProcess, Responder, settle_memory
 from .gather import BadRequest, Insufficient, gather, prefetch_templates
 from .models import (
     CdsRequest,
@@ -102,6 +102,7 @@ class Settings:
     today: dt.date | None = None  # the day staleness is judged on (None: today); tests fix it
     cors_origins: tuple[str, ...] = ()  # browser-based clients allowed to call (none by default: no CORS headers)
     decide_workers: int = 0  # processes that read records and decide beside the server's (0: in its own process)
+    settle_memory: bool = False  # freeze what is loaded out of the GC's reach once started (a real server's)
 
 
 class _Service(FastAPI):
@@ -253,6 +254,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                  "not recorded (no board log)" if not settings.board_db else "not recorded (no JWT required)",
                  len(servers))
         await decider.start()
+        if settings.settle_memory:
+            settle_memory()
         if settings.decide_workers:
             log.info("records are read and decided in %d worker process(es)", settings.decide_workers)
         try:

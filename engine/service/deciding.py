@@ -107,7 +107,7 @@ class InProcess:
         self._responder = responder
 
     async def start(self) -> None:
-        settle_memory()
+        return None
 
     async def answer(self, call: Call) -> Answer:
         return self._responder.answer(call)
@@ -129,7 +129,9 @@ def _load(rules: str | None, app_url: str | None, today: dt.date | None) -> None
 def settle_memory() -> None:
     """Keep the garbage collector off what lives as long as the process: the compiled rule base, the FHIR and
     pydantic models. A full collection walking those 120,000 objects took about 75 ms here, a whole p99
-    budget, at random calls; frozen, they are never walked again."""
+    budget, at random calls; frozen, they are never walked again. For a process that serves from now on (a
+    worker once loaded, `spinemets serve` once its app is built): a test process that freezes at each app it
+    builds would keep every earlier app's cycles."""
     gc.collect()
     gc.freeze()
 
@@ -165,7 +167,6 @@ class DecidingPool:
         hashes = await asyncio.gather(*(loop.run_in_executor(self._pool, _rulebook_of_worker)
                                         for _ in range(self.workers)))
         self._same_rulebook(set(hashes))
-        settle_memory()
 
     async def answer(self, call: Call) -> Answer:
         if self._pool is None:
