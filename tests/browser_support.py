@@ -21,6 +21,7 @@ CHROMIUM = Path(os.environ.get("SPINEMETS_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 TIMEOUT_MS = 30_000
+TAB_TOKEN_KEY = "drafts.tab"  # ui/drafts.py TOKEN_KEY: the widget that hands the tab's token to the server
 
 
 def free_port() -> int:
@@ -84,7 +85,7 @@ def open_app(page: Any, url: str, path: str = "") -> None:
     watch_runs(page)
     page.goto(f"{url}/{path}")
     page.locator("[data-testid='stAppViewContainer']").wait_for(state="attached")
-    wait_for_app_run(page)
+    wait_for_session(page)
     page.locator("[data-testid='stMainBlockContainer'] h1").first.wait_for()
 
 
@@ -107,8 +108,10 @@ class AppRuns:
         self._clock = 0
         self.requested = -1  # the clock when the latest run was asked for
         self.finished = -1   # the clock when the latest run finished
+        self.has_tab = False  # this session's runs carry the tab's token (ui/drafts.py)
 
     def watch(self, socket: Any) -> None:
+        self.has_tab = False  # a new socket is a new session: its token is still to come
         socket.on("framesent", self._sent)
         socket.on("framereceived", self._received)
 
@@ -119,6 +122,8 @@ class AppRuns:
         if isinstance(payload, bytes) and _parses(message, payload) and message.WhichOneof("type") == "rerun_script":
             self._clock += 1
             self.requested = self._clock
+            widgets = message.rerun_script.widget_states.widgets
+            self.has_tab = self.has_tab or any(w.id.endswith(f"-{TAB_TOKEN_KEY}") for w in widgets)
 
     def _received(self, payload: bytes | str) -> None:
         from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
@@ -160,6 +165,22 @@ def watch_runs(page: Any) -> None:
     if page not in _RUNS:
         runs = _RUNS[page] = AppRuns()
         page.on("websocket", runs.watch)
+
+
+def wait_for_session(page: Any) -> None:
+    """A session's first runs are over: the page's first run, then the one the tab's token asks for as soon as
+    the browser has it (ui/drafts.py). A click landing between the two is lost: the token's run, asked for
+    from the page as it was, takes the app back there (a page link clicked then ends on the first page)."""
+    runs = _RUNS.get(page)
+    if runs is not None:  # an app without the token (a benchmark's older version) goes on after 10 s
+        _until(page, lambda: runs.has_tab, 10_000)
+    wait_for_app_run(page)
+
+
+def reload(page: Any) -> None:
+    """Reload the page and wait for the new session's first runs (see wait_for_session)."""
+    page.reload()
+    wait_for_session(page)
 
 
 def _until(page: Any, ready: Callable[[], bool], ms: int) -> bool:

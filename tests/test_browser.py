@@ -19,13 +19,20 @@ import pytest
 
 from spinemets import get_engine
 from spinemets.board_log import BoardLog
-from tests.browser_support import (CHROMIUM, TIMEOUT_MS, choice, click_and_wait_for_run, enter_text, launch, open_app,
-                                   open_group, pick, streamlit_server, wait_for_app_run)
+from tests.browser_support import (CHROMIUM, TAB_TOKEN_KEY, TIMEOUT_MS, choice, click_and_wait_for_run, enter_text,
+                                   launch, open_app, open_group, pick, reload, streamlit_server, wait_for_app_run)
 from tests.ui_apptest import ROOT, document, vignette_files
 from spinemets.ui import citations
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 CLI = [str(Path(sys.executable).parent / "spinemets")]
+
+
+def test_the_browser_tests_know_the_widget_that_hands_over_the_tabs_token():
+    """tests/browser_support.py waits for the session's token run by this widget's key (no browser needed)."""
+    from spinemets.ui.drafts import TOKEN_KEY
+
+    assert TAB_TOKEN_KEY == TOKEN_KEY
 
 
 def _unavailable(reason: str) -> None:
@@ -113,16 +120,19 @@ PAGE_PATHS = {"Board session": "session", "What-if": "whatif", "Vignettes (train
 def nav(page, title: str) -> None:
     link = page.get_by_test_id("stSidebarNav").get_by_text(re.compile(f"^{re.escape(title)}$"))
     path = PAGE_PATHS.get(title)
-    for _ in range(3):  # a rerun finishing just after the click can drop it: click until the page's URL shows
-        wait_for_app_run(page)
+    where = re.compile(f"/{path}(\\?.*)?$") if path else None
+    for _ in range(3):  # a rerun finishing just after the click can drop it: click until the page's URL shows,
+        wait_for_app_run(page)  # and still shows once the runs are over
         link.click()
-        if path is None:
+        if where is None:
             break
         try:
-            page.wait_for_url(re.compile(f"/{path}(\\?.*)?$"), timeout=5000)
-            break
-        except Exception:  # noqa: BLE001 - Playwright's timeout; retried
+            page.wait_for_url(where, timeout=5000)
+        except Exception:  # noqa: BLE001, S112 - Playwright's timeout; retried
             continue
+        wait_for_app_run(page)
+        if where.search(page.url):
+            break
     wait_for_app_run(page)
     page.locator("[data-testid='stMainBlockContainer'] h1").first.wait_for()
 
@@ -280,8 +290,7 @@ def test_a_board_session_imports_an_agenda_records_survives_a_reload_and_the_log
     karnofsky = page.get_by_role("textbox", name="Karnofsky performance status", exact=True)
     enter_text(page, karnofsky, "60")
     pick(page, "Severe cardio-respiratory disease", "no")
-    page.reload()
-    wait_for_app_run(page)
+    reload(page)
     expect(page.get_by_role("textbox", name="Case id", exact=True)).to_have_value(cases[0].id)
     open_group(page, "Systemic")
     expect(page.get_by_role("textbox", name="Karnofsky performance status", exact=True)).to_have_value("60")
@@ -437,7 +446,6 @@ def test_the_page_makes_no_request_outside_the_app(server, page):
                  "Case and decision"):
         nav(page, view)
         time.sleep(0.5)
-    page.reload()
-    wait_for_app_run(page)
+    reload(page)
     time.sleep(1)
     assert outside == [], outside

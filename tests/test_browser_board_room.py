@@ -17,7 +17,7 @@ import pytest
 from spinemets import get_engine
 from spinemets.commands import app as app_command
 from spinemets.ui import labels
-from tests.browser_support import (TIMEOUT_MS, click_and_wait_for_run, enter_text, free_port, healthy, open_app,
+from tests.browser_support import (TIMEOUT_MS, click_and_wait_for_run, enter_text, free_port, healthy, open_app, reload,
                                    wait_for_app_run)
 from tests.test_browser import (_choose, board_db, browser, load_first_vignette, nav, no_exception,  # noqa: F401
                                 option_title, page, playwright_api, server, shots)
@@ -190,8 +190,7 @@ def test_no_entry_of_the_boards_decision_is_lost_and_a_record_can_be_corrected(s
     comment = panel.get_by_role("textbox", name="Comment for the minutes (no patient names)")
     enter_text(page, comment, "prefers to wait")  # the reload must come after the run the text starts
     # a reload keeps the unsaved choice and comment
-    page.reload()
-    wait_for_app_run(page)
+    reload(page)
     page.locator(".sm-top").wait_for()
     panel = _panel(page)
     expect(panel.get_by_role("textbox", name="Comment for the minutes (no patient names)")).to_have_value(
