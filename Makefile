@@ -25,18 +25,25 @@ $(BIN)/python: | check-python
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
+# An editable install leaves the project's own modules as source, and where PYTHONDONTWRITEBYTECODE is set
+# (as on our machines) every command compiled them again: 0.64 s per `spinemets evaluate` before, 0.47 s after.
+# A module edited later is compiled in memory as before (its stale .pyc is never used).
+COMPILE = $(BIN)/python -m compileall -q engine ui
+
 # The locked dependencies first (hash-checked), then the project itself without resolving anything again;
 # `pip check` fails if the lock no longer satisfies pyproject.toml's ranges (run `make lock`).
 $(VENV)/.installed-run: pyproject.toml requirements.lock | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --require-hashes -r requirements.lock
 	$(BIN)/python -m pip install --quiet --no-deps -e .
 	$(BIN)/python -m pip check
+	$(COMPILE)
 	touch $@
 
 $(VENV)/.installed-test: pyproject.toml requirements-dev.lock | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --require-hashes -r requirements-dev.lock
 	$(BIN)/python -m pip install --quiet --no-deps -e .
 	$(BIN)/python -m pip check
+	$(COMPILE)
 	touch $@ $(VENV)/.installed-run
 
 setup: $(VENV)/.installed-test
