@@ -88,7 +88,7 @@ class Engine:
         shared, runs = facts_over(lesions), adjacent_levels(lesions)
         for lesion in lesions:
             view = lesion_view(patient, lesions, lesion)
-            values, _ = input_values(view, self.rulebook, facts_at(shared, runs, lesion))
+            values, _ = input_values(view, self.rulebook, facts_at(shared, runs, lesion.level))
             problems += [_located(p, case, lesion) for p in self._check(values, lesion.level)]
         return problems
 
@@ -154,7 +154,7 @@ class Engine:
         decided: dict[Any, Decision] = {}
         for lesion in lesions:
             view = lesion_view(patient, lesions, lesion)
-            facts = facts_at(shared, runs, lesion)
+            facts = facts_at(shared, runs, lesion.level)
             key = self._view_key(view, lesion.level), facts["adjacent_levels"]
             decision = decided.get(key)
             if decision is None:
@@ -163,7 +163,7 @@ class Engine:
                 except CaseError as err:
                     raise CaseError(err.summary, [_located(p, case, lesion) for p in err.problems]) from None
             if "discrete_compressive_lesions" not in shared:
-                decision = self._with_other_levels(patient, lesions, lesion, decision)
+                decision = self._with_other_levels(patient, lesions, runs, lesion, decision)
             decisions.append(LesionDecision.of(lesion.level, decision))
         summary = patient_summary(decisions, self.rulebook,
                                   frozenset(lesion.level for lesion in lesions if lesion.painful is False))
@@ -175,10 +175,11 @@ class Engine:
         items = tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in view.items() if k != "levels"))
         return items, REGION_OF_PREFIX[level[0]], tuple(level in s for s in self._level_sets)
 
-    def _with_other_levels(self, patient: dict[str, Any], lesions: Sequence[Lesion], lesion: Lesion,
-                           decision: Decision) -> Decision:
+    def _with_other_levels(self, patient: dict[str, Any], lesions: Sequence[Lesion], runs: dict[str, int],
+                           lesion: Lesion, decision: Decision) -> Decision:
         """`missing` of one lesion when whether compressions are discrete is open: each level whose unknown
-        compression, answered alone, changes a status here (found by trying both answers)."""
+        compression, answered alone, changes a status here (found by trying both answers). `runs` are the lesions'
+        runs of adjacent levels, which no answer about compression changes."""
         before = decision.statuses()
         found: dict[str, set[str]] = {}
         for other in lesions:
@@ -190,7 +191,7 @@ class Engine:
                          else entry for entry in lesions]
                 this = next(entry for entry in trial if entry.level == lesion.level)
                 values, _ = input_values(lesion_view(patient, trial, this), self.rulebook,
-                                         facts_at(facts_over(trial), adjacent_levels(trial), this))
+                                         facts_at(facts_over(trial), runs, lesion.level))
                 if self._check(values, lesion.level):
                     continue
                 statuses, _ = self.plan.ranking(self.evaluator.fired(values))

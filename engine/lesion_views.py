@@ -104,14 +104,15 @@ def adjacent_levels(lesions: Sequence[Lesion]) -> dict[str, int]:
     return {level: len(run) for run in compressive_blocks([lesion.level for lesion in lesions]) for level in run}
 
 
-def facts_at(shared: dict[str, Any], runs: dict[str, int], lesion: Lesion) -> dict[str, Any]:
-    """The facts one lesion's view reads: those over all lesions, and the length of its run of adjacent levels."""
-    return {**shared, "adjacent_levels": runs[lesion.level]}
+def facts_at(shared: dict[str, Any], runs: dict[str, int], level: str) -> dict[str, Any]:
+    """The facts the view of the lesion at `level` reads: those over all lesions (`facts_over`), and the length of
+    its run of adjacent levels (`adjacent_levels`)."""
+    return {**shared, "adjacent_levels": runs[level]}
 
 
 def view_facts(lesions: Sequence[Lesion], level: str) -> dict[str, Any]:
     """`facts_at` for the lesion at `level`, computed from the case's lesions (for a single view)."""
-    return {**facts_over(lesions), "adjacent_levels": adjacent_levels(lesions)[level]}
+    return facts_at(facts_over(lesions), adjacent_levels(lesions), level)
 
 
 # The fields that describe the patient's neurological deficit: read at a level only when that level can cause it.
